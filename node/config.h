@@ -1,0 +1,53 @@
+// shoald's configuration: every command-line flag, its default, and validation.
+//
+// parse_command_line() turns argv into a NodeConfig, rejecting bad values with a message that
+// names the flag (e.g. "--page-size: must be a power of two >= 64KiB, got 100000"). Origin
+// settings (endpoint, region, credentials) are resolved from flags and the environment the AWS
+// way (origin/s3_config.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/log.h"
+#include "origin/request_config.h"
+#include "origin/s3_config.h"
+
+namespace shoal::node {
+
+struct NodeConfig {
+  std::string listen_host = "0.0.0.0";  // --listen HOST:PORT (client port)
+  std::uint16_t listen_port = 8080;
+  std::string node_id;                  // --node-id; default "<hostname>:<port>"
+  std::uint64_t memory_bytes = 4ull << 30;  // --memory
+  std::uint64_t page_size = 16ull << 20;    // --page-size
+  int threads = 0;                      // --threads; 0 = one per core
+  int readahead_pages = 4;              // --readahead-pages: pages fetched ahead per response
+  std::uint64_t header_limit = 16 * 1024;   // --max-header-bytes
+  int idle_timeout_ms = 60000;          // --idle-timeout-ms: keep-alive idle / header read
+  int write_timeout_ms = 60000;         // --write-timeout-ms: a client must accept bytes this often
+  int drain_timeout_ms = 30000;         // --drain-timeout-ms: SIGTERM waits this long at most
+  bool tls_self = false;                // --tls-self
+  std::string tls_cert, tls_key;        // --tls-cert, --tls-key
+  LogLevel log_level = LogLevel::kInfo; // --log-level
+  origin::S3Config s3;                  // --s3-endpoint, --s3-region, --s3-addressing, env
+  origin::RequestConfig origin_request; // defaults for C0-Config keys
+
+  // Returns "--flag: reason" for the first invalid setting, or nullopt.
+  std::optional<std::string> validate() const;
+};
+
+struct ParseResult {
+  std::optional<NodeConfig> config;  // set when the daemon should start
+  int exit_code = 0;                 // otherwise exit with this (0 for --help/--version)
+  std::string output;                // text to print (help, version or error)
+};
+
+ParseResult parse_command_line(int argc, const char* const* argv);
+
+// Parses "HOST:PORT" or "[v6]:PORT"; nullopt when malformed or the port is not 1..65535.
+std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(const std::string& s);
+
+}  // namespace shoal::node

@@ -1,0 +1,91 @@
+#include "node/fetch_path.h"
+
+#include <algorithm>
+#include <boost/locale/utf.hpp>
+
+namespace shoal::node {
+namespace {
+
+constexpr std::string_view kPrefix = "/fetch/";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool is_control(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7F;
+}
+
+// Decodes and validates one part; returns a reason naming the part on failure.
+std::optional<std::string> decode_part(std::string_view name, std::string_view raw,
+                                       std::size_t max_bytes, std::string* out) {
+  auto decoded = percent_decode(raw);
+  if (!decoded)
+    return std::string(name) + ": bad percent escape ('%' must be followed by 2 hex digits)";
+  if (decoded->empty() || decoded->size() > max_bytes) {
+    return std::string(name) + " must be 1-" + std::to_string(max_bytes) + " bytes, got " +
+           std::to_string(decoded->size());
+  }
+  if (!is_valid_utf8(*decoded)) return std::string(name) + " is not valid UTF-8";
+  if (std::any_of(decoded->begin(), decoded->end(), is_control)) {
+    return std::string(name) + " contains a control character";
+  }
+  *out = std::move(*decoded);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    const int hi = hex_value(s[i + 1]);
+    const int lo = hex_value(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  using Traits = boost::locale::utf::utf_traits<char>;
+  const char* p = s.data();
+  const char* const end = s.data() + s.size();
+  while (p != end) {
+    const boost::locale::utf::code_point c = Traits::decode(p, end);
+    if (c == boost::locale::utf::illegal || c == boost::locale::utf::incomplete) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> parse_fetch_target(std::string_view target, FetchTarget* out) {
+  if (target.substr(0, kPrefix.size()) != kPrefix) {
+    return "request target must be /fetch/{kind}/{object}";
+  }
+  std::string_view path = target.substr(kPrefix.size());
+  path = path.substr(0, path.find('?'));
+  const std::size_t slash = path.find('/');
+  if (slash == std::string_view::npos) return "missing object: expected /fetch/{kind}/{object}";
+
+  FetchTarget result;
+  if (auto e = decode_part("kind", path.substr(0, slash), kMaxKindBytes, &result.kind)) return e;
+  if (result.kind.find('/') != std::string::npos) return "kind must not contain '/'";
+  if (auto e = decode_part("object", path.substr(slash + 1), kMaxObjectBytes, &result.object)) {
+    return e;
+  }
+  *out = std::move(result);
+  return std::nullopt;
+}
+
+}  // namespace shoal::node

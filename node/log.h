@@ -1,0 +1,37 @@
+// Leveled logging: one line per event on stderr, with a journald priority prefix ("<3>") when
+// stderr is connected to the journal (JOURNAL_STREAM names stderr's device:inode, see
+// systemd.exec(5)), and a UTC timestamp otherwise.
+//
+// Thread-safe: each line is formatted in full, then written with one write(2).
+#pragma once
+
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace shoal::node {
+
+enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+
+// Parses "error", "warn", "info", "debug" (case-sensitive); nullopt otherwise.
+std::optional<LogLevel> parse_log_level(std::string_view s);
+std::string_view log_level_name(LogLevel l);
+
+void set_log_level(LogLevel l);
+bool log_enabled(LogLevel l);
+// Writes one line (a newline is appended; embedded newlines are replaced by spaces).
+void log_line(LogLevel l, std::string_view msg);
+
+}  // namespace shoal::node
+
+// Usage: SHOAL_LOG(kInfo, "listening on " << addr);  The stream expression is only evaluated when
+// the level is enabled.
+#define SHOAL_LOG(level, expr)                                                  \
+  do {                                                                          \
+    if (::shoal::node::log_enabled(::shoal::node::LogLevel::level)) {           \
+      std::ostringstream shoal_log_os_;                                         \
+      shoal_log_os_ << expr;                                                    \
+      ::shoal::node::log_line(::shoal::node::LogLevel::level, shoal_log_os_.str()); \
+    }                                                                           \
+  } while (0)

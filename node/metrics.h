@@ -1,0 +1,97 @@
+// Counters, histograms and throughput windows for /stats and /metrics.
+//
+// Prometheus text exposition format 0.0.4
+// (https://prometheus.io/docs/instrumenting/exposition_formats/): every family has # HELP and
+// # TYPE lines, label values are escaped (\\, \", \n), histograms have cumulative _bucket
+// series ending in le="+Inf" plus _sum and _count. Output is accepted by
+// `promtool check metrics`.
+//
+// Thread-safe: counters and histogram buckets are relaxed atomics; label maps are guarded by a
+// shared mutex taken exclusively only when a new label set first appears. Label cardinality is
+// bounded per family (kMaxSeries): later label sets are folded into one whose values are all
+// "_other".
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+namespace shoal::node {
+
+inline constexpr std::size_t kMaxSeries = 512;
+
+// A family of counters with a fixed list of label names.
+class CounterFamily {
+ public:
+  CounterFamily(std::string name, std::string help, std::vector<std::string> label_names);
+  // Adds `n` to the series with these label values (one per label name, in order).
+  void add(const std::vector<std::string>& label_values, std::uint64_t n = 1);
+  std::uint64_t value(const std::vector<std::string>& label_values) const;
+  std::uint64_t total() const;
+  void write(std::string* out) const;
+
+ private:
+  std::atomic<std::uint64_t>* series(const std::vector<std::string>& values);
+  std::string name_, help_;
+  std::vector<std::string> label_names_;
+  mutable std::shared_mutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<std::atomic<std::uint64_t>>> series_;
+};
+
+// A family of histograms over fixed upper bounds (seconds), with labels.
+class HistogramFamily {
+ public:
+  HistogramFamily(std::string name, std::string help, std::vector<std::string> label_names,
+                  std::vector<double> bounds);
+  void observe(const std::vector<std::string>& label_values, double value);
+  void write(std::string* out) const;
+
+ private:
+  struct Series {
+    explicit Series(std::size_t n) : buckets(n + 1) {}
+    std::vector<std::atomic<std::uint64_t>> buckets;  // last one is +Inf
+    std::atomic<std::uint64_t> count{0};
+    std::atomic<double> sum{0};
+  };
+  Series* series(const std::vector<std::string>& values);
+  std::string name_, help_;
+  std::vector<std::string> label_names_;
+  std::vector<double> bounds_;
+  mutable std::shared_mutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<Series>> series_;
+};
+
+// Bytes over the last 10 seconds, in one-second buckets; add() from any thread.
+class ThroughputWindow {
+ public:
+  static constexpr int kSeconds = 10;
+  void add(std::uint64_t bytes);
+  // Average bits per second over the last kSeconds full seconds plus the current one.
+  double bits_per_second() const;
+  std::uint64_t total_bytes() const { return total_.load(std::memory_order_relaxed); }
+
+ private:
+  static std::int64_t now_second();
+  struct Slot {
+    std::atomic<std::int64_t> second{0};
+    std::atomic<std::uint64_t> bytes{0};
+  };
+  std::array<Slot, kSeconds + 1> slots_;
+  std::atomic<std::uint64_t> total_{0};
+};
+
+// Writes one gauge family with a single unlabelled series.
+void write_gauge(std::string* out, const std::string& name, const std::string& help, double v);
+// Escapes a label value for the exposition format.
+std::string escape_label(const std::string& v);
+
+// Default latency bounds in seconds (1 ms .. 60 s).
+std::vector<double> latency_bounds();
+
+}  // namespace shoal::node

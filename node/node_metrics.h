@@ -1,0 +1,46 @@
+// Every metric family shoald exports, in one place so /metrics and /stats agree.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "node/metrics.h"
+
+namespace shoal::node {
+
+struct NodeMetrics {
+  CounterFamily requests{"shoal_requests_total", "Client requests by kind, method and status",
+                         {"kind", "method", "status"}};
+  CounterFamily pages{"shoal_pages_total",
+                      "Pages served by outcome: hit_memory, miss (fetched from the origin by this "
+                      "request), coalesced (joined another request's fetch), error",
+                      {"outcome"}};
+  CounterFamily origin_requests{"shoal_origin_requests_total",
+                                "Origin operations by bucket, operation and outcome",
+                                {"bucket", "op", "outcome"}};
+  CounterFamily origin_bytes{"shoal_origin_bytes_total", "Page bytes received from the origin",
+                             {"bucket"}};
+  CounterFamily egress_bytes{"shoal_egress_bytes_total", "Body bytes sent to clients", {}};
+  CounterFamily client_errors{"shoal_client_disconnects_total",
+                              "Responses cut short by the client or a timeout",
+                              {"reason"}};
+  HistogramFamily request_seconds{"shoal_request_duration_seconds",
+                                  "Time from request to last body byte, by method",
+                                  {"method"}, latency_bounds()};
+  HistogramFamily first_byte_seconds{"shoal_request_first_byte_seconds",
+                                     "Time from request to response header, by cache outcome "
+                                     "of the first page",
+                                     {"outcome"}, latency_bounds()};
+  HistogramFamily origin_seconds{"shoal_origin_duration_seconds",
+                                 "Origin page fetch time (all attempts), by bucket",
+                                 {"bucket"}, latency_bounds()};
+  ThroughputWindow egress;   // bytes sent to clients
+  ThroughputWindow ingress;  // bytes received from the origin
+  std::atomic<std::int64_t> connections{0};
+  std::atomic<std::int64_t> requests_in_flight{0};
+  std::atomic<std::int64_t> origin_in_flight{0};  // page fetches started and not finished
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+}  // namespace shoal::node

@@ -1,0 +1,98 @@
+// The shoald process: event-loop threads, the client listener, the origin loop, signal handling
+// and graceful drain.
+//
+// Threads: `threads` workers, each running its own io_context; accepted connections are spread
+// over them round-robin and stay on one thread for life (no strands needed). One more thread
+// runs the origin loop (libcurl multi, origin/s3_client.h). Shared state (memory tier,
+// coalescing map, metrics) is thread-safe.
+//
+// Lifecycle: run() binds the client port (or adopts a socket-activated one), notifies systemd
+// (READY=1), serves until SIGTERM/SIGINT, then drains: stops accepting, lets in-flight requests
+// finish (closing idle keep-alive connections at once), waits at most drain_timeout_ms, and
+// returns 0.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "node/config.h"
+#include "node/memory_tier.h"
+#include "node/node_metrics.h"
+#include "node/page_fetcher.h"
+#include "origin/s3_client.h"
+
+namespace shoal::node {
+
+// What a session needs from the server; implemented by Server.
+class SessionHost {
+ public:
+  virtual ~SessionHost() = default;
+  virtual const NodeConfig& config() const = 0;
+  virtual PageFetcher& fetcher() = 0;
+  virtual NodeMetrics& metrics() = 0;
+  virtual bool draining() const = 0;
+  virtual std::string stats_json() = 0;
+  virtual std::string metrics_text() = 0;
+  // Sessions register a closer so drain can close idle connections; the closer is invoked on
+  // the session's own executor.
+  virtual std::uint64_t register_session(std::function<void()> close_if_idle) = 0;
+  virtual void unregister_session(std::uint64_t id) = 0;
+};
+
+class Server : public SessionHost {
+ public:
+  explicit Server(NodeConfig cfg);
+  ~Server() override;
+
+  // Serves until SIGTERM/SIGINT; returns the process exit code. Errors binding the port are
+  // logged and give exit code 1.
+  int run();
+
+  const NodeConfig& config() const override { return cfg_; }
+  PageFetcher& fetcher() override { return *fetcher_; }
+  NodeMetrics& metrics() override { return metrics_; }
+  bool draining() const override { return draining_.load(); }
+  std::string stats_json() override;
+  std::string metrics_text() override;
+  std::uint64_t register_session(std::function<void()> close_if_idle) override;
+  void unregister_session(std::uint64_t id) override;
+
+ private:
+  bool open_listener();
+  void do_accept();
+  void start_drain();
+  void check_drained();
+  void shutdown(boost::asio::executor_work_guard<boost::asio::io_context::executor_type>& guard,
+                std::thread& origin_thread);
+
+  NodeConfig cfg_;
+  NodeMetrics metrics_;
+  MemoryTier memory_;
+  boost::asio::io_context origin_loop_;
+  std::unique_ptr<origin::S3Client> origin_;
+  std::unique_ptr<PageFetcher> fetcher_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::optional<boost::asio::ssl::context> tls_;
+  std::size_t next_worker_ = 0;
+  std::atomic<bool> draining_{false};
+  std::mutex sessions_mu_;
+  std::uint64_t next_session_id_ = 1;
+  std::unordered_map<std::uint64_t, std::function<void()>> sessions_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  std::optional<boost::asio::steady_timer> drain_timer_;
+};
+
+}  // namespace shoal::node

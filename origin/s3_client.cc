@@ -1,0 +1,423 @@
+// S3Client: operations, attempts, retries, timeouts and cancellation on top of CurlLoop and
+// Transfer; see s3_client.h.
+//
+// Life of an operation (all on the origin loop):
+//   get()/head() post start() -> start_attempt() -> Transfer::prepare + CurlLoop::add, with an
+//   rt timer (time to first byte) -> on_curl_done() (or rt expiry) -> judge() -> finish() or a
+//   backoff timer -> start_attempt() ...
+// Backoff is "full jitter" from the AWS Architecture Blog, "Exponential Backoff And Jitter"
+// (Marc Brooker, 2015): sleep = uniform(0, min(mb, ib * 2^(attempt-1))).
+// Completion handlers are always posted to the loop (never run inside curl callbacks), except
+// when the client is destroyed: then outstanding handlers run inside the destructor.
+#include "origin/s3_client.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <limits>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+
+#include "origin/curl_loop.h"
+#include "origin/s3_response.h"
+#include "origin/s3_transfer.h"
+
+namespace shoal::origin {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::uint64_t kMaxLength = std::uint64_t{1} << 30;  // bytes per GET, sanity bound
+
+void init_curl_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::chrono::microseconds micros(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d);
+}
+
+// Rounds a remaining duration up to whole milliseconds (never 0 while time remains).
+milliseconds ceil_ms(Clock::duration d) {
+  return std::chrono::ceil<milliseconds>(d);
+}
+
+// Why a request cannot be sent at all, or nullopt.
+std::optional<std::string> check_request(const GetRequest& req, bool head) {
+  if (req.bucket.empty() || req.key.empty()) return std::string("empty bucket or key");
+  if (auto reason = req.config.validate()) return reason;
+  if (head) return std::nullopt;
+  if (req.length == 0 || req.length > kMaxLength) {
+    return "length must be in [1, " + std::to_string(kMaxLength) + "] bytes";
+  }
+  if (req.offset > std::numeric_limits<std::uint64_t>::max() - req.length) {
+    return std::string("offset + length overflows");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// One get() or head() across its attempts.
+struct Operation {
+  Operation(boost::asio::io_context& loop, std::uint64_t op_id)
+      : id(op_id), first_byte_timer(loop), backoff_timer(loop) {}
+
+  std::uint64_t id;
+  bool head = false;
+  GetRequest req;
+  std::string url;
+  S3Client::GetHandler get_done;
+  S3Client::HeadHandler head_done;
+  Transfer transfer;
+  Bytes body;
+  boost::asio::steady_timer first_byte_timer;
+  boost::asio::steady_timer backoff_timer;
+  Clock::time_point started;
+  Clock::time_point deadline;
+  Clock::time_point attempt_started;
+  int attempts = 0;
+  bool in_multi = false;
+  // The judgement of the last attempt.
+  Outcome outcome = Outcome::kOk;
+  std::string message;
+  std::string error_code;
+  int http_status = 0;
+  ObjectInfo info;
+  std::chrono::microseconds first_byte_latency{0};
+};
+
+struct S3Client::Impl : std::enable_shared_from_this<Impl> {
+  Impl(boost::asio::io_context& l, S3Config c)
+      : loop(l),
+        config(std::move(c)),
+        curl(l, [this](CURL* easy, CURLcode result) { on_curl_done(easy, result); }),
+        rng(std::random_device{}()) {
+    curl_multi_setopt(curl.multi(), CURLMOPT_MAX_HOST_CONNECTIONS,
+                      static_cast<long>(config.max_connections_per_host));
+    curl_multi_setopt(curl.multi(), CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      static_cast<long>(config.max_connections_total));
+    curl_multi_setopt(curl.multi(), CURLMOPT_MAXCONNECTS,
+                      static_cast<long>(config.max_connections_total));
+  }
+
+  // --- operation start and end ---
+
+  // Creates the operation on the loop and makes its first attempt.
+  void start(std::uint64_t id, bool head, GetRequest req, GetHandler get_done,
+             HeadHandler head_done) {
+    auto owned = std::make_unique<Operation>(loop, id);
+    Operation& op = *owned;
+    op.head = head;
+    op.req = std::move(req);
+    op.get_done = std::move(get_done);
+    op.head_done = std::move(head_done);
+    op.started = Clock::now();
+    op.deadline = op.started + op.req.config.operation_timeout;
+    ops.emplace(id, std::move(owned));
+    if (auto reason = check_request(op.req, op.head)) {
+      op.outcome = Outcome::kMalformed;
+      op.message = "bad request: " + *reason;
+      finish(op);
+      return;
+    }
+    op.url = object_url(config, op.req.bucket, op.req.key);
+    if (!op.head) op.body.data = std::make_unique_for_overwrite<char[]>(op.req.length);
+    start_attempt(op);
+  }
+
+  // Called from any thread: posts start(), or a kCancelled completion when the client is gone
+  // by the time the post runs.
+  static void post_start(const std::shared_ptr<Impl>& impl, std::uint64_t id, bool head,
+                         GetRequest req, GetHandler get_done, HeadHandler head_done) {
+    impl->stats.in_flight.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(
+        impl->loop, [weak = std::weak_ptr<Impl>(impl), id, head, req = std::move(req),
+                     get_done = std::move(get_done), head_done = std::move(head_done)]() mutable {
+          if (auto self = weak.lock(); self && !self->closing) {
+            self->start(id, head, std::move(req), std::move(get_done), std::move(head_done));
+          } else if (head) {
+            head_done(HeadResult{Outcome::kCancelled, {}, 0, "client destroyed", 0});
+          } else {
+            GetResult result;
+            result.outcome = Outcome::kCancelled;
+            result.message = "client destroyed";
+            get_done(std::move(result));
+          }
+        });
+  }
+
+  // Removes the operation and posts its handler with the last attempt's judgement.
+  void finish(Operation& op) {
+    auto node = ops.extract(op.id);
+    std::unique_ptr<Operation> owned = std::move(node.mapped());
+    stats.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    const auto total = micros(Clock::now() - owned->started);
+    if (owned->head) {
+      HeadResult result{owned->outcome, owned->info, owned->http_status, owned->message,
+                        owned->attempts};
+      deliver(std::move(owned->head_done), std::move(result));
+    } else {
+      GetResult result = get_result(*owned, total);
+      deliver(std::move(owned->get_done), std::move(result));
+    }
+  }
+
+  static GetResult get_result(Operation& op, std::chrono::microseconds total) {
+    GetResult result;
+    result.outcome = op.outcome;
+    if (op.outcome == Outcome::kOk) {
+      result.body = std::move(op.body);
+      result.body.size = op.transfer.received();
+      result.info = op.info;
+      result.first_byte_latency = op.first_byte_latency;
+    }
+    result.http_status = op.http_status;
+    result.error_code = op.error_code;
+    result.message = op.message;
+    result.attempts = op.attempts;
+    result.total_latency = total;
+    return result;
+  }
+
+  template <typename Handler, typename Result>
+  void deliver(Handler handler, Result result) {
+    if (closing) {
+      handler(std::move(result));
+      return;
+    }
+    boost::asio::post(loop, [handler = std::move(handler), result = std::move(result)]() mutable {
+      handler(std::move(result));
+    });
+  }
+
+  // --- attempts ---
+
+  void start_attempt(Operation& op) {
+    const Clock::time_point now = Clock::now();
+    if (now >= op.deadline) {
+      op.outcome = Outcome::kTimeout;
+      op.message = "operation timeout (ot) reached";
+      finish(op);
+      return;
+    }
+    const RequestConfig& rc = op.req.config;
+    const milliseconds total = std::min(rc.attempt_timeout, ceil_ms(op.deadline - now));
+    AttemptSpec spec{op.url,        op.head,         op.req.offset,
+                     op.req.length, op.req.if_match, std::min(rc.connect_timeout, total),
+                     total};
+    op.attempts++;
+    op.attempt_started = now;
+    stats.requests.fetch_add(1, std::memory_order_relaxed);
+    op.transfer.prepare(config, spec, op.body.data.get(), op.head ? 0 : op.req.length, &op,
+                        [&op] { op.first_byte_timer.cancel(); });
+    arm_first_byte_timer(op, std::min(rc.read_timeout, total));
+    const CURLMcode code = curl.add(op.transfer.easy());
+    if (code != CURLM_OK) {
+      op.first_byte_timer.cancel();
+      op.outcome = Outcome::kTransportError;
+      op.message = std::string("curl_multi_add_handle: ") + curl_multi_strerror(code);
+      after_attempt(op);
+      return;
+    }
+    op.in_multi = true;
+  }
+
+  void arm_first_byte_timer(Operation& op, milliseconds timeout) {
+    op.first_byte_timer.expires_after(timeout);
+    op.first_byte_timer.async_wait(
+        [weak = weak_from_this(), id = op.id, attempt = op.attempts](boost::system::error_code ec) {
+          auto self = weak.lock();
+          if (self && !ec) self->on_first_byte_timeout(id, attempt);
+        });
+  }
+
+  Operation* find(std::uint64_t id, int attempt) {
+    auto it = ops.find(id);
+    return it != ops.end() && it->second->attempts == attempt ? it->second.get() : nullptr;
+  }
+
+  void on_first_byte_timeout(std::uint64_t id, int attempt) {
+    Operation* op = find(id, attempt);
+    if (op == nullptr || !op->in_multi || op->transfer.got_first_byte()) return;
+    end_attempt(*op);
+    op->outcome = Outcome::kTimeout;
+    op->http_status = 0;
+    op->error_code.clear();
+    op->message =
+        "no response within rt=" + std::to_string(op->req.config.read_timeout.count()) + " ms";
+    after_attempt(*op);
+  }
+
+  void on_curl_done(CURL* easy, CURLcode result) {
+    char* owner = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &owner);
+    Operation& op = *reinterpret_cast<Operation*>(owner);
+    end_attempt(op);
+    judge(op, result);
+    after_attempt(op);
+  }
+
+  void end_attempt(Operation& op) {
+    curl.remove(op.transfer.easy());
+    op.in_multi = false;
+    op.first_byte_timer.cancel();
+    stats.bytes.fetch_add(op.transfer.received() + op.transfer.error_body().size(),
+                          std::memory_order_relaxed);
+  }
+
+  // Sets op's outcome, message, status, S3 code and info from the finished transfer.
+  void judge(Operation& op, CURLcode result) {
+    const Transfer& t = op.transfer;
+    op.http_status = static_cast<int>(t.status());
+    const S3Error s3 = parse_s3_error(t.error_body());
+    op.error_code = s3.code;
+    const bool success_status = op.http_status >= 200 && op.http_status <= 299;
+    if (t.overflow()) {
+      op.outcome = Outcome::kMalformed;
+      op.message = "body longer than the " + std::to_string(op.req.length) + " bytes asked";
+    } else if (!success_status && op.http_status != 0) {
+      op.outcome = classify_status(op.http_status, s3.code);
+      op.message = "HTTP " + std::to_string(op.http_status) +
+                   (s3.code.empty() ? std::string() : " " + s3.code) +
+                   (s3.message.empty() ? std::string() : ": " + s3.message);
+    } else if (result != CURLE_OK) {
+      op.outcome = classify_curl_code(result);
+      op.message = std::string(curl_easy_strerror(result)) +
+                   (t.error_detail().empty() ? std::string() : ": " + t.error_detail());
+    } else {
+      judge_success(op);
+    }
+  }
+
+  void judge_success(Operation& op) {
+    const Transfer& t = op.transfer;
+    const Verdict verdict = op.head ? validate_head(op.http_status, t.headers())
+                                    : validate_get(op.http_status, t.headers(), op.req.offset,
+                                                   op.req.length, t.received());
+    op.outcome = verdict.outcome;
+    op.message = verdict.message;
+    if (verdict.outcome != Outcome::kOk) return;
+    op.info = ObjectInfo{verdict.size, t.headers().etag, t.headers().last_modified};
+    op.first_byte_latency = micros(t.first_byte_at() - op.attempt_started);
+  }
+
+  // Finishes the operation or schedules the next attempt after a jittered backoff.
+  void after_attempt(Operation& op) {
+    if (op.outcome == Outcome::kOk) {
+      finish(op);
+      return;
+    }
+    stats.errors.fetch_add(1, std::memory_order_relaxed);
+    if (!is_retryable(op.outcome) || op.attempts >= op.req.config.max_attempts) {
+      finish(op);
+      return;
+    }
+    const milliseconds delay = backoff(op.req.config, op.attempts);
+    if (Clock::now() + delay >= op.deadline) {
+      op.message += " (no time left in ot for another attempt)";
+      finish(op);
+      return;
+    }
+    stats.retries.fetch_add(1, std::memory_order_relaxed);
+    op.backoff_timer.expires_after(delay);
+    op.backoff_timer.async_wait(
+        [weak = weak_from_this(), id = op.id, attempt = op.attempts](boost::system::error_code ec) {
+          auto self = weak.lock();
+          if (!self || ec) return;
+          if (Operation* next = self->find(id, attempt); next && !next->in_multi) {
+            self->start_attempt(*next);
+          }
+        });
+  }
+
+  // Full jitter: uniform in [0, min(mb, ib * 2^(attempts-1))] milliseconds.
+  milliseconds backoff(const RequestConfig& rc, int attempts) {
+    // ib <= 600000 ms < 2^20 (RequestConfig::validate), so the shift cannot overflow.
+    const std::int64_t grown = rc.initial_backoff.count() << std::min(attempts - 1, 30);
+    const std::int64_t cap = std::min<std::int64_t>(rc.max_backoff.count(), grown);
+    std::uniform_int_distribution<std::int64_t> pick(0, cap);
+    return milliseconds(pick(rng));
+  }
+
+  // --- cancellation and shutdown ---
+
+  void cancel(std::uint64_t id) {
+    auto it = ops.find(id);
+    if (it == ops.end()) return;
+    Operation& op = *it->second;
+    if (op.in_multi) end_attempt(op);
+    op.backoff_timer.cancel();
+    op.outcome = Outcome::kCancelled;
+    op.message = "cancelled";
+    finish(op);
+  }
+
+  void shutdown() {
+    closing = true;
+    while (!ops.empty()) cancel(ops.begin()->first);
+  }
+
+  struct Stats {
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> bytes{0};
+    std::atomic<std::uint64_t> errors{0};
+    std::atomic<std::uint64_t> retries{0};
+    std::atomic<std::uint64_t> in_flight{0};
+  };
+
+  boost::asio::io_context& loop;
+  const S3Config config;
+  Stats stats;
+  std::atomic<std::uint64_t> next_id{1};
+  CurlLoop curl;  // declared before `ops`: transfers are cleaned up before the multi handle
+  std::unordered_map<std::uint64_t, std::unique_ptr<Operation>> ops;
+  std::mt19937_64 rng;
+  bool closing = false;
+};
+
+S3Client::S3Client(boost::asio::io_context& loop, S3Config config) {
+  init_curl_once();
+  impl_ = std::make_shared<Impl>(loop, std::move(config));
+}
+
+S3Client::~S3Client() {
+  impl_->shutdown();
+}
+
+std::uint64_t S3Client::get(GetRequest req, GetHandler done) {
+  const std::uint64_t id = impl_->next_id.fetch_add(1, std::memory_order_relaxed);
+  Impl::post_start(impl_, id, /*head=*/false, std::move(req), std::move(done), nullptr);
+  return id;
+}
+
+std::uint64_t S3Client::head(std::string bucket, std::string key, RequestConfig config,
+                             HeadHandler done) {
+  const std::uint64_t id = impl_->next_id.fetch_add(1, std::memory_order_relaxed);
+  GetRequest req;
+  req.bucket = std::move(bucket);
+  req.key = std::move(key);
+  req.config = config;
+  Impl::post_start(impl_, id, /*head=*/true, std::move(req), nullptr, std::move(done));
+  return id;
+}
+
+void S3Client::cancel(std::uint64_t id) {
+  boost::asio::post(impl_->loop, [weak = std::weak_ptr<Impl>(impl_), id] {
+    if (auto self = weak.lock()) self->cancel(id);
+  });
+}
+
+ClientStats S3Client::stats() const {
+  const Impl::Stats& s = impl_->stats;
+  return ClientStats{
+      s.requests.load(std::memory_order_relaxed), s.bytes.load(std::memory_order_relaxed),
+      s.errors.load(std::memory_order_relaxed), s.retries.load(std::memory_order_relaxed),
+      s.in_flight.load(std::memory_order_relaxed)};
+}
+
+}  // namespace shoal::origin

@@ -1,0 +1,57 @@
+// Where the origin is and who we are to it, resolved the way the AWS SDKs and CLI do.
+//
+// Endpoint: --s3-endpoint, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else
+//   https://s3.{region}.amazonaws.com.
+// Region: --s3-region, else AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.
+// Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the shared
+//   credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials) section AWS_PROFILE
+//   (else "default"), else anonymous (requests are sent unsigned).
+// Addressing: path style (http://endpoint/bucket/key) or virtual-host style
+//   (http://bucket.endpoint/key). kAuto picks virtual-host for the AWS default endpoint and
+//   DNS-compatible bucket names, path style otherwise (custom endpoints such as MinIO, s3rver).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace shoal::origin {
+
+enum class Addressing { kAuto, kPath, kVirtual };
+
+struct Credentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;  // empty when none
+  bool anonymous() const { return access_key_id.empty(); }
+};
+
+struct S3Config {
+  std::string endpoint;  // scheme://host[:port], no trailing slash
+  std::string region;
+  Credentials credentials;
+  Addressing addressing = Addressing::kAuto;
+  bool endpoint_is_default = true;    // true when derived from the region (AWS)
+  int max_connections_per_host = 64;  // CURLMOPT_MAX_HOST_CONNECTIONS
+  int max_connections_total = 256;    // CURLMOPT_MAX_TOTAL_CONNECTIONS
+  bool verify_tls = true;
+
+  std::optional<std::string> validate() const;
+};
+
+// Resolves an S3Config from flags (empty string = not given) and an environment (name -> value;
+// pass environment_map() for the process environment). Returns an error message on failure,
+// e.g. an unreadable credentials file that AWS_SHARED_CREDENTIALS_FILE names explicitly.
+std::optional<std::string> resolve_s3_config(const std::string& endpoint_flag,
+                                             const std::string& region_flag,
+                                             const std::map<std::string, std::string>& env,
+                                             S3Config* out);
+
+// The process environment as a map.
+std::map<std::string, std::string> environment_map();
+
+// The URL for `key` (raw, not encoded) in `bucket`; the key is percent-encoded once per
+// RFC 3986 keeping '/'.
+std::string object_url(const S3Config& cfg, const std::string& bucket, const std::string& key);
+
+}  // namespace shoal::origin
