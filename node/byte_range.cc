@@ -20,8 +20,8 @@ std::string_view trim_ows(std::string_view s) {
 
 // A position: 1*DIGIT that fits in 64 bits; nullopt otherwise (empty, sign, junk, overflow).
 std::optional<std::uint64_t> parse_position(std::string_view s) {
-  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (s.empty() || !std::all_of(s.begin(), s.end(), is_digit)) return std::nullopt;
   std::uint64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;

@@ -24,8 +24,9 @@ bool is_control(char c) {
 std::optional<std::string> decode_part(std::string_view name, std::string_view raw,
                                        std::size_t max_bytes, std::string* out) {
   auto decoded = percent_decode(raw);
-  if (!decoded)
+  if (!decoded) {
     return std::string(name) + ": bad percent escape ('%' must be followed by 2 hex digits)";
+  }
   if (decoded->empty() || decoded->size() > max_bytes) {
     return std::string(name) + " must be 1-" + std::to_string(max_bytes) + " bytes, got " +
            std::to_string(decoded->size());

@@ -32,8 +32,9 @@
 // stays bounded by the capacity); used_bytes() <= capacity_bytes() always holds after a call
 // returns. An entry whose charge exceeds the whole capacity is never admitted.
 //
-// Complexity: find/peek/erase O(1); insert O(1) amortized (each eviction pass reinserts an
-// entry at most 3 times per admission); erase_if O(n).
+// Complexity: find/peek/erase O(1); insert O(1) amortized (a reinsertion in main consumes a
+// frequency step that an admission or a find() paid for, and each entry moves from small to
+// main at most once); erase_if O(n).
 //
 // Thread safety: none. The caller serializes every call (including find(), which updates the
 // frequency). Pointers returned by find()/peek() stay valid until the next insert, erase or
