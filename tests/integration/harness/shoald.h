@@ -1,0 +1,47 @@
+// A shoald process for integration tests: started on a free port with the given flags, ready
+// (port accepting) when the constructor returns, SIGKILLed by the destructor.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness/harness.h"
+
+namespace shoal::test {
+
+class Shoald {
+ public:
+  // Starts bin_dir()/shoald --listen 127.0.0.1:PORT --s3-endpoint ENDPOINT --s3-region us-east-1
+  // plus `flags`, with S3RVER credentials in the environment (plus `env`). Throws with the log if
+  // the port does not open within 20 s.
+  Shoald(const std::string& s3_endpoint, std::vector<std::string> flags = {},
+         std::map<std::string, std::string> env = {});
+
+  std::uint16_t port() const { return port_; }
+  Process& process() { return process_; }
+  std::string log() const { return process_.log(); }
+
+  // GET /fetch/{kind}/{object} with Range: bytes=first-last (object given already
+  // percent-encoded) plus extra headers, on a fresh connection.
+  HttpResponse fetch(const std::string& kind, const std::string& encoded_object,
+                     const std::string& range,
+                     std::vector<std::pair<std::string, std::string>> headers = {},
+                     const std::string& method = "GET") const;
+
+ private:
+  TempDir log_dir_;
+  std::uint16_t port_;
+  Process process_;
+};
+
+// Runs bin_dir()/shoald with `args` (no --listen added), waits up to 10 s for it to exit and
+// returns {exit code, output}. For flag-validation tests.
+std::pair<int, std::string> run_shoald_to_exit(std::vector<std::string> args);
+
+// The object key percent-encoded for a /fetch path (RFC 3986 unreserved and '/' kept).
+std::string encode_path(const std::string& key);
+
+}  // namespace shoal::test
