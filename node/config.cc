@@ -47,6 +47,16 @@ std::optional<std::string> NodeConfig::validate() const {
     return "--max-header-bytes: must be in [1KiB, 1MiB]";
   }
   if (idle_timeout_ms < 100) return "--idle-timeout-ms: must be >= 100";
+  if (header_timeout_ms < 100) return "--header-timeout-ms: must be >= 100";
+  if (max_header_fields < 8 || max_header_fields > 10000) {
+    return "--max-header-fields: must be in [8, 10000]";
+  }
+  if (max_connections < 1) return "--max-connections: must be >= 1";
+  if (max_origin_fetches < 1) return "--max-origin-fetches: must be >= 1";
+  if (max_inflight_bytes < page_size) {
+    return "--max-inflight-memory: must hold at least one page (" + std::to_string(page_size) +
+           " bytes)";
+  }
   if (write_timeout_ms < 100) return "--write-timeout-ms: must be >= 100";
   if (drain_timeout_ms < 0) return "--drain-timeout-ms: must be >= 0";
   if (tls_self && (!tls_cert.empty() || !tls_key.empty())) {
@@ -92,6 +102,7 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   NodeConfig cfg;
   std::string listen = "0.0.0.0:8080", memory = "4GiB", page_size = "16MiB";
   std::string endpoint, region, addressing = "auto", log_level = "info";
+  std::string inflight_memory = "1GiB";
   app.add_option("--listen", listen, "Client address HOST:PORT")->capture_default_str();
   app.add_option("--node-id", cfg.node_id, "Stable node id (default: HOSTNAME:PORT)");
   app.add_option("--memory", memory, "Memory tier budget (e.g. 512MiB, 2GB, 1.5GiB)")
@@ -105,8 +116,23 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--max-header-bytes", cfg.header_limit, "Largest request header accepted")
       ->capture_default_str();
+  app.add_option("--max-header-fields", cfg.max_header_fields,
+                 "Most request header fields accepted (more: 431)")
+      ->capture_default_str();
+  app.add_option("--max-connections", cfg.max_connections,
+                 "Most open client connections; more are answered 503 and closed")
+      ->capture_default_str();
+  app.add_option("--header-timeout-ms", cfg.header_timeout_ms,
+                 "Close a connection whose request header takes longer than this to arrive")
+      ->capture_default_str();
+  app.add_option("--max-origin-fetches", cfg.max_origin_fetches,
+                 "Most page fetches from the origin in progress; more misses get 503")
+      ->capture_default_str();
+  app.add_option("--max-inflight-memory", inflight_memory,
+                 "Budget for page buffers of fetches in progress, apart from --memory")
+      ->capture_default_str();
   app.add_option("--idle-timeout-ms", cfg.idle_timeout_ms,
-                 "Close a connection idle (or sending its header) this long")
+                 "Close a keep-alive connection idle this long")
       ->capture_default_str();
   app.add_option("--write-timeout-ms", cfg.write_timeout_ms,
                  "Close a connection whose client accepts no bytes this long")
@@ -149,6 +175,9 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   cfg.listen_port = hp->second;
   if (auto e = size_flag("--memory", memory, &cfg.memory_bytes)) return fail(*e);
   if (auto e = size_flag("--page-size", page_size, &cfg.page_size)) return fail(*e);
+  if (auto e = size_flag("--max-inflight-memory", inflight_memory, &cfg.max_inflight_bytes)) {
+    return fail(*e);
+  }
   auto level = parse_log_level(log_level);
   if (!level) return fail("--log-level: expected error, warn, info or debug, got '" + log_level + "'");
   cfg.log_level = *level;

@@ -26,6 +26,11 @@ struct NodeConfig {
   int threads = 0;                      // --threads; 0 = one per core
   int readahead_pages = 4;              // --readahead-pages: pages fetched ahead per response
   std::uint64_t header_limit = 16 * 1024;   // --max-header-bytes
+  int max_header_fields = 100;          // --max-header-fields
+  int max_connections = 10000;          // --max-connections: more are refused with 503
+  int header_timeout_ms = 10000;        // --header-timeout-ms: whole header must arrive in this
+  int max_origin_fetches = 256;         // --max-origin-fetches: misses in progress, else 503
+  std::uint64_t max_inflight_bytes = 1ull << 30;  // --max-inflight-memory: their page buffers
   int idle_timeout_ms = 60000;          // --idle-timeout-ms: keep-alive idle / header read
   int write_timeout_ms = 60000;         // --write-timeout-ms: a client must accept bytes this often
   int drain_timeout_ms = 30000;         // --drain-timeout-ms: SIGTERM waits this long at most

@@ -2,6 +2,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 
 #include "node/log.h"
@@ -75,13 +76,32 @@ class HttpSession {
   }
 
   // ---- reading requests ----------------------------------------------------------------------
+  // Waits (up to the idle timeout) for the next request to begin, then gives the whole header
+  // --header-timeout-ms to arrive, so a client trickling its header (slowloris) is dropped
+  // without shortening keep-alive for well-behaved clients.
   void do_read() {
     if (host_.draining()) return derived().do_eof();
     idle_ = true;
+    if (buffer_.size() > 0 || derived().has_buffered_input()) return do_read_header();
+    if (!idle_timer_) idle_timer_.emplace(derived().executor());
+    idle_timer_->expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
+    idle_timer_->async_wait([self = derived().shared_from_this()](beast::error_code ec) {
+      if (!ec) self->lowest().socket().cancel();  // idle too long: end the wait below
+    });
+    lowest().socket().async_wait(tcp::socket::wait_read,
+                                 [self = derived().shared_from_this()](beast::error_code ec) {
+                                   self->idle_timer_->cancel();
+                                   if (ec) return self->derived().do_eof();
+                                   self->do_read_header();
+                                 });
+  }
+
+  void do_read_header() {
+    if (host_.draining() && buffer_.size() == 0) return derived().do_eof();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(cfg_.header_limit));
     parser_->body_limit(0);
-    lowest().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
+    lowest().expires_after(std::chrono::milliseconds(cfg_.header_timeout_ms));
     http::async_read(derived().stream(), buffer_, *parser_,
                      [self = derived().shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
@@ -104,6 +124,11 @@ class HttpSession {
     if (ec) return send_error(400, "malformed HTTP request: " + ec.message(), true);
     req_ = parser_->release();
     lowest().expires_never();  // the idle timer must not fire while the origin answers
+    if (std::distance(req_.begin(), req_.end()) > cfg_.max_header_fields) {
+      return send_error(431, "too many request header fields (at most " +
+                                 std::to_string(cfg_.max_header_fields) + ")",
+                        true);
+    }
     started_ = Clock::now();
     host_.metrics().requests_in_flight.fetch_add(1);
     in_request_ = true;
@@ -129,13 +154,14 @@ class HttpSession {
   // ---- simple responses ----------------------------------------------------------------------
   void send_text(int status, std::string body, const char* content_type,
                  bool close = false, const std::string& allow = "",
-                 const std::string& content_range = "") {
+                 const std::string& content_range = "", const std::string& retry_after = "") {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(status), req_.version());
     res->set(http::field::server, "shoald");
     res->set(http::field::content_type, content_type);
     if (!allow.empty()) res->set(http::field::allow, allow);
     if (!content_range.empty()) res->set(http::field::content_range, content_range);
+    if (!retry_after.empty()) res->set(http::field::retry_after, retry_after);
     const bool head = req_.method() == http::verb::head;
     res->body() = std::move(body);
     res->prepare_payload();
@@ -239,6 +265,10 @@ class HttpSession {
                                                      false, "",
                                                      unsatisfied_content_range(h.meta.size));
                                   });
+    }
+    if (r.shed) {
+      host_.metrics().pages.add({"shed"});
+      return send_text(503, r.message + "\n", "text/plain; charset=utf-8", false, "", "", "1");
     }
     if (r.outcome != origin::Outcome::kOk) {
       host_.metrics().pages.add({"error"});
@@ -349,6 +379,7 @@ class HttpSession {
       window_.push_back(Slot{page, std::nullopt});
       FetchOptions opts = fr_.options;
       opts.if_match = etag_;
+      opts.may_shed = false;  // the response is under way: finish it
       host_.fetcher().get(PageKey{fr_.kind, fr_.object, page}, opts, derived().executor(),
                           [self = derived().shared_from_this(), page](PageResult r) {
                             self->on_page(page, std::move(r));
@@ -487,6 +518,7 @@ class HttpSession {
   const NodeConfig& cfg_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
+  std::optional<net::steady_timer> idle_timer_;
   http::request<http::empty_body> req_;
   Clock::time_point started_;
   bool idle_ = false;
@@ -527,6 +559,7 @@ class PlainSession : public HttpSession<PlainSession>,
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
   }
   beast::tcp_stream& stream() { return stream_; }
+  bool has_buffered_input() const { return false; }
   net::any_io_executor executor() { return stream_.get_executor(); }
   void do_eof() {
     beast::error_code ec;
@@ -558,6 +591,8 @@ class TlsSession : public HttpSession<TlsSession>,
     });
   }
   beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
+  // Decrypted bytes OpenSSL holds that a socket wait would not see.
+  bool has_buffered_input() { return SSL_pending(stream_.native_handle()) > 0; }
   net::any_io_executor executor() { return stream_.get_executor(); }
   void do_eof() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));

@@ -187,6 +187,12 @@ void write_gauge(std::string* out, const std::string& name, const std::string& h
   *out += name + " " + format_number(v) + "\n";
 }
 
+void write_counter(std::string* out, const std::string& name, const std::string& help,
+                   double v) {
+  write_header(out, name, help, "counter");
+  *out += name + " " + format_number(v) + "\n";
+}
+
 std::vector<double> latency_bounds() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 }

@@ -88,6 +88,8 @@ class ThroughputWindow {
 
 // Writes one gauge family with a single unlabelled series.
 void write_gauge(std::string* out, const std::string& name, const std::string& help, double v);
+// Writes one counter family with a single unlabelled series.
+void write_counter(std::string* out, const std::string& name, const std::string& help, double v);
 // Escapes a label value for the exposition format.
 std::string escape_label(const std::string& v);
 

@@ -38,6 +38,7 @@ struct NodeMetrics {
   ThroughputWindow egress;   // bytes sent to clients
   ThroughputWindow ingress;  // bytes received from the origin
   std::atomic<std::int64_t> connections{0};
+  std::atomic<std::uint64_t> connections_refused{0};
   std::atomic<std::int64_t> requests_in_flight{0};
   std::atomic<std::int64_t> origin_in_flight{0};  // page fetches started and not finished
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

@@ -37,8 +37,16 @@ struct HeadAttempt {
 };
 
 PageFetcher::PageFetcher(MemoryTier& memory, origin::S3Client& origin, std::uint64_t page_size,
-                         NodeMetrics& metrics)
-    : memory_(memory), origin_(origin), page_size_(page_size), metrics_(metrics) {}
+                         NodeMetrics& metrics, FetchLimits limits)
+    : memory_(memory),
+      origin_(origin),
+      page_size_(page_size),
+      metrics_(metrics),
+      limits_(limits) {}
+
+std::uint64_t PageFetcher::inflight_bytes() const {
+  return static_cast<std::uint64_t>(metrics_.origin_in_flight.load()) * page_size_;
+}
 
 void PageFetcher::get(const PageKey& key, const FetchOptions& opts,
                       boost::asio::any_io_executor ex, PageHandler done) {
@@ -52,14 +60,27 @@ void PageFetcher::get(const PageKey& key, const FetchOptions& opts,
   bool start = false;
   {
     std::lock_guard lock(mu_);
-    auto& flight = flights_[key];
-    if (!flight) {
-      flight = std::make_shared<Flight>();
+    auto it = flights_.find(key);
+    if (it == flights_.end()) {
+      const std::uint64_t next_bytes = (flights_.size() + 1) * page_size_;
+      if (opts.may_shed && (flights_.size() >= limits_.max_fetches ||
+                            next_bytes > limits_.max_inflight_bytes)) {
+        shed_.fetch_add(1, std::memory_order_relaxed);
+        PageResult r;
+        r.outcome = origin::Outcome::kThrottled;
+        r.shed = true;
+        r.message = "node busy: " + std::to_string(flights_.size()) + " page fetches in progress";
+        boost::asio::post(ex, [done = std::move(done), r = std::move(r)]() mutable {
+          done(std::move(r));
+        });
+        return;
+      }
+      it = flights_.emplace(key, std::make_shared<Flight>()).first;
       start = true;
     } else {
       coalesced_.fetch_add(1, std::memory_order_relaxed);
     }
-    flight->waiters.push_back(Waiter{std::move(ex), std::move(done)});
+    it->second->waiters.push_back(Waiter{std::move(ex), std::move(done)});
   }
   if (start) start_fetch(key, opts);
 }

@@ -34,6 +34,7 @@ struct FetchOptions {
   std::vector<std::string> buckets;  // preference order; never empty
   origin::RequestConfig config;
   std::string if_match;              // ETag the page must have (empty: any)
+  bool may_shed = true;              // false for pages of a response already under way
 };
 
 enum class PageSource { kMemory, kOrigin, kCoalesced };
@@ -43,6 +44,14 @@ struct PageResult {
   PageRef page;             // set when outcome == kOk
   PageSource source = PageSource::kOrigin;
   std::string message;      // one-line reason on failure
+  bool shed = false;        // refused for load (outcome kThrottled): answer 503 + Retry-After
+};
+
+// Bounds on misses in progress, so a burst of misses queues nowhere without bound. A miss that
+// would exceed either is shed at once (PageResult::shed); hits are never shed.
+struct FetchLimits {
+  std::size_t max_fetches = 256;              // origin page fetches in progress
+  std::uint64_t max_inflight_bytes = 1ull << 30;  // page buffers of fetches in progress
 };
 
 struct HeadResult {
@@ -57,11 +66,12 @@ class PageFetcher {
   using HeadHandler = std::function<void(HeadResult)>;
 
   PageFetcher(MemoryTier& memory, origin::S3Client& origin, std::uint64_t page_size,
-              NodeMetrics& metrics);
+              NodeMetrics& metrics, FetchLimits limits = {});
 
   // The page `key.page` of the object: from memory, by joining a running fetch, or by starting
   // one (GetObject of bytes [page*P, page*P+P)). Outcomes: kOk, or the origin's failure
-  // (origin/outcome.h); kInvalidRange when the page starts past the object's end.
+  // (origin/outcome.h); kInvalidRange when the page starts past the object's end; kThrottled
+  // with `shed` set when starting a fetch would exceed the FetchLimits.
   void get(const PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
            PageHandler done);
 
@@ -72,6 +82,8 @@ class PageFetcher {
   std::uint64_t page_size() const { return page_size_; }
   MemoryTier& memory() { return memory_; }
   std::uint64_t coalesced() const { return coalesced_.load(); }
+  std::uint64_t shed() const { return shed_.load(); }
+  std::uint64_t inflight_bytes() const;
 
  private:
   struct Waiter {
@@ -92,9 +104,11 @@ class PageFetcher {
   origin::S3Client& origin_;
   const std::uint64_t page_size_;
   NodeMetrics& metrics_;
+  const FetchLimits limits_;
   std::mutex mu_;
   std::unordered_map<PageKey, std::shared_ptr<Flight>, PageKeyHash> flights_;
   std::atomic<std::uint64_t> coalesced_{0};
+  std::atomic<std::uint64_t> shed_{0};
 };
 
 }  // namespace shoal::node

@@ -18,7 +18,10 @@ using tcp = net::ip::tcp;
 
 Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes) {
   origin_ = std::make_unique<origin::S3Client>(origin_loop_, cfg_.s3);
-  fetcher_ = std::make_unique<PageFetcher>(memory_, *origin_, cfg_.page_size, metrics_);
+  FetchLimits limits;
+  limits.max_fetches = static_cast<std::size_t>(cfg_.max_origin_fetches);
+  limits.max_inflight_bytes = cfg_.max_inflight_bytes;
+  fetcher_ = std::make_unique<PageFetcher>(memory_, *origin_, cfg_.page_size, metrics_, limits);
   int n = cfg_.threads > 0 ? cfg_.threads
                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<net::io_context>(1));
@@ -70,7 +73,9 @@ void Server::do_accept() {
   next_worker_ = (next_worker_ + 1) % workers_.size();
   acceptor_->async_accept(target, [this](boost::system::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || draining_) return;
-    if (!ec) {
+    if (!ec && metrics_.connections.load() >= cfg_.max_connections) {
+      refuse(std::move(socket));
+    } else if (!ec) {
       if (tls_) {
         start_tls_session(std::move(socket), *tls_, *this);
       } else {
@@ -81,6 +86,19 @@ void Server::do_accept() {
     }
     do_accept();
   });
+}
+
+// Over --max-connections: a short 503 (best effort, the socket is non-blocking) and close.
+void Server::refuse(tcp::socket socket) {
+  metrics_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+  static constexpr std::string_view kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+      "Content-Type: text/plain\r\nContent-Length: 25\r\n\r\ntoo many open connections\n";
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(net::buffer(kBusy), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
 }
 
 int Server::run() {
@@ -220,7 +238,9 @@ std::string Server::stats_json() {
       {"requests",
        {{"total", m.requests.total()},
         {"in_flight", m.requests_in_flight.load()},
-        {"connections", m.connections.load()}}},
+        {"connections", m.connections.load()},
+        {"connections_refused", m.connections_refused.load()},
+        {"shed", fetcher_ ? fetcher_->shed() : 0}}},
       {"origin",
        {{"requests", org.requests},
         {"bytes", org.bytes},
@@ -257,6 +277,14 @@ std::string Server::metrics_text() {
               static_cast<double>(mem.evictions));
   write_gauge(&out, "shoal_connections", "Open client connections",
               static_cast<double>(m.connections.load()));
+  write_counter(&out, "shoal_connections_refused_total",
+                "Connections refused over --max-connections",
+                static_cast<double>(m.connections_refused.load()));
+  write_counter(&out, "shoal_pages_shed_total",
+                "Page misses refused with 503 because too many fetches were in progress",
+                static_cast<double>(fetcher_ ? fetcher_->shed() : 0));
+  write_gauge(&out, "shoal_inflight_bytes", "Page buffers of origin fetches in progress",
+              static_cast<double>(fetcher_ ? fetcher_->inflight_bytes() : 0));
   write_gauge(&out, "shoal_requests_in_flight", "Client requests being served",
               static_cast<double>(m.requests_in_flight.load()));
   write_gauge(&out, "shoal_origin_in_flight", "Origin operations not yet completed",

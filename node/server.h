@@ -72,6 +72,7 @@ class Server : public SessionHost {
  private:
   bool open_listener();
   void do_accept();
+  void refuse(boost::asio::ip::tcp::socket socket);
   void start_drain();
   void check_drained();
   void shutdown(boost::asio::executor_work_guard<boost::asio::io_context::executor_type>& guard,
