@@ -12,8 +12,10 @@
 //   - after every socket_action, finished transfers are drained with curl_multi_info_read and
 //     reported to the DoneHandler.
 // Asio's epoll reactor is edge-triggered and async_wait does not try the operation first, so a
-// socket that is already ready when a wait is armed would never be reported; arm() therefore
-// checks readiness with a zero-timeout poll(2) and posts the event at once when it is ready.
+// socket that became ready while no wait was queued (for instance, its edge was taken by a
+// wait for a direction curl had meanwhile dropped) would never be reported again; arm()
+// therefore checks readiness with a zero-timeout poll(2) and posts the event at once when the
+// socket is already ready.
 //
 // Thread rules: everything (including construction, destruction and the DoneHandler) runs on
 // the io_context's single thread. CurlLoop never calls curl from inside a curl callback; the

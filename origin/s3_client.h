@@ -7,9 +7,21 @@
 // `x-amz-content-sha256: UNSIGNED-PAYLOAD` (libcurl 7.88 does not add it).
 // The socket/timer integration follows curl's docs/examples/multi-uv.c.
 //
+// Timeouts (RequestConfig): ct is CURLOPT_CONNECTTIMEOUT_MS; oat is CURLOPT_TIMEOUT_MS of one
+// attempt; rt runs from an attempt's start (connection set-up and any wait behind the per-host
+// connection limit included) to the first response header line; ot bounds all attempts and
+// backoff together, and each attempt's oat is clipped to the time left in ot. A retry is not
+// started when its backoff would end after ot; the last attempt's outcome is reported then.
+// Invalid requests (empty bucket or key, length 0 or > 1 GiB, offset + length overflowing,
+// config.validate() failing) complete with kMalformed and attempts == 0, without any request.
+//
 // Thread rules: get(), head() and cancel() may be called from any thread (they post to the
-// origin loop). Completion callbacks run on the origin loop's thread; they must not block.
-// Each callback is invoked exactly once (with Outcome::kCancelled after cancel()).
+// origin loop, in call order). Completion callbacks are posted to the origin loop's thread
+// (never run inside libcurl); they must not block and may call get/head/cancel or destroy the
+// client. Each callback is invoked exactly once (with Outcome::kCancelled after cancel()).
+// The destructor invokes the callbacks of all outstanding operations with kCancelled before it
+// returns; an operation whose get()/head() post has not run yet gets kCancelled when it runs.
+// Callbacks never run if the io_context is destroyed without running them.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -70,8 +82,8 @@ struct HeadResult {
 // Counters, read with stats() from any thread.
 struct ClientStats {
   std::uint64_t requests = 0;  // attempts sent (GET + HEAD)
-  std::uint64_t bytes = 0;     // body bytes received
-  std::uint64_t errors = 0;    // failed attempts
+  std::uint64_t bytes = 0;     // body bytes received (pages and error bodies)
+  std::uint64_t errors = 0;    // failed attempts (anything but kOk; cancels excluded)
   std::uint64_t retries = 0;
   std::uint64_t in_flight = 0;  // operations not yet completed
 };

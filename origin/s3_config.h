@@ -36,12 +36,20 @@ struct S3Config {
   int max_connections_total = 256;    // CURLMOPT_MAX_TOTAL_CONNECTIONS
   bool verify_tls = true;
 
+  // Returns why the config is unusable (endpoint not scheme://host[:port] with http/https,
+  // region empty or not [a-z0-9-], half a key pair, a connection limit < 1), or nullopt.
   std::optional<std::string> validate() const;
 };
 
 // Resolves an S3Config from flags (empty string = not given) and an environment (name -> value;
-// pass environment_map() for the process environment). Returns an error message on failure,
-// e.g. an unreadable credentials file that AWS_SHARED_CREDENTIALS_FILE names explicitly.
+// pass environment_map() for the process environment; empty values count as unset). Sets
+// endpoint (trailing '/' removed), region, credentials and endpoint_is_default of *out and
+// keeps its other fields (addressing, connection limits, verify_tls). Returns an error message
+// and leaves *out unchanged on failure: an invalid endpoint or region; only one of
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY set; a credentials file that
+// AWS_SHARED_CREDENTIALS_FILE names explicitly but that is missing or not valid INI; a profile
+// that AWS_PROFILE names explicitly but the file lacks; a profile without both keys. A missing
+// ~/.aws/credentials or a missing [default] section is not an error: anonymous.
 std::optional<std::string> resolve_s3_config(const std::string& endpoint_flag,
                                              const std::string& region_flag,
                                              const std::map<std::string, std::string>& env,
@@ -51,7 +59,9 @@ std::optional<std::string> resolve_s3_config(const std::string& endpoint_flag,
 std::map<std::string, std::string> environment_map();
 
 // The URL for `key` (raw, not encoded) in `bucket`; the key is percent-encoded once per
-// RFC 3986 keeping '/'.
+// RFC 3986 keeping '/' (curl_easy_escape per '/'-separated segment). kAuto uses virtual-host
+// style only for endpoint_is_default and buckets of 3-63 [a-z0-9-] characters starting and
+// ending with a letter or digit (no dots: they break the wildcard TLS certificate).
 std::string object_url(const S3Config& cfg, const std::string& bucket, const std::string& key);
 
 }  // namespace shoal::origin
