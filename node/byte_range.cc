@@ -1,7 +1,7 @@
 #include "node/byte_range.h"
 
 #include <algorithm>
-#include <boost/beast/core/string.hpp>
+#include <boost/algorithm/string/predicate.hpp>
 #include <charconv>
 #include <optional>
 
@@ -62,7 +62,7 @@ RangeError parse_byte_range(std::string_view field_value, ByteRange* out) {
   const std::string_view value = trim_ows(field_value);
   if (value.empty()) return RangeError::kMissing;
   const std::size_t eq = value.find('=');
-  if (eq == std::string_view::npos || !boost::beast::iequals(value.substr(0, eq), "bytes")) {
+  if (eq == std::string_view::npos || !boost::algorithm::iequals(value.substr(0, eq), "bytes")) {
     return RangeError::kMalformed;
   }
   std::string_view set = value.substr(eq + 1);

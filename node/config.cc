@@ -72,6 +72,42 @@ std::optional<std::string> NodeConfig::validate() const {
     return "--tls-key: cannot read " + tls_key;
   }
   if (auto e = origin_request.validate()) return *e;
+  if (!(hedge_quantile >= 0 && hedge_quantile < 1)) {
+    return "--hedge-quantile: must be 0 (off) or in (0, 1), got " + std::to_string(hedge_quantile);
+  }
+  if (!(hedge_budget >= 0 && hedge_budget <= 1)) {
+    return "--hedge-budget: must be in [0, 1] (or 0%-100%), got " + std::to_string(hedge_budget);
+  }
+  if (breaker_cooldown_ms < 1 || breaker_cooldown_ms > 3'600'000) {
+    return "--breaker-cooldown-ms: must be in [1, 3600000]";
+  }
+  if (cluster_enabled()) {
+    if (!parse_host_port(peer_listen)) return "--peer-listen: expected HOST:PORT";
+    if (!peer_advertise.empty() && !parse_host_port(peer_advertise)) {
+      return "--peer-advertise: expected HOST:PORT";
+    }
+    if (!client_advertise.empty() && !parse_host_port(client_advertise)) {
+      return "--client-advertise: expected HOST:PORT";
+    }
+    for (const auto& seed : seeds) {
+      if (!parse_host_port(seed)) return "--seed: expected HOST:PORT, got '" + seed + "'";
+    }
+    if (!(weight == 0 || (weight >= 1e-6 && weight <= 1e15))) {
+      return "--weight: must be 0 or in [1e-6, 1e15]";
+    }
+    if (cluster_key_file.empty() && !insecure_peer) {
+      return "--cluster-key-file: required with --peer-listen (or --insecure-peer to run the "
+             "peer port unauthenticated)";
+    }
+    if (probe_interval_ms < 10) return "--probe-interval-ms: must be >= 10";
+    if (probe_timeout_ms < 5 || probe_timeout_ms >= probe_interval_ms) {
+      return "--probe-timeout-ms: must be >= 5 and below --probe-interval-ms";
+    }
+    if (gossip_interval_ms < 5) return "--gossip-interval-ms: must be >= 5";
+    if (push_pull_interval_ms < 100) return "--push-pull-interval-ms: must be >= 100";
+  } else if (!seeds.empty()) {
+    return "--seed: needs --peer-listen";
+  }
   if (auto e = s3.validate()) return "--s3-endpoint: " + *e;
   return std::nullopt;
 }
@@ -90,6 +126,23 @@ std::optional<std::string> size_flag(const std::string& flag, const std::string&
   auto v = parse_size(text);
   if (!v) return flag + ": not a size (examples: 512MiB, 2GB, 1.5GiB), got '" + text + "'";
   *out = *v;
+  return std::nullopt;
+}
+
+// Parses a plain decimal number ("0.99"), or with `percent` also "5%" (= 0.05); returns an error
+// naming the flag. Range checks are NodeConfig::validate()'s.
+std::optional<std::string> fraction_flag(const std::string& flag, const std::string& text,
+                                         bool percent, double* out) {
+  std::string_view digits = text;
+  const bool is_percent = percent && !digits.empty() && digits.back() == '%';
+  if (is_percent) digits.remove_suffix(1);
+  double v = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    return flag + ": not a number" + (percent ? " or percentage (0.05, 5%)" : std::string()) +
+           ", got '" + text + "'";
+  }
+  *out = is_percent ? v / 100 : v;
   return std::nullopt;
 }
 
@@ -148,6 +201,39 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   app.add_option("--tls-cert", cfg.tls_cert, "TLS certificate chain (PEM); needs --tls-key");
   app.add_option("--tls-key", cfg.tls_key, "TLS private key (PEM); needs --tls-cert");
   app.add_option("--log-level", log_level, "error, warn, info or debug")->capture_default_str();
+  std::string hedge_quantile = "0.99", hedge_budget = "5%";
+  app.add_option("--hedge-quantile", hedge_quantile,
+                 "Hedge a page fetch once it runs longer than this latency quantile of its "
+                 "bucket (0 disables)")
+      ->capture_default_str();
+  app.add_option("--hedge-budget", hedge_budget,
+                 "Most hedges, as a share of origin requests over 10 s (0.05 or 5%)")
+      ->capture_default_str();
+  app.add_option("--breaker-cooldown-ms", cfg.breaker_cooldown_ms,
+                 "How long a bucket's open circuit breaker waits before a probe")
+      ->capture_default_str();
+  app.add_option("--peer-listen", cfg.peer_listen,
+                 "Peer address HOST:PORT (UDP+TCP); enables the cluster");
+  app.add_option("--peer-advertise", cfg.peer_advertise,
+                 "Peer address other members use (default: the bound address)");
+  app.add_option("--client-advertise", cfg.client_advertise,
+                 "Client address other members and routers use (default: --listen)");
+  app.add_option("--seed", cfg.seeds, "A member to join through, HOST:PORT (repeatable)");
+  app.add_option("--weight", cfg.weight, "Share of pages this node owns, relative to others")
+      ->capture_default_str();
+  app.add_option("--cluster-key-file", cfg.cluster_key_file,
+                 "Secret that authenticates every peer packet and frame (HMAC-SHA256)");
+  app.add_flag("--insecure-peer", cfg.insecure_peer,
+               "Run the peer port without authentication (tests and trusted networks only)");
+  app.add_option("--probe-interval-ms", cfg.probe_interval_ms, "SWIM protocol period")
+      ->capture_default_str();
+  app.add_option("--probe-timeout-ms", cfg.probe_timeout_ms, "SWIM direct probe timeout")
+      ->capture_default_str();
+  app.add_option("--gossip-interval-ms", cfg.gossip_interval_ms, "Gossip period")
+      ->capture_default_str();
+  app.add_option("--push-pull-interval-ms", cfg.push_pull_interval_ms,
+                 "Full state sync period (TCP)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -176,6 +262,12 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   if (auto e = size_flag("--memory", memory, &cfg.memory_bytes)) return fail(*e);
   if (auto e = size_flag("--page-size", page_size, &cfg.page_size)) return fail(*e);
   if (auto e = size_flag("--max-inflight-memory", inflight_memory, &cfg.max_inflight_bytes)) {
+    return fail(*e);
+  }
+  if (auto e = fraction_flag("--hedge-quantile", hedge_quantile, false, &cfg.hedge_quantile)) {
+    return fail(*e);
+  }
+  if (auto e = fraction_flag("--hedge-budget", hedge_budget, true, &cfg.hedge_budget)) {
     return fail(*e);
   }
   auto level = parse_log_level(log_level);

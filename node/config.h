@@ -38,7 +38,24 @@ struct NodeConfig {
   std::string tls_cert, tls_key;        // --tls-cert, --tls-key
   LogLevel log_level = LogLevel::kInfo; // --log-level
   origin::S3Config s3;                  // --s3-endpoint, --s3-region, --s3-addressing, env
+
+  // Cluster (enabled by --peer-listen).
+  std::string peer_listen;              // --peer-listen HOST:PORT (UDP + TCP)
+  std::string peer_advertise;           // --peer-advertise HOST:PORT (default: bound address)
+  std::string client_advertise;         // --client-advertise HOST:PORT (default: --listen)
+  std::vector<std::string> seeds;       // --seed HOST:PORT, repeatable
+  double weight = 1.0;                  // --weight
+  std::string cluster_key_file;         // --cluster-key-file
+  bool insecure_peer = false;           // --insecure-peer: run the peer port without a key
+  int probe_interval_ms = 1000;         // --probe-interval-ms (SWIM protocol period)
+  int probe_timeout_ms = 500;           // --probe-timeout-ms
+  int gossip_interval_ms = 200;         // --gossip-interval-ms
+  int push_pull_interval_ms = 30000;    // --push-pull-interval-ms
+  bool cluster_enabled() const { return !peer_listen.empty(); }
   origin::RequestConfig origin_request; // defaults for C0-Config keys
+  double hedge_quantile = 0.99;         // --hedge-quantile: hedge after this latency; 0: off
+  double hedge_budget = 0.05;           // --hedge-budget: hedges per origin request (10 s window)
+  int breaker_cooldown_ms = 30000;      // --breaker-cooldown-ms: open breaker -> half-open probe
 
   // Returns "--flag: reason" for the first invalid setting, or nullopt.
   std::optional<std::string> validate() const;

@@ -29,6 +29,7 @@ const char* page_outcome(PageSource s) {
     case PageSource::kMemory: return "hit_memory";
     case PageSource::kOrigin: return "miss";
     case PageSource::kCoalesced: return "coalesced";
+    case PageSource::kPeer: return "forwarded";
   }
   return "miss";
 }
@@ -338,7 +339,7 @@ class HttpSession {
     set_common_headers(*res_, rr, p.object_size, p.etag, p.last_modified);
     res_->set("C0-Status",
               c0_status(rr.first, std::min(rr.last, page_end(first_page_)), p.bucket,
-                        first.source == PageSource::kMemory ? p.cached_at : 0));
+                        first.source == PageSource::kMemory || first.source == PageSource::kPeer ? p.cached_at : 0));
     if (chunked_) {
       res_->set(http::field::trailer, "C0-Status");
       res_->chunked(true);
@@ -426,7 +427,7 @@ class HttpSession {
       std::uint64_t first = std::max(range_.first, page_start(front.page));
       trailers_.push_back(c0_status(first, std::min(range_.last, page_end(front.page)),
                                     r.page->bucket,
-                                    r.source == PageSource::kMemory ? r.page->cached_at : 0));
+                                    r.source == PageSource::kMemory || r.source == PageSource::kPeer ? r.page->cached_at : 0));
     }
     const Page& p = *r.page;
     const std::uint64_t from = std::max(range_.first, page_start(front.page));

@@ -21,6 +21,11 @@ struct NodeMetrics {
                                 {"bucket", "op", "outcome"}};
   CounterFamily origin_bytes{"shoal_origin_bytes_total", "Page bytes received from the origin",
                              {"bucket"}};
+  CounterFamily origin_pages{"shoal_origin_pages_total",
+                             "Pages fetched from the origin by serving bucket and how: primary "
+                             "(first-listed bucket), hedged_won (a hedge delivered), fallback "
+                             "(another bucket)",
+                             {"bucket", "outcome"}};
   CounterFamily egress_bytes{"shoal_egress_bytes_total", "Body bytes sent to clients", {}};
   CounterFamily client_errors{"shoal_client_disconnects_total",
                               "Responses cut short by the client or a timeout",
@@ -39,6 +44,14 @@ struct NodeMetrics {
   ThroughputWindow ingress;  // bytes received from the origin
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::uint64_t> connections_refused{0};
+  // Cluster data path.
+  std::atomic<std::uint64_t> forwards_out{0};       // page requests sent to owners
+  std::atomic<std::uint64_t> forwards_in{0};        // page requests served for peers
+  std::atomic<std::uint64_t> forward_failovers{0};  // requests that moved to a later rank
+  std::atomic<std::uint64_t> forward_uncached{0};   // pages fetched here uncached: no owner up
+  std::atomic<std::uint64_t> peer_errors{0};        // malformed or refused peer frames
+  std::atomic<std::uint64_t> peer_ingress_bytes{0};
+  std::atomic<std::uint64_t> peer_egress_bytes{0};
   std::atomic<std::int64_t> requests_in_flight{0};
   std::atomic<std::int64_t> origin_in_flight{0};  // page fetches started and not finished
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

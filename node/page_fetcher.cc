@@ -24,7 +24,9 @@ bool falls_through(origin::Outcome o) {
 struct PageFetcher::Attempt {
   PageKey key;
   FetchOptions opts;
-  std::size_t bucket = 0;
+  std::vector<PageRouter::Target> targets;  // cluster ranking for this page (empty: local)
+  std::size_t target = 0;                   // the one being tried
+  bool cache = true;                        // keep the page here (owner or failover owner)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
@@ -36,7 +38,7 @@ struct HeadAttempt {
   PageFetcher::HeadHandler done;
 };
 
-PageFetcher::PageFetcher(MemoryTier& memory, origin::S3Client& origin, std::uint64_t page_size,
+PageFetcher::PageFetcher(MemoryTier& memory, origin::PageFetch& origin, std::uint64_t page_size,
                          NodeMetrics& metrics, FetchLimits limits)
     : memory_(memory),
       origin_(origin),
@@ -90,25 +92,47 @@ void PageFetcher::start_fetch(const PageKey& key, const FetchOptions& opts) {
   auto a = std::make_shared<Attempt>();
   a->key = key;
   a->opts = opts;
-  try_bucket(std::move(a));
+  if (router_ != nullptr && !opts.hop) {
+    a->targets = router_->targets(key);
+    return route_next(std::move(a));
+  }
+  fetch_from_origin(std::move(a));
 }
 
+// Cluster routing of a miss: the owner, else the next member in the page's ranking when one
+// cannot be reached; this node's own rank is served (and cached) here. When no member can be
+// reached the page is fetched from the origin without caching, so duplicates never linger.
+void PageFetcher::route_next(std::shared_ptr<Attempt> a) {
+  if (a->target >= a->targets.size()) {
+    if (!a->targets.empty()) metrics_.forward_uncached.fetch_add(1, std::memory_order_relaxed);
+    a->cache = a->targets.empty();
+    return fetch_from_origin(std::move(a));
+  }
+  const PageRouter::Target& t = a->targets[a->target];
+  if (t.self) return fetch_from_origin(std::move(a));
+  router_->forward(t, a->key, a->opts, [this, a](PageResult r) {
+    if (r.outcome == origin::Outcome::kTransportError) {
+      metrics_.forward_failovers.fetch_add(1, std::memory_order_relaxed);
+      ++a->target;
+      return route_next(a);
+    }
+    finish(a->key, std::move(r));
+  });
+}
+
+void PageFetcher::fetch_from_origin(std::shared_ptr<Attempt> a) { try_bucket(std::move(a)); }
+
+// One origin::PageFetch call: buckets in health order, hedged, with fall-through.
 void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
-  origin::GetRequest req;
-  req.bucket = a->opts.buckets[a->bucket];
-  req.key = a->key.object;
-  req.offset = a->key.page * page_size_;
-  req.length = page_size_;
-  req.if_match = a->opts.if_match;
-  req.config = a->opts.config;
-  origin_.get(std::move(req), [this, a](origin::GetResult r) {
-    const std::string& bucket = a->opts.buckets[a->bucket];
-    metrics_.origin_requests.add({bucket, "get", std::string(origin::outcome_name(r.outcome))});
-    if (r.outcome != origin::Outcome::kOk && falls_through(r.outcome) &&
-        a->bucket + 1 < a->opts.buckets.size()) {
-      ++a->bucket;
-      try_bucket(a);
-      return;
+  origin_.fetch_page(a->opts.buckets, a->key.object, a->key.page * page_size_, page_size_,
+                     a->opts.config, a->opts.if_match, [this, a](origin::PageFetchResult f) {
+    for (const origin::AttemptRecord& at : f.attempts) {
+      metrics_.origin_requests.add({at.bucket, "get", std::string(origin::outcome_name(at.outcome))});
+    }
+    origin::GetResult& r = f.get;
+    const std::string& bucket = f.bucket;
+    if (r.outcome == origin::Outcome::kOk) {
+      metrics_.origin_pages.add({bucket, std::string(origin::served_as_name(f.served_as))});
     }
     PageResult result;
     result.outcome = r.outcome;
@@ -126,7 +150,7 @@ void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
       page->last_modified = std::move(r.info.last_modified);
       page->bucket = bucket;
       page->cached_at = unix_now();
-      memory_.insert(a->key, page);
+      if (a->cache) memory_.insert(a->key, page);
       result.page = std::move(page);
     }
     finish(a->key, std::move(result));
@@ -147,7 +171,9 @@ void PageFetcher::finish(const PageKey& key, PageResult r) {
   if (!flight) return;
   for (std::size_t i = 0; i < flight->waiters.size(); ++i) {
     PageResult copy = r;
-    copy.source = i == 0 ? PageSource::kOrigin : PageSource::kCoalesced;
+    if (r.source != PageSource::kPeer) {
+      copy.source = i == 0 ? PageSource::kOrigin : PageSource::kCoalesced;
+    }
     auto& w = flight->waiters[i];
     boost::asio::post(w.ex, [done = std::move(w.done), copy = std::move(copy)]() mutable {
       done(std::move(copy));
@@ -175,7 +201,7 @@ void PageFetcher::head(const std::string& kind, const std::string& object,
 
 void PageFetcher::try_head(std::shared_ptr<HeadAttempt> a) {
   const std::string bucket = a->opts.buckets[a->bucket];
-  origin_.head(bucket, a->object, a->opts.config, [this, a, bucket](origin::HeadResult r) {
+  origin_.client().head(bucket, a->object, a->opts.config, [this, a, bucket](origin::HeadResult r) {
     metrics_.origin_requests.add({bucket, "head", std::string(origin::outcome_name(r.outcome))});
     if (r.outcome != origin::Outcome::kOk && falls_through(r.outcome) &&
         a->bucket + 1 < a->opts.buckets.size()) {

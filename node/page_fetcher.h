@@ -6,10 +6,10 @@
 // client that goes away does not cancel a fetch others wait for, and the page is still cached.
 // Errors are not cached: the next get() after a failed fetch starts a new one.
 //
-// Bucket order: the request's buckets (C0-Bucket, else the kind) are tried in order; a bucket
-// answering NoSuchKey hands over to the next one listed, so a migration from an old bucket to a
-// new one works; a transport/5xx/timeout failure falls back to the next bucket too. Range errors
-// and failed preconditions are the object's answer and end the fetch.
+// Bucket order: a miss is one origin::PageFetch::fetch_page() over the request's buckets
+// (C0-Bucket, else the kind): health order, fall-through, hedging and the hedge budget live there
+// (origin/page_fetch.h). head() still tries the buckets in listed order: a bucket answering
+// NoSuchKey or failing hands over to the next one; range errors and failed preconditions end it.
 //
 // Thread rules: get() and head() may be called from any thread; `done` is posted to the executor
 // passed in (never invoked inline), exactly once.
@@ -26,6 +26,7 @@
 #include "node/memory_tier.h"
 #include "node/node_metrics.h"
 #include "node/page.h"
+#include "origin/page_fetch.h"
 #include "origin/s3_client.h"
 
 namespace shoal::node {
@@ -35,9 +36,16 @@ struct FetchOptions {
   origin::RequestConfig config;
   std::string if_match;              // ETag the page must have (empty: any)
   bool may_shed = true;              // false for pages of a response already under way
+  std::string config_text;           // the C0-Config value(s) as sent, for forwarding
+  bool hop = false;                  // forwarded here by a peer: never forward again
 };
 
-enum class PageSource { kMemory, kOrigin, kCoalesced };
+enum class PageSource {
+  kMemory,     // this node's memory tier
+  kOrigin,     // fetched from the origin for this request
+  kCoalesced,  // joined another request's fetch
+  kPeer,       // forwarded to the page's owner, which answered
+};
 
 struct PageResult {
   origin::Outcome outcome = origin::Outcome::kOk;
@@ -60,12 +68,32 @@ struct HeadResult {
   std::string message;
 };
 
+// Where misses go in a cluster (implemented by node/cluster.h). Without a router every miss is
+// fetched here from the origin and cached here.
+class PageRouter {
+ public:
+  struct Target {
+    std::string id;         // member id
+    std::string peer_addr;  // its peer port
+    bool self = false;      // this node
+  };
+  virtual ~PageRouter() = default;
+  // The members that may serve `key`, best first: its owner, then the failover ranks, skipping
+  // members that are suspect. Empty when the cluster view is empty.
+  virtual std::vector<Target> targets(const PageKey& key) const = 0;
+  // Forwards a miss to `target` (never self). `done` runs exactly once, on an executor of the
+  // router's choosing; kTransportError means the member could not be reached.
+  virtual void forward(const Target& target, const PageKey& key, const FetchOptions& opts,
+                       std::function<void(PageResult)> done) = 0;
+};
+
 class PageFetcher {
  public:
   using PageHandler = std::function<void(PageResult)>;
   using HeadHandler = std::function<void(HeadResult)>;
 
-  PageFetcher(MemoryTier& memory, origin::S3Client& origin, std::uint64_t page_size,
+  // `origin` (and the S3Client under it) must outlive this object.
+  PageFetcher(MemoryTier& memory, origin::PageFetch& origin, std::uint64_t page_size,
               NodeMetrics& metrics, FetchLimits limits = {});
 
   // The page `key.page` of the object: from memory, by joining a running fetch, or by starting
@@ -78,6 +106,9 @@ class PageFetcher {
   // Object metadata: from memory, else an origin HeadObject (no page GET).
   void head(const std::string& kind, const std::string& object, const FetchOptions& opts,
             boost::asio::any_io_executor ex, HeadHandler done);
+
+  // Installs the cluster router (before serving; not thread-safe against get()).
+  void set_router(PageRouter* router) { router_ = router; }
 
   std::uint64_t page_size() const { return page_size_; }
   MemoryTier& memory() { return memory_; }
@@ -96,15 +127,18 @@ class PageFetcher {
   struct Attempt;
 
   void start_fetch(const PageKey& key, const FetchOptions& opts);
+  void route_next(std::shared_ptr<Attempt> a);
+  void fetch_from_origin(std::shared_ptr<Attempt> a);
   void try_bucket(std::shared_ptr<Attempt> a);
   void finish(const PageKey& key, PageResult r);
   void try_head(std::shared_ptr<struct HeadAttempt> a);
 
   MemoryTier& memory_;
-  origin::S3Client& origin_;
+  origin::PageFetch& origin_;
   const std::uint64_t page_size_;
   NodeMetrics& metrics_;
   const FetchLimits limits_;
+  PageRouter* router_ = nullptr;
   std::mutex mu_;
   std::unordered_map<PageKey, std::shared_ptr<Flight>, PageKeyHash> flights_;
   std::atomic<std::uint64_t> coalesced_{0};

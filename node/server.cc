@@ -3,6 +3,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <ctime>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,12 +17,94 @@ namespace shoal::node {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+namespace {
+
+// A latency in milliseconds, or null when unknown.
+nlohmann::json ms_or_null(const std::optional<std::chrono::microseconds>& v) {
+  return v ? nlohmann::json(static_cast<double>(v->count()) / 1000.0) : nlohmann::json(nullptr);
+}
+
+// /stats "origin.buckets": per-bucket latency, health and hedges (origin/page_fetch.h).
+nlohmann::json buckets_json(const std::vector<origin::BucketReport>& reports) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const origin::BucketReport& r : reports) {
+    out[r.bucket] = {{"latency_samples", r.latency_samples},
+                     {"ttfb_p50_ms", ms_or_null(r.first_byte_p50)},
+                     {"ttfb_p99_ms", ms_or_null(r.first_byte_p99)},
+                     {"page_p50_ms", ms_or_null(r.page_p50)},
+                     {"page_p99_ms", ms_or_null(r.page_p99)},
+                     {"hedge_delay_ms", ms_or_null(r.hedge_delay)},
+                     {"error_rate", r.error_rate},
+                     {"breaker", origin::breaker_state_name(r.breaker)},
+                     {"consecutive_failures", r.consecutive_failures},
+                     {"hedges",
+                      {{"sent", r.hedges_sent}, {"won", r.hedges_won}, {"refused", r.hedges_refused}}}};
+  }
+  return out;
+}
+
+// One metric family: HELP, TYPE and one line per (labels, value); labels already formatted.
+void write_family(std::string* out, const std::string& name, const std::string& help,
+                  const char* type, const std::vector<std::pair<std::string, double>>& series) {
+  *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  char value[64];
+  for (const auto& [labels, v] : series) {
+    std::snprintf(value, sizeof value, "%.9g", v);
+    *out += name + "{" + labels + "} " + value + "\n";
+  }
+}
+
+// The per-bucket origin series of /metrics.
+void write_bucket_metrics(std::string* out, const std::vector<origin::BucketReport>& reports) {
+  std::vector<std::pair<std::string, double>> latency, delay, errors, breaker, hedges;
+  for (const origin::BucketReport& r : reports) {
+    const std::string b = "bucket=\"" + escape_label(r.bucket) + "\"";
+    auto add_latency = [&](const char* kind, const char* q,
+                           const std::optional<std::chrono::microseconds>& v) {
+      if (v) {
+        latency.emplace_back(b + ",kind=\"" + kind + "\",quantile=\"" + q + "\"",
+                             static_cast<double>(v->count()) / 1e6);
+      }
+    };
+    add_latency("first_byte", "0.5", r.first_byte_p50);
+    add_latency("first_byte", "0.99", r.first_byte_p99);
+    add_latency("page", "0.5", r.page_p50);
+    add_latency("page", "0.99", r.page_p99);
+    if (r.hedge_delay) delay.emplace_back(b, static_cast<double>(r.hedge_delay->count()) / 1e6);
+    errors.emplace_back(b, r.error_rate);
+    breaker.emplace_back(b, static_cast<double>(r.breaker));
+    hedges.emplace_back(b + ",result=\"sent\"", static_cast<double>(r.hedges_sent));
+    hedges.emplace_back(b + ",result=\"won\"", static_cast<double>(r.hedges_won));
+    hedges.emplace_back(b + ",result=\"refused\"", static_cast<double>(r.hedges_refused));
+  }
+  write_family(out, "shoal_origin_bucket_latency_seconds",
+               "Decaying origin latency quantiles by bucket: first_byte or whole page",
+               "gauge", latency);
+  write_family(out, "shoal_origin_bucket_hedge_delay_seconds",
+               "Page fetches from this bucket running longer than this are hedged", "gauge", delay);
+  write_family(out, "shoal_origin_bucket_error_rate",
+               "Error-rate EWMA of origin page fetches by bucket", "gauge", errors);
+  write_family(out, "shoal_origin_bucket_breaker_state",
+               "Circuit breaker by bucket: 0 closed, 1 half-open, 2 open", "gauge", breaker);
+  write_family(out, "shoal_origin_hedges_total",
+               "Hedged origin requests by bucket of the slow attempt: sent, won, refused (budget)",
+               "counter", hedges);
+}
+
+}  // namespace
+
 Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes) {
   origin_ = std::make_unique<origin::S3Client>(origin_loop_, cfg_.s3);
+  origin::PageFetchOptions hedging;
+  hedging.hedge_quantile = cfg_.hedge_quantile;
+  hedging.hedge_budget = cfg_.hedge_budget;
+  hedging.health.cooldown = std::chrono::milliseconds(cfg_.breaker_cooldown_ms);
+  page_fetch_ = std::make_unique<origin::PageFetch>(origin_loop_, *origin_, hedging);
   FetchLimits limits;
   limits.max_fetches = static_cast<std::size_t>(cfg_.max_origin_fetches);
   limits.max_inflight_bytes = cfg_.max_inflight_bytes;
-  fetcher_ = std::make_unique<PageFetcher>(memory_, *origin_, cfg_.page_size, metrics_, limits);
+  fetcher_ =
+      std::make_unique<PageFetcher>(memory_, *page_fetch_, cfg_.page_size, metrics_, limits);
   int n = cfg_.threads > 0 ? cfg_.threads
                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<net::io_context>(1));
@@ -111,6 +194,12 @@ int Server::run() {
     }
   }
   if (!open_listener()) return 1;
+  auto peer_guard = net::make_work_guard(peer_loop_);
+  std::thread peer_thread;
+  if (cfg_.cluster_enabled()) {
+    if (!start_cluster()) return 1;
+    peer_thread = std::thread([this] { peer_loop_.run(); });
+  }
 
   auto origin_guard = net::make_work_guard(origin_loop_);
   std::thread origin_thread([this] { origin_loop_.run(); });
@@ -139,6 +228,15 @@ int Server::run() {
     workers_[0]->run();
     for (auto& t : threads) t.join();
   }
+  if (cluster_) {
+    net::post(peer_loop_, [this] {
+      stats_timer_.reset();
+      cluster_->stop();
+    });
+  }
+  peer_guard.reset();
+  peer_loop_.stop();
+  if (peer_thread.joinable()) peer_thread.join();
   shutdown(origin_guard, origin_thread);
   SHOAL_LOG(kInfo, "stopped");
   return 0;
@@ -152,15 +250,85 @@ void Server::shutdown(net::executor_work_guard<net::io_context::executor_type>& 
   origin_loop_.stop();
   origin_thread.join();
   origin_.reset();
+  cluster_.reset();
   acceptor_.reset();
   drain_timer_.reset();
   workers_.clear();
   fetcher_.reset();
 }
 
+// Starts the membership and forwarding on the peer loop (not yet running). Errors (key file,
+// binding the peer port) are logged naming the flag.
+bool Server::start_cluster() {
+  std::optional<peer::ClusterKey> key;
+  if (!cfg_.cluster_key_file.empty()) {
+    std::string error;
+    key = peer::ClusterKey::load_file(cfg_.cluster_key_file, &error);
+    if (!key) {
+      SHOAL_LOG(kError, "--cluster-key-file: " << error);
+      return false;
+    }
+  } else {
+    SHOAL_LOG(kWarn, "--insecure-peer: the peer port accepts UNAUTHENTICATED packets and frames; "
+                     "anyone who reaches it can join, read pages and inject gossip");
+    key = peer::ClusterKey::open();
+  }
+  ClusterConfig cc;
+  auto& m = cc.membership;
+  m.node_id = cfg_.node_id;
+  m.client_addr = cfg_.client_advertise.empty()
+                      ? cfg_.listen_host + ":" + std::to_string(cfg_.listen_port)
+                      : cfg_.client_advertise;
+  m.listen = cfg_.peer_listen;
+  m.advertise = cfg_.peer_advertise;
+  m.weight = cfg_.weight;
+  // A restarted node starts above any incarnation of its earlier life.
+  m.initial_incarnation = static_cast<std::uint64_t>(std::time(nullptr));
+  m.probe_interval = std::chrono::milliseconds(cfg_.probe_interval_ms);
+  m.probe_timeout = std::chrono::milliseconds(cfg_.probe_timeout_ms);
+  m.gossip_interval = std::chrono::milliseconds(cfg_.gossip_interval_ms);
+  m.push_pull_interval = std::chrono::milliseconds(cfg_.push_pull_interval_ms);
+  cc.seeds = cfg_.seeds;
+  if (auto e = m.validate()) {
+    SHOAL_LOG(kError, "--peer-listen: " << *e);
+    return false;
+  }
+  try {
+    cluster_ = std::make_unique<Cluster>(peer_loop_, std::move(cc), *key, *fetcher_,
+                                         cfg_.origin_request, metrics_, cfg_.page_size);
+    cluster_->start();
+  } catch (const std::exception& e) {
+    SHOAL_LOG(kError, "--peer-listen: cannot start the peer port " << cfg_.peer_listen << ": "
+                                                                   << e.what());
+    cluster_.reset();
+    return false;
+  }
+  fetcher_->set_router(cluster_.get());
+  stats_timer_.emplace(peer_loop_);
+  publish_stats();
+  return true;
+}
+
+// Gossips this node's load figures (peer loop, every 2 s).
+void Server::publish_stats() {
+  peer::StatsSummary s;
+  s.in_flight = static_cast<std::uint64_t>(std::max<std::int64_t>(0, metrics_.requests_in_flight.load()));
+  s.egress_bps = metrics_.egress.bits_per_second() / 8;
+  s.ingress_bps = metrics_.ingress.bits_per_second() / 8;
+  cluster_->set_stats(std::move(s));
+  stats_timer_->expires_after(std::chrono::seconds(2));
+  stats_timer_->async_wait([this](boost::system::error_code ec) {
+    if (!ec && cluster_) publish_stats();
+  });
+}
+
 void Server::start_drain() {
   if (draining_.exchange(true)) return;
   sd_notify(0, "STOPPING=1\nSTATUS=draining");
+  if (cluster_) {
+    // Leave first so the others stop routing pages here while requests drain.
+    net::post(peer_loop_, [this] { cluster_->leave([] {}); });
+  }
   boost::system::error_code ec;
   acceptor_->close(ec);
   drain_deadline_ = std::chrono::steady_clock::now() +
@@ -249,6 +417,24 @@ std::string Server::stats_json() {
         {"in_flight", org.in_flight},
         {"fetches_in_flight", m.origin_in_flight.load()}}},
   };
+  if (page_fetch_) {
+    j["origin"]["buckets"] = buckets_json(page_fetch_->report());
+    j["origin"]["hedges"] = {{"sent", page_fetch_->hedges_sent()},
+                             {"refused", page_fetch_->hedges_refused()},
+                             {"quantile", cfg_.hedge_quantile},
+                             {"budget", cfg_.hedge_budget}};
+  }
+  if (cluster_) {
+    nlohmann::json c = cluster_->stats_json();
+    j["members"] = std::move(c["members"]);
+    j["epoch"] = c["epoch"];
+    c.erase("members");
+    c.erase("epoch");
+    j["cluster"] = std::move(c);
+  } else {
+    j["members"] = nlohmann::json::array();
+    j["epoch"] = 0;
+  }
   return j.dump() + "\n";
 }
 
@@ -265,6 +451,8 @@ std::string Server::metrics_text() {
   m.request_seconds.write(&out);
   m.first_byte_seconds.write(&out);
   m.origin_seconds.write(&out);
+  m.origin_pages.write(&out);
+  if (page_fetch_) write_bucket_metrics(&out, page_fetch_->report());
   auto mem = memory_.stats();
   origin::ClientStats org = origin_ ? origin_->stats() : origin::ClientStats{};
   write_gauge(&out, "shoal_memory_capacity_bytes", "Memory tier budget",
@@ -291,6 +479,7 @@ std::string Server::metrics_text() {
               static_cast<double>(org.in_flight));
   write_gauge(&out, "shoal_origin_retries", "Origin attempts retried (since start)",
               static_cast<double>(org.retries));
+  if (cluster_) cluster_->write_metrics(&out);
   write_gauge(&out, "shoal_egress_throughput_10s_bps", "Bits per second sent, last 10 s",
               m.egress.bits_per_second());
   write_gauge(&out, "shoal_ingress_throughput_10s_bps",

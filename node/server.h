@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "node/cluster.h"
 #include "node/config.h"
 #include "node/memory_tier.h"
 #include "node/node_metrics.h"
@@ -71,6 +72,8 @@ class Server : public SessionHost {
 
  private:
   bool open_listener();
+  bool start_cluster();
+  void publish_stats();
   void do_accept();
   void refuse(boost::asio::ip::tcp::socket socket);
   void start_drain();
@@ -83,7 +86,11 @@ class Server : public SessionHost {
   MemoryTier memory_;
   boost::asio::io_context origin_loop_;
   std::unique_ptr<origin::S3Client> origin_;
+  std::unique_ptr<origin::PageFetch> page_fetch_;  // buckets, hedging (origin/page_fetch.h)
   std::unique_ptr<PageFetcher> fetcher_;
+  boost::asio::io_context peer_loop_;
+  std::unique_ptr<Cluster> cluster_;
+  std::optional<boost::asio::steady_timer> stats_timer_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::optional<boost::asio::ssl::context> tls_;

@@ -1,7 +1,7 @@
 #include "node/size.h"
 
 #include <array>
-#include <boost/beast/core/string.hpp>
+#include <boost/algorithm/string/predicate.hpp>
 #include <charconv>
 #include <limits>
 
@@ -68,7 +68,7 @@ std::size_t digit_run(std::string_view s) {
 
 std::optional<std::uint64_t> unit_multiplier(std::string_view suffix) {
   for (const Unit& u : kUnits) {
-    if (boost::beast::iequals(u.suffix, suffix)) return u.multiplier;
+    if (boost::algorithm::iequals(u.suffix, suffix)) return u.multiplier;
   }
   return std::nullopt;
 }

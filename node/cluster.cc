@@ -1,0 +1,146 @@
+#include "node/cluster.h"
+
+#include "node/log.h"
+#include "node/metrics.h"
+#include "ring/page_key.h"
+
+namespace shoal::node {
+
+namespace {
+// Members ranked per page: the owner and this many failover ranks at most.
+constexpr std::size_t kMaxRanks = 8;
+}  // namespace
+
+Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer::ClusterKey key,
+                 PageFetcher& fetcher, const origin::RequestConfig& defaults,
+                 NodeMetrics& metrics, std::uint64_t page_size)
+    : loop_(peer_loop),
+      config_(std::move(config)),
+      self_id_(config_.membership.node_id),
+      metrics_(metrics) {
+  config_.membership.log = [](std::string_view line) { SHOAL_LOG(kInfo, "membership: " << line); };
+  membership_ = std::make_unique<peer::Membership>(loop_, config_.membership, key);
+  client_ = std::make_unique<ForwardClient>(loop_, key, page_size, metrics_);
+  server_ = std::make_unique<ForwardServer>(loop_, fetcher, defaults, metrics_);
+  membership_->on_stream([this](std::shared_ptr<peer::FrameStream> s, peer::Frame first,
+                                peer::FrameHeader header) {
+    server_->serve(std::move(s), std::move(first), std::move(header));
+  });
+  membership_->on_change([](const peer::MemberEvent& e) {
+    SHOAL_LOG(kInfo, "member " << e.id << ": "
+                               << (e.before ? peer::state_name(*e.before) : "new") << " -> "
+                               << (e.after ? peer::state_name(*e.after) : "reaped")
+                               << " (incarnation " << e.incarnation << ", epoch " << e.epoch
+                               << ")");
+  });
+}
+
+Cluster::~Cluster() = default;
+
+void Cluster::start() {
+  membership_->start();
+  SHOAL_LOG(kInfo, "peer port " << membership_->peer_addr() << ", node " << self_id_);
+  if (!config_.seeds.empty()) membership_->join(config_.seeds);
+}
+
+void Cluster::leave(std::function<void()> done) {
+  client_->close_all();
+  membership_->leave(std::move(done));
+}
+
+void Cluster::stop() {
+  client_->close_all();
+  membership_->stop();
+}
+
+std::vector<PageRouter::Target> Cluster::targets(const PageKey& key) const {
+  auto v = membership_->view();
+  std::vector<Target> out;
+  if (!v->ring || v->ring->empty()) return out;
+  const std::uint64_t h = ring::page_hash(key.kind, key.object, key.page);
+  for (std::size_t i : v->ring->rank(h, std::min(kMaxRanks, v->ring->size()))) {
+    const auto& m = v->ring->members()[i];
+    const peer::MemberRecord* rec = v->find(m.id);
+    if (rec == nullptr || rec->state != peer::MemberState::kAlive) continue;  // suspect: skip
+    out.push_back(Target{m.id, rec->meta.peer_addr, m.id == v->self_id});
+  }
+  return out;
+}
+
+void Cluster::forward(const Target& target, const PageKey& key, const FetchOptions& opts,
+                      std::function<void(PageResult)> done) {
+  client_->fetch(target.peer_addr, key, opts, membership_->view()->epoch, loop_.get_executor(),
+                 std::move(done));
+}
+
+nlohmann::json Cluster::stats_json() const {
+  auto v = membership_->view();
+  nlohmann::json members = nlohmann::json::array();
+  for (const auto& rec : v->members) {
+    double share = 0;
+    if (v->ring) {
+      if (auto idx = v->ring->find(rec.id)) share = v->ring->share(*idx);
+    }
+    members.push_back({{"id", rec.id},
+                       {"state", std::string(peer::state_name(rec.state))},
+                       {"incarnation", rec.incarnation},
+                       {"weight", rec.meta.weight},
+                       {"client_addr", rec.meta.client_addr},
+                       {"peer_addr", rec.meta.peer_addr},
+                       {"owned_share", share},
+                       {"in_flight", rec.meta.stats.in_flight},
+                       {"egress_bps", rec.meta.stats.egress_bps},
+                       {"ingress_bps", rec.meta.stats.ingress_bps}});
+  }
+  auto c = membership_->counters();
+  return {{"epoch", v->epoch},
+          {"members", members},
+          {"forwarded_out", metrics_.forwards_out.load()},
+          {"forwarded_in", metrics_.forwards_in.load()},
+          {"fallbacks", metrics_.forward_failovers.load()},
+          {"uncached_fetches", metrics_.forward_uncached.load()},
+          {"peer_errors", metrics_.peer_errors.load() + c.decode_errors + c.auth_failures},
+          {"auth_failures", c.auth_failures},
+          {"suspicions", c.suspicions},
+          {"deaths", c.deaths}};
+}
+
+void Cluster::write_metrics(std::string* out) const {
+  auto v = membership_->view();
+  auto c = membership_->counters();
+  write_gauge(out, "shoal_membership_epoch", "Membership epoch (bumped on every live-set change)",
+              static_cast<double>(v->epoch));
+  std::size_t alive = 0, suspect = 0, dead = 0, left = 0;
+  for (const auto& rec : v->members) {
+    switch (rec.state) {
+      case peer::MemberState::kAlive: ++alive; break;
+      case peer::MemberState::kSuspect: ++suspect; break;
+      case peer::MemberState::kDead: ++dead; break;
+      case peer::MemberState::kLeft: ++left; break;
+    }
+  }
+  *out += "# HELP shoal_members Known members by state\n# TYPE shoal_members gauge\n";
+  *out += "shoal_members{state=\"alive\"} " + std::to_string(alive) + "\n";
+  *out += "shoal_members{state=\"suspect\"} " + std::to_string(suspect) + "\n";
+  *out += "shoal_members{state=\"dead\"} " + std::to_string(dead) + "\n";
+  *out += "shoal_members{state=\"left\"} " + std::to_string(left) + "\n";
+  write_counter(out, "shoal_forwards_out_total", "Page requests forwarded to their owner",
+                static_cast<double>(metrics_.forwards_out.load()));
+  write_counter(out, "shoal_forwards_in_total", "Page requests served for other members",
+                static_cast<double>(metrics_.forwards_in.load()));
+  write_counter(out, "shoal_forward_fallbacks_total",
+                "Forwards moved to the next member in the ranking",
+                static_cast<double>(metrics_.forward_failovers.load()));
+  write_counter(out, "shoal_forward_uncached_total",
+                "Pages fetched from the origin uncached because no ranked member was reachable",
+                static_cast<double>(metrics_.forward_uncached.load()));
+  write_counter(out, "shoal_peer_errors_total", "Malformed or refused peer frames and packets",
+                static_cast<double>(metrics_.peer_errors.load() + c.decode_errors +
+                                    c.auth_failures));
+  write_counter(out, "shoal_swim_suspicions_total", "Members this node suspected",
+                static_cast<double>(c.suspicions));
+  write_counter(out, "shoal_swim_probes_total", "SWIM probes sent",
+                static_cast<double>(c.probes));
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,180 @@
+#include "peer/messages.h"
+
+#include <cmath>
+
+#include "peer/address.h"
+#include "ring/rendezvous.h"
+
+namespace shoal::peer {
+namespace {
+
+using Reason = std::optional<std::string>;
+
+bool printable(std::string_view s) {
+  for (char c : s) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// `field`: between min and max bytes.
+Reason check_length(std::string_view field, std::string_view value, std::size_t min,
+                    std::size_t max) {
+  if (value.size() < min || value.size() > max) {
+    return std::string(field) + ": " + std::to_string(value.size()) + " bytes (want " +
+           std::to_string(min) + ".." + std::to_string(max) + ")";
+  }
+  return std::nullopt;
+}
+
+Reason check_text(std::string_view field, std::string_view value, std::size_t min,
+                  std::size_t max) {
+  if (Reason r = check_length(field, value, min, max)) return r;
+  if (!printable(value)) return std::string(field) + ": not printable ASCII";
+  return std::nullopt;
+}
+
+Reason check_rate(std::string_view field, double v) {
+  if (!std::isfinite(v) || v < 0) return std::string(field) + ": not a finite value >= 0";
+  return std::nullopt;
+}
+
+Reason check_bucket_stats(const BucketStats& b) {
+  if (Reason r = check_length("stats.bucket", b.bucket, 1, kMaxBucketNameBytes)) return r;
+  if (Reason r = check_rate("stats.p50_ms", b.p50_ms)) return r;
+  if (Reason r = check_rate("stats.p99_ms", b.p99_ms)) return r;
+  if (Reason r = check_rate("stats.error_rate", b.error_rate)) return r;
+  if (b.error_rate > 1) return std::string("stats.error_rate: above 1");
+  return std::nullopt;
+}
+
+Reason check_weight(double w) {
+  if (w == 0 || (w >= ring::kMinWeight && w <= ring::kMaxWeight)) return std::nullopt;
+  return std::string("weight: not 0 and not in [1e-06, 1e+15]");
+}
+
+}  // namespace
+
+std::string_view state_name(MemberState s) {
+  switch (s) {
+    case MemberState::kAlive:
+      return "alive";
+    case MemberState::kSuspect:
+      return "suspect";
+    case MemberState::kDead:
+      return "dead";
+    case MemberState::kLeft:
+      return "left";
+  }
+  return "unknown";
+}
+
+std::uint8_t outcome_to_wire(origin::Outcome o) {
+  using origin::Outcome;
+  switch (o) {
+    case Outcome::kOk:
+      return 0;
+    case Outcome::kNotFound:
+      return 1;
+    case Outcome::kAccessDenied:
+      return 2;
+    case Outcome::kInvalidRange:
+      return 3;
+    case Outcome::kPreconditionFailed:
+      return 4;
+    case Outcome::kThrottled:
+      return 5;
+    case Outcome::kServerError:
+      return 6;
+    case Outcome::kTimeout:
+      return 7;
+    case Outcome::kMalformed:
+      return 8;
+    case Outcome::kTransportError:
+      return 9;
+    case Outcome::kCancelled:
+      return 10;
+  }
+  return 8;  // unreachable for valid enum values
+}
+
+std::optional<origin::Outcome> outcome_from_wire(std::uint64_t v) {
+  using origin::Outcome;
+  static constexpr Outcome kByWire[] = {Outcome::kOk,
+                                        Outcome::kNotFound,
+                                        Outcome::kAccessDenied,
+                                        Outcome::kInvalidRange,
+                                        Outcome::kPreconditionFailed,
+                                        Outcome::kThrottled,
+                                        Outcome::kServerError,
+                                        Outcome::kTimeout,
+                                        Outcome::kMalformed,
+                                        Outcome::kTransportError,
+                                        Outcome::kCancelled};
+  if (v >= std::size(kByWire)) return std::nullopt;
+  return kByWire[v];
+}
+
+std::optional<std::string> check_node_id(std::string_view id) {
+  return check_text("member id", id, 1, kMaxNodeIdBytes);
+}
+
+std::optional<std::string> check_stats(const StatsSummary& s) {
+  if (Reason r = check_rate("stats.egress_bps", s.egress_bps)) return r;
+  if (Reason r = check_rate("stats.ingress_bps", s.ingress_bps)) return r;
+  if (s.buckets.size() > kMaxStatsBuckets) {
+    return "stats.buckets: " + std::to_string(s.buckets.size()) + " entries (max " +
+           std::to_string(kMaxStatsBuckets) + ")";
+  }
+  for (const BucketStats& b : s.buckets) {
+    if (Reason r = check_bucket_stats(b)) return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_meta(const MemberMeta& m) {
+  if (Reason r = check_text("client_addr", m.client_addr, 0, kMaxAddrBytes)) return r;
+  if (Reason r = check_text("peer_addr", m.peer_addr, 1, kMaxAddrBytes)) return r;
+  if (!parse_peer_endpoint(m.peer_addr)) return std::string("peer_addr: not IP:port");
+  if (Reason r = check_weight(m.weight)) return r;
+  return check_stats(m.stats);
+}
+
+std::optional<std::string> check_record(const MemberRecord& r) {
+  if (Reason e = check_node_id(r.id)) return e;
+  if (r.state > MemberState::kLeft) return std::string("state: unknown value");
+  return check_meta(r.meta);
+}
+
+std::optional<std::string> check_update(const Update& u) {
+  if (Reason e = check_node_id(u.id)) return e;
+  if (Reason e = check_text("update.from", u.from, 1, kMaxNodeIdBytes)) return e;
+  if (u.state > MemberState::kLeft) return std::string("state: unknown value");
+  if (u.state == MemberState::kAlive && !u.meta) return std::string("alive update without meta");
+  if (u.meta) return check_meta(*u.meta);
+  return std::nullopt;
+}
+
+std::optional<std::string> check_forward_request(const ForwardRequest& r) {
+  if (Reason e = check_length("kind", r.kind, 1, kMaxKindBytes)) return e;
+  if (Reason e = check_length("object", r.object, 1, kMaxObjectBytes)) return e;
+  if (r.buckets.size() > kMaxRequestBuckets) {
+    return "buckets: " + std::to_string(r.buckets.size()) + " entries (max " +
+           std::to_string(kMaxRequestBuckets) + ")";
+  }
+  for (const std::string& b : r.buckets) {
+    if (Reason e = check_text("bucket", b, 1, 255)) return e;
+  }
+  return check_length("config", r.config, 0, kMaxConfigBytes);
+}
+
+std::optional<std::string> check_forward_response(const ForwardResponse& r) {
+  if (Reason e = check_length("message", r.message, 0, kMaxResponseTextBytes)) return e;
+  if (Reason e = check_length("etag", r.etag, 0, kMaxEtagBytes)) return e;
+  if (Reason e = check_length("last_modified", r.last_modified, 0, kMaxLastModifiedBytes)) {
+    return e;
+  }
+  return check_length("bucket", r.bucket, 0, 255);
+}
+
+}  // namespace shoal::peer

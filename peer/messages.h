@@ -1,0 +1,211 @@
+// The peer protocol's messages as C++ values: what the UDP membership packets (SWIM ping,
+// ping-req, ack, nack, gossip updates, leave) and the TCP frames (join, push-pull, forwarded page
+// requests and responses) carry. peer/codec.h turns them into msgpack and back; the wire layout
+// of every message is written up in docs/peer-protocol.md.
+//
+// Every field has a bound (the constants below). check_* functions state the value rules a
+// decoder enforces on untrusted input and a sender should apply before encoding; the encoders
+// themselves do not check (they trust their caller), so a value that breaks a rule is refused by
+// the receiver, never silently changed.
+//
+// Pure data and pure functions: no I/O, safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "origin/outcome.h"
+
+namespace shoal::peer {
+
+// The protocol version every message carries. A receiver refuses any other version.
+inline constexpr std::uint64_t kProtocolVersion = 1;
+
+// Bounds (bytes unless noted). Node ids and addresses are printable ASCII (0x21..0x7e).
+inline constexpr std::size_t kMaxNodeIdBytes = 128;         // node id: 1..128
+inline constexpr std::size_t kMaxAddrBytes = 255;           // client/peer address: 0..255
+inline constexpr std::size_t kMaxStatsBuckets = 8;          // per-bucket entries in a summary
+inline constexpr std::size_t kMaxBucketNameBytes = 63;      // bucket name in stats: 1..63
+inline constexpr std::size_t kMaxMessagesPerPacket = 64;    // messages in one UDP packet
+inline constexpr std::size_t kMaxMembers = 4096;            // records in one push-pull
+inline constexpr std::size_t kMaxKindBytes = 64;            // forward request kind: 1..64
+inline constexpr std::size_t kMaxObjectBytes = 1024;        // forward request object: 1..1024
+inline constexpr std::size_t kMaxRequestBuckets = 8;        // C0-Bucket entries: 0..8
+inline constexpr std::size_t kMaxConfigBytes = 1024;        // C0-Config string: 0..1024
+inline constexpr std::size_t kMaxResponseTextBytes = 1024;  // response message: 0..1024
+inline constexpr std::size_t kMaxEtagBytes = 256;           // ETag: 0..256
+inline constexpr std::size_t kMaxLastModifiedBytes = 64;    // Last-Modified: 0..64
+
+// Largest string any message holds; the msgpack unpack limit for strings.
+inline constexpr std::size_t kMaxStringBytes = 1024;
+
+// A member's state as SWIM sees it. Numeric values are wire values. Precedence at equal
+// incarnation: alive < suspect < dead < left (peer/member_state.h).
+enum class MemberState : std::uint8_t {
+  kAlive = 0,    // answering probes
+  kSuspect = 1,  // missed a probe; dead unless it refutes before its suspicion timeout
+  kDead = 2,     // declared failed (tombstone until reaped)
+  kLeft = 3,     // left gracefully (tombstone until reaped)
+};
+
+// "alive", "suspect", "dead" or "left" (the /stats spelling); "unknown" for other values.
+std::string_view state_name(MemberState s);
+
+// One bucket's origin health as its member measured it.
+struct BucketStats {
+  std::string bucket;     // bucket name, 1..kMaxBucketNameBytes (S3 names are 3..63)
+  double p50_ms = 0;      // origin latency median, ms, finite, >= 0
+  double p99_ms = 0;      // origin latency 99th percentile, ms, finite, >= 0
+  double error_rate = 0;  // error-rate EWMA, in [0, 1]
+
+  bool operator==(const BucketStats&) const = default;
+};
+
+// The bounded stats summary each member gossips about itself (its app state).
+struct StatsSummary {
+  std::uint64_t in_flight = 0;       // client requests being served now (count)
+  double egress_bps = 0;             // bytes/s sent to clients, 10 s average, finite, >= 0
+  double ingress_bps = 0;            // bytes/s received from origins and peers, finite, >= 0
+  std::vector<BucketStats> buckets;  // at most kMaxStatsBuckets
+
+  bool operator==(const StatsSummary&) const = default;
+};
+
+// What a member says about itself besides its id and incarnation.
+struct MemberMeta {
+  std::string client_addr;  // where clients reach its HTTP API (host:port), 0..kMaxAddrBytes
+  std::string peer_addr;    // its UDP+TCP peer port, "IPv4:port" or "[IPv6]:port"
+  double weight = 1.0;      // ring weight: 0 or ring::kMinWeight..ring::kMaxWeight
+  StatsSummary stats;
+
+  bool operator==(const MemberMeta&) const = default;
+};
+
+// A full member record, as push-pull and join carry it.
+struct MemberRecord {
+  std::string id;  // stable node id, 1..kMaxNodeIdBytes printable ASCII
+  std::uint64_t incarnation = 0;
+  MemberState state = MemberState::kAlive;
+  MemberMeta meta;
+
+  bool operator==(const MemberRecord&) const = default;
+};
+
+// --- UDP messages (SWIM, Das et al. 2002; Lifeguard nack, Dadgar et al. 2017) ---
+
+// Direct probe. `target` is the id the sender believes it is probing (empty when unknown); a
+// member whose id differs drops the ping, so a reused address is not mistaken for the old member.
+struct Ping {
+  std::uint32_t seq = 0;
+  std::string target;
+  bool operator==(const Ping&) const = default;
+};
+// Indirect probe request: "ping `target` at `target_addr` for me and relay its ack with `seq`".
+struct PingReq {
+  std::uint32_t seq = 0;
+  std::string target;
+  std::string target_addr;  // the target's peer_addr
+  bool operator==(const PingReq&) const = default;
+};
+// Answer to a Ping (or a relayed answer to a PingReq) with the probe's `seq`.
+struct Ack {
+  std::uint32_t seq = 0;
+  bool operator==(const Ack&) const = default;
+};
+// Lifeguard: sent by a PingReq helper that got no ack from the target within the probe timeout,
+// telling the requester that the helper itself is alive.
+struct Nack {
+  std::uint32_t seq = 0;
+  bool operator==(const Nack&) const = default;
+};
+// A gossip update: member `id` is in `state` at `incarnation`, according to `from`. `meta` is
+// required for alive updates and absent for the other states.
+struct Update {
+  std::string id;
+  std::uint64_t incarnation = 0;
+  MemberState state = MemberState::kAlive;
+  std::string from;  // who asserts it (the suspicion's accuser for suspect/dead)
+  std::optional<MemberMeta> meta;
+  bool operator==(const Update&) const = default;
+};
+// Graceful leave announcement, sent by the leaving member itself (the packet's `from` must
+// equal `id`) at its new `incarnation`.
+struct Leave {
+  std::string id;
+  std::uint64_t incarnation = 0;
+  bool operator==(const Leave&) const = default;
+};
+
+using Message = std::variant<Ping, PingReq, Ack, Nack, Update, Leave>;
+
+// One UDP datagram's body: the sender's node id and 1..kMaxMessagesPerPacket messages.
+struct Packet {
+  std::string from;
+  std::vector<Message> messages;
+  bool operator==(const Packet&) const = default;
+};
+
+// --- TCP frame headers (peer/frame.h) ---
+
+// Join request: the joiner's own record (state alive). Answered with a PushPull.
+struct Join {
+  MemberRecord member;
+  bool operator==(const Join&) const = default;
+};
+// Full state exchange; the frame's payload holds the member list (encode_member_list).
+// `join_reply` is true when it answers a Join.
+struct PushPull {
+  bool join_reply = false;
+  bool operator==(const PushPull&) const = default;
+};
+// A page request forwarded to the page's owner. No payload.
+struct ForwardRequest {
+  std::uint64_t request_id = 0;      // sender-chosen, echoed in the response (multiplexing)
+  std::string kind;                  // 1..kMaxKindBytes
+  std::string object;                // 1..kMaxObjectBytes
+  std::uint64_t page = 0;            // page index
+  std::vector<std::string> buckets;  // C0-Bucket list, 0..kMaxRequestBuckets, each 1..255 bytes
+  std::string config;                // C0-Config header value, 0..kMaxConfigBytes
+  bool hop = true;                   // already forwarded once: the receiver must not forward it
+  std::uint64_t sender_epoch = 0;    // the sender's membership epoch when it chose the owner
+  bool operator==(const ForwardRequest&) const = default;
+};
+// The answer to a ForwardRequest; the frame's payload holds the page bytes (empty unless kOk).
+struct ForwardResponse {
+  std::uint64_t request_id = 0;
+  origin::Outcome outcome = origin::Outcome::kOk;
+  std::string message;            // error detail, 0..kMaxResponseTextBytes
+  std::uint64_t object_size = 0;  // bytes in the whole object
+  std::string etag;               // 0..kMaxEtagBytes
+  std::string last_modified;      // HTTP-date, 0..kMaxLastModifiedBytes
+  std::string bucket;             // bucket that served the page, 0..255
+  std::int64_t cached_at = 0;     // Unix seconds the page entered a cache (0 = fetched now)
+  bool operator==(const ForwardResponse&) const = default;
+};
+
+using FrameHeader = std::variant<Join, PushPull, ForwardRequest, ForwardResponse>;
+
+// Wire values of origin::Outcome in a ForwardResponse (fixed here, independent of the enum's
+// declaration order): ok 0, not_found 1, access_denied 2, invalid_range 3,
+// precondition_failed 4, throttled 5, server_error 6, timeout 7, malformed 8,
+// transport_error 9, cancelled 10.
+std::uint8_t outcome_to_wire(origin::Outcome o);
+// The outcome for a wire value, or nullopt for values above 10.
+std::optional<origin::Outcome> outcome_from_wire(std::uint64_t v);
+
+// Value rules. Each returns nullopt when the value is acceptable, else a one-line reason naming
+// the field ("member id: empty", "stats.buckets: 9 entries (max 8)", ...).
+std::optional<std::string> check_node_id(std::string_view id);
+std::optional<std::string> check_stats(const StatsSummary& s);
+std::optional<std::string> check_meta(const MemberMeta& m);
+std::optional<std::string> check_record(const MemberRecord& r);
+std::optional<std::string> check_update(const Update& u);
+std::optional<std::string> check_forward_request(const ForwardRequest& r);
+std::optional<std::string> check_forward_response(const ForwardResponse& r);
+
+}  // namespace shoal::peer
