@@ -101,6 +101,8 @@ nlohmann::json Cluster::stats_json() const {
           {"uncached_fetches", metrics_.forward_uncached.load()},
           {"peer_errors", metrics_.peer_errors.load() + c.decode_errors + c.auth_failures},
           {"auth_failures", c.auth_failures},
+          {"join_failures", c.join_failures},
+          {"tcp_errors", c.tcp_errors},
           {"suspicions", c.suspicions},
           {"deaths", c.deaths}};
 }

@@ -327,7 +327,8 @@ void Server::start_drain() {
   sd_notify(0, "STOPPING=1\nSTATUS=draining");
   if (cluster_) {
     // Leave first so the others stop routing pages here while requests drain.
-    net::post(peer_loop_, [this] { cluster_->leave([] {}); });
+    left_ = false;
+    net::post(peer_loop_, [this] { cluster_->leave([this] { left_ = true; }); });
   }
   boost::system::error_code ec;
   acceptor_->close(ec);
@@ -346,6 +347,8 @@ void Server::check_drained() {
     std::lock_guard lock(sessions_mu_);
     empty = sessions_.empty();
   }
+  // Wait for the graceful leave to reach the others too (bounded by the drain deadline).
+  empty = empty && (!cluster_ || left_.load());
   if (empty || std::chrono::steady_clock::now() >= drain_deadline_) {
     if (!empty) SHOAL_LOG(kWarn, "drain timeout: closing remaining connections");
     for (auto& w : workers_) w->stop();

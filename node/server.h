@@ -96,6 +96,7 @@ class Server : public SessionHost {
   std::optional<boost::asio::ssl::context> tls_;
   std::size_t next_worker_ = 0;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> left_{true};  // the cluster leave finished (true without a cluster)
   std::mutex sessions_mu_;
   std::uint64_t next_session_id_ = 1;
   std::unordered_map<std::uint64_t, std::function<void()>> sessions_;

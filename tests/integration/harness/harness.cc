@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -61,7 +62,7 @@ std::string read_file(const std::string& path) {
 std::string find_header(const std::vector<std::pair<std::string, std::string>>& fields,
                         std::string_view name) {
   for (const auto& [key, value] : fields) {
-    if (beast::iequals(key, name)) return value;
+    if (boost::algorithm::iequals(key, name)) return value;
   }
   return "";
 }
