@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <new>
 #include <stdexcept>
 
@@ -200,13 +201,22 @@ Status UdpAuth::open(std::string_view datagram, std::int64_t now_ms, std::string
   }
   auto ts = static_cast<std::int64_t>(
       boost::endian::load_big_u64(reinterpret_cast<const unsigned char*>(datagram.data()) + 4));
-  if (ts < now_ms - config_.window_ms || ts > now_ms + config_.window_ms) {
+  // |ts - now| in unsigned arithmetic: both are attacker-influenced int64 values (the timestamp
+  // always; now in tests and fuzzing), so the signed difference could overflow.
+  std::uint64_t distance =
+      ts >= now_ms ? static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(now_ms)
+                   : static_cast<std::uint64_t>(now_ms) - static_cast<std::uint64_t>(ts);
+  if (distance > static_cast<std::uint64_t>(config_.window_ms)) {
     return Status::failure(Error::kStale, "timestamp " + std::to_string(ts) + " ms is " +
-                                              std::to_string(ts - now_ms) + " ms from now");
+                                              std::to_string(distance) + " ms " +
+                                              (ts < now_ms ? "old" : "ahead"));
   }
   Nonce nonce;
   std::memcpy(nonce.data(), datagram.data() + 12, nonce.size());
-  if (!replay_.insert(ts, nonce, now_ms - config_.window_ms)) {
+  std::int64_t expire_before = now_ms < std::numeric_limits<std::int64_t>::min() + config_.window_ms
+                                   ? std::numeric_limits<std::int64_t>::min()
+                                   : now_ms - config_.window_ms;
+  if (!replay_.insert(ts, nonce, expire_before)) {
     return Status::failure(Error::kReplay, "datagram seen before");
   }
   *body = payload;

@@ -138,7 +138,7 @@ struct HeaderPacker {
     pk.pack(h.join_reply);
   }
   void operator()(const ForwardRequest& h) {
-    begin(8, MessageType::kForwardRequest);
+    begin(10, MessageType::kForwardRequest);
     pk.pack_uint64(h.request_id);
     pack_string(pk, h.kind);
     pack_string(pk, h.object);
@@ -148,9 +148,11 @@ struct HeaderPacker {
     pack_string(pk, h.config);
     pk.pack(h.hop);
     pk.pack_uint64(h.sender_epoch);
+    pk.pack_uint64(h.offset);
+    pk.pack_uint64(h.length);
   }
   void operator()(const ForwardResponse& h) {
-    begin(8, MessageType::kForwardResponse);
+    begin(9, MessageType::kForwardResponse);
     pk.pack_uint64(h.request_id);
     pk.pack_uint8(outcome_to_wire(h.outcome));
     pack_string(pk, h.message);
@@ -159,6 +161,7 @@ struct HeaderPacker {
     pack_string(pk, h.last_modified);
     pack_string(pk, h.bucket);
     pk.pack_int64(h.cached_at);
+    pk.pack_uint64(h.offset);
   }
 };
 
@@ -244,6 +247,8 @@ class Fields {
   }
 
   bool ok() const { return st_->ok(); }
+  // True when an optional trailing field follows (fields added by a later minor revision).
+  bool has_more() const { return st_->ok() && index_ < size_; }
 
   // The next field as a raw object (nullptr after a failure).
   const msgpack::object* next(std::string_view field) {
@@ -507,6 +512,8 @@ void read_forward_request(Fields& f, FrameHeader* out, Status* st) {
   f.str("config", &h.config);
   f.boolean("hop", &h.hop);
   f.u64("sender_epoch", &h.sender_epoch);
+  if (f.has_more()) f.u64("offset", &h.offset);
+  if (f.has_more()) f.u64("length", &h.length);
   if (st->ok()) *st = check(check_forward_request(h));
   *out = std::move(h);
 }
@@ -529,6 +536,7 @@ void read_forward_response(Fields& f, FrameHeader* out, Status* st) {
   f.str("last_modified", &h.last_modified);
   f.str("bucket", &h.bucket);
   f.i64("cached_at", &h.cached_at);
+  if (f.has_more()) f.u64("offset", &h.offset);
   if (st->ok()) *st = check(check_forward_response(h));
   *out = std::move(h);
 }

@@ -1,7 +1,6 @@
 #include "peer/frame.h"
 
 #include <boost/endian/conversion.hpp>
-#include <cstring>
 #include <string>
 
 namespace shoal::peer {

@@ -193,6 +193,7 @@ class Membership::Impl : public std::enable_shared_from_this<Impl> {
   struct Probe {
     std::uint32_t seq = 0;
     std::string target;
+    std::uint64_t incarnation = 0;  // the target's, when the probe started
     Clock::time_point start;
     bool indirect = false;
     int expected_nacks = 0;
@@ -412,8 +413,8 @@ void Membership::Impl::add_self() {
 
 void Membership::Impl::start() {
   if (started_ || stopped_) return;
+  bind_sockets();  // may throw: then nothing started
   started_ = true;
-  bind_sockets();
   add_self();
   do_receive();
   do_accept();
@@ -772,7 +773,7 @@ void Membership::Impl::start_probe() {
   Node* target = next_probe_target();
   Clock::time_point now = Clock::now();
   if (!target) return arm_probe_timer(now + scaled(config_.probe_interval));
-  probe_ = Probe{next_seq(), target->rec.id, now};
+  probe_ = Probe{next_seq(), target->rec.id, target->rec.incarnation, now};
   bump(&MembershipCounters::probes);
   send(target->endpoint, {encode_message(Ping{probe_->seq, target->rec.id})});
   arm_probe_timer(now + scaled(config_.probe_timeout));
@@ -806,8 +807,9 @@ void Membership::Impl::probe_failed() {
   bump(&MembershipCounters::probe_failures);
   auto it = nodes_.find(p.target);
   if (it != nodes_.end() && is_live(it->second.rec.state)) {
-    const MemberRecord& r = it->second.rec;
-    apply(Update{r.id, r.incarnation, MemberState::kSuspect, config_.node_id, std::nullopt});
+    // The incarnation probed, not the current one: if the member refuted or rejoined meanwhile,
+    // this suspicion is stale and the precedence rules drop it (as memberlist does).
+    apply(Update{p.target, p.incarnation, MemberState::kSuspect, config_.node_id, std::nullopt});
   }
   start_probe();
 }

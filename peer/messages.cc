@@ -165,6 +165,7 @@ std::optional<std::string> check_forward_request(const ForwardRequest& r) {
   for (const std::string& b : r.buckets) {
     if (Reason e = check_text("bucket", b, 1, 255)) return e;
   }
+  if (r.offset > (1ull << 40) || r.length > (1ull << 40)) return "offset/length: out of range";
   return check_length("config", r.config, 0, kMaxConfigBytes);
 }
 

@@ -173,6 +173,10 @@ struct ForwardRequest {
   std::string config;                // C0-Config header value, 0..kMaxConfigBytes
   bool hop = true;                   // already forwarded once: the receiver must not forward it
   std::uint64_t sender_epoch = 0;    // the sender's membership epoch when it chose the owner
+  // The part of the page wanted, in bytes from the page's start (length 0: the whole page).
+  // Optional trailing fields: an older sender omits them (whole page).
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
   bool operator==(const ForwardRequest&) const = default;
 };
 // The answer to a ForwardRequest; the frame's payload holds the page bytes (empty unless kOk).
@@ -185,6 +189,7 @@ struct ForwardResponse {
   std::string last_modified;      // HTTP-date, 0..kMaxLastModifiedBytes
   std::string bucket;             // bucket that served the page, 0..255
   std::int64_t cached_at = 0;     // Unix seconds the page entered a cache (0 = fetched now)
+  std::uint64_t offset = 0;  // page-relative offset of the payload's first byte
   bool operator==(const ForwardResponse&) const = default;
 };
 
