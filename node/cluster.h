@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ class Cluster : public PageRouter {
   void stop();
   // Gossips this node's load summary. Peer loop thread.
   void set_stats(peer::StatsSummary s) { membership_->set_stats(std::move(s)); }
+  // Changes this node's ring weight (0 or ring::kMinWeight..kMaxWeight) and gossips it
+  // (peer/membership.h). Returns the reason and changes nothing when the weight is invalid or the
+  // membership is not running. Peer loop thread.
+  std::optional<std::string> set_weight(double weight) { return membership_->set_weight(weight); }
 
   // PageRouter.
   std::vector<Target> targets(const PageKey& key) const override;

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 
+#include "node/config_file.h"
 #include "node/size.h"
 
 namespace shoal::node {
@@ -70,6 +71,9 @@ std::optional<std::string> NodeConfig::validate() const {
   }
   if (tls_key.size() && access(tls_key.c_str(), R_OK) != 0) {
     return "--tls-key: cannot read " + tls_key;
+  }
+  if (!admin_token_file.empty() && access(admin_token_file.c_str(), R_OK) != 0) {
+    return "--admin-token-file: cannot read " + admin_token_file;
   }
   if (auto e = origin_request.validate()) return *e;
   if (!(hedge_quantile >= 0 && hedge_quantile < 1)) {
@@ -152,6 +156,16 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   CLI::App app{"shoald: a node of Shoal, a distributed read-through cache for object storage.\n"
                "Serves GET|HEAD /fetch/{kind}/{object} with a Range, /stats and /metrics."};
   app.set_version_flag("-V,--version", std::string("shoald ") + SHOAL_VERSION);
+  // --config FILE: JSON, keys are flag names (node/config_file.h); the command line wins.
+  app.config_formatter(std::make_shared<JsonConfigFile>());
+  app.set_config("--config", "",
+                 "JSON file of flag values (keys: flag names without '--'); flags given on the "
+                 "command line win");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  bool print_config = false;
+  app.add_flag("--print-config", print_config,
+               "Print the effective configuration as JSON (secrets masked) and exit")
+      ->configurable(false);
   NodeConfig cfg;
   std::string listen = "0.0.0.0:8080", memory = "4GiB", page_size = "16MiB";
   std::string endpoint, region, addressing = "auto", log_level = "info";
@@ -201,6 +215,8 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   app.add_option("--tls-cert", cfg.tls_cert, "TLS certificate chain (PEM); needs --tls-key");
   app.add_option("--tls-key", cfg.tls_key, "TLS private key (PEM); needs --tls-cert");
   app.add_option("--log-level", log_level, "error, warn, info or debug")->capture_default_str();
+  app.add_option("--admin-token-file", cfg.admin_token_file,
+                 "Bearer token for the /admin/ API (shoalctl); without it /admin/ answers 403");
   std::string hedge_quantile = "0.99", hedge_budget = "5%";
   app.add_option("--hedge-quantile", hedge_quantile,
                  "Hedge a page fetch once it runs longer than this latency quantile of its "
@@ -245,7 +261,12 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
       r.output = std::string("shoald ") + SHOAL_VERSION + "\n";
     } else {
       r.exit_code = 2;
-      r.output = std::string("shoald: ") + e.what() + "\n";
+      // CLI11 names an unknown config key "INI was not able to parse KEY".
+      static constexpr std::string_view kUnknown = "INI was not able to parse ";
+      const std::string what = e.what();
+      r.output = what.starts_with(kUnknown)
+                     ? "shoald: --config: unknown key '" + what.substr(kUnknown.size()) + "'\n"
+                     : "shoald: " + what + "\n";
     }
     return r;
   }
@@ -283,6 +304,13 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   else return fail("--s3-addressing: expected auto, path or virtual, got '" + addressing + "'");
   if (auto e = cfg.validate()) return fail(*e);
   ParseResult r;
+  if (print_config) {
+    std::map<std::string, nlohmann::json> resolved = {{"node-id", cfg.node_id},
+                                                      {"s3-region", cfg.s3.region}};
+    if (!cfg.s3.endpoint_is_default) resolved["s3-endpoint"] = cfg.s3.endpoint;
+    r.output = effective_config(app, resolved).dump(2) + "\n";
+    return r;
+  }
   r.config = std::move(cfg);
   return r;
 }

@@ -37,6 +37,7 @@ struct NodeConfig {
   bool tls_self = false;                // --tls-self
   std::string tls_cert, tls_key;        // --tls-cert, --tls-key
   LogLevel log_level = LogLevel::kInfo; // --log-level
+  std::string admin_token_file;         // --admin-token-file: enables /admin/ (node/admin.h)
   origin::S3Config s3;                  // --s3-endpoint, --s3-region, --s3-addressing, env
 
   // Cluster (enabled by --peer-listen).

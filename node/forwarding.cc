@@ -53,6 +53,8 @@ void ForwardClient::fetch(const std::string& peer_addr, const PageKey& key,
   req.config = opts.config_text;
   req.hop = true;
   req.sender_epoch = epoch;
+  req.offset = opts.slice_offset;
+  req.length = opts.slice_length;
   auto timeout = opts.config.operation_timeout + kForwardGrace;
   Pending pending{std::move(ex), std::move(done), nullptr};
   net::post(loop_, [this, peer_addr, req = std::move(req), timeout,
@@ -141,7 +143,8 @@ void ForwardClient::on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame) 
   r.message = resp->message;
   r.source = PageSource::kPeer;
   if (resp->outcome == origin::Outcome::kOk) {
-    if (frame.payload.empty() || frame.payload.size() > page_size_ ||
+    if (frame.payload.empty() || resp->offset >= page_size_ ||
+        frame.payload.size() > page_size_ - resp->offset ||
         frame.payload.size() > resp->object_size) {
       metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
       return fail(c, "page payload of " + std::to_string(frame.payload.size()) + " bytes");
@@ -155,6 +158,7 @@ void ForwardClient::on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame) 
     page->last_modified = resp->last_modified;
     page->bucket = resp->bucket;
     page->cached_at = resp->cached_at;
+    page->body_offset = resp->offset;
     metrics_.peer_ingress_bytes.fetch_add(page->body.size, std::memory_order_relaxed);
     r.page = std::move(page);
   } else if (r.message.empty()) {
@@ -247,7 +251,9 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
     return;
   }
   PageKey key{req->kind, req->object, req->page};
-  fetcher_.get(key, opts, loop_.get_executor(), [this, s, resp](PageResult r) mutable {
+  const std::uint64_t offset = req->offset, length = req->length;
+  fetcher_.get(key, opts, loop_.get_executor(),
+               [this, s, resp, offset, length](PageResult r) mutable {
     resp.outcome = r.outcome;
     resp.message = r.message.substr(0, 200);
     std::string_view payload;
@@ -258,6 +264,16 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
       resp.bucket = r.page->bucket;
       resp.cached_at = r.source == PageSource::kMemory ? r.page->cached_at : 0;
       payload = r.page->bytes();
+      if (length > 0) {
+        if (offset >= payload.size()) {
+          resp.outcome = origin::Outcome::kInvalidRange;
+          resp.message = "offset past the page's end";
+          payload = {};
+        } else {
+          resp.offset = offset;
+          payload = payload.substr(offset, length);
+        }
+      }
       metrics_.peer_egress_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
     }
     s->async_write_frame(peer::encode_frame_header(resp), payload, r.page,

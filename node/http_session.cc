@@ -18,6 +18,13 @@ namespace {
 
 std::string status_label(int status) { return std::to_string(status); }
 
+// Completion condition for body writes: hand the kernel the whole slice per write call. Asio's
+// default (transfer_all) caps each call at 64 KiB, which costs ~16 sendmsg and timer re-arms per
+// MiB on a fast path.
+std::size_t whole_slice(const boost::system::error_code& ec, std::size_t) {
+  return ec ? 0 : kWriteSlice + 64;
+}
+
 std::string c0_status(std::uint64_t first, std::uint64_t last, const std::string& bucket,
                       std::int64_t cached_at) {
   return std::to_string(first) + "-" + std::to_string(last) + "; " + bucket + "; " +
@@ -101,9 +108,9 @@ class HttpSession {
     if (host_.draining() && buffer_.size() == 0) return derived().do_eof();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(cfg_.header_limit));
-    parser_->body_limit(0);
+    parser_->body_limit(kAdminBodyLimit);  // only /admin/ requests may carry a body
     lowest().expires_after(std::chrono::milliseconds(cfg_.header_timeout_ms));
-    http::async_read(derived().stream(), buffer_, *parser_,
+    http::async_read_header(derived().stream(), buffer_, *parser_,
                      [self = derived().shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
                      });
@@ -123,7 +130,32 @@ class HttpSession {
       return send_error(400, "requests to this server carry no body", true);
     }
     if (ec) return send_error(400, "malformed HTTP request: " + ec.message(), true);
+    if (!parser_->is_done()) {
+      if (!AdminApi::is_admin_target(parser_->get().target())) {
+        return send_error(400, "requests to this server carry no body", true);
+      }
+      return read_admin_body();
+    }
     req_ = parser_->release();
+    ++gen_;  // results of an earlier request's pages must not land in this one
+    begin_request();
+  }
+
+  // The body of an /admin/ request (at most kAdminBodyLimit bytes, within the header timeout).
+  void read_admin_body() {
+    admin_parser_.emplace(std::move(*parser_));
+    http::async_read(derived().stream(), buffer_, *admin_parser_,
+                     [self = derived().shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->send_error(400, "request body: " + ec.message(), true);
+                       auto msg = self->admin_parser_->release();
+                       self->admin_parser_.reset();
+                       self->admin_body_ = std::move(msg.body());
+                       self->req_ = http::request<http::empty_body>(std::move(msg.base()));
+                       self->begin_request();
+                     });
+  }
+
+  void begin_request() {
     lowest().expires_never();  // the idle timer must not fire while the origin answers
     if (std::distance(req_.begin(), req_.end()) > cfg_.max_header_fields) {
       return send_error(431, "too many request header fields (at most " +
@@ -140,6 +172,7 @@ class HttpSession {
     std::string_view target = req_.target();
     if (is_fetch_target(target)) return start_fetch();
     std::string_view path = target.substr(0, target.find('?'));
+    if (AdminApi::is_admin_target(target)) return start_admin();
     if (path == "/stats" || path == "/metrics") {
       if (req_.method() != http::verb::get && req_.method() != http::verb::head) {
         return send_error(405, "only GET and HEAD are allowed here", false, "GET, HEAD");
@@ -152,10 +185,28 @@ class HttpSession {
     send_error(404, "no such route (try /fetch/{kind}/{object}, /stats, /metrics)", false);
   }
 
+  // ---- /admin/ (node/admin.h) ----------------------------------------------------------------
+  void start_admin() {
+    AdminRequest r;
+    r.method = req_.method();
+    r.target = std::string(req_.target());
+    if (auto it = req_.find(http::field::authorization); it != req_.end()) {
+      r.authorization = std::string(it->value());
+    }
+    r.body = std::move(admin_body_);
+    admin_body_.clear();
+    host_.admin().handle(std::move(r), derived().executor(),
+                         [self = derived().shared_from_this()](AdminResponse res) {
+                           self->send_text(res.status, std::move(res.body), "application/json",
+                                           false, "", "", "", res.headers);
+                         });
+  }
+
   // ---- simple responses ----------------------------------------------------------------------
   void send_text(int status, std::string body, const char* content_type,
                  bool close = false, const std::string& allow = "",
-                 const std::string& content_range = "", const std::string& retry_after = "") {
+                 const std::string& content_range = "", const std::string& retry_after = "",
+                 const std::vector<std::pair<std::string, std::string>>& extra = {}) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(status), req_.version());
     res->set(http::field::server, "shoald");
@@ -163,6 +214,7 @@ class HttpSession {
     if (!allow.empty()) res->set(http::field::allow, allow);
     if (!content_range.empty()) res->set(http::field::content_range, content_range);
     if (!retry_after.empty()) res->set(http::field::retry_after, retry_after);
+    for (const auto& [name, value] : extra) res->set(name, value);
     const bool head = req_.method() == http::verb::head;
     res->body() = std::move(body);
     res->prepare_payload();
@@ -221,7 +273,8 @@ class HttpSession {
     kind_label_ = fr_.kind;
     restarts_ = 0;
     if (fr_.head || fr_.range.kind == ByteRange::Kind::kSuffix) return lookup_meta();
-    request_first_page(fr_.range.first / page_size());
+    const std::uint64_t last = fr_.range.kind == ByteRange::Kind::kClosed ? fr_.range.last : ~0ull;
+    request_first_page(fr_.range.first, last);
   }
 
   std::uint64_t page_size() const { return cfg_.page_size; }
@@ -243,15 +296,29 @@ class HttpSession {
                         false, "", unsatisfied_content_range(r.meta.size));
     }
     if (fr_.head) return send_head(rr, r.meta);
-    request_first_page(rr.first / page_size());
+    request_first_page(rr.first, rr.last);
   }
 
-  void request_first_page(std::uint64_t page) {
+  // Asks for the page holding byte `first`; only bytes first..last of it are needed (a page
+  // owned by another member is forwarded in part).
+  void request_first_page(std::uint64_t first, std::uint64_t last) {
+    const std::uint64_t page = first / page_size();
     first_page_ = page;
-    host_.fetcher().get(PageKey{fr_.kind, fr_.object, page}, fr_.options, derived().executor(),
+    FetchOptions opts = fr_.options;
+    set_slice(&opts, page, first, last);
+    host_.fetcher().get(PageKey{fr_.kind, fr_.object, page}, opts, derived().executor(),
                         [self = derived().shared_from_this()](PageResult r) {
                           self->on_first_page(std::move(r));
                         });
+    // When the range's end is known, the next pages are asked for at once, so a cold read
+    // fetches them in parallel with the first; their ETags are checked when they are sent.
+    window_.clear();
+    window_.push_back(Slot{page, std::nullopt});
+    next_request_ = page + 1;
+    if (last != ~0ull) {
+      last_page_ = last / page_size();
+      fill_window(first, last, "");
+    }
   }
 
   void on_first_page(PageResult r) {
@@ -285,7 +352,7 @@ class HttpSession {
     if (rr.first / page_size() != first_page_) {
       // A suffix range resolved against a stale size: the object changed; start over once.
       if (++restarts_ > 2) return send_error(409, "object changed while reading", false);
-      return request_first_page(rr.first / page_size());
+      return request_first_page(rr.first, rr.last);
     }
     host_.metrics().pages.add({page_outcome(r.source)});
     host_.metrics().first_byte_seconds.observe(
@@ -347,11 +414,17 @@ class HttpSession {
       res_->content_length(rr.length());
     }
     trailers_.clear();
-    window_.clear();
     next_send_ = first_page_;
-    next_request_ = first_page_ + 1;
-    window_.push_back(Slot{first_page_, std::move(first)});
-    fill_window();
+    if (window_.empty() || window_.front().page != first_page_) {
+      window_.clear();
+      window_.push_back(Slot{first_page_, std::nullopt});
+      next_request_ = first_page_ + 1;
+    }
+    window_.front().result = std::move(first);
+    // Pages asked for before the size was known may lie past the resolved end: drop them.
+    while (window_.size() > 1 && window_.back().page > last_page_) window_.pop_back();
+    next_request_ = std::min(next_request_, last_page_ + 1);
+    fill_window(range_.first, range_.last, etag_);
     finish_status_ = 206;
     write_header([self = derived().shared_from_this()](beast::error_code ec) {
       if (ec) return self->abort_body("header write: " + ec.message());
@@ -360,6 +433,15 @@ class HttpSession {
   }
 
   std::uint64_t page_start(std::uint64_t page) const { return page * page_size(); }
+
+  // The part of `page` within bytes first..last, page-relative, as FetchOptions' slice.
+  void set_slice(FetchOptions* opts, std::uint64_t page, std::uint64_t first,
+                 std::uint64_t last) const {
+    const std::uint64_t from = std::max(first, page_start(page));
+    const std::uint64_t to = std::min(last, page_end(page));
+    opts->slice_offset = from - page_start(page);
+    opts->slice_length = to - from + 1;
+  }
   std::uint64_t page_end(std::uint64_t page) const { return page_start(page) + page_size() - 1; }
 
   template <class Handler>
@@ -373,17 +455,20 @@ class HttpSession {
   }
 
   // Requests pages ahead of the one being written, up to readahead_pages outstanding.
-  void fill_window() {
+  // Requests pages ahead of the one being written, up to readahead_pages outstanding, each for
+  // its part of bytes first..last and, once known, with If-Match: etag.
+  void fill_window(std::uint64_t first, std::uint64_t last, const std::string& etag) {
     const std::size_t limit = static_cast<std::size_t>(cfg_.readahead_pages) + 1;
     while (next_request_ <= last_page_ && window_.size() < limit) {
       const std::uint64_t page = next_request_++;
       window_.push_back(Slot{page, std::nullopt});
       FetchOptions opts = fr_.options;
-      opts.if_match = etag_;
-      opts.may_shed = false;  // the response is under way: finish it
+      opts.if_match = etag;
+      opts.may_shed = false;  // the response is (about to be) under way: finish it
+      set_slice(&opts, page, first, last);
       host_.fetcher().get(PageKey{fr_.kind, fr_.object, page}, opts, derived().executor(),
-                          [self = derived().shared_from_this(), page](PageResult r) {
-                            self->on_page(page, std::move(r));
+                          [self = derived().shared_from_this(), page, gen = gen_](PageResult r) {
+                            if (gen == self->gen_) self->on_page(page, std::move(r));
                           });
     }
   }
@@ -430,11 +515,16 @@ class HttpSession {
                                     r.source == PageSource::kMemory || r.source == PageSource::kPeer ? r.page->cached_at : 0));
     }
     const Page& p = *r.page;
+    const std::uint64_t base = page_start(front.page) + p.body_offset;  // offset of body[0]
     const std::uint64_t from = std::max(range_.first, page_start(front.page));
-    const std::uint64_t to = std::min(range_.last, page_start(front.page) + p.body.size - 1);
-    const std::uint64_t begin = from - page_start(front.page) + slice_offset_;
-    const std::uint64_t end = to - page_start(front.page) + 1;
-    if (to < from || end > p.body.size) {
+    const std::uint64_t to = std::min(range_.last, base + p.body.size - 1);
+    if (from < base || to < from) {
+      return abort_body("page " + std::to_string(front.page) + " does not hold the range");
+    }
+    const std::uint64_t begin = from - base + slice_offset_;
+    const std::uint64_t end = to - base + 1;
+    if (end > p.body.size || (to < std::min(range_.last, page_end(front.page)) &&
+                              base + p.body.size < std::min(size_, page_start(front.page + 1)))) {
       return abort_body("page " + std::to_string(front.page) + " is shorter than the range");
     }
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(end - begin, kWriteSlice));
@@ -446,9 +536,10 @@ class HttpSession {
       self->on_slice_written(ec, n, last_slice);
     };
     if (chunked_) {
-      net::async_write(derived().stream(), http::make_chunk(data), std::move(on_write));
+      net::async_write(derived().stream(), http::make_chunk(data), whole_slice,
+                       std::move(on_write));
     } else {
-      net::async_write(derived().stream(), data, std::move(on_write));
+      net::async_write(derived().stream(), data, whole_slice, std::move(on_write));
     }
   }
 
@@ -463,7 +554,7 @@ class HttpSession {
     if (last_slice) {
       slice_offset_ = 0;
       window_.pop_front();
-      fill_window();
+      fill_window(range_.first, range_.last, etag_);
     } else {
       slice_offset_ += n;
     }
@@ -519,6 +610,8 @@ class HttpSession {
   const NodeConfig& cfg_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
+  std::optional<http::request_parser<http::string_body>> admin_parser_;
+  std::string admin_body_;
   std::optional<net::steady_timer> idle_timer_;
   http::request<http::empty_body> req_;
   Clock::time_point started_;
@@ -531,6 +624,7 @@ class HttpSession {
   int restarts_ = 0;
   std::string kind_label_;
   std::uint64_t session_id_ = 0;
+  std::uint64_t gen_ = 0;  // request generation on this connection
 
   FetchRequest fr_;
   ResolvedRange range_;

@@ -14,18 +14,6 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
-// True when stderr is the journal's stream (systemd.exec(5), $JOURNAL_STREAM).
-bool stderr_is_journal() {
-  const char* js = std::getenv("JOURNAL_STREAM");
-  if (js == nullptr) return false;
-  struct stat st {};
-  if (fstat(STDERR_FILENO, &st) != 0) return false;
-  unsigned long long dev = 0, ino = 0;
-  if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
-  return dev == static_cast<unsigned long long>(st.st_dev) &&
-         ino == static_cast<unsigned long long>(st.st_ino);
-}
-
 int syslog_priority(LogLevel l) {
   switch (l) {
     case LogLevel::kError: return 3;
@@ -60,8 +48,18 @@ void set_log_level(LogLevel l) { g_level.store(static_cast<int>(l)); }
 
 bool log_enabled(LogLevel l) { return static_cast<int>(l) <= g_level.load(std::memory_order_relaxed); }
 
-void log_line(LogLevel l, std::string_view msg) {
-  static const bool journal = stderr_is_journal();
+bool is_journal_stream(int fd, const char* journal_stream) {
+  if (journal_stream == nullptr) return false;
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(journal_stream, "%llu:%llu", &dev, &ino) != 2) return false;
+  return dev == static_cast<unsigned long long>(st.st_dev) &&
+         ino == static_cast<unsigned long long>(st.st_ino);
+}
+
+std::string format_log_line(LogLevel l, std::string_view msg, bool journal,
+                            std::chrono::system_clock::time_point now) {
   std::string line;
   line.reserve(msg.size() + 48);
   if (journal) {
@@ -69,7 +67,6 @@ void log_line(LogLevel l, std::string_view msg) {
     line += static_cast<char>('0' + syslog_priority(l));
     line += '>';
   } else {
-    auto now = std::chrono::system_clock::now();
     std::time_t t = std::chrono::system_clock::to_time_t(now);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
     std::tm tm{};
@@ -84,6 +81,12 @@ void log_line(LogLevel l, std::string_view msg) {
   line += ' ';
   for (char c : msg) line += (c == '\n' || c == '\r') ? ' ' : c;
   line += '\n';
+  return line;
+}
+
+void log_line(LogLevel l, std::string_view msg) {
+  static const bool journal = is_journal_stream(STDERR_FILENO, std::getenv("JOURNAL_STREAM"));
+  const std::string line = format_log_line(l, msg, journal, std::chrono::system_clock::now());
   ssize_t rc = ::write(STDERR_FILENO, line.data(), line.size());
   (void)rc;
 }

@@ -109,10 +109,19 @@ void MemoryTier::put_meta(const std::string& kind, const std::string& object,
 }
 
 std::size_t MemoryTier::erase_object(const std::string& kind, const std::string& object) {
+  return erase_matching(
+      [&](const PageKey& k) { return k.kind == kind && k.object == object; });
+}
+
+std::size_t MemoryTier::erase_kind(const std::string& kind) {
+  return erase_matching([&](const PageKey& k) { return k.kind == kind; });
+}
+
+std::size_t MemoryTier::erase_matching(const std::function<bool(const PageKey&)>& match) {
   std::lock_guard lock(mu_);
   std::size_t pages = 0;
   cache_.erase_if([&](const PageKey& k, const PageRef& v) {
-    if (k.kind != kind || k.object != object) return false;
+    if (!match(k)) return false;
     if (k.page != kMetaPage) {
       ++pages;
       --pages_;

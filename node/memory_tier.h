@@ -9,11 +9,12 @@
 // differs from the object's recorded ETag drops every cached page of that object with another
 // ETag, so a response assembled from the tier never mixes versions.
 //
-// Thread-safe: one mutex; operations are O(1) except ETag changes and erase_object(), which
-// scan the tier (rare: an object overwritten, an operator purge).
+// Thread-safe: one mutex; operations are O(1) except ETag changes, erase_object() and
+// erase_kind(), which scan the tier (rare: an object overwritten, an operator purge).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -58,12 +59,15 @@ class MemoryTier {
   void put_meta(const std::string& kind, const std::string& object, const ObjectMeta& meta);
   // Drops every entry of the object (pages and metadata); returns pages dropped.
   std::size_t erase_object(const std::string& kind, const std::string& object);
+  // Drops every entry of every object of `kind` (pages and metadata); returns pages dropped.
+  std::size_t erase_kind(const std::string& kind);
 
   MemoryTierStats stats() const;
 
  private:
   void insert_locked(const PageKey& key, PageRef page, std::uint64_t charge);
   void drop_other_etags_locked(const PageKey& key, const std::string& etag);
+  std::size_t erase_matching(const std::function<bool(const PageKey&)>& match);
 
   mutable std::mutex mu_;
   S3FifoCache<PageKey, PageRef, PageKeyHash> cache_;

@@ -41,6 +41,9 @@ struct Page {
   std::string last_modified;     // the object's Last-Modified (HTTP-date)
   std::string bucket;            // the bucket that served it
   std::int64_t cached_at = 0;    // Unix seconds when it entered the cache
+  // Page-relative offset of body[0]. 0 for every cached page; a part of a page forwarded by its
+  // owner (FetchOptions::slice_*) starts here. Such parts are never cached.
+  std::uint64_t body_offset = 0;
 
   std::string_view bytes() const { return {body.data.get(), body.size}; }
 };

@@ -59,6 +59,41 @@ void PageFetcher::get(const PageKey& key, const FetchOptions& opts,
     });
     return;
   }
+  if (router_ != nullptr && !opts.hop && opts.slice_length > 0) {
+    auto targets = router_->targets(key);
+    if (!targets.empty() && !targets.front().self) {
+      return forward_slice(std::move(targets), 0, key, opts, std::move(ex), std::move(done));
+    }
+  }
+  get_flight(key, opts, std::move(ex), std::move(done));
+}
+
+// A part of a page owned by another member: forwarded as is (the owner coalesces and caches
+// the whole page), without a local flight. When no ranked member answers, the normal path
+// takes over (which ends in an uncached origin fetch).
+void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::size_t i,
+                                PageKey key, FetchOptions opts, boost::asio::any_io_executor ex,
+                                PageHandler done) {
+  if (i >= targets.size() || targets[i].self) {
+    return get_flight(key, opts, std::move(ex), std::move(done));
+  }
+  const PageRouter::Target target = targets[i];
+  router_->forward(target, key, opts,
+                   [this, targets = std::move(targets), i, key, opts, ex,
+                    done = std::move(done)](PageResult r) mutable {
+                     if (r.outcome == origin::Outcome::kTransportError) {
+                       metrics_.forward_failovers.fetch_add(1, std::memory_order_relaxed);
+                       return forward_slice(std::move(targets), i + 1, std::move(key),
+                                            std::move(opts), std::move(ex), std::move(done));
+                     }
+                     boost::asio::post(ex, [done = std::move(done), r = std::move(r)]() mutable {
+                       done(std::move(r));
+                     });
+                   });
+}
+
+void PageFetcher::get_flight(const PageKey& key, const FetchOptions& opts,
+                             boost::asio::any_io_executor ex, PageHandler done) {
   bool start = false;
   {
     std::lock_guard lock(mu_);
@@ -124,37 +159,39 @@ void PageFetcher::fetch_from_origin(std::shared_ptr<Attempt> a) { try_bucket(std
 
 // One origin::PageFetch call: buckets in health order, hedged, with fall-through.
 void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
-  origin_.fetch_page(a->opts.buckets, a->key.object, a->key.page * page_size_, page_size_,
-                     a->opts.config, a->opts.if_match, [this, a](origin::PageFetchResult f) {
-    for (const origin::AttemptRecord& at : f.attempts) {
-      metrics_.origin_requests.add({at.bucket, "get", std::string(origin::outcome_name(at.outcome))});
-    }
-    origin::GetResult& r = f.get;
-    const std::string& bucket = f.bucket;
-    if (r.outcome == origin::Outcome::kOk) {
-      metrics_.origin_pages.add({bucket, std::string(origin::served_as_name(f.served_as))});
-    }
-    PageResult result;
-    result.outcome = r.outcome;
-    result.message = r.message;
-    if (r.outcome == origin::Outcome::kOk) {
-      metrics_.origin_bytes.add({bucket}, r.body.size);
-      metrics_.ingress.add(r.body.size);
-      metrics_.origin_seconds.observe(
-          {bucket}, std::chrono::duration<double>(std::chrono::steady_clock::now() - a->started)
-                        .count());
-      auto page = std::make_shared<Page>();
-      page->body = std::move(r.body);
-      page->object_size = r.info.size;
-      page->etag = std::move(r.info.etag);
-      page->last_modified = std::move(r.info.last_modified);
-      page->bucket = bucket;
-      page->cached_at = unix_now();
-      if (a->cache) memory_.insert(a->key, page);
-      result.page = std::move(page);
-    }
-    finish(a->key, std::move(result));
-  });
+  origin_.fetch_page(
+      a->opts.buckets, a->key.object, a->key.page * page_size_, page_size_, a->opts.config,
+      a->opts.if_match, [this, a](origin::PageFetchResult f) {
+        for (const origin::AttemptRecord& at : f.attempts) {
+          metrics_.origin_requests.add(
+              {at.bucket, "get", std::string(origin::outcome_name(at.outcome))});
+        }
+        origin::GetResult& r = f.get;
+        const std::string& bucket = f.bucket;
+        if (r.outcome == origin::Outcome::kOk) {
+          metrics_.origin_pages.add({bucket, std::string(origin::served_as_name(f.served_as))});
+        }
+        PageResult result;
+        result.outcome = r.outcome;
+        result.message = r.message;
+        if (r.outcome == origin::Outcome::kOk) {
+          metrics_.origin_bytes.add({bucket}, r.body.size);
+          metrics_.ingress.add(r.body.size);
+          metrics_.origin_seconds.observe(
+              {bucket},
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - a->started).count());
+          auto page = std::make_shared<Page>();
+          page->body = std::move(r.body);
+          page->object_size = r.info.size;
+          page->etag = std::move(r.info.etag);
+          page->last_modified = std::move(r.info.last_modified);
+          page->bucket = bucket;
+          page->cached_at = unix_now();
+          if (a->cache) memory_.insert(a->key, page);
+          result.page = std::move(page);
+        }
+        finish(a->key, std::move(result));
+      });
 }
 
 void PageFetcher::finish(const PageKey& key, PageResult r) {

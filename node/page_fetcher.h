@@ -38,6 +38,11 @@ struct FetchOptions {
   bool may_shed = true;              // false for pages of a response already under way
   std::string config_text;           // the C0-Config value(s) as sent, for forwarding
   bool hop = false;                  // forwarded here by a peer: never forward again
+  // The bytes of the page the caller needs (page-relative; length 0: all). When the page's
+  // owner is another member, only these bytes are forwarded, and the result may be that part
+  // of the page alone (Page::body_offset); local fetches always yield the whole page.
+  std::uint64_t slice_offset = 0;
+  std::uint64_t slice_length = 0;
 };
 
 enum class PageSource {
@@ -128,6 +133,10 @@ class PageFetcher {
 
   void start_fetch(const PageKey& key, const FetchOptions& opts);
   void route_next(std::shared_ptr<Attempt> a);
+  void get_flight(const PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
+                  PageHandler done);
+  void forward_slice(std::vector<PageRouter::Target> targets, std::size_t i, PageKey key,
+                     FetchOptions opts, boost::asio::any_io_executor ex, PageHandler done);
   void fetch_from_origin(std::shared_ptr<Attempt> a);
   void try_bucket(std::shared_ptr<Attempt> a);
   void finish(const PageKey& key, PageResult r);

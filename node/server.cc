@@ -20,6 +20,12 @@ using tcp = net::ip::tcp;
 namespace {
 
 // A latency in milliseconds, or null when unknown.
+// "HOST:PORT", or "[v6]:PORT".
+std::string endpoint_text(const tcp::endpoint& ep) {
+  const std::string host = ep.address().to_string();
+  return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
+}
+
 nlohmann::json ms_or_null(const std::optional<std::chrono::microseconds>& v) {
   return v ? nlohmann::json(static_cast<double>(v->count()) / 1000.0) : nlohmann::json(nullptr);
 }
@@ -28,17 +34,18 @@ nlohmann::json ms_or_null(const std::optional<std::chrono::microseconds>& v) {
 nlohmann::json buckets_json(const std::vector<origin::BucketReport>& reports) {
   nlohmann::json out = nlohmann::json::object();
   for (const origin::BucketReport& r : reports) {
-    out[r.bucket] = {{"latency_samples", r.latency_samples},
-                     {"ttfb_p50_ms", ms_or_null(r.first_byte_p50)},
-                     {"ttfb_p99_ms", ms_or_null(r.first_byte_p99)},
-                     {"page_p50_ms", ms_or_null(r.page_p50)},
-                     {"page_p99_ms", ms_or_null(r.page_p99)},
-                     {"hedge_delay_ms", ms_or_null(r.hedge_delay)},
-                     {"error_rate", r.error_rate},
-                     {"breaker", origin::breaker_state_name(r.breaker)},
-                     {"consecutive_failures", r.consecutive_failures},
-                     {"hedges",
-                      {{"sent", r.hedges_sent}, {"won", r.hedges_won}, {"refused", r.hedges_refused}}}};
+    out[r.bucket] = {
+        {"latency_samples", r.latency_samples},
+        {"ttfb_p50_ms", ms_or_null(r.first_byte_p50)},
+        {"ttfb_p99_ms", ms_or_null(r.first_byte_p99)},
+        {"page_p50_ms", ms_or_null(r.page_p50)},
+        {"page_p99_ms", ms_or_null(r.page_p99)},
+        {"hedge_delay_ms", ms_or_null(r.hedge_delay)},
+        {"error_rate", r.error_rate},
+        {"breaker", origin::breaker_state_name(r.breaker)},
+        {"consecutive_failures", r.consecutive_failures},
+        {"hedges",
+         {{"sent", r.hedges_sent}, {"won", r.hedges_won}, {"refused", r.hedges_refused}}}};
   }
   return out;
 }
@@ -62,7 +69,7 @@ void write_bucket_metrics(std::string* out, const std::vector<origin::BucketRepo
     auto add_latency = [&](const char* kind, const char* q,
                            const std::optional<std::chrono::microseconds>& v) {
       if (v) {
-        latency.emplace_back(b + ",kind=\"" + kind + "\",quantile=\"" + q + "\"",
+        latency.emplace_back(b + ",kind=\"" + kind + "\",q=\"" + q + "\"",
                              static_cast<double>(v->count()) / 1e6);
       }
     };
@@ -78,7 +85,7 @@ void write_bucket_metrics(std::string* out, const std::vector<origin::BucketRepo
     hedges.emplace_back(b + ",result=\"refused\"", static_cast<double>(r.hedges_refused));
   }
   write_family(out, "shoal_origin_bucket_latency_seconds",
-               "Decaying origin latency quantiles by bucket: first_byte or whole page",
+               "Decaying origin latency quantile q by bucket and kind: first_byte or whole page",
                "gauge", latency);
   write_family(out, "shoal_origin_bucket_hedge_delay_seconds",
                "Page fetches from this bucket running longer than this are hedged", "gauge", delay);
@@ -103,8 +110,7 @@ Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes
   FetchLimits limits;
   limits.max_fetches = static_cast<std::size_t>(cfg_.max_origin_fetches);
   limits.max_inflight_bytes = cfg_.max_inflight_bytes;
-  fetcher_ =
-      std::make_unique<PageFetcher>(memory_, *page_fetch_, cfg_.page_size, metrics_, limits);
+  fetcher_ = std::make_unique<PageFetcher>(memory_, *page_fetch_, cfg_.page_size, metrics_, limits);
   int n = cfg_.threads > 0 ? cfg_.threads
                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<net::io_context>(1));
@@ -118,9 +124,16 @@ bool Server::open_listener() {
   // Socket activation (systemd.socket(5), sd_listen_fds(3)): adopt the first passed socket.
   int passed = sd_listen_fds(1);
   if (passed > 0) {
+    if (passed > 1) SHOAL_LOG(kWarn, passed << " sockets passed; serving on the first only");
+    if (sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+      SHOAL_LOG(kError, "socket-activated fd " << SD_LISTEN_FDS_START
+                                               << " is not a listening stream socket");
+      return false;
+    }
+    const bool v6 = sd_is_socket_inet(SD_LISTEN_FDS_START, AF_INET6, SOCK_STREAM, 1, 0) > 0;
     acceptor_.emplace(ioc);
-    acceptor_->assign(tcp::v6(), SD_LISTEN_FDS_START, ec);
-    if (ec) acceptor_->assign(tcp::v4(), SD_LISTEN_FDS_START, ec);
+    acceptor_->assign(v6 ? tcp::v6() : tcp::v4(), SD_LISTEN_FDS_START, ec);
+    if (!ec) listen_desc_ = endpoint_text(acceptor_->local_endpoint(ec));
     if (ec) {
       SHOAL_LOG(kError, "cannot adopt socket-activated fd " << SD_LISTEN_FDS_START << ": "
                                                             << ec.message());
@@ -147,8 +160,40 @@ bool Server::open_listener() {
                                                     << ": " << ec.message());
     return false;
   }
-  SHOAL_LOG(kInfo, "listening on " << ep << (tls_ ? " (https)" : " (http)"));
+  listen_desc_ = endpoint_text(acceptor_->local_endpoint(ec));
+  SHOAL_LOG(kInfo, "listening on " << listen_desc_ << (tls_ ? " (https)" : " (http)"));
   return true;
+}
+
+// READY=1 now, then STATUS= and WATCHDOG=1 from worker 0 (node/service_notifier.h). The
+// watchdog vouches for every worker, the origin loop and the peer loop.
+void Server::start_notifier() {
+  std::vector<net::io_context*> watched{&origin_loop_};
+  for (auto& w : workers_) watched.push_back(w.get());
+  if (cluster_) watched.push_back(&peer_loop_);
+  notifier_ = std::make_unique<ServiceNotifier>(
+      *workers_[0], std::move(watched), [this] { return status_line(); },
+      ServiceNotifier::Options{});
+  notifier_->start();
+  notifier_->ready();
+  if (notifier_->watchdog_interval().count() > 0) {
+    SHOAL_LOG(kInfo, "systemd watchdog: WATCHDOG=1 every "
+                         << notifier_->watchdog_interval().count() / 1000 << " ms");
+  }
+}
+
+// The STATUS= line: "serving on HOST:PORT" or "draining", and with a cluster
+// "; members A/N alive, epoch E".
+std::string Server::status_line() const {
+  std::string s = draining_ ? "draining" : "serving on " + listen_desc_;
+  if (cluster_) {
+    auto v = cluster_->view();
+    std::size_t alive = 0;
+    for (const auto& m : v->members) alive += m.state == peer::MemberState::kAlive;
+    s += "; members " + std::to_string(alive) + "/" + std::to_string(v->members.size()) +
+         " alive, epoch " + std::to_string(v->epoch);
+  }
+  return s;
 }
 
 void Server::do_accept() {
@@ -186,6 +231,7 @@ void Server::refuse(tcp::socket socket) {
 
 int Server::run() {
   set_log_level(cfg_.log_level);
+  if (!start_admin()) return 1;
   if (cfg_.tls_self || !cfg_.tls_cert.empty()) {
     if (auto e = make_tls_context(cfg_.tls_self, cfg_.tls_cert, cfg_.tls_key, cfg_.listen_host,
                                   &tls_)) {
@@ -215,8 +261,7 @@ int Server::run() {
                                << cfg_.memory_bytes << " bytes, page size " << cfg_.page_size
                                << ", " << workers_.size() << " threads, origin "
                                << cfg_.s3.endpoint);
-    sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%u", cfg_.listen_host.c_str(),
-               static_cast<unsigned>(cfg_.listen_port));
+    start_notifier();
 
     // Work guards keep idle workers running; start_drain() stops them all once drained.
     std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
@@ -246,6 +291,7 @@ int Server::run() {
 // origin client and fetcher, then the worker loops (destroying sessions still queued there).
 void Server::shutdown(net::executor_work_guard<net::io_context::executor_type>& origin_guard,
                       std::thread& origin_thread) {
+  admin_.reset();
   origin_guard.reset();
   origin_loop_.stop();
   origin_thread.join();
@@ -253,8 +299,30 @@ void Server::shutdown(net::executor_work_guard<net::io_context::executor_type>& 
   cluster_.reset();
   acceptor_.reset();
   drain_timer_.reset();
+  notifier_.reset();
   workers_.clear();
   fetcher_.reset();
+}
+
+// Creates the admin API, reading --admin-token-file (an error there is logged naming the flag).
+bool Server::start_admin() {
+  std::optional<std::string> token;
+  if (!cfg_.admin_token_file.empty()) {
+    std::string error;
+    token = load_admin_token(cfg_.admin_token_file, &error);
+    if (!token) {
+      SHOAL_LOG(kError, "--admin-token-file: " << error);
+      return false;
+    }
+  }
+  admin_ = std::make_unique<AdminApi>(*this, std::move(token));
+  return true;
+}
+
+void Server::post_to_peer_loop(std::function<void()> fn) { net::post(peer_loop_, std::move(fn)); }
+
+void Server::begin_shutdown() {
+  net::post(*workers_[0], [this] { start_drain(); });
 }
 
 // Starts the membership and forwarding on the peer loop (not yet running). Errors (key file,
@@ -324,7 +392,7 @@ void Server::publish_stats() {
 
 void Server::start_drain() {
   if (draining_.exchange(true)) return;
-  sd_notify(0, "STOPPING=1\nSTATUS=draining");
+  notifier_->stopping();
   if (cluster_) {
     // Leave first so the others stop routing pages here while requests drain.
     left_ = false;
@@ -351,6 +419,7 @@ void Server::check_drained() {
   empty = empty && (!cluster_ || left_.load());
   if (empty || std::chrono::steady_clock::now() >= drain_deadline_) {
     if (!empty) SHOAL_LOG(kWarn, "drain timeout: closing remaining connections");
+    notifier_->stop();
     for (auto& w : workers_) w->stop();
     return;
   }

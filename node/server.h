@@ -7,9 +7,9 @@
 // coalescing map, metrics) is thread-safe.
 //
 // Lifecycle: run() binds the client port (or adopts a socket-activated one), notifies systemd
-// (READY=1), serves until SIGTERM/SIGINT, then drains: stops accepting, lets in-flight requests
-// finish (closing idle keep-alive connections at once), waits at most drain_timeout_ms, and
-// returns 0.
+// (READY=1, then STATUS= lines and WATCHDOG=1: node/service_notifier.h), serves until
+// SIGTERM/SIGINT, then drains (STOPPING=1): stops accepting, lets in-flight requests finish
+// (closing idle keep-alive connections at once), waits at most drain_timeout_ms, and returns 0.
 #pragma once
 
 #include <atomic>
@@ -27,11 +27,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "node/admin.h"
 #include "node/cluster.h"
 #include "node/config.h"
 #include "node/memory_tier.h"
 #include "node/node_metrics.h"
 #include "node/page_fetcher.h"
+#include "node/service_notifier.h"
 #include "origin/s3_client.h"
 
 namespace shoal::node {
@@ -46,13 +48,15 @@ class SessionHost {
   virtual bool draining() const = 0;
   virtual std::string stats_json() = 0;
   virtual std::string metrics_text() = 0;
+  // The /admin/ API (node/admin.h).
+  virtual AdminApi& admin() = 0;
   // Sessions register a closer so drain can close idle connections; the closer is invoked on
   // the session's own executor.
   virtual std::uint64_t register_session(std::function<void()> close_if_idle) = 0;
   virtual void unregister_session(std::uint64_t id) = 0;
 };
 
-class Server : public SessionHost {
+class Server : public SessionHost, public AdminHost {
  public:
   explicit Server(NodeConfig cfg);
   ~Server() override;
@@ -67,12 +71,19 @@ class Server : public SessionHost {
   bool draining() const override { return draining_.load(); }
   std::string stats_json() override;
   std::string metrics_text() override;
+  AdminApi& admin() override { return *admin_; }
+  Cluster* cluster() override { return cluster_.get(); }
+  void post_to_peer_loop(std::function<void()> fn) override;
+  void begin_shutdown() override;
   std::uint64_t register_session(std::function<void()> close_if_idle) override;
   void unregister_session(std::uint64_t id) override;
 
  private:
   bool open_listener();
+  bool start_admin();
   bool start_cluster();
+  void start_notifier();
+  std::string status_line() const;
   void publish_stats();
   void do_accept();
   void refuse(boost::asio::ip::tcp::socket socket);
@@ -102,6 +113,9 @@ class Server : public SessionHost {
   std::unordered_map<std::uint64_t, std::function<void()>> sessions_;
   std::chrono::steady_clock::time_point drain_deadline_;
   std::optional<boost::asio::steady_timer> drain_timer_;
+  std::string listen_desc_;  // the bound client address, "HOST:PORT"
+  std::unique_ptr<ServiceNotifier> notifier_;  // systemd READY/STATUS/WATCHDOG/STOPPING
+  std::unique_ptr<AdminApi> admin_;  // last: destroyed first (its threads use the rest)
 };
 
 }  // namespace shoal::node

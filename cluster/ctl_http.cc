@@ -1,0 +1,131 @@
+#include "cluster/ctl_http.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fstream>
+#include <sstream>
+
+namespace shoal::ctl {
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// Splits "HOST:PORT" / "[v6]:PORT".
+std::pair<std::string, std::string> split_host_port(const std::string& s) {
+  if (!s.empty() && s.front() == '[') {
+    auto close = s.find(']');
+    if (close != std::string::npos && close + 1 < s.size() && s[close + 1] == ':') {
+      return {s.substr(1, close - 1), s.substr(close + 2)};
+    }
+  } else if (auto colon = s.rfind(':'); colon != std::string::npos && colon > 0) {
+    return {s.substr(0, colon), s.substr(colon + 1)};
+  }
+  throw CtlError("bad node address '" + s + "' (want HOST:PORT)");
+}
+
+// Runs the pending operation to completion. The stream's expiry (set before connecting) closes
+// the socket at the deadline, so an operation never waits past it.
+void run(net::io_context& io) {
+  io.run();
+  io.restart();
+}
+
+}  // namespace
+
+HttpReply http_call(const std::string& host_port, http::verb method, const std::string& target,
+                    const std::string& token, const std::string& body,
+                    std::chrono::milliseconds timeout) {
+  auto [host, port] = split_host_port(host_port);
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  beast::error_code ec;
+  tcp::resolver::results_type endpoints;
+  tcp::resolver resolver(io);
+  resolver.async_resolve(host, port, [&](beast::error_code e, tcp::resolver::results_type r) {
+    ec = e;
+    endpoints = std::move(r);
+  });
+  run(io);
+  if (ec) throw CtlError(host_port + ": cannot resolve: " + ec.message());
+  stream.expires_after(timeout);
+  stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  run(io);
+  if (ec) throw CtlError(host_port + ": cannot connect: " + ec.message());
+
+  http::request<http::string_body> req(method, target, 11);
+  req.set(http::field::host, host_port);
+  req.set(http::field::user_agent, "shoalctl");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.keep_alive(false);
+  req.prepare_payload();
+  http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+  run(io);
+  if (ec) throw CtlError(host_port + ": cannot send the request: " + ec.message());
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64u << 20);
+  http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+  run(io);
+  if (ec == beast::error::timeout) {
+    throw CtlError(host_port + ": no answer within " + std::to_string(timeout.count()) + " ms");
+  }
+  if (ec) throw CtlError(host_port + ": cannot read the answer: " + ec.message());
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return HttpReply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
+}
+
+nlohmann::json call_json(const std::string& host_port, http::verb method, const std::string& target,
+                         const std::string& token, const nlohmann::json& body,
+                         std::chrono::milliseconds timeout) {
+  HttpReply r =
+      http_call(host_port, method, target, token, body.is_null() ? "" : body.dump(), timeout);
+  nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+  if (r.status != 200) {
+    std::string why = !j.is_discarded() && j.is_object() && j.contains("error")
+                          ? j["error"].get<std::string>()
+                          : r.body.substr(0, r.body.find('\n'));
+    throw CtlError(host_port + ": HTTP " + std::to_string(r.status) + ": " + why);
+  }
+  if (j.is_discarded()) throw CtlError(host_port + ": the answer is not JSON");
+  return j;
+}
+
+std::string query_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string read_token_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CtlError("--token-file: cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string token = ss.str();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.empty()) throw CtlError("--token-file: " + path + " is empty");
+  return token;
+}
+
+}  // namespace shoal::ctl

@@ -1,0 +1,161 @@
+// The admin API: /admin/... on the client port, for operators and shoalctl (cluster/). The
+// routes, their JSON bodies and status codes are documented in docs/http-api.md ("Admin API").
+//
+// Authentication: every /admin/ request needs "Authorization: Bearer <token>", the token being
+// the contents of --admin-token-file (trailing whitespace removed). Without that flag the admin
+// API answers 403 "admin API disabled" to everything; a missing, malformed or wrong token gets
+// 401 with "WWW-Authenticate: Bearer realm="shoal-admin"". Tokens are compared in constant time
+// (token_equals()). /stats and /metrics stay open (they are not under /admin/).
+//
+// Routes (JSON in and out; errors are {"error": "one line"}):
+//   GET  /admin/members                    this node's membership view
+//   GET  /admin/locate?kind=&object=[&range=]   owner and ranking of each page
+//   GET  /admin/ownership[?simulate_add=ID[:W]][&simulate_remove=ID]
+//                                          shares, and what a change would move
+//   POST /admin/weight   {"weight": W}     this node's ring weight, gossiped
+//   POST /admin/drain    [{"timeout_ms": N}]   weight 0, wait until every live member shows it,
+//                                          then leave and shut down (as SIGTERM does)
+//   POST /admin/leave                      leave the cluster and shut down (as SIGTERM does)
+//   POST /admin/purge    {"kind", "object"} | {"kind"}   drop this node's cached pages
+//   POST /admin/warm     {"kind", "object", "range"?}    read pages through the normal read
+//                                          path, so they are cached on their owners
+//
+// Thread rules: handle() may be called from any thread; `done` is posted to the executor given
+// (never invoked inline), exactly once. Work that blocks (reading other members' /stats over
+// HTTP, for drain and ownership) runs on the AdminApi's own two threads; the destructor stops
+// it and waits (at most about kMemberStatsTimeout).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "node/config.h"
+#include "node/page_fetcher.h"
+
+namespace shoal::node {
+
+class Cluster;
+
+// Request bodies larger than this are refused (400).
+inline constexpr std::size_t kAdminBodyLimit = 64 * 1024;  // bytes
+// At most this many pages per /admin/locate or /admin/warm call (larger ranges: 400).
+inline constexpr std::uint64_t kAdminMaxPages = 4096;
+// Pages of one /admin/warm call fetched at the same time.
+inline constexpr std::size_t kWarmConcurrency = 4;
+// Hashes sampled by /admin/ownership to measure which share of the key space moves.
+inline constexpr std::size_t kOwnershipSamples = 1 << 18;
+// Bound on one GET of another member's /stats (connect + answer).
+inline constexpr std::chrono::milliseconds kMemberStatsTimeout{2000};
+// Default bound on /admin/drain's wait for the others to see weight 0.
+inline constexpr std::chrono::milliseconds kDefaultDrainTimeout{30000};
+// Shortest token --admin-token-file may hold.
+inline constexpr std::size_t kMinAdminTokenBytes = 16;
+
+// What the admin API needs from the server; implemented by Server.
+class AdminHost {
+ public:
+  virtual ~AdminHost() = default;
+  virtual const NodeConfig& config() const = 0;
+  virtual PageFetcher& fetcher() = 0;
+  // The cluster, or nullptr without --peer-listen. Stays valid while the AdminApi exists.
+  virtual Cluster* cluster() = 0;
+  // Runs `fn` on the peer loop (Cluster::set_weight must run there). Any thread.
+  virtual void post_to_peer_loop(std::function<void()> fn) = 0;
+  // The /stats document. Any thread.
+  virtual std::string stats_json() = 0;
+  // Starts the graceful shutdown SIGTERM starts: leave the cluster, drain, exit 0. Any thread.
+  virtual void begin_shutdown() = 0;
+};
+
+struct AdminRequest {
+  boost::beast::http::verb method = boost::beast::http::verb::get;
+  std::string target;         // origin-form, with the query
+  std::string authorization;  // the Authorization field value ("" when absent)
+  std::string body;           // at most kAdminBodyLimit bytes
+};
+
+struct AdminResponse {
+  int status = 200;
+  std::string body;  // JSON, ending in a newline
+  std::vector<std::pair<std::string, std::string>>
+      headers;  // extra fields (WWW-Authenticate, Allow)
+};
+
+class AdminApi {
+ public:
+  using Handler = std::function<void(AdminResponse)>;
+
+  // `token` nullopt disables the API (403). `host` must outlive this object.
+  AdminApi(AdminHost& host, std::optional<std::string> token);
+  // Stops background work and waits for it.
+  ~AdminApi();
+  AdminApi(const AdminApi&) = delete;
+  AdminApi& operator=(const AdminApi&) = delete;
+
+  // True for targets this API serves: the path is "/admin" or starts with "/admin/".
+  static bool is_admin_target(std::string_view target);
+
+  // Authenticates and serves one request; see the route list above.
+  void handle(AdminRequest req, boost::asio::any_io_executor ex, Handler done);
+
+ private:
+  struct Call;
+  struct WarmJob;
+
+  void route(std::shared_ptr<Call> c);
+  void members(std::shared_ptr<Call> c);
+  void locate(std::shared_ptr<Call> c);
+  void locate_pages(std::shared_ptr<Call> c, const std::string& kind, const std::string& object,
+                    std::uint64_t first, std::uint64_t last, std::uint64_t size);
+  void ownership(std::shared_ptr<Call> c);
+  void weight(std::shared_ptr<Call> c);
+  void drain(std::shared_ptr<Call> c);
+  void leave(std::shared_ptr<Call> c);
+  void purge(std::shared_ptr<Call> c);
+  void warm(std::shared_ptr<Call> c);
+  void warm_first_page(std::shared_ptr<WarmJob> job);
+  void warm_next(std::shared_ptr<WarmJob> job);
+  void warm_done(std::shared_ptr<WarmJob> job);
+  // Waits (pool thread) until every other live member's /stats shows this node at weight 0.
+  AdminResponse wait_for_weight_zero(std::chrono::milliseconds timeout);
+  // Every member's /stats (pool thread): this node's own directly, others over HTTP; a member
+  // that does not answer maps to {"error": "..."}.
+  std::vector<std::pair<std::string, nlohmann::json>> all_member_stats();
+  FetchOptions fetch_options(const std::string& kind) const;
+
+  AdminHost& host_;
+  const std::optional<std::string> token_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
+  boost::asio::thread_pool pool_{2};
+};
+
+// Reads an admin token file: its contents without trailing whitespace. Returns nullopt and sets
+// *error ("cannot read PATH: reason", "PATH is empty", "token in PATH is shorter than 16
+// bytes", "token in PATH contains whitespace or control characters").
+std::optional<std::string> load_admin_token(const std::string& path, std::string* error);
+
+// Equality of two secrets in time independent of where they differ and of their lengths
+// (compares SHA-256 digests with CRYPTO_memcmp).
+bool token_equals(std::string_view a, std::string_view b);
+
+// The value of "Authorization: Bearer <token>" (scheme case-insensitive, RFC 6750 §2.1), or
+// nullopt when the field is absent or not a bearer credential.
+std::optional<std::string_view> bearer_token(std::string_view authorization);
+
+// Splits a query string ("a=1&b=x%20y", without '?') into percent-decoded pairs ('+' stays
+// '+'). Returns nullopt when a name or value has a bad percent escape.
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q);
+
+}  // namespace shoal::node
