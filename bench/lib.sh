@@ -1,0 +1,173 @@
+# shellcheck shell=bash
+# Shared helpers for the benchmark drivers in bench/ (sourced, not run).
+#
+# A driver sets `bench_name` (used in messages), sources this file, calls `bench_init` (temporary
+# directory + cleanup trap), then `bench_prepare` (deps and build) and the start_* helpers. Every
+# process started through `bench_spawn` is killed by the EXIT trap -- on success, error or Ctrl-C --
+# and the temporary directory is removed. Messages go to stderr; results are the driver's stdout.
+#
+# Globals set here: root (repository), work (temporary directory), s3_port, shoald_port.
+
+bench_name="${bench_name:?set bench_name before sourcing bench/lib.sh}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python=/usr/bin/python3
+aws_cli=/usr/bin/aws  # Debian's awscli; another `aws` may come first in PATH
+work=""
+pids=()
+s3_port=""
+shoald_port=""
+shoald_log_level=warn  # start_shoald's --log-level
+
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+
+bench_log() { echo "$bench_name: $*" >&2; }
+
+# A free TCP port on 127.0.0.1 (bind port 0, read it, close).
+free_port() {
+  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# bench_cleanup: the EXIT trap. Kills every process started with bench_spawn (TERM, then KILL after
+# 5 s), prints the tail of each log when the driver failed, removes the temporary directory.
+bench_cleanup() {
+  local status=$?
+  local pid
+  for pid in "${pids[@]}"; do
+    stop_pid "$pid"
+  done
+  if ((status != 0)) && [[ -n "$work" ]]; then
+    local log
+    for log in "$work"/*.log; do
+      [[ -s "$log" ]] && { echo "--- last lines of $log" >&2; tail -n 20 "$log" >&2; }
+    done
+  fi
+  [[ -n "$work" ]] && rm -rf "$work"
+  return "$status"
+}
+
+bench_init() {
+  work="$(mktemp -d "/tmp/shoal-$bench_name.XXXXXX")"
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+# stop_pid PID: TERM, wait up to 5 s, then KILL. No-op for a process that is already gone.
+stop_pid() {
+  local pid="$1"
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# bench_spawn LOG CMD...: starts CMD in the background with stdout+stderr in LOG, remembers its pid
+# for the cleanup trap, and sets `spawned_pid`.
+bench_spawn() {
+  local log="$1"
+  shift
+  "$@" >"$log" 2>&1 &
+  spawned_pid=$!
+  pids+=("$spawned_pid")
+}
+
+# wait_for_port PORT PID NAME LOG: waits up to 20 s for PORT to accept; fails with the log if
+# process PID exits first or time runs out.
+wait_for_port() {
+  local port="$1" pid="$2" name="$3" log="$4"
+  for _ in $(seq 1 400); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      bench_log "$name exited before listening on port $port; its log:"
+      cat "$log" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+  bench_log "$name did not listen on port $port within 20 s; its log:"
+  cat "$log" >&2
+  return 1
+}
+
+# bench_prepare: installs what is missing (cluster/deps.sh) and builds shoald if it is missing.
+bench_prepare() {
+  "$root/cluster/deps.sh"
+  if [[ ! -x "$root/build/bin/shoald" ]]; then
+    bench_log "building shoald (Release, build/, -j2)"
+    cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    ninja -C "$root/build" -j2 shoald >&2
+  fi
+}
+
+# start_s3rver: s3rver on a free port with its data under $work/s3; sets s3_port.
+start_s3rver() {
+  s3_port="$(free_port)"
+  mkdir -p "$work/s3"
+  bench_spawn "$work/s3rver.log" node "$root/.deps/s3rver/node_modules/s3rver/bin/s3rver.js" \
+    -d "$work/s3" -a 127.0.0.1 -p "$s3_port" --silent
+  wait_for_port "$s3_port" "$spawned_pid" s3rver "$work/s3rver.log"
+  bench_log "s3rver on 127.0.0.1:$s3_port"
+}
+
+aws_s3() {
+  "$aws_cli" --endpoint-url "http://127.0.0.1:$s3_port" s3 "$@"
+}
+
+# upload_random BUCKET KEY BYTES: creates BUCKET if needed and uploads BYTES random bytes as KEY
+# (public-read). Leaves the file at $work/KEY (slashes turned into '_') for comparisons.
+upload_random() {
+  local bucket="$1" key="$2" bytes="$3"
+  local file="$work/${key//\//_}"
+  head -c "$bytes" /dev/urandom >"$file"
+  aws_s3 ls "s3://$bucket" >/dev/null 2>&1 || aws_s3 mb "s3://$bucket" >/dev/null
+  aws_s3 cp --only-show-errors --acl public-read "$file" "s3://$bucket/$key"
+  bench_log "uploaded s3://$bucket/$key ($bytes bytes)"
+}
+
+# start_shoald: a fresh shoald (2 GiB memory, 16 MiB pages, --log-level
+# $shoald_log_level) on a free port in front of s3rver; sets shoald_port and shoald_pid.
+start_shoald() {
+  shoald_port="$(free_port)"
+  bench_spawn "$work/shoald.log" "$root/build/bin/shoald" --listen "127.0.0.1:$shoald_port" \
+    --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$s3_port" \
+    --s3-region us-east-1 --log-level "$shoald_log_level"
+  shoald_pid=$spawned_pid
+  wait_for_port "$shoald_port" "$shoald_pid" shoald "$work/shoald.log"
+}
+
+# shoald_stat KEY...: prints one value of shoald's /stats JSON, e.g. `shoald_stat origin requests`.
+shoald_stat() {
+  curl -sS --fail "http://127.0.0.1:$shoald_port/stats" |
+    "$python" -c 'import json, sys; v = json.load(sys.stdin)
+for k in sys.argv[1:]: v = v[k]
+print(v)' "$@"
+}
+
+# load_average: the 1-, 5- and 15-minute load averages, e.g. "0.42 0.61 0.80".
+load_average() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# wait_for_low_load: when BENCH_WAIT_LOAD is set (e.g. 1.0), waits until the 1-minute load average
+# is below it, checking every 15 s for at most BENCH_WAIT_MAX_S seconds (default 600); then goes on
+# either way (the load is printed with the results).
+wait_for_low_load() {
+  [[ -n "${BENCH_WAIT_LOAD:-}" ]] || return 0
+  local deadline=$((SECONDS + ${BENCH_WAIT_MAX_S:-600}))
+  while :; do
+    local one
+    one="$(cut -d' ' -f1 /proc/loadavg)"
+    if "$python" -c "import sys; sys.exit(0 if $one < ${BENCH_WAIT_LOAD} else 1)"; then
+      return 0
+    fi
+    if ((SECONDS >= deadline)); then
+      bench_log "load average still $one (>= $BENCH_WAIT_LOAD); measuring anyway"
+      return 0
+    fi
+    bench_log "load average $one >= $BENCH_WAIT_LOAD; waiting"
+    sleep 15
+  done
+}
