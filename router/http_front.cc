@@ -171,6 +171,9 @@ class HttpFront::Session : public std::enable_shared_from_this<Session> {
         options_(front.options_),
         client_(std::move(socket)),
         piece_(front.options_.relay_buffer_bytes) {
+    // Beast reads at most the buffer's free capacity per read (512 bytes when empty): a large
+    // reserve keeps the upstream reads big (environment.md measured 0.31 -> 2.1 GB/s).
+    up_buf_.reserve(front.options_.relay_buffer_bytes);
     ++worker_.sessions;
   }
   ~Session() {

@@ -10,7 +10,8 @@
 //     refused with 400 (shoald takes none).
 //   - The response comes back with its status, reason and every header field except the
 //     hop-by-hop ones, plus "Via: 1.1 shoal-router". Its body is streamed in pieces of at most
-//     `relay_buffer_bytes` (read one piece, write it, read the next: the router holds no more).
+//     `relay_buffer_bytes` (read one piece, write it, read the next: the router holds two such
+//     buffers per connection, no more).
 //     A chunked response stays chunked, and its trailer fields (C0-Status) are passed on in the
 //     last chunk. A HEAD response has no body.
 //   - Failover: when a node cannot be reached or fails before its response header arrived
@@ -50,7 +51,7 @@ struct FrontOptions {
   std::chrono::milliseconds idle_timeout{60000};    // a client's keep-alive wait for a request
   std::chrono::milliseconds pool_idle{30000};       // an idle upstream connection is closed after
   std::size_t max_idle_per_node = 32;           // idle upstream connections kept per node+worker
-  std::size_t relay_buffer_bytes = 256 * 1024;  // body piece size (bytes)
+  std::size_t relay_buffer_bytes = 512 * 1024;  // body piece and upstream read size (bytes)
   std::size_t max_header_bytes = 16 * 1024;     // client request header limit (431 above)
 
   // One-line reason for the first invalid setting naming it ("listen: expected HOST:PORT",
