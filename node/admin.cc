@@ -199,6 +199,8 @@ const char* source_name(PageSource s) {
       return "coalesced";
     case PageSource::kPeer:
       return "peer";
+    case PageSource::kDisk:
+      return "disk";
   }
   return "origin";
 }
@@ -769,9 +771,14 @@ void AdminApi::purge(std::shared_ptr<Call> c) {
   MemoryTier& memory = host_.fetcher().memory();
   const std::size_t dropped =
       has_object ? memory.erase_object(kind, object) : memory.erase_kind(kind);
+  const std::size_t disk_dropped =
+      host_.fetcher().erase_from_disk(kind, has_object ? &object : nullptr);
   SHOAL_LOG(kInfo, "admin: purged " << dropped << " pages of " << kind
                                     << (has_object ? "/" + object : std::string(" (all objects)")));
-  json j = {{"id", host_.config().node_id}, {"kind", kind}, {"pages_dropped", dropped}};
+  json j = {{"id", host_.config().node_id},
+            {"kind", kind},
+            {"pages_dropped", dropped},
+            {"disk_pages_dropped", disk_dropped}};
   j["object"] = has_object ? json(object) : json(nullptr);
   c->reply(json_response(200, j));
 }

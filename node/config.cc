@@ -112,8 +112,23 @@ std::optional<std::string> NodeConfig::validate() const {
   } else if (!seeds.empty()) {
     return "--seed: needs --peer-listen";
   }
+  if (disk_enabled()) {
+    if (auto e = disk_config().validate()) return *e;
+  } else if (disk_capacity != 0 || disk_kind != store::DeviceKind::kFile) {
+    return disk_capacity != 0 ? "--disk-capacity: needs --disk-path"
+                              : "--disk-kind: needs --disk-path";
+  }
   if (auto e = s3.validate()) return "--s3-endpoint: " + *e;
   return std::nullopt;
+}
+
+store::DiskConfig NodeConfig::disk_config() const {
+  store::DiskConfig c;
+  c.path = disk_path;
+  c.kind = disk_kind;
+  c.capacity_bytes = disk_capacity;
+  c.page_size = page_size;
+  return c;
 }
 
 namespace {
@@ -153,8 +168,9 @@ std::optional<std::string> fraction_flag(const std::string& flag, const std::str
 }  // namespace
 
 ParseResult parse_command_line(int argc, const char* const* argv) {
-  CLI::App app{"shoald: a node of Shoal, a distributed read-through cache for object storage.\n"
-               "Serves GET|HEAD /fetch/{kind}/{object} with a Range, /stats and /metrics."};
+  CLI::App app{
+      "shoald: a node of Shoal, a distributed read-through cache for object storage.\n"
+      "Serves GET|HEAD /fetch/{kind}/{object} with a Range, /stats and /metrics."};
   app.set_version_flag("-V,--version", std::string("shoald ") + SHOAL_VERSION);
   // --config FILE: JSON, keys are flag names (node/config_file.h); the command line wins.
   app.config_formatter(std::make_shared<JsonConfigFile>());
@@ -170,6 +186,7 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   std::string listen = "0.0.0.0:8080", memory = "4GiB", page_size = "16MiB";
   std::string endpoint, region, addressing = "auto", log_level = "info";
   std::string inflight_memory = "1GiB";
+  std::string disk_kind = "fs", disk_capacity;
   app.add_option("--listen", listen, "Client address HOST:PORT")->capture_default_str();
   app.add_option("--node-id", cfg.node_id, "Stable node id (default: HOSTNAME:PORT)");
   app.add_option("--memory", memory, "Memory tier budget (e.g. 512MiB, 2GB, 1.5GiB)")
@@ -250,6 +267,13 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   app.add_option("--push-pull-interval-ms", cfg.push_pull_interval_ms,
                  "Full state sync period (TCP)")
       ->capture_default_str();
+  app.add_option("--disk-path", cfg.disk_path,
+                 "Disk tier: a directory (file shoal.slots in it), a file, or a block device; "
+                 "without it the node is memory-only");
+  app.add_option("--disk-kind", disk_kind, "fs (directory or file) or block (a block device)")
+      ->capture_default_str();
+  app.add_option("--disk-capacity", disk_capacity,
+                 "Disk tier size (e.g. 100GiB); default 80% of the free space at --disk-path");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -285,6 +309,17 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   if (auto e = size_flag("--max-inflight-memory", inflight_memory, &cfg.max_inflight_bytes)) {
     return fail(*e);
   }
+  if (!disk_capacity.empty()) {
+    if (auto e = size_flag("--disk-capacity", disk_capacity, &cfg.disk_capacity)) return fail(*e);
+    if (cfg.disk_capacity == 0) return fail("--disk-capacity: must be above 0");
+  }
+  if (disk_kind == "fs") {
+    cfg.disk_kind = store::DeviceKind::kFile;
+  } else if (disk_kind == "block") {
+    cfg.disk_kind = store::DeviceKind::kBlock;
+  } else {
+    return fail("--disk-kind: expected fs or block, got '" + disk_kind + "'");
+  }
   if (auto e = fraction_flag("--hedge-quantile", hedge_quantile, false, &cfg.hedge_quantile)) {
     return fail(*e);
   }
@@ -292,16 +327,21 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
     return fail(*e);
   }
   auto level = parse_log_level(log_level);
-  if (!level) return fail("--log-level: expected error, warn, info or debug, got '" + log_level + "'");
+  if (!level)
+    return fail("--log-level: expected error, warn, info or debug, got '" + log_level + "'");
   cfg.log_level = *level;
   if (cfg.node_id.empty()) cfg.node_id = default_node_id(cfg.listen_port);
   if (auto e = origin::resolve_s3_config(endpoint, region, origin::environment_map(), &cfg.s3)) {
     return fail("--s3-endpoint: " + *e);
   }
-  if (addressing == "auto") cfg.s3.addressing = origin::Addressing::kAuto;
-  else if (addressing == "path") cfg.s3.addressing = origin::Addressing::kPath;
-  else if (addressing == "virtual") cfg.s3.addressing = origin::Addressing::kVirtual;
-  else return fail("--s3-addressing: expected auto, path or virtual, got '" + addressing + "'");
+  if (addressing == "auto")
+    cfg.s3.addressing = origin::Addressing::kAuto;
+  else if (addressing == "path")
+    cfg.s3.addressing = origin::Addressing::kPath;
+  else if (addressing == "virtual")
+    cfg.s3.addressing = origin::Addressing::kVirtual;
+  else
+    return fail("--s3-addressing: expected auto, path or virtual, got '" + addressing + "'");
   if (auto e = cfg.validate()) return fail(*e);
   ParseResult r;
   if (print_config) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "node/log.h"
+#include "node/store/disk_tier.h"
 #include "origin/request_config.h"
 #include "origin/s3_config.h"
 
@@ -20,43 +21,51 @@ namespace shoal::node {
 struct NodeConfig {
   std::string listen_host = "0.0.0.0";  // --listen HOST:PORT (client port)
   std::uint16_t listen_port = 8080;
-  std::string node_id;                  // --node-id; default "<hostname>:<port>"
+  std::string node_id;                      // --node-id; default "<hostname>:<port>"
   std::uint64_t memory_bytes = 4ull << 30;  // --memory
   std::uint64_t page_size = 16ull << 20;    // --page-size
-  int threads = 0;                      // --threads; 0 = one per core
-  int readahead_pages = 4;              // --readahead-pages: pages fetched ahead per response
+  int threads = 0;                          // --threads; 0 = one per core
+  int readahead_pages = 4;                  // --readahead-pages: pages fetched ahead per response
   std::uint64_t header_limit = 16 * 1024;   // --max-header-bytes
-  int max_header_fields = 100;          // --max-header-fields
-  int max_connections = 10000;          // --max-connections: more are refused with 503
-  int header_timeout_ms = 10000;        // --header-timeout-ms: whole header must arrive in this
-  int max_origin_fetches = 256;         // --max-origin-fetches: misses in progress, else 503
+  int max_header_fields = 100;              // --max-header-fields
+  int max_connections = 10000;              // --max-connections: more are refused with 503
+  int header_timeout_ms = 10000;            // --header-timeout-ms: whole header must arrive in this
+  int max_origin_fetches = 256;             // --max-origin-fetches: misses in progress, else 503
   std::uint64_t max_inflight_bytes = 1ull << 30;  // --max-inflight-memory: their page buffers
-  int idle_timeout_ms = 60000;          // --idle-timeout-ms: keep-alive idle / header read
-  int write_timeout_ms = 60000;         // --write-timeout-ms: a client must accept bytes this often
-  int drain_timeout_ms = 30000;         // --drain-timeout-ms: SIGTERM waits this long at most
-  bool tls_self = false;                // --tls-self
-  std::string tls_cert, tls_key;        // --tls-cert, --tls-key
-  LogLevel log_level = LogLevel::kInfo; // --log-level
-  std::string admin_token_file;         // --admin-token-file: enables /admin/ (node/admin.h)
-  origin::S3Config s3;                  // --s3-endpoint, --s3-region, --s3-addressing, env
+  int idle_timeout_ms = 60000;    // --idle-timeout-ms: keep-alive idle / header read
+  int write_timeout_ms = 60000;   // --write-timeout-ms: a client must accept bytes this often
+  int drain_timeout_ms = 30000;   // --drain-timeout-ms: SIGTERM waits this long at most
+  bool tls_self = false;          // --tls-self
+  std::string tls_cert, tls_key;  // --tls-cert, --tls-key
+  LogLevel log_level = LogLevel::kInfo;  // --log-level
+  std::string admin_token_file;          // --admin-token-file: enables /admin/ (node/admin.h)
+  origin::S3Config s3;                   // --s3-endpoint, --s3-region, --s3-addressing, env
 
   // Cluster (enabled by --peer-listen).
-  std::string peer_listen;              // --peer-listen HOST:PORT (UDP + TCP)
-  std::string peer_advertise;           // --peer-advertise HOST:PORT (default: bound address)
-  std::string client_advertise;         // --client-advertise HOST:PORT (default: --listen)
-  std::vector<std::string> seeds;       // --seed HOST:PORT, repeatable
-  double weight = 1.0;                  // --weight
-  std::string cluster_key_file;         // --cluster-key-file
-  bool insecure_peer = false;           // --insecure-peer: run the peer port without a key
-  int probe_interval_ms = 1000;         // --probe-interval-ms (SWIM protocol period)
-  int probe_timeout_ms = 500;           // --probe-timeout-ms
-  int gossip_interval_ms = 200;         // --gossip-interval-ms
-  int push_pull_interval_ms = 30000;    // --push-pull-interval-ms
+  std::string peer_listen;            // --peer-listen HOST:PORT (UDP + TCP)
+  std::string peer_advertise;         // --peer-advertise HOST:PORT (default: bound address)
+  std::string client_advertise;       // --client-advertise HOST:PORT (default: --listen)
+  std::vector<std::string> seeds;     // --seed HOST:PORT, repeatable
+  double weight = 1.0;                // --weight
+  std::string cluster_key_file;       // --cluster-key-file
+  bool insecure_peer = false;         // --insecure-peer: run the peer port without a key
+  int probe_interval_ms = 1000;       // --probe-interval-ms (SWIM protocol period)
+  int probe_timeout_ms = 500;         // --probe-timeout-ms
+  int gossip_interval_ms = 200;       // --gossip-interval-ms
+  int push_pull_interval_ms = 30000;  // --push-pull-interval-ms
   bool cluster_enabled() const { return !peer_listen.empty(); }
-  origin::RequestConfig origin_request; // defaults for C0-Config keys
-  double hedge_quantile = 0.99;         // --hedge-quantile: hedge after this latency; 0: off
-  double hedge_budget = 0.05;           // --hedge-budget: hedges per origin request (10 s window)
-  int breaker_cooldown_ms = 30000;      // --breaker-cooldown-ms: open breaker -> half-open probe
+  origin::RequestConfig origin_request;  // defaults for C0-Config keys
+  double hedge_quantile = 0.99;          // --hedge-quantile: hedge after this latency; 0: off
+  double hedge_budget = 0.05;            // --hedge-budget: hedges per origin request (10 s window)
+  int breaker_cooldown_ms = 30000;       // --breaker-cooldown-ms: open breaker -> half-open probe
+
+  // Disk tier (enabled by --disk-path; node/store/disk_tier.h).
+  std::string disk_path;  // --disk-path: directory, file or block device
+  store::DeviceKind disk_kind = store::DeviceKind::kFile;  // --disk-kind fs|block
+  std::uint64_t disk_capacity = 0;  // --disk-capacity; 0: 80% of the free space at the path
+  bool disk_enabled() const { return !disk_path.empty(); }
+  // The disk tier's settings from the flags above and --page-size.
+  store::DiskConfig disk_config() const;
 
   // Returns "--flag: reason" for the first invalid setting, or nullopt.
   std::optional<std::string> validate() const;

@@ -30,10 +30,10 @@ PageResult transport_error(const std::string& why) {
 struct ForwardClient::Conn {
   std::string peer_addr;
   std::shared_ptr<peer::FrameStream> stream;
-  bool ready = false;                        // handshake done
+  bool ready = false;  // handshake done
   bool broken = false;
-  std::deque<peer::ForwardRequest> queued;   // sent once ready
-  std::vector<std::uint64_t> ids;            // requests sent or queued on this connection
+  std::deque<peer::ForwardRequest> queued;  // sent once ready
+  std::vector<std::uint64_t> ids;           // requests sent or queued on this connection
 };
 
 ForwardClient::ForwardClient(net::io_context& peer_loop, peer::ClusterKey key,
@@ -43,8 +43,8 @@ ForwardClient::ForwardClient(net::io_context& peer_loop, peer::ClusterKey key,
 ForwardClient::~ForwardClient() = default;
 
 void ForwardClient::fetch(const std::string& peer_addr, const PageKey& key,
-                          const FetchOptions& opts, std::uint64_t epoch,
-                          net::any_io_executor ex, PageFetcher::PageHandler done) {
+                          const FetchOptions& opts, std::uint64_t epoch, net::any_io_executor ex,
+                          PageFetcher::PageHandler done) {
   peer::ForwardRequest req;
   req.kind = key.kind;
   req.object = key.object;
@@ -98,8 +98,8 @@ std::shared_ptr<ForwardClient::Conn> ForwardClient::connection(const std::string
   socket->async_connect(endpoint, [this, c, socket](boost::system::error_code ec) {
     if (ec) return fail(c, "connect " + c->peer_addr + ": " + ec.message());
     socket->set_option(tcp::no_delay(true), ec);
-    c->stream = peer::FrameStream::create(std::move(*socket), key_,
-                                          peer::FrameStream::Role::kClient);
+    c->stream =
+        peer::FrameStream::create(std::move(*socket), key_, peer::FrameStream::Role::kClient);
     c->stream->async_handshake([this, c](boost::system::error_code hec) {
       if (hec) return fail(c, "handshake with " + c->peer_addr + ": " + hec.message());
       c->ready = true;
@@ -122,12 +122,12 @@ void ForwardClient::send(const std::shared_ptr<Conn>& c, const peer::ForwardRequ
 }
 
 void ForwardClient::read_loop(const std::shared_ptr<Conn>& c) {
-  c->stream->async_read_frame(page_size_, [this, c](boost::system::error_code ec,
-                                                    peer::Frame frame) {
-    if (ec) return fail(c, "read: " + ec.message());
-    on_frame(c, std::move(frame));
-    if (!c->broken) read_loop(c);
-  });
+  c->stream->async_read_frame(page_size_,
+                              [this, c](boost::system::error_code ec, peer::Frame frame) {
+                                if (ec) return fail(c, "read: " + ec.message());
+                                on_frame(c, std::move(frame));
+                                if (!c->broken) read_loop(c);
+                              });
 }
 
 void ForwardClient::on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame) {
@@ -252,35 +252,36 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
   }
   PageKey key{req->kind, req->object, req->page};
   const std::uint64_t offset = req->offset, length = req->length;
-  fetcher_.get(key, opts, loop_.get_executor(),
-               [this, s, resp, offset, length](PageResult r) mutable {
-    resp.outcome = r.outcome;
-    resp.message = r.message.substr(0, 200);
-    std::string_view payload;
-    if (r.outcome == origin::Outcome::kOk) {
-      resp.object_size = r.page->object_size;
-      resp.etag = r.page->etag;
-      resp.last_modified = r.page->last_modified;
-      resp.bucket = r.page->bucket;
-      resp.cached_at = r.source == PageSource::kMemory ? r.page->cached_at : 0;
-      payload = r.page->bytes();
-      if (length > 0) {
-        if (offset >= payload.size()) {
-          resp.outcome = origin::Outcome::kInvalidRange;
-          resp.message = "offset past the page's end";
-          payload = {};
-        } else {
-          resp.offset = offset;
-          payload = payload.substr(offset, length);
+  fetcher_.get(
+      key, opts, loop_.get_executor(), [this, s, resp, offset, length](PageResult r) mutable {
+        resp.outcome = r.outcome;
+        resp.message = r.message.substr(0, 200);
+        std::string_view payload;
+        if (r.outcome == origin::Outcome::kOk) {
+          resp.object_size = r.page->object_size;
+          resp.etag = r.page->etag;
+          resp.last_modified = r.page->last_modified;
+          resp.bucket = r.page->bucket;
+          const bool cached = r.source == PageSource::kMemory || r.source == PageSource::kDisk;
+          resp.cached_at = cached ? r.page->cached_at : 0;
+          payload = r.page->bytes();
+          if (length > 0) {
+            if (offset >= payload.size()) {
+              resp.outcome = origin::Outcome::kInvalidRange;
+              resp.message = "offset past the page's end";
+              payload = {};
+            } else {
+              resp.offset = offset;
+              payload = payload.substr(offset, length);
+            }
+          }
+          metrics_.peer_egress_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
         }
-      }
-      metrics_.peer_egress_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-    }
-    s->async_write_frame(peer::encode_frame_header(resp), payload, r.page,
-                         [s](boost::system::error_code ec) {
-                           if (ec) s->close();
-                         });
-  });
+        s->async_write_frame(peer::encode_frame_header(resp), payload, r.page,
+                             [s](boost::system::error_code ec) {
+                               if (ec) s->close();
+                             });
+      });
 }
 
 }  // namespace shoal::node

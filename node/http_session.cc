@@ -16,7 +16,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string status_label(int status) { return std::to_string(status); }
+std::string status_label(int status) {
+  return std::to_string(status);
+}
 
 // Completion condition for body writes: hand the kernel the whole slice per write call. Asio's
 // default (transfer_all) caps each call at 64 KiB, which costs ~16 sendmsg and timer re-arms per
@@ -33,10 +35,16 @@ std::string c0_status(std::uint64_t first, std::uint64_t last, const std::string
 
 const char* page_outcome(PageSource s) {
   switch (s) {
-    case PageSource::kMemory: return "hit_memory";
-    case PageSource::kOrigin: return "miss";
-    case PageSource::kCoalesced: return "coalesced";
-    case PageSource::kPeer: return "forwarded";
+    case PageSource::kMemory:
+      return "hit_memory";
+    case PageSource::kOrigin:
+      return "miss";
+    case PageSource::kCoalesced:
+      return "coalesced";
+    case PageSource::kPeer:
+      return "forwarded";
+    case PageSource::kDisk:
+      return "hit_disk";
   }
   return "miss";
 }
@@ -111,16 +119,14 @@ class HttpSession {
     parser_->body_limit(kAdminBodyLimit);  // only /admin/ requests may carry a body
     lowest().expires_after(std::chrono::milliseconds(cfg_.header_timeout_ms));
     http::async_read_header(derived().stream(), buffer_, *parser_,
-                     [self = derived().shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+                            [self = derived().shared_from_this()](
+                                beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
     idle_ = false;
-    if (ec == http::error::end_of_stream || ec == net::error::eof ||
-        ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
       return derived().do_eof();
     }
     if (ec == http::error::header_limit) {
@@ -158,9 +164,10 @@ class HttpSession {
   void begin_request() {
     lowest().expires_never();  // the idle timer must not fire while the origin answers
     if (std::distance(req_.begin(), req_.end()) > cfg_.max_header_fields) {
-      return send_error(431, "too many request header fields (at most " +
-                                 std::to_string(cfg_.max_header_fields) + ")",
-                        true);
+      return send_error(
+          431,
+          "too many request header fields (at most " + std::to_string(cfg_.max_header_fields) + ")",
+          true);
     }
     started_ = Clock::now();
     host_.metrics().requests_in_flight.fetch_add(1);
@@ -203,9 +210,9 @@ class HttpSession {
   }
 
   // ---- simple responses ----------------------------------------------------------------------
-  void send_text(int status, std::string body, const char* content_type,
-                 bool close = false, const std::string& allow = "",
-                 const std::string& content_range = "", const std::string& retry_after = "",
+  void send_text(int status, std::string body, const char* content_type, bool close = false,
+                 const std::string& allow = "", const std::string& content_range = "",
+                 const std::string& retry_after = "",
                  const std::vector<std::pair<std::string, std::string>>& extra = {}) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(status), req_.version());
@@ -224,19 +231,19 @@ class HttpSession {
     lowest().expires_after(std::chrono::milliseconds(cfg_.write_timeout_ms));
     if (head) {
       auto sr = std::make_shared<http::response_serializer<http::string_body>>(*res);
-      http::async_write_header(derived().stream(), *sr,
-                               [self = derived().shared_from_this(), res, sr](
-                                   beast::error_code ec, std::size_t) {
-                                 self->on_simple_written(ec, !res->keep_alive());
-                               });
+      http::async_write_header(
+          derived().stream(), *sr,
+          [self = derived().shared_from_this(), res, sr](beast::error_code ec, std::size_t) {
+            self->on_simple_written(ec, !res->keep_alive());
+          });
       return;
     }
-    http::async_write(derived().stream(), *res,
-                      [self = derived().shared_from_this(), res](beast::error_code ec,
-                                                                 std::size_t n) {
-                        self->host_.metrics().egress.add(n);
-                        self->on_simple_written(ec, !res->keep_alive());
-                      });
+    http::async_write(
+        derived().stream(), *res,
+        [self = derived().shared_from_this(), res](beast::error_code ec, std::size_t n) {
+          self->host_.metrics().egress.add(n);
+          self->on_simple_written(ec, !res->keep_alive());
+        });
   }
 
   void send_error(int status, const std::string& reason, bool close, const std::string& allow = "",
@@ -281,19 +288,18 @@ class HttpSession {
 
   // HEAD, and suffix ranges: the object's size first (memory, else HeadObject; no page GET).
   void lookup_meta() {
-    host_.fetcher().head(fr_.kind, fr_.object, fr_.options, derived().executor(),
-                         [self = derived().shared_from_this()](HeadResult r) {
-                           self->on_meta(std::move(r));
-                         });
+    host_.fetcher().head(
+        fr_.kind, fr_.object, fr_.options, derived().executor(),
+        [self = derived().shared_from_this()](HeadResult r) { self->on_meta(std::move(r)); });
   }
 
   void on_meta(HeadResult r) {
     if (r.outcome != origin::Outcome::kOk) return fail_origin(r.outcome, r.message);
     ResolvedRange rr;
     if (resolve_byte_range(fr_.range, r.meta.size, &rr) != RangeError::kOk) {
-      return send_error(416, "range not satisfiable for an object of " +
-                                 std::to_string(r.meta.size) + " bytes",
-                        false, "", unsatisfied_content_range(r.meta.size));
+      return send_error(
+          416, "range not satisfiable for an object of " + std::to_string(r.meta.size) + " bytes",
+          false, "", unsatisfied_content_range(r.meta.size));
     }
     if (fr_.head) return send_head(rr, r.meta);
     request_first_page(rr.first, rr.last);
@@ -306,10 +312,9 @@ class HttpSession {
     first_page_ = page;
     FetchOptions opts = fr_.options;
     set_slice(&opts, page, first, last);
-    host_.fetcher().get(PageKey{fr_.kind, fr_.object, page}, opts, derived().executor(),
-                        [self = derived().shared_from_this()](PageResult r) {
-                          self->on_first_page(std::move(r));
-                        });
+    host_.fetcher().get(
+        PageKey{fr_.kind, fr_.object, page}, opts, derived().executor(),
+        [self = derived().shared_from_this()](PageResult r) { self->on_first_page(std::move(r)); });
     // When the range's end is known, the next pages are asked for at once, so a cold read
     // fetches them in parallel with the first; their ETags are checked when they are sent.
     window_.clear();
@@ -345,9 +350,9 @@ class HttpSession {
     const Page& p = *r.page;
     ResolvedRange rr;
     if (resolve_byte_range(fr_.range, p.object_size, &rr) != RangeError::kOk) {
-      return send_error(416, "range not satisfiable for an object of " +
-                                 std::to_string(p.object_size) + " bytes",
-                        false, "", unsatisfied_content_range(p.object_size));
+      return send_error(
+          416, "range not satisfiable for an object of " + std::to_string(p.object_size) + " bytes",
+          false, "", unsatisfied_content_range(p.object_size));
     }
     if (rr.first / page_size() != first_page_) {
       // A suffix range resolved against a stale size: the object changed; start over once.
@@ -383,16 +388,15 @@ class HttpSession {
     res_.emplace(http::status::partial_content, req_.version());
     set_common_headers(*res_, rr, meta.size, meta.etag, meta.last_modified);
     res_->content_length(rr.length());
-    if (PageRef p = host_.fetcher().memory().peek(
-            PageKey{fr_.kind, fr_.object, rr.first / page_size()})) {
+    if (PageRef p =
+            host_.fetcher().memory().peek(PageKey{fr_.kind, fr_.object, rr.first / page_size()})) {
       std::uint64_t page_last = (rr.first / page_size() + 1) * page_size() - 1;
-      res_->set("C0-Status", c0_status(rr.first, std::min(rr.last, page_last), p->bucket,
-                                       p->cached_at));
+      res_->set("C0-Status",
+                c0_status(rr.first, std::min(rr.last, page_last), p->bucket, p->cached_at));
     }
     finish_status_ = 206;
-    write_header([self = derived().shared_from_this()](beast::error_code ec) {
-      self->finish_body(ec);
-    });
+    write_header(
+        [self = derived().shared_from_this()](beast::error_code ec) { self->finish_body(ec); });
   }
 
   void begin_body(const ResolvedRange& rr, PageResult first) {
@@ -406,7 +410,10 @@ class HttpSession {
     set_common_headers(*res_, rr, p.object_size, p.etag, p.last_modified);
     res_->set("C0-Status",
               c0_status(rr.first, std::min(rr.last, page_end(first_page_)), p.bucket,
-                        first.source == PageSource::kMemory || first.source == PageSource::kPeer ? p.cached_at : 0));
+                        first.source == PageSource::kMemory || first.source == PageSource::kPeer ||
+                                first.source == PageSource::kDisk
+                            ? p.cached_at
+                            : 0));
     if (chunked_) {
       res_->set(http::field::trailer, "C0-Status");
       res_->chunked(true);
@@ -448,10 +455,9 @@ class HttpSession {
   void write_header(Handler h) {
     sr_.emplace(*res_);
     lowest().expires_after(std::chrono::milliseconds(cfg_.write_timeout_ms));
-    http::async_write_header(derived().stream(), *sr_,
-                             [h = std::move(h)](beast::error_code ec, std::size_t) mutable {
-                               h(ec);
-                             });
+    http::async_write_header(
+        derived().stream(), *sr_,
+        [h = std::move(h)](beast::error_code ec, std::size_t) mutable { h(ec); });
   }
 
   // Requests pages ahead of the one being written, up to readahead_pages outstanding.
@@ -510,9 +516,12 @@ class HttpSession {
       }
       host_.metrics().pages.add({page_outcome(r.source)});
       std::uint64_t first = std::max(range_.first, page_start(front.page));
-      trailers_.push_back(c0_status(first, std::min(range_.last, page_end(front.page)),
-                                    r.page->bucket,
-                                    r.source == PageSource::kMemory || r.source == PageSource::kPeer ? r.page->cached_at : 0));
+      trailers_.push_back(
+          c0_status(first, std::min(range_.last, page_end(front.page)), r.page->bucket,
+                    r.source == PageSource::kMemory || r.source == PageSource::kPeer ||
+                            r.source == PageSource::kDisk
+                        ? r.page->cached_at
+                        : 0));
     }
     const Page& p = *r.page;
     const std::uint64_t base = page_start(front.page) + p.body_offset;  // offset of body[0]
@@ -527,12 +536,13 @@ class HttpSession {
                               base + p.body.size < std::min(size_, page_start(front.page + 1)))) {
       return abort_body("page " + std::to_string(front.page) + " is shorter than the range");
     }
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(end - begin, kWriteSlice));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(end - begin, kWriteSlice));
     net::const_buffer data(p.body.data.get() + begin, n);
     const bool last_slice = begin + n == end;
     lowest().expires_after(std::chrono::milliseconds(cfg_.write_timeout_ms));
     auto on_write = [self = derived().shared_from_this(), n, last_slice](beast::error_code ec,
-                                                                        std::size_t) {
+                                                                         std::size_t) {
       self->on_slice_written(ec, n, last_slice);
     };
     if (chunked_) {
@@ -570,10 +580,8 @@ class HttpSession {
     *last += "\r\n";
     lowest().expires_after(std::chrono::milliseconds(cfg_.write_timeout_ms));
     net::async_write(derived().stream(), net::buffer(*last),
-                     [self = derived().shared_from_this(), last](beast::error_code ec,
-                                                                 std::size_t) {
-                       self->finish_body(ec);
-                     });
+                     [self = derived().shared_from_this(), last](
+                         beast::error_code ec, std::size_t) { self->finish_body(ec); });
   }
 
   void finish_body(beast::error_code ec) {
@@ -591,8 +599,8 @@ class HttpSession {
   void abort_body(const std::string& why) {
     if (aborted_) return;
     aborted_ = true;
-    SHOAL_LOG(kWarn, "aborting response for /fetch/" << fr_.kind << "/" << fr_.object << ": "
-                                                     << why);
+    SHOAL_LOG(kWarn,
+              "aborting response for /fetch/" << fr_.kind << "/" << fr_.object << ": " << why);
     window_.clear();
     finish_status_ = 206;
     end_request();
@@ -666,8 +674,7 @@ class PlainSession : public HttpSession<PlainSession>,
   beast::tcp_stream stream_;
 };
 
-class TlsSession : public HttpSession<TlsSession>,
-                   public std::enable_shared_from_this<TlsSession> {
+class TlsSession : public HttpSession<TlsSession>, public std::enable_shared_from_this<TlsSession> {
  public:
   TlsSession(tcp::socket socket, net::ssl::context& tls, SessionHost& host)
       : HttpSession<TlsSession>(host), stream_(std::move(socket), tls) {}
@@ -678,16 +685,21 @@ class TlsSession : public HttpSession<TlsSession>,
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       beast::get_lowest_layer(self->stream_)
           .expires_after(std::chrono::milliseconds(self->cfg_.idle_timeout_ms));
-      self->stream_.async_handshake(net::ssl::stream_base::server,
-                                    [self](beast::error_code ec) {
-                                      if (ec) return self->close_now();
-                                      self->do_read();
-                                    });
+      self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+        if (ec) return self->close_now();
+        self->do_read();
+      });
     });
   }
   beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
-  // Decrypted bytes OpenSSL holds that a socket wait would not see.
-  bool has_buffered_input() { return SSL_pending(stream_.native_handle()) > 0; }
+  // Bytes already read from the socket that a socket wait would not see: decrypted or
+  // buffered records in OpenSSL, and ciphertext Asio handed to its BIO pair (e.g. a request the
+  // client sent right behind its handshake Finished, read together with it).
+  bool has_buffered_input() {
+    SSL* ssl = stream_.native_handle();
+    return SSL_pending(ssl) > 0 || SSL_has_pending(ssl) == 1 ||
+           BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
+  }
   net::any_io_executor executor() { return stream_.get_executor(); }
   void do_eof() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));

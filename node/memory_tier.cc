@@ -13,17 +13,19 @@ MemoryTier::MemoryTier(std::uint64_t capacity_bytes) : cache_(capacity_bytes) {}
 
 PageRef MemoryTier::find(const PageKey& key) {
   std::lock_guard lock(mu_);
-  PageRef* v = cache_.find(key);
-  return v ? *v : nullptr;
+  Entry* v = cache_.find(key);
+  if (v == nullptr) return nullptr;
+  v->hit = true;
+  return v->page;
 }
 
 PageRef MemoryTier::peek(const PageKey& key) const {
   std::lock_guard lock(mu_);
-  const PageRef* v = cache_.peek(key);
-  return v ? *v : nullptr;
+  const Entry* v = cache_.peek(key);
+  return v ? v->page : nullptr;
 }
 
-bool MemoryTier::insert(const PageKey& key, PageRef page) {
+bool MemoryTier::insert(const PageKey& key, PageRef page, bool from_disk) {
   const std::uint64_t charge = memory_charge(key, *page);
   auto meta = std::make_shared<Page>();
   meta->object_size = page->object_size;
@@ -33,24 +35,35 @@ bool MemoryTier::insert(const PageKey& key, PageRef page) {
   PageKey mkey = meta_key(key.kind, key.object);
   const std::uint64_t meta_charge = memory_charge(mkey, *meta);
 
-  std::lock_guard lock(mu_);
-  drop_other_etags_locked(key, page->etag);
-  insert_locked(mkey, std::move(meta), meta_charge);
-  const bool admitted = charge <= cache_.capacity_bytes();
-  insert_locked(key, std::move(page), charge);
+  std::vector<EvictedPage> evicted;
+  bool admitted = false;
+  {
+    std::lock_guard lock(mu_);
+    drop_other_etags_locked(key, page->etag);
+    insert_locked(mkey, Entry{std::move(meta)}, meta_charge, &evicted);
+    admitted = charge <= cache_.capacity_bytes();
+    insert_locked(key, Entry{std::move(page), false, from_disk}, charge, &evicted);
+  }
+  hand_over(std::move(evicted));
   return admitted;
 }
 
-void MemoryTier::insert_locked(const PageKey& key, PageRef page, std::uint64_t charge) {
+void MemoryTier::hand_over(std::vector<EvictedPage> evicted) {
+  if (!on_evict_) return;
+  for (EvictedPage& e : evicted) on_evict_(std::move(e));
+}
+
+void MemoryTier::insert_locked(const PageKey& key, Entry entry, std::uint64_t charge,
+                               std::vector<EvictedPage>* evicted_pages) {
   const bool is_page = key.page != kMetaPage;
-  if (PageRef* old = cache_.peek(key)) {
+  if (Entry* old = cache_.peek(key)) {
     if (is_page) {
       --pages_;
-      page_bytes_ -= (*old)->body.size;
+      page_bytes_ -= old->page->body.size;
     }
   }
-  const std::uint64_t body = page->body.size;
-  auto evicted = cache_.insert(key, std::move(page), charge);
+  const std::uint64_t body = entry.page->body.size;
+  auto evicted = cache_.insert(key, std::move(entry), charge);
   bool self_rejected = false;
   for (auto& [k, v] : evicted) {
     if (k == key && charge > cache_.capacity_bytes()) {
@@ -59,7 +72,8 @@ void MemoryTier::insert_locked(const PageKey& key, PageRef page, std::uint64_t c
     }
     if (k.page != kMetaPage) {
       --pages_;
-      page_bytes_ -= v->body.size;
+      page_bytes_ -= v.page->body.size;
+      evicted_pages->push_back(EvictedPage{std::move(k), std::move(v.page), v.hit, v.from_disk});
     }
     ++evictions_;
   }
@@ -74,13 +88,13 @@ void MemoryTier::insert_locked(const PageKey& key, PageRef page, std::uint64_t c
 }
 
 void MemoryTier::drop_other_etags_locked(const PageKey& key, const std::string& etag) {
-  PageRef* meta = cache_.peek(meta_key(key.kind, key.object));
-  if (meta == nullptr || (*meta)->etag == etag) return;
-  std::size_t dropped = cache_.erase_if([&](const PageKey& k, const PageRef& v) {
+  Entry* meta = cache_.peek(meta_key(key.kind, key.object));
+  if (meta == nullptr || meta->page->etag == etag) return;
+  std::size_t dropped = cache_.erase_if([&](const PageKey& k, const Entry& v) {
     if (k.page == kMetaPage || k.kind != key.kind || k.object != key.object) return false;
-    if (v->etag == etag) return false;
+    if (v.page->etag == etag) return false;
     --pages_;
-    page_bytes_ -= v->body.size;
+    page_bytes_ -= v.page->body.size;
     return true;
   });
   invalidations_ += dropped;
@@ -89,13 +103,13 @@ void MemoryTier::drop_other_etags_locked(const PageKey& key, const std::string& 
 std::optional<ObjectMeta> MemoryTier::find_meta(const std::string& kind,
                                                 const std::string& object) {
   std::lock_guard lock(mu_);
-  PageRef* v = cache_.find(meta_key(kind, object));
+  Entry* v = cache_.find(meta_key(kind, object));
   if (v == nullptr) return std::nullopt;
-  return ObjectMeta{(*v)->object_size, (*v)->etag, (*v)->last_modified, (*v)->cached_at};
+  const Page& m = *v->page;
+  return ObjectMeta{m.object_size, m.etag, m.last_modified, m.cached_at};
 }
 
-void MemoryTier::put_meta(const std::string& kind, const std::string& object,
-                          const ObjectMeta& m) {
+void MemoryTier::put_meta(const std::string& kind, const std::string& object, const ObjectMeta& m) {
   auto meta = std::make_shared<Page>();
   meta->object_size = m.size;
   meta->etag = m.etag;
@@ -103,14 +117,17 @@ void MemoryTier::put_meta(const std::string& kind, const std::string& object,
   meta->cached_at = m.cached_at;
   PageKey mkey = meta_key(kind, object);
   const std::uint64_t charge = memory_charge(mkey, *meta);
-  std::lock_guard lock(mu_);
-  drop_other_etags_locked(mkey, m.etag);
-  insert_locked(mkey, std::move(meta), charge);
+  std::vector<EvictedPage> evicted;
+  {
+    std::lock_guard lock(mu_);
+    drop_other_etags_locked(mkey, m.etag);
+    insert_locked(mkey, Entry{std::move(meta)}, charge, &evicted);
+  }
+  hand_over(std::move(evicted));
 }
 
 std::size_t MemoryTier::erase_object(const std::string& kind, const std::string& object) {
-  return erase_matching(
-      [&](const PageKey& k) { return k.kind == kind && k.object == object; });
+  return erase_matching([&](const PageKey& k) { return k.kind == kind && k.object == object; });
 }
 
 std::size_t MemoryTier::erase_kind(const std::string& kind) {
@@ -120,22 +137,35 @@ std::size_t MemoryTier::erase_kind(const std::string& kind) {
 std::size_t MemoryTier::erase_matching(const std::function<bool(const PageKey&)>& match) {
   std::lock_guard lock(mu_);
   std::size_t pages = 0;
-  cache_.erase_if([&](const PageKey& k, const PageRef& v) {
+  cache_.erase_if([&](const PageKey& k, const Entry& v) {
     if (!match(k)) return false;
     if (k.page != kMetaPage) {
       ++pages;
       --pages_;
-      page_bytes_ -= v->body.size;
+      page_bytes_ -= v.page->body.size;
     }
     return true;
   });
   return pages;
 }
 
+std::vector<EvictedPage> MemoryTier::resident_pages() {
+  std::vector<EvictedPage> out;
+  std::lock_guard lock(mu_);
+  out.reserve(pages_);
+  // erase_if visits every entry once; the predicate only collects and never erases.
+  cache_.erase_if([&](const PageKey& k, const Entry& v) {
+    if (k.page != kMetaPage) out.push_back(EvictedPage{k, v.page, v.hit, v.from_disk});
+    return false;
+  });
+  return out;
+}
+
 MemoryTierStats MemoryTier::stats() const {
   std::lock_guard lock(mu_);
-  return MemoryTierStats{cache_.capacity_bytes(), cache_.used_bytes(), pages_, page_bytes_,
-                         evictions_, rejected_, invalidations_};
+  return MemoryTierStats{
+      cache_.capacity_bytes(), cache_.used_bytes(), pages_, page_bytes_, evictions_, rejected_,
+      invalidations_};
 }
 
 }  // namespace shoal::node

@@ -9,8 +9,14 @@
 // differs from the object's recorded ETag drops every cached page of that object with another
 // ETag, so a response assembled from the tier never mixes versions.
 //
+// Eviction to disk: pages evicted for room (not those dropped for an ETag change, by
+// erase_object() or by erase_kind()) are handed to the eviction handler, with whether they were
+// hit while in memory and whether they came from the disk tier, so the disk tier can keep the
+// ones worth keeping (node/page_fetcher.h, node/store/admission.h).
+//
 // Thread-safe: one mutex; operations are O(1) except ETag changes, erase_object() and
-// erase_kind(), which scan the tier (rare: an object overwritten, an operator purge).
+// erase_kind(), which scan the tier (rare: an object overwritten, an operator purge). The
+// eviction handler runs on the thread that inserted, after the tier's lock is released.
 #pragma once
 
 #include <cstdint>
@@ -35,25 +41,40 @@ struct ObjectMeta {
 struct MemoryTierStats {
   std::uint64_t capacity_bytes = 0;
   std::uint64_t used_bytes = 0;
-  std::uint64_t pages = 0;        // page entries (metadata entries not counted)
-  std::uint64_t page_bytes = 0;   // sum of page body sizes
-  std::uint64_t evictions = 0;    // entries evicted for room
-  std::uint64_t rejected = 0;     // pages not admitted (larger than the whole budget)
+  std::uint64_t pages = 0;          // page entries (metadata entries not counted)
+  std::uint64_t page_bytes = 0;     // sum of page body sizes
+  std::uint64_t evictions = 0;      // entries evicted for room
+  std::uint64_t rejected = 0;       // pages not admitted (larger than the whole budget)
   std::uint64_t invalidations = 0;  // pages dropped because their object's ETag changed
+};
+
+// A page leaving the memory tier for room.
+struct EvictedPage {
+  PageKey key;
+  PageRef page;
+  bool hit = false;        // find() returned it at least once while it was in memory
+  bool from_disk = false;  // it was inserted from the disk tier (insert(..., true))
 };
 
 class MemoryTier {
  public:
+  using EvictionHandler = std::function<void(EvictedPage)>;
+
   explicit MemoryTier(std::uint64_t capacity_bytes);
+
+  // Installs the handler for pages evicted for room (before use; not thread-safe against
+  // inserts).
+  void set_eviction_handler(EvictionHandler handler) { on_evict_ = std::move(handler); }
 
   // The page under `key`, counting a hit for eviction purposes; nullptr on a miss.
   PageRef find(const PageKey& key);
   // Like find() without touching eviction state.
   PageRef peek(const PageKey& key) const;
   // Admits `page` under `key` (replacing any previous one), records its object's metadata and
-  // drops pages of other ETags of that object. Returns false when the page was not admitted
-  // (larger than the budget).
-  bool insert(const PageKey& key, PageRef page);
+  // drops pages of other ETags of that object. `from_disk` marks a page promoted from the disk
+  // tier (it is never written back). Returns false when the page was not admitted (larger than
+  // the budget). Pages evicted to make room go to the eviction handler.
+  bool insert(const PageKey& key, PageRef page, bool from_disk = false);
   // Object metadata recorded by a page insert or put_meta(); nullopt when unknown.
   std::optional<ObjectMeta> find_meta(const std::string& kind, const std::string& object);
   void put_meta(const std::string& kind, const std::string& object, const ObjectMeta& meta);
@@ -62,15 +83,28 @@ class MemoryTier {
   // Drops every entry of every object of `kind` (pages and metadata); returns pages dropped.
   std::size_t erase_kind(const std::string& kind);
 
+  // Every page held now (not metadata entries), for writing them to disk at shutdown.
+  std::vector<EvictedPage> resident_pages();
+
   MemoryTierStats stats() const;
 
  private:
-  void insert_locked(const PageKey& key, PageRef page, std::uint64_t charge);
+  // What the cache holds per key: the page and its disk-admission facts.
+  struct Entry {
+    PageRef page;
+    bool hit = false;
+    bool from_disk = false;
+  };
+
+  void insert_locked(const PageKey& key, Entry entry, std::uint64_t charge,
+                     std::vector<EvictedPage>* evicted);
+  void hand_over(std::vector<EvictedPage> evicted);
   void drop_other_etags_locked(const PageKey& key, const std::string& etag);
   std::size_t erase_matching(const std::function<bool(const PageKey&)>& match);
 
   mutable std::mutex mu_;
-  S3FifoCache<PageKey, PageRef, PageKeyHash> cache_;
+  S3FifoCache<PageKey, Entry, PageKeyHash> cache_;
+  EvictionHandler on_evict_;
   std::uint64_t pages_ = 0;
   std::uint64_t page_bytes_ = 0;
   std::uint64_t evictions_ = 0;

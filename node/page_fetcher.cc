@@ -1,7 +1,10 @@
 #include "node/page_fetcher.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
+
+#include "node/log.h"
 
 namespace shoal::node {
 namespace {
@@ -10,6 +13,23 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+store::Key store_key(const PageKey& k) {
+  return store::Key{k.kind, k.object, k.page};
+}
+
+store::PageMeta store_meta(const Page& p) {
+  return store::PageMeta{p.object_size, p.etag, p.last_modified, p.bucket, p.cached_at};
+}
+
+// Where the disk tier copies a page's payload (on its I/O thread): the page's own body.
+store::DiskTier::PayloadSink body_sink(const std::shared_ptr<Page>& page) {
+  return [page](std::size_t n) {
+    page->body.data = std::make_unique_for_overwrite<char[]>(n);
+    page->body.size = n;
+    return page->body.data.get();
+  };
 }
 
 // Whether a failure in one bucket should hand the page to the next listed bucket.
@@ -40,18 +60,14 @@ struct HeadAttempt {
 
 PageFetcher::PageFetcher(MemoryTier& memory, origin::PageFetch& origin, std::uint64_t page_size,
                          NodeMetrics& metrics, FetchLimits limits)
-    : memory_(memory),
-      origin_(origin),
-      page_size_(page_size),
-      metrics_(metrics),
-      limits_(limits) {}
+    : memory_(memory), origin_(origin), page_size_(page_size), metrics_(metrics), limits_(limits) {}
 
 std::uint64_t PageFetcher::inflight_bytes() const {
   return static_cast<std::uint64_t>(metrics_.origin_in_flight.load()) * page_size_;
 }
 
-void PageFetcher::get(const PageKey& key, const FetchOptions& opts,
-                      boost::asio::any_io_executor ex, PageHandler done) {
+void PageFetcher::get(const PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
+                      PageHandler done) {
   if (PageRef page = memory_.find(key);
       page && (opts.if_match.empty() || page->etag == opts.if_match)) {
     boost::asio::post(ex, [done = std::move(done), page = std::move(page)]() mutable {
@@ -71,8 +87,8 @@ void PageFetcher::get(const PageKey& key, const FetchOptions& opts,
 // A part of a page owned by another member: forwarded as is (the owner coalesces and caches
 // the whole page), without a local flight. When no ranked member answers, the normal path
 // takes over (which ends in an uncached origin fetch).
-void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::size_t i,
-                                PageKey key, FetchOptions opts, boost::asio::any_io_executor ex,
+void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::size_t i, PageKey key,
+                                FetchOptions opts, boost::asio::any_io_executor ex,
                                 PageHandler done) {
   if (i >= targets.size() || targets[i].self) {
     return get_flight(key, opts, std::move(ex), std::move(done));
@@ -100,16 +116,15 @@ void PageFetcher::get_flight(const PageKey& key, const FetchOptions& opts,
     auto it = flights_.find(key);
     if (it == flights_.end()) {
       const std::uint64_t next_bytes = (flights_.size() + 1) * page_size_;
-      if (opts.may_shed && (flights_.size() >= limits_.max_fetches ||
-                            next_bytes > limits_.max_inflight_bytes)) {
+      if (opts.may_shed &&
+          (flights_.size() >= limits_.max_fetches || next_bytes > limits_.max_inflight_bytes)) {
         shed_.fetch_add(1, std::memory_order_relaxed);
         PageResult r;
         r.outcome = origin::Outcome::kThrottled;
         r.shed = true;
         r.message = "node busy: " + std::to_string(flights_.size()) + " page fetches in progress";
-        boost::asio::post(ex, [done = std::move(done), r = std::move(r)]() mutable {
-          done(std::move(r));
-        });
+        boost::asio::post(
+            ex, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
         return;
       }
       it = flights_.emplace(key, std::make_shared<Flight>()).first;
@@ -127,11 +142,110 @@ void PageFetcher::start_fetch(const PageKey& key, const FetchOptions& opts) {
   auto a = std::make_shared<Attempt>();
   a->key = key;
   a->opts = opts;
-  if (router_ != nullptr && !opts.hop) {
-    a->targets = router_->targets(key);
+  if (disk_) {
+    auto page = std::make_shared<Page>();
+    auto done = [this, a, page](store::Result r, const store::PageMeta& m, std::string_view) {
+      on_disk_read(a, page, r, m);
+    };
+    if (disk_->read(store_key(key), std::move(done), body_sink(page)) == store::Result::kOk) {
+      return;
+    }
+  }
+  start_miss(std::move(a));
+}
+
+// Not in memory nor on disk: the page's owner (in a cluster) or the origin.
+void PageFetcher::start_miss(std::shared_ptr<Attempt> a) {
+  if (router_ != nullptr && !a->opts.hop) {
+    a->targets = router_->targets(a->key);
     return route_next(std::move(a));
   }
   fetch_from_origin(std::move(a));
+}
+
+// A disk read ended (on a disk I/O thread); on kOk `page`'s body holds the verified payload.
+void PageFetcher::on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page> page,
+                               store::Result r, const store::PageMeta& meta) {
+  const PageKey& k = a->key;
+  if (r == store::Result::kChecksumError || r == store::Result::kIoError) {
+    SHOAL_LOG(kWarn, "disk: page " << k.page << " of " << k.kind << "/" << k.object << ": "
+                                   << store::result_name(r) << "; fetching it again");
+  }
+  if (r != store::Result::kOk) return start_miss(std::move(a));
+  if (!a->opts.if_match.empty() && meta.etag != a->opts.if_match) return start_miss(std::move(a));
+  if (auto known = memory_.find_meta(k.kind, k.object); known && known->etag != meta.etag) {
+    disk_->erase(store_key(k));  // an older version than the one last seen
+    return start_miss(std::move(a));
+  }
+  page->object_size = meta.object_size;
+  page->etag = meta.etag;
+  page->last_modified = meta.last_modified;
+  page->bucket = meta.bucket;
+  page->cached_at = meta.cached_at;
+  memory_.insert(k, page, /*from_disk=*/true);
+  PageResult result;
+  result.page = std::move(page);
+  result.source = PageSource::kDisk;
+  finish(k, std::move(result));
+}
+
+// A page left memory for room: write it to disk if it is worth keeping and not there yet.
+void PageFetcher::spill(EvictedPage e) {
+  if (e.from_disk || disk_closing_.load(std::memory_order_acquire)) return;
+  store::Key key = store_key(e.key);
+  if (disk_->contains(key, e.page->etag)) return;
+  if (!admission_->admit(PageKeyHash{}(e.key), e.hit)) return;
+  const Page& p = *e.page;
+  disk_->write(key, store_meta(p), p.bytes(), e.page, [key](store::Result r) {
+    if (r == store::Result::kIoError) {
+      SHOAL_LOG(kWarn, "disk: writing page " << key.page << " of " << key.kind << "/" << key.object
+                                             << " failed; it stays memory-only");
+    }
+  });
+}
+
+bool PageFetcher::open_disk(const store::DiskConfig& config, std::string* error,
+                            const store::DiskTier::ProgressFn& progress) {
+  disk_ = store::DiskTier::open(config, error, progress);
+  if (!disk_) return false;
+  const std::size_t slots = static_cast<std::size_t>(disk_->stats().slots);
+  admission_ = std::make_unique<store::DiskAdmission>(
+      store::AdmissionRule::kReaccessed, std::clamp<std::size_t>(slots, 1024, 1u << 20));
+  memory_.set_eviction_handler([this](EvictedPage e) { spill(std::move(e)); });
+  return true;
+}
+
+std::uint64_t PageFetcher::close_disk(std::chrono::steady_clock::time_point deadline) {
+  if (!disk_) return 0;
+  disk_closing_.store(true, std::memory_order_release);
+  disk_->wait_idle();
+  std::uint64_t written = 0;
+  const std::size_t batch = disk_->config().max_queued_writes;
+  std::size_t queued = 0;
+  for (EvictedPage& e : memory_.resident_pages()) {
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    store::Key key = store_key(e.key);
+    if (disk_->contains(key, e.page->etag)) continue;
+    const Page& p = *e.page;
+    if (disk_->write(key, store_meta(p), p.bytes(), e.page) != store::Result::kOk) continue;
+    ++written;
+    if (++queued == batch) {  // keep the write queue from refusing the rest
+      disk_->wait_idle();
+      queued = 0;
+    }
+  }
+  disk_->wait_idle();
+  disk_.reset();
+  return written;
+}
+
+std::size_t PageFetcher::erase_from_disk(const std::string& kind, const std::string* object) {
+  if (!disk_) return 0;
+  return object ? disk_->erase_object(kind, *object) : disk_->erase_kind(kind);
+}
+
+store::AdmissionStats PageFetcher::admission_stats() const {
+  return admission_ ? admission_->stats() : store::AdmissionStats{};
 }
 
 // Cluster routing of a miss: the owner, else the next member in the page's ranking when one
@@ -155,7 +269,9 @@ void PageFetcher::route_next(std::shared_ptr<Attempt> a) {
   });
 }
 
-void PageFetcher::fetch_from_origin(std::shared_ptr<Attempt> a) { try_bucket(std::move(a)); }
+void PageFetcher::fetch_from_origin(std::shared_ptr<Attempt> a) {
+  try_bucket(std::move(a));
+}
 
 // One origin::PageFetch call: buckets in health order, hedged, with fall-through.
 void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
@@ -209,7 +325,9 @@ void PageFetcher::finish(const PageKey& key, PageResult r) {
   for (std::size_t i = 0; i < flight->waiters.size(); ++i) {
     PageResult copy = r;
     if (r.source != PageSource::kPeer) {
-      copy.source = i == 0 ? PageSource::kOrigin : PageSource::kCoalesced;
+      copy.source = i > 0                           ? PageSource::kCoalesced
+                    : r.source == PageSource::kDisk ? PageSource::kDisk
+                                                    : PageSource::kOrigin;
     }
     auto& w = flight->waiters[i];
     boost::asio::post(w.ex, [done = std::move(w.done), copy = std::move(copy)]() mutable {
@@ -218,9 +336,8 @@ void PageFetcher::finish(const PageKey& key, PageResult r) {
   }
 }
 
-void PageFetcher::head(const std::string& kind, const std::string& object,
-                       const FetchOptions& opts, boost::asio::any_io_executor ex,
-                       HeadHandler done) {
+void PageFetcher::head(const std::string& kind, const std::string& object, const FetchOptions& opts,
+                       boost::asio::any_io_executor ex, HeadHandler done) {
   if (auto meta = memory_.find_meta(kind, object)) {
     boost::asio::post(ex, [done = std::move(done), m = *meta]() mutable {
       done(HeadResult{origin::Outcome::kOk, std::move(m), {}});

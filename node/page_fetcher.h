@@ -1,5 +1,17 @@
-// The read path below the HTTP layer: memory tier, then the origin, with concurrent misses for a
-// page coalesced into one origin GET (singleflight).
+// The read path below the HTTP layer: memory tier, then the disk tier (when attached), then the
+// origin, with concurrent misses for a page coalesced into one fetch (singleflight).
+//
+// Disk tier (node/store/disk_tier.h, attach_disk()): a memory miss starts a flight whose first
+// step is a disk read, so concurrent misses read the disk once. A verified disk page is promoted
+// to memory (marked as from disk: it is never written back) and served as PageSource::kDisk; the
+// disk tier copies the payload into the page's body while verifying it (one pass). A
+// disk page whose ETag differs from the request's If-Match, or from the object's ETag recorded in
+// memory (a newer version was seen), is not served; the latter is dropped from disk. A checksum
+// or I/O error is logged, counted by the disk tier, and the page is fetched as on a miss. Pages
+// evicted from memory are written to disk when the admission rule (node/store/admission.h,
+// kReaccessed) admits them and the disk does not hold them already; a refused or failed write
+// leaves the page memory-only, never an error to a client. Disk I/O runs on the disk tier's
+// threads; page copies out of disk buffers happen there too, never on an event loop.
 //
 // A miss starts one origin fetch per page key; every get() for that key while it runs joins it
 // and gets the same page (or the same error). Fetches are never cancelled by their callers: a
@@ -15,7 +27,9 @@
 // passed in (never invoked inline), exactly once.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,6 +40,8 @@
 #include "node/memory_tier.h"
 #include "node/node_metrics.h"
 #include "node/page.h"
+#include "node/store/admission.h"
+#include "node/store/disk_tier.h"
 #include "origin/page_fetch.h"
 #include "origin/s3_client.h"
 
@@ -34,10 +50,10 @@ namespace shoal::node {
 struct FetchOptions {
   std::vector<std::string> buckets;  // preference order; never empty
   origin::RequestConfig config;
-  std::string if_match;              // ETag the page must have (empty: any)
-  bool may_shed = true;              // false for pages of a response already under way
-  std::string config_text;           // the C0-Config value(s) as sent, for forwarding
-  bool hop = false;                  // forwarded here by a peer: never forward again
+  std::string if_match;     // ETag the page must have (empty: any)
+  bool may_shed = true;     // false for pages of a response already under way
+  std::string config_text;  // the C0-Config value(s) as sent, for forwarding
+  bool hop = false;         // forwarded here by a peer: never forward again
   // The bytes of the page the caller needs (page-relative; length 0: all). When the page's
   // owner is another member, only these bytes are forwarded, and the result may be that part
   // of the page alone (Page::body_offset); local fetches always yield the whole page.
@@ -50,20 +66,21 @@ enum class PageSource {
   kOrigin,     // fetched from the origin for this request
   kCoalesced,  // joined another request's fetch
   kPeer,       // forwarded to the page's owner, which answered
+  kDisk,       // this node's disk tier
 };
 
 struct PageResult {
   origin::Outcome outcome = origin::Outcome::kOk;
-  PageRef page;             // set when outcome == kOk
+  PageRef page;  // set when outcome == kOk
   PageSource source = PageSource::kOrigin;
-  std::string message;      // one-line reason on failure
-  bool shed = false;        // refused for load (outcome kThrottled): answer 503 + Retry-After
+  std::string message;  // one-line reason on failure
+  bool shed = false;    // refused for load (outcome kThrottled): answer 503 + Retry-After
 };
 
 // Bounds on misses in progress, so a burst of misses queues nowhere without bound. A miss that
 // would exceed either is shed at once (PageResult::shed); hits are never shed.
 struct FetchLimits {
-  std::size_t max_fetches = 256;              // origin page fetches in progress
+  std::size_t max_fetches = 256;                  // origin page fetches in progress
   std::uint64_t max_inflight_bytes = 1ull << 30;  // page buffers of fetches in progress
 };
 
@@ -115,6 +132,24 @@ class PageFetcher {
   // Installs the cluster router (before serving; not thread-safe against get()).
   void set_router(PageRouter* router) { router_ = router; }
 
+  // Opens the disk tier (recovering its index; `progress` as in DiskTier::open), makes it the
+  // second lookup step and routes memory evictions to it. Before serving; not thread-safe
+  // against get(). Returns false with *error ("--disk-...: reason") when it cannot be opened.
+  bool open_disk(const store::DiskConfig& config, std::string* error,
+                 const store::DiskTier::ProgressFn& progress = {});
+  // At shutdown, after the event loops stopped: writes the memory pages the disk does not hold
+  // (until `deadline`), waits for all disk I/O, and closes the disk tier. Returns pages written.
+  // Completions still arriving afterwards see no disk tier.
+  std::uint64_t close_disk(std::chrono::steady_clock::time_point deadline);
+  // The disk tier, or nullptr when memory-only.
+  const store::DiskTier* disk() const { return disk_.get(); }
+  // Disk admission figures (zero when memory-only).
+  store::AdmissionStats admission_stats() const;
+  // Drops the disk tier's pages of the object, or of every object of `kind` when `object` is
+  // nullptr (an operator purge; the caller purges memory). Returns pages dropped (0 without a
+  // disk tier).
+  std::size_t erase_from_disk(const std::string& kind, const std::string* object);
+
   std::uint64_t page_size() const { return page_size_; }
   MemoryTier& memory() { return memory_; }
   std::uint64_t coalesced() const { return coalesced_.load(); }
@@ -132,6 +167,10 @@ class PageFetcher {
   struct Attempt;
 
   void start_fetch(const PageKey& key, const FetchOptions& opts);
+  void start_miss(std::shared_ptr<Attempt> a);
+  void on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page> page, store::Result r,
+                    const store::PageMeta& meta);
+  void spill(EvictedPage e);
   void route_next(std::shared_ptr<Attempt> a);
   void get_flight(const PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
                   PageHandler done);
@@ -148,6 +187,9 @@ class PageFetcher {
   NodeMetrics& metrics_;
   const FetchLimits limits_;
   PageRouter* router_ = nullptr;
+  std::unique_ptr<store::DiskTier> disk_;
+  std::unique_ptr<store::DiskAdmission> admission_;
+  std::atomic<bool> disk_closing_{false};  // close_disk() began: no more spills
   std::mutex mu_;
   std::unordered_map<PageKey, std::shared_ptr<Flight>, PageKeyHash> flights_;
   std::atomic<std::uint64_t> coalesced_{0};

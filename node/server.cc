@@ -3,10 +3,10 @@
 #include <systemd/sd-daemon.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-#include <ctime>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "node/http_session.h"
@@ -98,6 +98,102 @@ void write_bucket_metrics(std::string* out, const std::vector<origin::BucketRepo
                "counter", hedges);
 }
 
+// Opens the disk tier before the client port: recovery reads every slot header. While it runs,
+// systemd hears EXTEND_TIMEOUT_USEC (10 s, renewed every second) so a large disk does not hit
+// TimeoutStartSec; READY=1 follows once serving. Errors are logged naming the flag.
+bool open_disk_tier(PageFetcher& fetcher, const NodeConfig& cfg) {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point last = Clock::now() - std::chrono::seconds(1);
+  auto progress = [&last](std::uint64_t scanned, std::uint64_t total) {
+    if (Clock::now() - last < std::chrono::seconds(1) && scanned != total) return;
+    last = Clock::now();
+    sd_notifyf(0, "EXTEND_TIMEOUT_USEC=10000000\nSTATUS=disk recovery: %llu of %llu slots",
+               static_cast<unsigned long long>(scanned), static_cast<unsigned long long>(total));
+  };
+  std::string error;
+  if (!fetcher.open_disk(cfg.disk_config(), &error, progress)) {
+    SHOAL_LOG(kError, error);
+    return false;
+  }
+  const store::DiskStats s = fetcher.disk()->stats();
+  SHOAL_LOG(kInfo, "disk tier " << fetcher.disk()->device_path() << ": " << s.slots << " slots, "
+                                << s.capacity_bytes << " bytes, " << s.pages_recovered
+                                << " pages recovered in " << s.recovery_seconds << " s");
+  if (!s.direct_io) {
+    SHOAL_LOG(kWarn, "disk tier: O_DIRECT refused by the file system at "
+                         << cfg.disk_path
+                         << "; using buffered I/O (pages also fill the page cache)");
+  }
+  return true;
+}
+
+// /stats "disk": the disk tier's figures, or {"enabled": false}.
+nlohmann::json disk_json(const PageFetcher& fetcher) {
+  const store::DiskTier* disk = fetcher.disk();
+  if (disk == nullptr) return {{"enabled", false}};
+  const store::DiskStats s = disk->stats();
+  const store::AdmissionStats a = fetcher.admission_stats();
+  return {{"enabled", true},
+          {"path", disk->device_path()},
+          {"direct_io", s.direct_io},
+          {"capacity_bytes", s.capacity_bytes},
+          {"used_bytes", s.used_bytes},
+          {"page_bytes", s.page_bytes},
+          {"slots", s.slots},
+          {"slots_used", s.slots_used},
+          {"slots_bad", s.slots_bad},
+          {"hits", s.hits},
+          {"misses", s.misses},
+          {"writes", s.writes},
+          {"bytes_written", s.bytes_written},
+          {"writes_rejected", s.writes_rejected},
+          {"admitted", a.admitted},
+          {"not_admitted", a.rejected},
+          {"evictions", s.evictions},
+          {"checksum_failures", s.checksum_failures},
+          {"io_errors", s.io_errors},
+          {"recovery_seconds", s.recovery_seconds},
+          {"pages_recovered", s.pages_recovered}};
+}
+
+// The disk tier's /metrics series (none when memory-only).
+void write_disk_metrics(std::string* out, const PageFetcher& fetcher) {
+  const store::DiskTier* disk = fetcher.disk();
+  if (disk == nullptr) return;
+  const store::DiskStats s = disk->stats();
+  const store::AdmissionStats a = fetcher.admission_stats();
+  auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  write_gauge(out, "shoal_disk_capacity_bytes", "Disk tier size (slots times slot size)",
+              d(s.capacity_bytes));
+  write_gauge(out, "shoal_disk_used_bytes", "Disk tier bytes in slots holding pages",
+              d(s.used_bytes));
+  write_gauge(out, "shoal_disk_slots", "Disk tier slots", d(s.slots));
+  write_gauge(out, "shoal_disk_slots_used", "Disk tier slots holding pages", d(s.slots_used));
+  write_gauge(out, "shoal_disk_slots_bad", "Disk tier slots marked bad after EIO", d(s.slots_bad));
+  write_counter(out, "shoal_disk_hits_total", "Pages read from the disk tier and verified",
+                d(s.hits));
+  write_counter(out, "shoal_disk_writes_total", "Pages written to the disk tier", d(s.writes));
+  write_counter(out, "shoal_disk_written_bytes_total",
+                "Bytes written to the disk tier's device (headers, payloads, invalidations)",
+                d(s.bytes_written));
+  write_counter(out, "shoal_disk_writes_rejected_total",
+                "Disk writes refused (already stored, queue full, no free slot)",
+                d(s.writes_rejected));
+  write_counter(out, "shoal_disk_not_admitted_total",
+                "Pages evicted from memory that the admission rule kept off disk", d(a.rejected));
+  write_counter(out, "shoal_disk_evictions_total", "Disk pages displaced to make room",
+                d(s.evictions));
+  write_counter(out, "shoal_disk_checksum_failures_total",
+                "Disk pages that failed verification on read (dropped, refetched)",
+                d(s.checksum_failures));
+  write_counter(out, "shoal_disk_io_errors_total", "Failed disk tier reads and writes",
+                d(s.io_errors));
+  write_gauge(out, "shoal_disk_recovery_seconds", "Time the last start spent scanning slot headers",
+              s.recovery_seconds);
+  write_gauge(out, "shoal_disk_pages_recovered", "Pages found on disk at the last start",
+              d(s.pages_recovered));
+}
+
 }  // namespace
 
 Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes) {
@@ -135,8 +231,8 @@ bool Server::open_listener() {
     acceptor_->assign(v6 ? tcp::v6() : tcp::v4(), SD_LISTEN_FDS_START, ec);
     if (!ec) listen_desc_ = endpoint_text(acceptor_->local_endpoint(ec));
     if (ec) {
-      SHOAL_LOG(kError, "cannot adopt socket-activated fd " << SD_LISTEN_FDS_START << ": "
-                                                            << ec.message());
+      SHOAL_LOG(kError,
+                "cannot adopt socket-activated fd " << SD_LISTEN_FDS_START << ": " << ec.message());
       return false;
     }
     SHOAL_LOG(kInfo, "serving on socket-activated fd " << SD_LISTEN_FDS_START);
@@ -233,12 +329,13 @@ int Server::run() {
   set_log_level(cfg_.log_level);
   if (!start_admin()) return 1;
   if (cfg_.tls_self || !cfg_.tls_cert.empty()) {
-    if (auto e = make_tls_context(cfg_.tls_self, cfg_.tls_cert, cfg_.tls_key, cfg_.listen_host,
-                                  &tls_)) {
+    if (auto e =
+            make_tls_context(cfg_.tls_self, cfg_.tls_cert, cfg_.tls_key, cfg_.listen_host, &tls_)) {
       SHOAL_LOG(kError, *e);
       return 1;
     }
   }
+  if (cfg_.disk_enabled() && !open_disk_tier(*fetcher_, cfg_)) return 1;
   if (!open_listener()) return 1;
   auto peer_guard = net::make_work_guard(peer_loop_);
   std::thread peer_thread;
@@ -287,14 +384,22 @@ int Server::run() {
   return 0;
 }
 
-// Tears down in dependency order: the origin loop (its completions post to workers), the
-// origin client and fetcher, then the worker loops (destroying sessions still queued there).
+// Tears down in dependency order: the origin loop (its completions post to workers), the disk
+// tier (memory pages written to it, its I/O finished; its completions may still start origin
+// fetches, which go nowhere once the loop stopped), the origin client and fetcher, then the
+// worker loops (destroying sessions still queued there).
 void Server::shutdown(net::executor_work_guard<net::io_context::executor_type>& origin_guard,
                       std::thread& origin_thread) {
   admin_.reset();
   origin_guard.reset();
   origin_loop_.stop();
   origin_thread.join();
+  if (fetcher_ && fetcher_->disk()) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.drain_timeout_ms);
+    const std::uint64_t written = fetcher_->close_disk(deadline);
+    SHOAL_LOG(kInfo, "disk tier closed; " << written << " memory pages written to it");
+  }
   origin_.reset();
   cluster_.reset();
   acceptor_.reset();
@@ -319,7 +424,9 @@ bool Server::start_admin() {
   return true;
 }
 
-void Server::post_to_peer_loop(std::function<void()> fn) { net::post(peer_loop_, std::move(fn)); }
+void Server::post_to_peer_loop(std::function<void()> fn) {
+  net::post(peer_loop_, std::move(fn));
+}
 
 void Server::begin_shutdown() {
   net::post(*workers_[0], [this] { start_drain(); });
@@ -337,8 +444,9 @@ bool Server::start_cluster() {
       return false;
     }
   } else {
-    SHOAL_LOG(kWarn, "--insecure-peer: the peer port accepts UNAUTHENTICATED packets and frames; "
-                     "anyone who reaches it can join, read pages and inject gossip");
+    SHOAL_LOG(kWarn,
+              "--insecure-peer: the peer port accepts UNAUTHENTICATED packets and frames; "
+              "anyone who reaches it can join, read pages and inject gossip");
     key = peer::ClusterKey::open();
   }
   ClusterConfig cc;
@@ -366,8 +474,8 @@ bool Server::start_cluster() {
                                          cfg_.origin_request, metrics_, cfg_.page_size);
     cluster_->start();
   } catch (const std::exception& e) {
-    SHOAL_LOG(kError, "--peer-listen: cannot start the peer port " << cfg_.peer_listen << ": "
-                                                                   << e.what());
+    SHOAL_LOG(kError,
+              "--peer-listen: cannot start the peer port " << cfg_.peer_listen << ": " << e.what());
     cluster_.reset();
     return false;
   }
@@ -380,7 +488,8 @@ bool Server::start_cluster() {
 // Gossips this node's load figures (peer loop, every 2 s).
 void Server::publish_stats() {
   peer::StatsSummary s;
-  s.in_flight = static_cast<std::uint64_t>(std::max<std::int64_t>(0, metrics_.requests_in_flight.load()));
+  s.in_flight =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, metrics_.requests_in_flight.load()));
   s.egress_bps = metrics_.egress.bits_per_second() / 8;
   s.ingress_bps = metrics_.ingress.bits_per_second() / 8;
   cluster_->set_stats(std::move(s));
@@ -400,8 +509,8 @@ void Server::start_drain() {
   }
   boost::system::error_code ec;
   acceptor_->close(ec);
-  drain_deadline_ = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(cfg_.drain_timeout_ms);
+  drain_deadline_ =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.drain_timeout_ms);
   {
     std::lock_guard lock(sessions_mu_);
     for (auto& [id, close] : sessions_) close();
@@ -448,9 +557,10 @@ std::string Server::stats_json() {
   const auto& m = metrics_;
   auto pages = [&](const char* o) { return m.pages.value({o}); };
   std::uint64_t hits = pages("hit_memory");
+  std::uint64_t disk_hits = pages("hit_disk");
   std::uint64_t misses = pages("miss");
   std::uint64_t coalesced = pages("coalesced");
-  std::uint64_t lookups = hits + misses + coalesced;
+  std::uint64_t lookups = hits + disk_hits + misses + coalesced;
   nlohmann::json j = {
       {"node_id", cfg_.node_id},
       {"version", SHOAL_VERSION},
@@ -471,10 +581,12 @@ std::string Server::stats_json() {
         {"invalidations", mem.invalidations}}},
       {"pages",
        {{"hit_memory", hits},
+        {"hit_disk", disk_hits},
         {"miss", misses},
         {"coalesced", coalesced},
         {"error", pages("error")},
-        {"hit_ratio", lookups ? static_cast<double>(hits) / static_cast<double>(lookups) : 0.0}}},
+        {"hit_ratio",
+         lookups ? static_cast<double>(hits + disk_hits) / static_cast<double>(lookups) : 0.0}}},
       {"requests",
        {{"total", m.requests.total()},
         {"in_flight", m.requests_in_flight.load()},
@@ -489,6 +601,7 @@ std::string Server::stats_json() {
         {"in_flight", org.in_flight},
         {"fetches_in_flight", m.origin_in_flight.load()}}},
   };
+  if (fetcher_) j["disk"] = disk_json(*fetcher_);
   if (page_fetch_) {
     j["origin"]["buckets"] = buckets_json(page_fetch_->report());
     j["origin"]["hedges"] = {{"sent", page_fetch_->hedges_sent()},
@@ -552,11 +665,11 @@ std::string Server::metrics_text() {
   write_gauge(&out, "shoal_origin_retries", "Origin attempts retried (since start)",
               static_cast<double>(org.retries));
   if (cluster_) cluster_->write_metrics(&out);
+  if (fetcher_) write_disk_metrics(&out, *fetcher_);
   write_gauge(&out, "shoal_egress_throughput_10s_bps", "Bits per second sent, last 10 s",
               m.egress.bits_per_second());
   write_gauge(&out, "shoal_ingress_throughput_10s_bps",
-              "Bits per second received from the origin, last 10 s",
-              m.ingress.bits_per_second());
+              "Bits per second received from the origin, last 10 s", m.ingress.bits_per_second());
   return out;
 }
 

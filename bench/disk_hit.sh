@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# Disk-tier benchmark: disk-hit throughput of shoald against raw O_DIRECT sequential reads of the
+# same file system, and warm-restart recovery time for a disk with thousands of slots. One run:
+#   1. cluster/deps.sh; builds build/bin/shoald if it is missing, unless BENCH_SHOALD names the
+#      binary to use; it must know --disk-path;
+#   2. s3rver on a free port; a random object s3://bench/disk.bin of BENCH_WORKING_SET_MIB (2048);
+#   3. disk hits, 16 MiB pages: shoald #1 (memory larger than the object, --disk-path $work/d16)
+#      reads every page once, then gets SIGTERM, which writes its memory pages to disk; shoald #2
+#      starts on the same disk with --memory 64MiB (a few pages: almost every request is a disk
+#      hit) and must recover every page; a few ranges are compared byte for byte with the
+#      upload; then `wrk -t2 -cC -d${BENCH_DURATION}s` with bench/range.lua for 16 MiB ranges at
+#      C = 4 and 16 and 1 MiB ranges at C = 16; shoald #2 must not ask the origin anything;
+#   4. raw device, measured right before and right after every wrk cell (the virtual disk's speed
+#      drifts with the machine's other work): `dd if=<the store file> bs=16M count=<working set>
+#      iflag=direct of=/dev/null`, the written part of the same store file (sequential, queue
+#      depth 1); a cell's ratio is shoald's GB/s over the mean of its two dd runs;
+#      then once more with 4 dd processes at once (a quarter each), the device at queue depth 4;
+#   5. recovery, 64 KiB pages: shoald #3 (--page-size 64KiB, --disk-capacity
+#      BENCH_RECOVERY_DISK_MIB (2048): ~30,000 slots) reads BENCH_RECOVERY_FILL_MIB (1024) of the
+#      object (16,384 pages), SIGTERM writes them to disk; shoald #4 starts on that disk; its
+#      /stats disk.recovery_seconds and the time until its port accepts are reported;
+#   6. prints a plain table and the same as Markdown (for docs/benchmarks.md) on stdout: GB/s of
+#      every wrk cell, dd's GB/s, the ratio shoald/dd (target: at least 0.8), recovery figures, the
+#      load average before and after.
+# Speed targets are reported, not asserted. Exit status: 0 when every tool and check worked; 1
+# otherwise (wrong bytes, an origin request during the disk runs, missing pages after restart,
+# a failed wrk run). Environment knobs: BENCH_DURATION (10), BENCH_WORKING_SET_MIB,
+# BENCH_RECOVERY_DISK_MIB, BENCH_RECOVERY_FILL_MIB, BENCH_SHOALD, BENCH_WAIT_LOAD (see bench/README.md).
+# Takes about 3 minutes with the defaults and needs about 3 x the working set of free disk space
+# under /tmp. Everything it starts is stopped, and its temporary directory removed, on exit.
+set -euo pipefail
+
+bench_name=disk_hit
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+duration="${BENCH_DURATION:-10}"
+working_mib="${BENCH_WORKING_SET_MIB:-2048}"
+recovery_disk_mib="${BENCH_RECOVERY_DISK_MIB:-2048}"
+recovery_fill_mib="${BENCH_RECOVERY_FILL_MIB:-1024}"
+shoald_bin="${BENCH_SHOALD:-}"
+bucket=bench
+key=disk.bin
+object_bytes=$((working_mib << 20))
+page_bytes=$((16 << 20))
+failures=0
+
+fail() {
+  bench_log "FAILED: $*"
+  failures=$((failures + 1))
+}
+
+# spawn_shoald NAME DISK_DIR FLAGS...: shoald on a free port with --disk-path DISK_DIR (created;
+# the store is DISK_DIR/shoal.slots); sets
+# shoald_port and shoald_pid (the helpers in lib.sh then talk to it).
+spawn_shoald() {
+  local name="$1" disk="$2"
+  shift 2
+  mkdir -p "$disk"
+  shoald_port="$(free_port)"
+  bench_spawn "$work/$name.log" "$shoald_bin" --listen "127.0.0.1:$shoald_port" \
+    --s3-endpoint "http://127.0.0.1:$s3_port" --s3-region us-east-1 \
+    --log-level "$shoald_log_level" --disk-path "$disk" "$@"
+  shoald_pid=$spawned_pid
+  wait_for_port "$shoald_port" "$shoald_pid" "$name" "$work/$name.log"
+}
+
+# stop_shoald: SIGTERM, then wait for a clean exit (up to 120 s: memory pages go to disk).
+stop_shoald() {
+  kill -TERM "$shoald_pid"
+  local status=0
+  wait "$shoald_pid" || status=$?
+  ((status == 0)) || { tail -n 20 "$work"/*.log >&2; return 1; }
+}
+
+# read_pages FIRST_BYTE LAST_BYTE: GETs [FIRST_BYTE, LAST_BYTE] in 16 MiB ranges, 4 at a time;
+# fails unless every answer is a 206 of the right length.
+read_pages() {
+  local from="$1" to="$2" first
+  local -a jobs=()
+  for ((first = from; first <= to; first += page_bytes)); do
+    local last=$((first + page_bytes - 1))
+    ((last > to)) && last=$to
+    (
+      got="$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' \
+        -H "Range: bytes=$first-$last" "http://127.0.0.1:$shoald_port/fetch/$bucket/$key")"
+      [[ "$got" == "206 $((last - first + 1))" ]] || {
+        bench_log "bytes=$first-$last answered '$got'"
+        exit 1
+      }
+    ) &
+    jobs+=($!)
+    if ((${#jobs[@]} == 4)); then
+      wait "${jobs[0]}" || return 1
+      jobs=("${jobs[@]:1}")
+    fi
+  done
+  local j
+  for j in "${jobs[@]}"; do wait "$j" || return 1; done
+}
+
+# check_bytes: 8 ranges at assorted offsets, compared byte for byte with the uploaded file.
+check_bytes() {
+  local i first len
+  for i in 0 1 2 3 4 5 6 7; do
+    first=$(((object_bytes / 8) * i + i * 4097))
+    len=$((1 << (14 + i)))
+    ((first + len > object_bytes)) && first=$((object_bytes - len))
+    curl -sS -H "Range: bytes=$first-$((first + len - 1))" \
+      "http://127.0.0.1:$shoald_port/fetch/$bucket/$key" >"$work/range.bin"
+    cmp -s "$work/range.bin" <(tail -c +$((first + 1)) "$work/$key" | head -c "$len") || {
+      bench_log "bytes $first+$len differ from the upload"
+      return 1
+    }
+  done
+}
+
+# measure MIB C: one wrk run between two dd runs; appends "MIB C requests bytes duration_us
+# p50_us p99_us dd_before dd_after" to $work/results.tsv, or fails when wrk failed or any answer
+# looked wrong.
+measure() {
+  local mib="$1" c="$2" out="$work/wrk-$1-$2.txt" range_bytes=$(($1 << 20))
+  local dd_before dd_after
+  dd_before="$(raw_dd)"
+  bench_log "wrk ${mib} MiB ranges c=$c (${duration} s)"
+  if ! BENCH_PATH="/fetch/$bucket/$key" BENCH_OBJECT_BYTES="$object_bytes" \
+    BENCH_RANGE_BYTES="$range_bytes" wrk -t2 -c"$c" -d"${duration}s" --timeout 20s --latency \
+    -s "$root/bench/range.lua" "http://127.0.0.1:$shoald_port" >"$out" 2>&1; then
+    cat "$out" >&2
+    return 1
+  fi
+  local line requests bytes duration_us p50_us p99_us e1 e2 e3 e4 e5
+  line="$(grep '^RESULT ' "$out" || true)"
+  [[ -n "$line" ]] || { cat "$out" >&2; return 1; }
+  read -r requests bytes duration_us p50_us p99_us e1 e2 e3 e4 e5 < <(echo "${line#RESULT }" |
+    sed -E 's/[a-z0-9_]+=//g')
+  if ((requests == 0 || e1 + e2 + e3 + e4 + e5 > 0 || bytes < requests * range_bytes)); then
+    bench_log "${mib} MiB c=$c: $line"
+    return 1
+  fi
+  dd_after="$(raw_dd)"
+  echo "$mib $c $requests $bytes $duration_us $p50_us $p99_us $dd_before $dd_after" \
+    >>"$work/results.tsv"
+}
+
+# raw_dd: sequential O_DIRECT read of the written part of the 16 MiB store ($store16, the first
+# $object_bytes bytes), 16 MiB blocks; prints GB/s.
+raw_dd() {
+  local out
+  out="$(dd if="$store16" of=/dev/null bs=16M count=$((object_bytes / page_bytes)) iflag=direct \
+    2>&1 | tail -n 1)"
+  bench_log "dd: $out"
+  "$python" -c 'import re, sys
+m = re.search(r"^(\d+) bytes .* copied, ([0-9.]+) s", sys.argv[1])
+print(int(m.group(1)) / float(m.group(2)) / 1e9)' "$out"
+}
+
+# raw_dd_parallel: the same bytes read by 4 dd processes at once (a quarter each, O_DIRECT),
+# the device's throughput at queue depth 4 like shoald's 4 I/O threads; prints GB/s.
+raw_dd_parallel() {
+  local quarter=$((object_bytes / page_bytes / 4)) i t0 t1
+  t0="$(date +%s.%N)"
+  for i in 0 1 2 3; do
+    dd if="$store16" of=/dev/null bs=16M skip=$((i * quarter)) count="$quarter" iflag=direct \
+      2>/dev/null &
+  done
+  wait
+  t1="$(date +%s.%N)"
+  "$python" -c "print($quarter * 4 * $page_bytes / ($t1 - $t0) / 1e9)"
+}
+
+report() {
+  "$python" - "$work/results.tsv" "$work/recovery" "$load_before" "$(load_average)" \
+    "$duration" "$working_mib" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF'
+import sys, datetime
+results, rec_path, load_before, load_after, duration, working, commit = sys.argv[1:]
+rec = dict(line.split("=", 1) for line in open(rec_path).read().split())
+rows = []
+for line in open(results):
+    mib, c, requests, nbytes, dur_us, p50, p99, dd_before, dd_after = line.split()
+    gbps = int(nbytes) / (int(dur_us) / 1e6) / 1e9
+    dd = (float(dd_before) + float(dd_after)) / 2
+    rows.append([f"{mib} MiB", c, f"{gbps:.2f}", f"{int(p50) / 1e3:.1f} / {int(p99) / 1e3:.1f}",
+                 f"{dd:.2f} ({float(dd_before):.2f}/{float(dd_after):.2f})",
+                 f"{gbps / dd:.2f}x"])
+header = ["range", "conc", "shoald disk hits GB/s", "p50/p99 ms",
+          "dd iflag=direct GB/s (before/after)", "shoald/dd"]
+when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+parallel = f"raw device at queue depth 4 (4 dd iflag=direct at once): {float(rec['dd4']):.2f} GB/s"
+recovery = (f"recovery: {rec['slots']} slots of 64 KiB pages, {rec['pages']} pages recovered in "
+            f"{float(rec['seconds']):.3f} s (port accepting {float(rec['start']):.2f} s after exec); "
+            f"16 MiB store: {rec['pages16']} pages in {float(rec['seconds16']):.3f} s")
+print()
+print(f"disk hits, {working} MiB working set, 16 MiB pages, 64 MiB memory tier, wrk -t2 {duration} s "
+      f"per cell, commit {commit}, {when}")
+for r in [header] + rows:
+    print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
+print(parallel)
+print(recovery)
+print(f"load average before: {load_before}; after: {load_after}")
+print()
+print("Markdown:")
+print()
+print(f"Commit `{commit}`, {when}; {working} MiB working set, 16 MiB pages, `--memory 64MiB`; "
+      f"load average before {load_before}, after {load_after}.")
+print()
+print("| " + " | ".join(header) + " |")
+print("|" + "|".join("---" for _ in header) + "|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+print()
+print(parallel[0].upper() + parallel[1:] + ".")
+print()
+print(recovery[0].upper() + recovery[1:] + ".")
+EOF
+}
+
+main() {
+  bench_init
+  if [[ -n "$shoald_bin" ]]; then
+    "$root/cluster/deps.sh"
+  else
+    bench_prepare
+    shoald_bin="$root/build/bin/shoald"
+  fi
+  "$shoald_bin" --help | grep -q -- --disk-path || {
+    bench_log "$shoald_bin has no --disk-path: rebuild it (ninja -C build -j2 shoald)"
+    exit 1
+  }
+  wait_for_low_load
+  load_before="$(load_average)"
+  start_s3rver
+  upload_random "$bucket" "$key" "$object_bytes"
+  : >"$work/results.tsv"
+
+  # 3. Fill the disk through a node that holds everything in memory, then restart small.
+  local capacity_mib=$((working_mib + working_mib / 8 + 64))
+  spawn_shoald shoald-fill "$work/d16" --memory $((working_mib + 512))MiB \
+    --disk-capacity "${capacity_mib}MiB"
+  bench_log "reading every 16 MiB page once"
+  read_pages 0 $((object_bytes - 1)) || fail "filling through shoald"
+  stop_shoald || fail "stopping the filling shoald"
+
+  local t0 t1
+  store16="$work/d16/shoal.slots"
+  spawn_shoald shoald-disk "$work/d16" --memory 64MiB --disk-capacity "${capacity_mib}MiB"
+  local pages16 seconds16
+  pages16="$(shoald_stat disk pages_recovered)"
+  seconds16="$(shoald_stat disk recovery_seconds)"
+  ((pages16 == object_bytes / page_bytes)) ||
+    fail "recovered $pages16 pages, want $((object_bytes / page_bytes))"
+  check_bytes || fail "bytes served from disk differ from the upload"
+  measure 16 4 || fail "wrk 16 MiB c=4"
+  measure 16 16 || fail "wrk 16 MiB c=16"
+  measure 1 16 || fail "wrk 1 MiB c=16"
+  local origin_requests
+  origin_requests="$(shoald_stat origin requests)"
+  ((origin_requests == 0)) || fail "shoald asked the origin $origin_requests times"
+  bench_log "disk stats: $(curl -sS "http://127.0.0.1:$shoald_port/stats" |
+    "$python" -c 'import json, sys; print(json.load(sys.stdin)["disk"])')"
+  stop_shoald || fail "stopping the disk shoald"
+  local dd4
+  dd4="$(raw_dd_parallel)"
+
+  # 5. Recovery of thousands of 64 KiB slots.
+  spawn_shoald shoald-fill64 "$work/d64" --page-size 64KiB --memory $((recovery_fill_mib * 2))MiB \
+    --disk-capacity "${recovery_disk_mib}MiB" --readahead-pages 32
+  bench_log "reading ${recovery_fill_mib} MiB in 64 KiB pages"
+  read_pages 0 $(((recovery_fill_mib << 20) - 1)) || fail "filling the 64 KiB store"
+  stop_shoald || fail "stopping the 64 KiB filling shoald"
+  t0="$(date +%s.%N)"
+  spawn_shoald shoald-recover "$work/d64" --page-size 64KiB --memory 256MiB \
+    --disk-capacity "${recovery_disk_mib}MiB"
+  t1="$(date +%s.%N)"
+  local slots pages seconds
+  slots="$(shoald_stat disk slots)"
+  pages="$(shoald_stat disk pages_recovered)"
+  seconds="$(shoald_stat disk recovery_seconds)"
+  ((pages == (recovery_fill_mib << 20) / 65536)) ||
+    fail "recovered $pages of $(((recovery_fill_mib << 20) / 65536)) 64 KiB pages"
+  echo "slots=$slots pages=$pages seconds=$seconds start=$("$python" -c "print($t1 - $t0)")" \
+    "pages16=$pages16 seconds16=$seconds16 dd4=$dd4" >"$work/recovery"
+  stop_shoald || fail "stopping the recovering shoald"
+
+  report
+  if ((failures > 0)); then
+    bench_log "$failures step(s) failed"
+    exit 1
+  fi
+}
+
+main "$@"

@@ -1,0 +1,202 @@
+#include "node/store/device.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "node/store/disk_format.h"
+
+namespace shoal::store {
+namespace {
+
+constexpr std::size_t kHugePageBytes = 2u << 20;
+
+std::string errno_text(int e) {
+  return std::strerror(e);
+}
+
+// open(2) with O_DIRECT, and without it when the file system refuses the flag (EINVAL).
+// Sets *direct to whether the returned fd has O_DIRECT.
+int open_maybe_direct(const std::string& path, int flags, bool* direct) {
+  int fd = ::open(path.c_str(), flags | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    *direct = true;
+    return fd;
+  }
+  if (errno != EINVAL) return -1;
+  *direct = false;
+  return ::open(path.c_str(), flags | O_CLOEXEC, 0600);
+}
+
+// Sizes the open file `fd` to exactly `bytes`. Returns "" or a reason; *preallocated tells
+// whether the blocks are reserved.
+std::string size_file(int fd, std::uint64_t bytes, bool* preallocated) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return "fstat: " + errno_text(errno);
+  if (static_cast<std::uint64_t>(st.st_size) > bytes &&
+      ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    return "ftruncate: " + errno_text(errno);
+  }
+  *preallocated = true;
+  if (::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) == 0) return "";
+  const int e = errno;
+  if (e == ENOSPC) return "not enough free space for " + std::to_string(bytes) + " bytes";
+  if (e != EOPNOTSUPP) return "fallocate: " + errno_text(e);
+  *preallocated = false;
+  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) return "ftruncate: " + errno_text(errno);
+  return "";
+}
+
+}  // namespace
+
+AlignedBuffer::AlignedBuffer(std::size_t bytes) : size_(round_up_block(bytes)) {
+  if (size_ == 0) return;
+  // Page-sized buffers are 2 MiB aligned and backed by transparent huge pages where the kernel
+  // allows it: pinning them for direct I/O then walks 2 MiB folios instead of 4 KiB pages.
+  const std::size_t align = size_ >= kHugePageBytes ? kHugePageBytes : kBlockBytes;
+  const std::size_t rounded = (size_ + align - 1) / align * align;
+  data_ = static_cast<char*>(std::aligned_alloc(align, rounded));
+  if (data_ == nullptr) throw std::bad_alloc();
+  if (align == kHugePageBytes) ::madvise(data_, rounded, MADV_HUGEPAGE);  // advice only
+}
+
+AlignedBuffer::AlignedBuffer(AlignedBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+AlignedBuffer::~AlignedBuffer() {
+  std::free(data_);
+}
+
+std::string store_file_path(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return path + (path.ends_with('/') ? "" : "/") + "shoal.slots";
+  }
+  return path;
+}
+
+Device::Device(int fd, std::string path, DeviceKind kind, std::uint64_t size, bool direct)
+    : fd_(fd), path_(std::move(path)), kind_(kind), size_(size), direct_(direct) {}
+
+Device::~Device() {
+  ::close(fd_);
+}
+
+std::unique_ptr<Device> Device::open_file(const std::string& path, std::uint64_t bytes,
+                                          std::string* error) {
+  bool direct = false;
+  int fd = open_maybe_direct(path, O_RDWR | O_CREAT, &direct);
+  if (fd < 0) {
+    *error = "cannot open " + path + ": " + errno_text(errno);
+    return nullptr;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    *error = path + " is in use by another process";
+    ::close(fd);
+    return nullptr;
+  }
+  bool preallocated = false;
+  if (std::string e = size_file(fd, bytes, &preallocated); !e.empty()) {
+    *error = path + ": " + e;
+    ::close(fd);
+    return nullptr;
+  }
+  std::unique_ptr<Device> d(new Device(fd, path, DeviceKind::kFile, bytes, direct));
+  d->preallocated_ = preallocated;
+  if (!direct) d->fallbacks_ = 1;
+  return d;
+}
+
+std::unique_ptr<Device> Device::open_block(const std::string& path, std::string* error) {
+  bool direct = false;
+  int fd = open_maybe_direct(path, O_RDWR | O_EXCL, &direct);
+  if (fd < 0) {
+    *error = "cannot open " + path + " exclusively: " + errno_text(errno);
+    return nullptr;
+  }
+  struct stat st {};
+  std::uint64_t size = 0;
+  int sector = 0;
+  std::string why;
+  if (::fstat(fd, &st) != 0 || !S_ISBLK(st.st_mode)) {
+    why = path + " is not a block device";
+  } else if (::ioctl(fd, BLKGETSIZE64, &size) != 0) {
+    why = path + ": BLKGETSIZE64: " + errno_text(errno);
+  } else if (::ioctl(fd, BLKSSZGET, &sector) != 0 || sector <= 0 ||
+             static_cast<std::size_t>(sector) > kBlockBytes) {
+    why = path + ": logical block size " + std::to_string(sector) + " is above " +
+          std::to_string(kBlockBytes);
+  }
+  if (!why.empty()) {
+    *error = why;
+    ::close(fd);
+    return nullptr;
+  }
+  std::unique_ptr<Device> d(new Device(fd, path, DeviceKind::kBlock, size, direct));
+  if (!direct) d->fallbacks_ = 1;
+  return d;
+}
+
+bool Device::drop_direct() const {
+  if (!direct_.load()) return true;  // another thread already did
+  int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) return false;
+  if (direct_.exchange(false)) fallbacks_.fetch_add(1);
+  return true;
+}
+
+template <class Op>
+int Device::transfer(Op op, char* buf, std::size_t n, std::uint64_t offset) const {
+  bool retried = false;
+  std::size_t done = 0;
+  while (done < n) {
+    ssize_t r = op(fd_, buf + done, n - done, static_cast<off_t>(offset + done));
+    if (r > 0) {
+      done += static_cast<std::size_t>(r);
+      continue;
+    }
+    if (r == 0) return EIO;  // end of file or device before n bytes
+    const int e = errno;
+    if (e == EINTR) continue;
+    if (e == EINVAL && direct_.load() && !retried && drop_direct()) {
+      retried = true;
+      continue;
+    }
+    return e;
+  }
+  return 0;
+}
+
+int Device::read(void* buf, std::size_t n, std::uint64_t offset) const {
+  return transfer(::pread, static_cast<char*>(buf), n, offset);
+}
+
+int Device::write(const void* buf, std::size_t n, std::uint64_t offset) const {
+  auto op = [](int fd, char* p, std::size_t len, off_t off) { return ::pwrite(fd, p, len, off); };
+  return transfer(op, const_cast<char*>(static_cast<const char*>(buf)), n, offset);
+}
+
+int Device::sync() const {
+  return ::fdatasync(fd_) == 0 ? 0 : errno;
+}
+
+}  // namespace shoal::store

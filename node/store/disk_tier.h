@@ -1,0 +1,261 @@
+// DiskTier: the crash-safe page cache on a file or block device under the memory tier, in the
+// manner of CacheLib's Navy block cache (one fixed-size slot per page, an in-memory index,
+// checksummed self-describing slots, recovery by scanning them).
+//
+// Layout: node/store/disk_format.h and docs/disk-format.md. The device holds
+// floor(capacity / slot_bytes(page_size)) slots; capacity defaults to 80% of the free space at
+// --disk-path (for a file: free space plus what the store file already occupies, so restarts do
+// not shrink it; for a block device: 80% of the device, the rest left to the SSD's own
+// over-provisioning).
+//
+// Index: key -> slot, plus per object the ETag of its newest slot. All pages of an object on
+// disk share one ETag: writing a page with another ETag first drops the object's other pages
+// (the newest write is the newest version seen), and recovery applies the same rule (the ETag of
+// the object's highest-sequence slot wins). About 200 bytes of RAM per indexed slot.
+//
+// Eviction: CLOCK by default (second-chance FIFO: slots queue in write order; a slot read since
+// it was queued or last passed over goes back to the tail with its bit cleared, the first one
+// without the bit is reused), or plain FIFO (EvictionPolicy::kFifo). Slots being read or written
+// are never chosen. docs/benchmarks.md ("Disk tier") gives the measured hit-ratio effect.
+//
+// Write path (write()): the slot is chosen and the key indexed as "being written" (invisible to
+// reads) at once; then on an I/O thread: (1) if the slot may hold a valid header, that header
+// block is overwritten with zeros; (2) the payload is written; (3) only after (2) completed, the
+// header. No fdatasync: a cache may lose its newest pages on power loss, and every torn or
+// reordered write is caught by the header checksum (ignored at recovery) or by the payload
+// checksum (a checksum error on read: the page is refetched). A process crash (kill -9) keeps
+// every write that returned, in order, so only the pages being written at that moment (at most
+// one per I/O thread) are lost, and none of them gets a valid header.
+//
+// Read path (read()): header and payload in one read; the header checksum, key, sequence,
+// length and payload checksum must all match, else the slot is dropped, counted and the read
+// returns kChecksumError; the payload is never handed out unverified. EIO marks the slot bad
+// (never reused until restart). Dropped slots get their header zeroed so they stay dropped after
+// a restart.
+//
+// Recovery (open()): every slot's header block is read (headers only, by 16 threads at once, so
+// the device sees 16 reads in flight) and validated; per key the highest sequence wins, per object
+// the newest ETag; losers are invalidated in the background. Payload checksums are verified lazily,
+// on read.
+//
+// Thread rules: every method may be called from any thread. Handlers run on an I/O thread with
+// no DiskTier lock held; they may call back into the DiskTier. The destructor waits for all
+// queued I/O and must not run on an I/O thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "node/store/device.h"
+#include "node/store/disk_format.h"
+#include "node/store/io_pool.h"
+
+namespace shoal::store {
+
+// Outcomes of disk tier operations (CacheLib Navy's status names, reduced to what applies).
+enum class Result {
+  kOk,             // done, or (for read/write) queued: the handler will report the end
+  kNotFound,       // no valid page under the key
+  kChecksumError,  // the slot failed verification; it was dropped
+  kIoError,        // the device reported an error; the slot was dropped (EIO: marked bad)
+  kRejected,       // not accepted: invalid record, already stored, no free slot, queue full
+};
+std::string_view result_name(Result r);
+
+enum class EvictionPolicy { kFifo, kClock };
+
+struct DiskConfig {
+  std::string path;                       // --disk-path: directory, file or block device
+  DeviceKind kind = DeviceKind::kFile;    // --disk-kind fs|block
+  std::uint64_t capacity_bytes = 0;       // --disk-capacity; 0: 80% of free space
+  std::uint64_t page_size = 16ull << 20;  // bytes; power of two >= 64 KiB
+  int io_threads = 4;                     // 1..64
+  std::size_t max_queued_reads = 256;     // reads waiting for a thread; more are rejected
+  std::size_t max_queued_writes = 16;     // writes waiting; more are rejected
+  EvictionPolicy eviction = EvictionPolicy::kClock;
+
+  // Returns "--flag: reason" for the first invalid setting (the store's settings map one to one
+  // to shoald flags), or nullopt. Checks that path names what kind expects: for fs an existing
+  // directory, a regular file or a new file in an existing directory (not a block device); for
+  // block a block device. Capacity, when set, must hold at least one slot.
+  std::optional<std::string> validate() const;
+};
+
+// Figures for /stats and /metrics. Counters are totals since open().
+struct DiskStats {
+  std::uint64_t capacity_bytes = 0;  // slots * slot size
+  std::uint64_t used_bytes = 0;      // slot bytes (header + page size) of indexed pages
+  std::uint64_t page_bytes = 0;      // payload bytes of indexed pages
+  std::uint64_t slots = 0;
+  std::uint64_t slots_used = 0;       // indexed pages (valid or being written)
+  std::uint64_t slots_bad = 0;        // marked bad after EIO
+  std::uint64_t hits = 0;             // reads that returned a verified page
+  std::uint64_t misses = 0;           // reads of keys not on disk
+  std::uint64_t writes = 0;           // pages written completely
+  std::uint64_t bytes_written = 0;    // device bytes written (headers, payloads, invalidations)
+  std::uint64_t writes_rejected = 0;  // write() calls refused (kRejected)
+  std::uint64_t reads_rejected = 0;   // read() calls refused (read queue full)
+  std::uint64_t evictions = 0;        // valid pages displaced to make room
+  std::uint64_t checksum_failures = 0;
+  std::uint64_t io_errors = 0;  // failed device reads and writes
+  double recovery_seconds = 0;
+  std::uint64_t pages_recovered = 0;
+  bool direct_io = false;  // O_DIRECT in use
+  std::uint64_t direct_fallbacks = 0;
+};
+
+class DiskTier {
+ public:
+  // result is kOk, kChecksumError or kIoError (kNotFound if the page was dropped while the read
+  // was queued). meta and payload are set for kOk only; payload is valid during the call only
+  // (unless it is in memory from a PayloadSink, which the caller owns).
+  using ReadHandler =
+      std::function<void(Result result, const PageMeta& meta, std::string_view payload)>;
+  // Memory for `length` payload bytes, owned by the caller: read() copies the payload there
+  // while it verifies it (copy and checksum in one pass over cache-hot chunks), so the caller
+  // needs no copy of its own. Called on the I/O thread, at most once, after the header checked
+  // out; on kChecksumError the memory holds unverified bytes and must not be used.
+  using PayloadSink = std::function<char*(std::size_t length)>;
+  // kOk when the page is stored, kIoError when the device failed, kRejected when the page was
+  // dropped while being written.
+  using WriteHandler = std::function<void(Result result)>;
+  // Recovery progress: slots scanned so far, of `total`; called on the thread running open().
+  using ProgressFn = std::function<void(std::uint64_t scanned, std::uint64_t total)>;
+
+  // Validates `config`, opens the device (resolving the default capacity), and recovers the
+  // index, calling `progress` about every 200 ms and once at the end. Returns nullptr with
+  // *error set ("--disk-...: reason") on any failure.
+  static std::unique_ptr<DiskTier> open(const DiskConfig& config, std::string* error,
+                                        const ProgressFn& progress = {});
+
+  ~DiskTier();
+  DiskTier(const DiskTier&) = delete;
+  DiskTier& operator=(const DiskTier&) = delete;
+
+  // Starts reading the page under `key`. Returns kOk when queued (`done` will be called exactly
+  // once, on an I/O thread), kNotFound when no valid page is indexed under `key` (also while it
+  // is being written), kRejected when the read queue is full; `done` is not called for those.
+  // With a `sink`, the verified payload handed to `done` is the sink's memory.
+  Result read(const Key& key, ReadHandler done, PayloadSink sink = {});
+
+  // Starts storing `payload` (the page's bytes, 1..page_size, equal to the page's real length
+  // in an object of meta.object_size bytes) under `key`. `keep_alive` owns the payload's memory
+  // until it has been copied. Returns kOk when queued (`done`, if set, will be called once on
+  // an I/O thread), or kRejected (and `done` is not called) when: the record does not fit the
+  // format (check_record), the key is already stored or being written with the same ETag, the
+  // write queue is full, or every slot is busy. Pages of the object with another ETag are
+  // dropped first.
+  Result write(const Key& key, const PageMeta& meta, std::string_view payload,
+               std::shared_ptr<const void> keep_alive, WriteHandler done = {});
+
+  // Whether `key` is stored or being written with ETag `etag`.
+  bool contains(const Key& key, std::string_view etag) const;
+  // Drops the page under `key` (its header is zeroed in the background). False if absent.
+  bool erase(const Key& key);
+  // Drops every page of the object; returns how many.
+  std::size_t erase_object(const std::string& kind, const std::string& object);
+  // Drops every page of every object of `kind`; returns how many. Scans the object index.
+  std::size_t erase_kind(const std::string& kind);
+
+  // Blocks until no I/O is queued or running. Not on an I/O thread.
+  void wait_idle();
+
+  DiskStats stats() const;
+  const DiskConfig& config() const { return config_; }
+  const std::string& device_path() const { return device_->path(); }
+
+ private:
+  enum class SlotState : std::uint8_t { kFree, kWriting, kValid, kInvalidating, kBad };
+  struct ObjectKey {
+    std::string kind, object;
+    bool operator==(const ObjectKey&) const = default;
+  };
+  struct ObjectKeyHash {
+    std::size_t operator()(const ObjectKey& k) const noexcept;
+  };
+  struct ObjectEntry {
+    std::string etag;
+    std::uint64_t newest_sequence = 0;
+    std::vector<std::uint32_t> slots;
+  };
+  struct Slot {
+    SlotState state = SlotState::kFree;
+    bool header_on_disk = false;  // a valid header may be on the device: zero it before reuse
+    bool referenced = false;      // CLOCK bit
+    bool doomed = false;          // dropped while in use: invalidate when the use ends
+    std::uint32_t readers = 0;
+    std::uint32_t object_pos = 0;  // index in object->slots
+    std::uint64_t sequence = 0;
+    std::uint64_t payload_length = 0;
+    const Key* key = nullptr;       // the index's key while indexed
+    ObjectEntry* object = nullptr;  // while indexed
+  };
+  struct WriteJob;
+
+  DiskTier(const DiskConfig& config, std::unique_ptr<Device> device, std::uint64_t slots);
+
+  std::uint64_t slot_offset(std::uint32_t slot) const { return slot * slot_bytes_; }
+
+  // Recovery.
+  void recover(const ProgressFn& progress);
+  void scan_batches(std::atomic<std::uint64_t>* next_batch, std::atomic<std::uint64_t>* scanned);
+  void merge_recovered_locked(std::uint32_t slot, SlotRecord rec);
+  void finish_recovery_locked();
+
+  // Index maintenance (mu_ held).
+  void index_locked(std::uint32_t slot, const Key& key, const std::string& etag,
+                    std::uint64_t sequence);
+  void unindex_locked(std::uint32_t slot);
+  void drop_locked(std::uint32_t slot);
+  void drop_object_locked(const ObjectKey& key);
+  void lose_locked(std::uint32_t slot);
+  std::optional<std::uint32_t> allocate_locked();
+  void release_reader_locked(std::uint32_t slot);
+  void start_invalidation_locked(std::uint32_t slot);
+  void compact_order_locked();
+
+  // I/O thread work.
+  void run_write(const std::shared_ptr<WriteJob>& job);
+  void finish_write(const WriteJob& job, int err, std::uint64_t device_bytes);
+  void run_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t payload_length,
+                const Key& key, const ReadHandler& done, const PayloadSink& sink);
+  Result verify_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t payload_length,
+                     const Key& key, const char* block, const PayloadSink& sink, SlotRecord* rec,
+                     const char** payload);
+  void run_invalidation(std::uint32_t slot);
+
+  AlignedBuffer take_buffer();
+  void give_buffer(AlignedBuffer b);
+
+  const DiskConfig config_;
+  const std::uint64_t slot_bytes_;
+  std::unique_ptr<Device> device_;
+
+  mutable std::mutex mu_;
+  std::vector<Slot> slots_;
+  std::unordered_map<Key, std::uint32_t, KeyHash> index_;
+  std::unordered_map<ObjectKey, ObjectEntry, ObjectKeyHash> objects_;
+  std::vector<std::uint32_t> free_;  // clean free slots; back() is used first
+  std::deque<std::pair<std::uint32_t, std::uint64_t>> order_;  // (slot, sequence), oldest first
+  std::vector<std::uint32_t> losers_;  // recovery losers awaiting invalidation
+  std::uint64_t next_sequence_ = 1;
+  std::size_t pending_writes_ = 0;
+  DiskStats stats_;
+
+  std::mutex buffers_mu_;
+  std::vector<AlignedBuffer> buffers_;
+
+  std::unique_ptr<IoPool> pool_;  // last: destroyed (joined) first
+};
+
+}  // namespace shoal::store

@@ -1,0 +1,65 @@
+// shoald's disk tier flags (node/config.h): --disk-path, --disk-kind, --disk-capacity.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "node/config.h"
+#include "tests/unit/disk_test_util.h"
+
+namespace shoal::node {
+namespace {
+
+ParseResult parse(std::vector<std::string> args) {
+  args.insert(args.begin(), {"shoald", "--s3-endpoint", "http://127.0.0.1:9"});
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(DiskFlags, MemoryOnlyByDefault) {
+  auto r = parse({});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_FALSE(r.config->disk_enabled());
+}
+
+TEST(DiskFlags, DirectoryWithDefaults) {
+  store::test::ScratchDir dir;
+  auto r = parse({"--disk-path", dir.path(), "--page-size", "64KiB"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_TRUE(r.config->disk_enabled());
+  store::DiskConfig c = r.config->disk_config();
+  EXPECT_EQ(c.path, dir.path());
+  EXPECT_EQ(c.kind, store::DeviceKind::kFile);
+  EXPECT_EQ(c.capacity_bytes, 0u);  // 80% of the free space, resolved at open
+  EXPECT_EQ(c.page_size, 64u << 10);
+}
+
+TEST(DiskFlags, CapacityAndKindAreParsed) {
+  store::test::ScratchDir dir;
+  auto r = parse(
+      {"--disk-path", dir.path() + "/cache.img", "--disk-kind", "fs", "--disk-capacity", "1.5GiB"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->disk_capacity, 3ull << 29);
+}
+
+TEST(DiskFlags, ErrorsNameTheFlag) {
+  store::test::ScratchDir dir;
+  auto expect_error = [](const ParseResult& r, const std::string& prefix) {
+    EXPECT_FALSE(r.config);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.output.rfind("shoald: " + prefix, 0), 0u) << r.output;
+  };
+  expect_error(parse({"--disk-path", dir.path(), "--disk-kind", "ssd"}), "--disk-kind:");
+  expect_error(parse({"--disk-path", dir.path(), "--disk-capacity", "lots"}), "--disk-capacity:");
+  expect_error(parse({"--disk-path", dir.path(), "--disk-capacity", "0"}), "--disk-capacity:");
+  expect_error(parse({"--disk-path", dir.path(), "--disk-capacity", "1MiB"}), "--disk-capacity:");
+  expect_error(parse({"--disk-capacity", "1GiB"}), "--disk-capacity: needs --disk-path");
+  expect_error(parse({"--disk-kind", "block"}), "--disk-kind: needs --disk-path");
+  expect_error(parse({"--disk-path", dir.path(), "--disk-kind", "block"}), "--disk-path:");
+  expect_error(parse({"--disk-path", dir.path() + "/no/such/dir/file"}), "--disk-path:");
+  expect_error(parse({"--disk-path", "/dev/null"}), "--disk-path:");
+}
+
+}  // namespace
+}  // namespace shoal::node
