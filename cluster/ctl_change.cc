@@ -206,8 +206,9 @@ int cmd_warm(const Context& ctx, const std::string& kind, const std::vector<std:
             std::chrono::minutes(10));
         bytes += r.value("bytes", std::uint64_t{0});
         pages += r.value("pages", std::uint64_t{0});
-        for (auto& [k, v] : r["sources"].items())
-          sources[k] = sources[k].get<std::uint64_t>() + v.get<std::uint64_t>();
+        for (auto& [k, v] : r["sources"].items()) {
+          sources[k] = sources.value(k, std::uint64_t{0}) + v.get<std::uint64_t>();
+        }
         if (!ctx.json) progress.update(bytes, pages, kind + "/" + t.object);
       }
       done.push_back(

@@ -3,8 +3,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fstream>
 #include <sstream>
 
@@ -12,6 +14,7 @@ namespace shoal::ctl {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
@@ -37,6 +40,54 @@ void run(net::io_context& io) {
 }
 
 }  // namespace
+
+namespace {
+
+TlsOptions g_tls;  // set by set_tls() before any call
+
+// Writes `req` and reads the answer over an established `stream` (plain or TLS).
+template <class Stream>
+HttpReply exchange(Stream& stream, const std::string& host_port,
+                   http::request<http::string_body>& req, std::chrono::milliseconds timeout,
+                   net::io_context& io) {
+  beast::error_code ec;
+  http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+  run(io);
+  if (ec) throw CtlError(host_port + ": cannot send the request: " + ec.message());
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64u << 20);
+  http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+  run(io);
+  if (ec == beast::error::timeout) {
+    throw CtlError(host_port + ": no answer within " + std::to_string(timeout.count()) + " ms");
+  }
+  if (ec) throw CtlError(host_port + ": cannot read the answer: " + ec.message());
+  return HttpReply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
+}
+
+// The TLS client context for g_tls: peer verification against --cacert or the system's CAs,
+// or none with --insecure.
+void configure(ssl::context& ctx) {
+  if (!g_tls.verify) {
+    ctx.set_verify_mode(ssl::verify_none);
+    return;
+  }
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::error_code ec;
+  if (g_tls.ca_file.empty()) {
+    ctx.set_default_verify_paths(ec);
+  } else {
+    ctx.load_verify_file(g_tls.ca_file, ec);
+  }
+  if (ec) throw CtlError("--cacert: cannot load " + g_tls.ca_file + ": " + ec.message());
+}
+
+}  // namespace
+
+void set_tls(TlsOptions options) {
+  g_tls = std::move(options);
+}
 
 HttpReply http_call(const std::string& host_port, http::verb method, const std::string& target,
                     const std::string& token, const std::string& body,
@@ -68,22 +119,19 @@ HttpReply http_call(const std::string& host_port, http::verb method, const std::
   }
   req.keep_alive(false);
   req.prepare_payload();
-  http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
-  run(io);
-  if (ec) throw CtlError(host_port + ": cannot send the request: " + ec.message());
+  if (!g_tls.enabled) return exchange(stream, host_port, req, timeout, io);
 
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64u << 20);
-  http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+  ssl::context ctx(ssl::context::tls_client);
+  configure(ctx);
+  beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), ctx);
+  beast::error_code ip_ec;
+  net::ip::make_address(host, ip_ec);
+  if (ip_ec) SSL_set_tlsext_host_name(tls.native_handle(), host.c_str());  // SNI for names only
+  if (g_tls.verify) tls.set_verify_callback(ssl::host_name_verification(host));
+  tls.async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
   run(io);
-  if (ec == beast::error::timeout) {
-    throw CtlError(host_port + ": no answer within " + std::to_string(timeout.count()) + " ms");
-  }
-  if (ec) throw CtlError(host_port + ": cannot read the answer: " + ec.message());
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  return HttpReply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
+  if (ec) throw CtlError(host_port + ": TLS handshake failed: " + ec.message());
+  return exchange(tls, host_port, req, timeout, io);
 }
 
 nlohmann::json call_json(const std::string& host_port, http::verb method, const std::string& target,

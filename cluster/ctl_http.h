@@ -1,5 +1,6 @@
 // shoalctl's HTTP client: one request per connection to a node's client port (Boost.Beast over
-// plain TCP), every step under one deadline, and the admin API's JSON conventions on top.
+// TCP, or TLS with OpenSSL), every step under one deadline, and the admin API's JSON
+// conventions on top.
 //
 // Thread rules: free functions; each call owns its io_context, so calls may run on several
 // threads at once.
@@ -20,15 +21,26 @@ class CtlError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// How shoalctl reaches nodes whose client port serves HTTPS (shoald --tls-cert / --tls-self).
+struct TlsOptions {
+  bool enabled = false;  // https instead of http
+  bool verify = true;    // check the certificate chain and that it names the host
+  std::string ca_file;   // trust these CAs (PEM); empty: the system's
+};
+
+// Sets the TLS options of every later call (process-wide; call before any request).
+void set_tls(TlsOptions options);
+
 struct HttpReply {
   int status = 0;
   std::string body;
 };
 
-// Sends one request to `host_port` ("HOST:PORT" or "[v6]:PORT") with "Authorization: Bearer
-// <token>" when `token` is not empty and a JSON `body` when not empty; reads the whole answer
-// within `timeout`. Throws CtlError naming the node when resolving, connecting, writing or
-// reading fails or the deadline passes.
+// Sends one request to `host_port` ("HOST:PORT" or "[v6]:PORT"), over TLS when set_tls()
+// enabled it, with "Authorization: Bearer <token>" when `token` is not empty and a JSON `body`
+// when not empty; reads the whole answer within `timeout`. Throws CtlError naming the node when
+// resolving, connecting, the TLS handshake (certificate not trusted, wrong host), writing or
+// reading fails or the deadline passes, or when --cacert cannot be loaded.
 HttpReply http_call(const std::string& host_port, boost::beast::http::verb method,
                     const std::string& target, const std::string& token, const std::string& body,
                     std::chrono::milliseconds timeout);

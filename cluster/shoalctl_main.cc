@@ -1,7 +1,8 @@
 // shoalctl: administer a Shoal cluster through any node's admin API (docs/operations.md,
 // "shoalctl"; the API itself in docs/http-api.md, "Admin API").
 //
-//   shoalctl [--node HOST:PORT] [--json] [--token-file F] COMMAND [ARGS]
+//   shoalctl [--node HOST:PORT] [--json] [--token-file F] [--tls [--cacert F | --insecure]]
+//            COMMAND [ARGS]
 //
 // Exit codes: 0 ok, 1 the command failed (a node unreachable or answering an error, 401
 // included), 2 usage (unknown command or option, missing or malformed arguments).
@@ -61,6 +62,13 @@ int main(int argc, char** argv) {
                  "File holding the admin token (shoald --admin-token-file)")
       ->envname("SHOALCTL_TOKEN_FILE")
       ->check(CLI::ExistingFile);
+  TlsOptions tls;
+  app.add_flag("--tls", tls.enabled, "Use https (nodes run with --tls-cert or --tls-self)");
+  app.add_option("--cacert", tls.ca_file, "Trust the CAs in this PEM file (implies --tls)")
+      ->check(CLI::ExistingFile);
+  bool insecure = false;
+  app.add_flag("--insecure", insecure,
+               "Do not verify the nodes' certificates (implies --tls; e.g. --tls-self)");
 
   app.add_subcommand("members", "Every member: address, state, incarnation, weight, share, uptime");
   app.add_subcommand("status", "Cluster health at a glance");
@@ -133,6 +141,9 @@ int main(int argc, char** argv) {
     return usage("purge: give KIND OBJECT, or --kind KIND alone");
   }
   ctx.tty = isatty(fileno(stdout)) == 1;
+  tls.enabled = tls.enabled || insecure || !tls.ca_file.empty();
+  tls.verify = !insecure;
+  set_tls(tls);
   try {
     if (!token_file.empty()) ctx.token = read_token_file(token_file);
     if (app.got_subcommand("members")) return cmd_members(ctx);
