@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 
 #include "node/config_file.h"
@@ -128,6 +129,10 @@ store::DiskConfig NodeConfig::disk_config() const {
   c.kind = disk_kind;
   c.capacity_bytes = disk_capacity;
   c.page_size = page_size;
+  // Writes waiting for an I/O thread pin their pages outside the memory budget: allow 64 MiB of
+  // them (at least 16 pages), so small pages do not see spills refused while a burst of
+  // evictions drains (16 pages of 64 KiB was 1 MiB, refused under load).
+  c.max_queued_writes = std::max<std::size_t>(16, kMaxQueuedWriteBytes / page_size);
   return c;
 }
 

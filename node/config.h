@@ -64,6 +64,9 @@ struct NodeConfig {
   store::DeviceKind disk_kind = store::DeviceKind::kFile;  // --disk-kind fs|block
   std::uint64_t disk_capacity = 0;  // --disk-capacity; 0: 80% of the free space at the path
   bool disk_enabled() const { return !disk_path.empty(); }
+  // Page bytes of disk writes allowed to wait for an I/O thread (at least 16 pages); they are
+  // held outside --memory until written (docs/configuration.md, "Disk tier").
+  static constexpr std::uint64_t kMaxQueuedWriteBytes = 64ull << 20;
   // The disk tier's settings from the flags above and --page-size.
   store::DiskConfig disk_config() const;
 
