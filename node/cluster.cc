@@ -81,6 +81,14 @@ nlohmann::json Cluster::stats_json() const {
     if (v->ring) {
       if (auto idx = v->ring->find(rec.id)) share = v->ring->share(*idx);
     }
+    nlohmann::json buckets = nlohmann::json::object();
+    for (const peer::BucketStats& b : rec.meta.stats.buckets) {
+      buckets[b.bucket] = {{"page_p50_ms", b.p50_ms},
+                           {"page_p99_ms", b.p99_ms},
+                           {"latency_samples", b.samples},
+                           {"error_rate", b.error_rate},
+                           {"evidence", b.evidence}};
+    }
     members.push_back({{"id", rec.id},
                        {"state", std::string(peer::state_name(rec.state))},
                        {"incarnation", rec.incarnation},
@@ -90,7 +98,8 @@ nlohmann::json Cluster::stats_json() const {
                        {"owned_share", share},
                        {"in_flight", rec.meta.stats.in_flight},
                        {"egress_bps", rec.meta.stats.egress_bps},
-                       {"ingress_bps", rec.meta.stats.ingress_bps}});
+                       {"ingress_bps", rec.meta.stats.ingress_bps},
+                       {"buckets", std::move(buckets)}});
   }
   auto c = membership_->counters();
   return {{"epoch", v->epoch},

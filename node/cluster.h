@@ -40,8 +40,11 @@ class Cluster : public PageRouter {
   void leave(std::function<void()> done);
   // Stops at once (sockets closed, forwards failed). Peer loop thread.
   void stop();
-  // Gossips this node's load summary. Peer loop thread.
-  void set_stats(peer::StatsSummary s) { membership_->set_stats(std::move(s)); }
+  // Gossips this node's load summary. Returns the check_stats reason and changes nothing when it
+  // is invalid (peer/membership.h). Peer loop thread.
+  std::optional<std::string> set_stats(peer::StatsSummary s) {
+    return membership_->set_stats(std::move(s));
+  }
   // Changes this node's ring weight (0 or ring::kMinWeight..kMaxWeight) and gossips it
   // (peer/membership.h). Returns the reason and changes nothing when the weight is invalid or the
   // membership is not running. Peer loop thread.

@@ -348,6 +348,8 @@ void PageFetcher::head(const std::string& kind, const std::string& object, const
   a->kind = kind;
   a->object = object;
   a->opts = opts;
+  // The same order a page fetch would use (breakers, error rates, latency, peers' figures).
+  a->opts.buckets = origin_.health().order(opts.buckets, std::chrono::steady_clock::now());
   a->ex = std::move(ex);
   a->done = std::move(done);
   try_head(std::move(a));

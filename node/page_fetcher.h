@@ -20,8 +20,10 @@
 //
 // Bucket order: a miss is one origin::PageFetch::fetch_page() over the request's buckets
 // (C0-Bucket, else the kind): health order, fall-through, hedging and the hedge budget live there
-// (origin/page_fetch.h). head() still tries the buckets in listed order: a bucket answering
-// NoSuchKey or failing hands over to the next one; range errors and failed preconditions end it.
+// (origin/page_fetch.h). head() tries the buckets in the same health order
+// (origin::BucketHealth::order, duplicates dropped), one HeadObject at a time, unhedged: a bucket
+// answering NoSuchKey or failing hands over to the next one; range errors and failed
+// preconditions end it. HEAD outcomes do not feed the bucket health (only page fetches do).
 //
 // Thread rules: get() and head() may be called from any thread; `done` is posted to the executor
 // passed in (never invoked inline), exactly once.

@@ -19,13 +19,16 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// A latency in milliseconds, or null when unknown.
+// How often this node's stats summary is gossiped and the members' figures are taken in.
+constexpr std::chrono::seconds kStatsInterval{2};
+
 // "HOST:PORT", or "[v6]:PORT".
 std::string endpoint_text(const tcp::endpoint& ep) {
   const std::string host = ep.address().to_string();
   return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
 }
 
+// A latency in milliseconds, or null when unknown.
 nlohmann::json ms_or_null(const std::optional<std::chrono::microseconds>& v) {
   return v ? nlohmann::json(static_cast<double>(v->count()) / 1000.0) : nlohmann::json(nullptr);
 }
@@ -42,6 +45,17 @@ nlohmann::json buckets_json(const std::vector<origin::BucketReport>& reports) {
         {"page_p99_ms", ms_or_null(r.page_p99)},
         {"hedge_delay_ms", ms_or_null(r.hedge_delay)},
         {"error_rate", r.error_rate},
+        {"effective_error_rate", r.effective_error_rate},
+        {"source", r.latency_with_peers || r.errors_with_peers ? "peers" : "local"},
+        {"peers",
+         {{"members", r.peer_count},
+          {"latency_samples", r.peer_latency_samples},
+          {"page_p50_ms", ms_or_null(r.peer_page_p50)},
+          {"page_p99_ms", ms_or_null(r.peer_page_p99)},
+          {"error_rate", r.peer_error_rate},
+          {"evidence", r.peer_evidence},
+          {"latency_used", r.latency_with_peers},
+          {"error_rate_used", r.errors_with_peers}}},
         {"breaker", origin::breaker_state_name(r.breaker)},
         {"consecutive_failures", r.consecutive_failures},
         {"hedges",
@@ -64,6 +78,7 @@ void write_family(std::string* out, const std::string& name, const std::string& 
 // The per-bucket origin series of /metrics.
 void write_bucket_metrics(std::string* out, const std::vector<origin::BucketReport>& reports) {
   std::vector<std::pair<std::string, double>> latency, delay, errors, breaker, hedges;
+  std::vector<std::pair<std::string, double>> effective, uses_peers, peer_latency, peer_errors;
   for (const origin::BucketReport& r : reports) {
     const std::string b = "bucket=\"" + escape_label(r.bucket) + "\"";
     auto add_latency = [&](const char* kind, const char* q,
@@ -79,6 +94,18 @@ void write_bucket_metrics(std::string* out, const std::vector<origin::BucketRepo
     add_latency("page", "0.99", r.page_p99);
     if (r.hedge_delay) delay.emplace_back(b, static_cast<double>(r.hedge_delay->count()) / 1e6);
     errors.emplace_back(b, r.error_rate);
+    effective.emplace_back(b, r.effective_error_rate);
+    uses_peers.emplace_back(b + ",figure=\"latency\"", r.latency_with_peers ? 1 : 0);
+    uses_peers.emplace_back(b + ",figure=\"error_rate\"", r.errors_with_peers ? 1 : 0);
+    if (r.peer_page_p50) {
+      peer_latency.emplace_back(b + ",q=\"0.5\"",
+                                static_cast<double>(r.peer_page_p50->count()) / 1e6);
+    }
+    if (r.peer_page_p99) {
+      peer_latency.emplace_back(b + ",q=\"0.99\"",
+                                static_cast<double>(r.peer_page_p99->count()) / 1e6);
+    }
+    if (r.peer_evidence > 0) peer_errors.emplace_back(b, r.peer_error_rate);
     breaker.emplace_back(b, static_cast<double>(r.breaker));
     hedges.emplace_back(b + ",result=\"sent\"", static_cast<double>(r.hedges_sent));
     hedges.emplace_back(b + ",result=\"won\"", static_cast<double>(r.hedges_won));
@@ -91,6 +118,19 @@ void write_bucket_metrics(std::string* out, const std::vector<origin::BucketRepo
                "Page fetches from this bucket running longer than this are hedged", "gauge", delay);
   write_family(out, "shoal_origin_bucket_error_rate",
                "Error-rate EWMA of origin page fetches by bucket", "gauge", errors);
+  write_family(out, "shoal_origin_bucket_effective_error_rate",
+               "Error rate bucket order uses: own EWMA, blended with peers' while own evidence is "
+               "short",
+               "gauge", effective);
+  write_family(out, "shoal_origin_bucket_uses_peers",
+               "1 when the figure in use (latency or error_rate) includes peers' gossiped figures",
+               "gauge", uses_peers);
+  write_family(out, "shoal_origin_bucket_peer_latency_seconds",
+               "Whole-page origin latency quantile q by bucket from peers' gossiped figures alone",
+               "gauge", peer_latency);
+  write_family(out, "shoal_origin_bucket_peer_error_rate",
+               "Evidence-weighted error rate by bucket from peers' gossiped figures alone", "gauge",
+               peer_errors);
   write_family(out, "shoal_origin_bucket_breaker_state",
                "Circuit breaker by bucket: 0 closed, 1 half-open, 2 open", "gauge", breaker);
   write_family(out, "shoal_origin_hedges_total",
@@ -480,20 +520,29 @@ bool Server::start_cluster() {
     return false;
   }
   fetcher_->set_router(cluster_.get());
+  bucket_gossip_ =
+      std::make_unique<BucketGossip>(page_fetch_->latency(), page_fetch_->health(), cfg_.node_id);
   stats_timer_.emplace(peer_loop_);
   publish_stats();
   return true;
 }
 
-// Gossips this node's load figures (peer loop, every 2 s).
+// Gossips this node's load and per-bucket origin figures, and takes in the figures the other
+// members gossiped (node/bucket_gossip.h). Peer loop, every kStatsInterval; the latency tracker
+// and bucket health are thread-safe, so the origin loop keeps using them meanwhile.
 void Server::publish_stats() {
+  const auto now = std::chrono::steady_clock::now();
   peer::StatsSummary s;
   s.in_flight =
       static_cast<std::uint64_t>(std::max<std::int64_t>(0, metrics_.requests_in_flight.load()));
   s.egress_bps = metrics_.egress.bits_per_second() / 8;
   s.ingress_bps = metrics_.ingress.bits_per_second() / 8;
-  cluster_->set_stats(std::move(s));
-  stats_timer_->expires_after(std::chrono::seconds(2));
+  s.buckets = bucket_gossip_->export_buckets(now);
+  if (auto e = cluster_->set_stats(std::move(s))) {
+    SHOAL_LOG(kWarn, "stats not gossiped: " << *e);
+  }
+  bucket_gossip_->apply(*cluster_->view(), now);
+  stats_timer_->expires_after(kStatsInterval);
   stats_timer_->async_wait([this](boost::system::error_code ec) {
     if (!ec && cluster_) publish_stats();
   });

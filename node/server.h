@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "node/admin.h"
+#include "node/bucket_gossip.h"
 #include "node/cluster.h"
 #include "node/config.h"
 #include "node/memory_tier.h"
@@ -101,6 +102,7 @@ class Server : public SessionHost, public AdminHost {
   std::unique_ptr<PageFetcher> fetcher_;
   boost::asio::io_context peer_loop_;
   std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<BucketGossip> bucket_gossip_;  // peer loop (publish_stats)
   std::optional<boost::asio::steady_timer> stats_timer_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;

@@ -101,16 +101,44 @@ double BucketHealth::blended_rate(const std::string& bucket, const Entry* e, Ste
   const double own_evidence = e ? e->evidence * decay_factor(e->rate_at, now) : 0;
   const double own_rate = e ? local_rate(*e, now) : 0;
   if (own_evidence >= kMinLocalEvidence) return own_rate;
-  double weighted = own_rate * own_evidence;
-  double evidence = own_evidence;
+  const PeerRate p = peers_of(bucket, now);
+  const double evidence = own_evidence + p.evidence;
+  return evidence > 0 ? (own_rate * own_evidence + p.error_rate * p.evidence) / evidence : own_rate;
+}
+
+// Peers' decayed figures for `bucket` (all zero when none has evidence). Caller holds mu_.
+BucketHealth::PeerRate BucketHealth::peers_of(const std::string& bucket, SteadyTime now) const {
+  PeerRate out;
+  double weighted = 0;
   for (const auto& [peer, figures] : peers_) {
     auto it = figures.find(bucket);
     if (it == figures.end()) continue;
     const double f = decay_factor(it->second.at, now);
     weighted += it->second.error_rate * f * it->second.evidence * f;
-    evidence += it->second.evidence * f;
+    out.evidence += it->second.evidence * f;
+    ++out.peers;
   }
-  return evidence > 0 ? weighted / evidence : own_rate;
+  if (out.evidence > 0) out.error_rate = weighted / out.evidence;
+  return out;
+}
+
+std::optional<BucketHealth::PeerRate> BucketHealth::peer_rate(const std::string& bucket,
+                                                              SteadyTime now) const {
+  std::lock_guard lock(mu_);
+  PeerRate out = peers_of(bucket, now);
+  if (!(out.evidence > 0)) return std::nullopt;
+  const Entry* e = find(bucket);
+  out.blended = !e || e->evidence * decay_factor(e->rate_at, now) < kMinLocalEvidence;
+  return out;
+}
+
+std::vector<std::string> BucketHealth::peer_buckets() const {
+  std::lock_guard lock(mu_);
+  std::set<std::string> names;
+  for (const auto& [peer, figures] : peers_) {
+    for (const auto& [name, f] : figures) names.insert(name);
+  }
+  return {names.begin(), names.end()};
 }
 
 double BucketHealth::effective_error_rate(const std::string& bucket, SteadyTime now) const {

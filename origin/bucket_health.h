@@ -135,6 +135,19 @@ class BucketHealth {
                                                 const HealthSummary& summary, SteadyTime now);
   void forget_peer(const std::string& peer);
 
+  // Peers' figures for `bucket` alone, decayed to `now`: their evidence-weighted mean error
+  // rate, total evidence, how many peers reported it, and whether effective_error_rate() blends
+  // them in now (local evidence below kMinLocalEvidence); nullopt when no peer has any evidence.
+  struct PeerRate {
+    double error_rate = 0;
+    double evidence = 0;
+    std::size_t peers = 0;
+    bool blended = false;
+  };
+  std::optional<PeerRate> peer_rate(const std::string& bucket, SteadyTime now) const;
+  // Buckets some peer has figures for, in name order.
+  std::vector<std::string> peer_buckets() const;
+
  private:
   struct Entry {
     double error_rate = 0;
@@ -157,6 +170,7 @@ class BucketHealth {
   BreakerState state_of(const Entry& e, SteadyTime now) const;
   double local_rate(const Entry& e, SteadyTime now) const;
   double blended_rate(const std::string& bucket, const Entry* e, SteadyTime now) const;
+  PeerRate peers_of(const std::string& bucket, SteadyTime now) const;
   int order_class(const std::string& bucket, SteadyTime now, double p50_us,
                   double best_p50_us) const;
   double page_p50_us(const std::string& bucket, SteadyTime now) const;

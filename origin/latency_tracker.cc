@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace shoal::origin {
 namespace {
@@ -200,6 +201,30 @@ std::vector<std::string> LatencyTracker::buckets() const {
   std::vector<std::string> out;
   for (const auto& [name, entry] : local_) out.push_back(name);
   return out;
+}
+
+std::vector<std::string> LatencyTracker::peer_buckets() const {
+  std::lock_guard lock(mu_);
+  std::set<std::string> names;
+  for (const auto& [peer, buckets] : peers_) {
+    for (const auto& [name, entry] : buckets) names.insert(name);
+  }
+  return {names.begin(), names.end()};
+}
+
+std::optional<LatencyEstimate> LatencyTracker::peer_estimate(const std::string& bucket,
+                                                             LatencyKind kind, double q,
+                                                             SteadyTime now) const {
+  std::lock_guard lock(mu_);
+  const std::int64_t step = step_of(now);
+  DecayingSketch merged;
+  for (auto& [peer, buckets] : peers_) {
+    auto it = buckets.find(bucket);
+    if (it == buckets.end()) continue;
+    decay(it->second, step);
+    merged.merge(it->second.get(kind));
+  }
+  return make_estimate(merged.quantile(q), merged.weight(), true);
 }
 
 LatencySummary LatencyTracker::export_summary(SteadyTime now) const {

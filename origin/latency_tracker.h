@@ -144,6 +144,14 @@ class LatencyTracker {
 
   // Buckets with local data, in name order.
   std::vector<std::string> buckets() const;
+  // Buckets some peer has figures for, in name order.
+  std::vector<std::string> peer_buckets() const;
+
+  // The q-quantile of `bucket`'s `kind` latency from peers' figures alone (all peers merged), as
+  // of `now`; `samples` is their decayed weight and with_peers is true. nullopt when no peer has
+  // a sample.
+  std::optional<LatencyEstimate> peer_estimate(const std::string& bucket, LatencyKind kind,
+                                               double q, SteadyTime now) const;
 
   // This node's figures for every bucket with local weight >= kMinExportWeight.
   LatencySummary export_summary(SteadyTime now) const;

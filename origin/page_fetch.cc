@@ -306,6 +306,8 @@ std::vector<BucketReport> PageFetch::report() const {
   std::set<std::string> names;
   for (std::string& b : core_->latency.buckets()) names.insert(std::move(b));
   for (auto& h : core_->health.snapshot_all(now)) names.insert(std::move(h.bucket));
+  for (std::string& b : core_->latency.peer_buckets()) names.insert(std::move(b));
+  for (std::string& b : core_->health.peer_buckets()) names.insert(std::move(b));
   {
     std::lock_guard lock(core_->mu);
     for (const auto& [b, c] : core_->counters) names.insert(b);
@@ -318,6 +320,7 @@ std::vector<BucketReport> PageFetch::report() const {
     auto q = [&](LatencyKind kind, double quantile) -> std::optional<std::chrono::microseconds> {
       auto est = core_->latency.estimate(name, kind, quantile, now);
       if (!est) return std::nullopt;
+      if (kind == LatencyKind::kPage && est->with_peers) r.latency_with_peers = true;
       return est->value;
     };
     r.first_byte_p50 = q(LatencyKind::kFirstByte, 0.5);
@@ -329,6 +332,18 @@ std::vector<BucketReport> PageFetch::report() const {
       r.error_rate = h->error_rate;
       r.breaker = h->breaker;
       r.consecutive_failures = h->consecutive_failures;
+    }
+    r.effective_error_rate = core_->health.effective_error_rate(name, now);
+    if (auto p50 = core_->latency.peer_estimate(name, LatencyKind::kPage, 0.5, now)) {
+      r.peer_latency_samples = p50->samples;
+      r.peer_page_p50 = p50->value;
+      r.peer_page_p99 = core_->latency.peer_estimate(name, LatencyKind::kPage, 0.99, now)->value;
+    }
+    if (auto p = core_->health.peer_rate(name, now)) {
+      r.peer_count = p->peers;
+      r.peer_error_rate = p->error_rate;
+      r.peer_evidence = p->evidence;
+      r.errors_with_peers = p->blended;
     }
     const HedgeCounters c = core_->counters_of(name);
     r.hedges_sent = c.sent;

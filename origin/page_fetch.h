@@ -104,13 +104,24 @@ struct PageFetchResult {
   std::vector<AttemptRecord> attempts;      // in start order
 };
 
-// One bucket's figures for /stats and /metrics.
+// One bucket's figures for /stats and /metrics. The quantiles, hedge delay and
+// effective_error_rate are the figures in use (ordering, hedging): this node's own, blended with
+// peers' while it has too few samples of its own (LatencyTracker, BucketHealth).
 struct BucketReport {
   std::string bucket;
   double latency_samples = 0;  // decayed page-fetch samples (local)
   std::optional<std::chrono::microseconds> first_byte_p50, first_byte_p99, page_p50, page_p99;
   std::optional<std::chrono::microseconds> hedge_delay;  // when hedging would fire now
-  double error_rate = 0;
+  double error_rate = 0;                                 // this node's own error-rate EWMA
+  double effective_error_rate = 0;  // the rate bucket order uses (maybe blended with peers')
+  bool latency_with_peers = false;  // page_p50 / page_p99 include peers' figures
+  bool errors_with_peers = false;   // effective_error_rate includes peers' figures
+  // Peers' figures alone (all peers merged), for comparison; zero / nullopt when none.
+  std::size_t peer_count = 0;  // peers that reported the bucket (error-rate figures)
+  double peer_latency_samples = 0;
+  std::optional<std::chrono::microseconds> peer_page_p50, peer_page_p99;
+  double peer_error_rate = 0;
+  double peer_evidence = 0;
   BreakerState breaker = BreakerState::kClosed;
   int consecutive_failures = 0;
   std::uint64_t hedges_sent = 0, hedges_won = 0, hedges_refused = 0;
@@ -132,7 +143,7 @@ class PageFetch {
   void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
                   std::uint64_t length, RequestConfig config, std::string if_match, Handler done);
 
-  // Every bucket with any local figure, in name order.
+  // Every bucket with any local figure or any peer's figures, in name order.
   std::vector<BucketReport> report() const;
   // Hedges granted and refused by the budget, in total.
   std::uint64_t hedges_sent() const;

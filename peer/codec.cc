@@ -48,11 +48,13 @@ void pack_stats(Packer& pk, const StatsSummary& s) {
   pack_f64(pk, s.ingress_bps);
   pk.pack_array(static_cast<std::uint32_t>(s.buckets.size()));
   for (const BucketStats& b : s.buckets) {
-    pk.pack_array(4);
+    pk.pack_array(6);
     pack_string(pk, b.bucket);
     pack_f64(pk, b.p50_ms);
     pack_f64(pk, b.p99_ms);
     pack_f64(pk, b.error_rate);
+    pack_f64(pk, b.samples);
+    pack_f64(pk, b.evidence);
   }
 }
 
@@ -382,6 +384,8 @@ void read_stats(const msgpack::object& o, StatsSummary* s, Status* st) {
     bf.f64("p50_ms", &b.p50_ms);
     bf.f64("p99_ms", &b.p99_ms);
     bf.f64("error_rate", &b.error_rate);
+    if (bf.has_more()) bf.f64("samples", &b.samples);  // optional pair (older senders: 0, 0)
+    if (bf.has_more()) bf.f64("evidence", &b.evidence);
   }
 }
 

@@ -45,6 +45,11 @@ Reason check_bucket_stats(const BucketStats& b) {
   if (Reason r = check_rate("stats.p99_ms", b.p99_ms)) return r;
   if (Reason r = check_rate("stats.error_rate", b.error_rate)) return r;
   if (b.error_rate > 1) return std::string("stats.error_rate: above 1");
+  if (Reason r = check_rate("stats.samples", b.samples)) return r;
+  if (Reason r = check_rate("stats.evidence", b.evidence)) return r;
+  if (b.samples > kMaxStatsWeight || b.evidence > kMaxStatsWeight) {
+    return std::string("stats.samples/evidence: above 1e12");
+  }
   return std::nullopt;
 }
 

@@ -31,6 +31,7 @@ inline constexpr std::size_t kMaxNodeIdBytes = 128;         // node id: 1..128
 inline constexpr std::size_t kMaxAddrBytes = 255;           // client/peer address: 0..255
 inline constexpr std::size_t kMaxStatsBuckets = 8;          // per-bucket entries in a summary
 inline constexpr std::size_t kMaxBucketNameBytes = 63;      // bucket name in stats: 1..63
+inline constexpr double kMaxStatsWeight = 1e12;             // stats samples and evidence
 inline constexpr std::size_t kMaxMessagesPerPacket = 64;    // messages in one UDP packet
 inline constexpr std::size_t kMaxMembers = 4096;            // records in one push-pull
 inline constexpr std::size_t kMaxKindBytes = 64;            // forward request kind: 1..64
@@ -56,12 +57,17 @@ enum class MemberState : std::uint8_t {
 // "alive", "suspect", "dead" or "left" (the /stats spelling); "unknown" for other values.
 std::string_view state_name(MemberState s);
 
-// One bucket's origin health as its member measured it.
+// One bucket's origin health as its member measured it from its own fetches alone (never
+// figures it learnt from peers, so nothing echoes around the cluster).
 struct BucketStats {
   std::string bucket;     // bucket name, 1..kMaxBucketNameBytes (S3 names are 3..63)
-  double p50_ms = 0;      // origin latency median, ms, finite, >= 0
-  double p99_ms = 0;      // origin latency 99th percentile, ms, finite, >= 0
+  double p50_ms = 0;      // whole-page origin latency median, ms, finite, >= 0
+  double p99_ms = 0;      // whole-page origin latency 99th percentile, ms, finite, >= 0
   double error_rate = 0;  // error-rate EWMA, in [0, 1]
+  // Optional trailing fields (an older sender omits them: both 0, so its figures carry no
+  // weight). Decayed counts, finite, 0..kMaxStatsWeight.
+  double samples = 0;   // latency samples behind p50_ms and p99_ms (0: no latency figures)
+  double evidence = 0;  // fetch attempts behind error_rate (0: no error-rate figures)
 
   bool operator==(const BucketStats&) const = default;
 };

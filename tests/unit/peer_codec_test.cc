@@ -27,7 +27,7 @@ MemberMeta sample_meta() {
   m.stats.in_flight = 17;
   m.stats.egress_bps = 1.5e9;
   m.stats.ingress_bps = 2e8;
-  m.stats.buckets = {{"bucket-a", 12.5, 80.25, 0.01}, {"bucket-b", 3, 9, 0}};
+  m.stats.buckets = {{"bucket-a", 12.5, 80.25, 0.01, 41.5, 44.25}, {"bucket-b", 3, 9, 0}};
   return m;
 }
 
@@ -239,6 +239,32 @@ TEST(PeerCodec, AcceptsExtraTrailingFields) {
   EXPECT_EQ(std::get<Ack>(p.messages.at(0)).seq, 5u);
 }
 
+// A bucket entry from an older sender has no samples and evidence: they decode as 0.
+TEST(PeerCodec, DecodesBucketStatsWithoutSamplesAndEvidence) {
+  auto update_with = [](const Writer& bucket) {
+    Writer w;
+    w.array(6).u(5).s("node-4").u(1).u(0).s("node-4");
+    w.array(4).s("10.0.0.1:8080").s("10.0.0.1:7947").f(1.0);  // meta
+    w.array(4).u(0).f(0).f(0).array(1).raw(bucket.str());     // stats
+    return packet_around(w.str());
+  };
+  Packet p;
+  ASSERT_TRUE(decode_packet(update_with(Writer().array(4).s("old").f(5).f(50).f(0.25)), &p).ok());
+  const auto& meta = *std::get<Update>(p.messages.at(0)).meta;
+  EXPECT_EQ(meta.stats.buckets.at(0), (BucketStats{"old", 5, 50, 0.25, 0, 0}));
+  ASSERT_TRUE(
+      decode_packet(update_with(Writer().array(6).s("new").f(5).f(50).f(0.25).f(30).f(31)), &p)
+          .ok());
+  EXPECT_EQ(std::get<Update>(p.messages.at(0)).meta->stats.buckets.at(0),
+            (BucketStats{"new", 5, 50, 0.25, 30, 31}));
+  // Samples without evidence (5 fields) is accepted too; a wrong type is not.
+  ASSERT_TRUE(
+      decode_packet(update_with(Writer().array(5).s("mid").f(5).f(50).f(0.25).f(30)), &p).ok());
+  EXPECT_EQ(std::get<Update>(p.messages.at(0)).meta->stats.buckets.at(0).samples, 30);
+  EXPECT_EQ(decode_error(update_with(Writer().array(6).s("b").f(5).f(50).f(0).u(3).f(1))),
+            Error::kWrongType);
+}
+
 TEST(PeerCodec, RejectsTrailingBytesAndEmptyInput) {
   std::string body = encode_packet(sample_packet());
   EXPECT_EQ(decode_error(body + '\x01'), Error::kMalformed);
@@ -334,6 +360,15 @@ TEST(PeerCodec, EnforcesValueRules) {
   EXPECT_EQ(update_error(u), Error::kInvalidValue);
   u = good;
   u.meta->stats.buckets[0].bucket = std::string(kMaxBucketNameBytes + 1, 'b');
+  EXPECT_EQ(update_error(u), Error::kInvalidValue);
+  u = good;
+  u.meta->stats.buckets[0].samples = -1;
+  EXPECT_EQ(update_error(u), Error::kInvalidValue);
+  u = good;
+  u.meta->stats.buckets[0].evidence = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(update_error(u), Error::kInvalidValue);
+  u = good;
+  u.meta->stats.buckets[0].samples = kMaxStatsWeight * 2;
   EXPECT_EQ(update_error(u), Error::kInvalidValue);
   u = good;
   u.meta->stats.egress_bps = std::numeric_limits<double>::infinity();
