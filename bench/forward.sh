@@ -9,7 +9,7 @@
 # and concurrency, wrk reads ranges inside the pages owned by node A, once through A (direct)
 # and once through B (every page forwarded to A). Speed targets are reported, not asserted
 # (target: forwarded >= 0.7x direct). Knobs: BENCH_DURATION (s, default 8), BENCH_CONCURRENCY
-# (default "4 16").
+# (default "4 16"), BENCH_SHOALD (the shoald binary, default build/bin/shoald).
 set -euo pipefail
 bench_name=forward
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,7 +26,7 @@ peer_a="$(free_port)"; peer_b="$(free_port)"
 for n in a b; do
   port[$n]="$(free_port)"
   peer_var="peer_$n"
-  bench_spawn "$work/shoald-$n.log" "$root/build/bin/shoald" --listen "127.0.0.1:${port[$n]}" \
+  bench_spawn "$work/shoald-$n.log" "${BENCH_SHOALD:-$root/build/bin/shoald}" --listen "127.0.0.1:${port[$n]}" \
     --node-id "node-$n" --peer-listen "127.0.0.1:${!peer_var}" --insecure-peer \
     --seed "127.0.0.1:$peer_a" --seed "127.0.0.1:$peer_b" \
     --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$s3_port" \

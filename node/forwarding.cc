@@ -144,15 +144,13 @@ void ForwardClient::on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame) 
   r.source = PageSource::kPeer;
   if (resp->outcome == origin::Outcome::kOk) {
     if (frame.payload.empty() || resp->offset >= page_size_ ||
-        frame.payload.size() > page_size_ - resp->offset ||
-        frame.payload.size() > resp->object_size) {
+        frame.payload.size > page_size_ - resp->offset || frame.payload.size > resp->object_size) {
       metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
-      return fail(c, "page payload of " + std::to_string(frame.payload.size()) + " bytes");
+      return fail(c, "page payload of " + std::to_string(frame.payload.size) + " bytes");
     }
     auto page = std::make_shared<Page>();
-    page->body.size = frame.payload.size();
-    page->body.data = std::make_unique_for_overwrite<char[]>(page->body.size);
-    std::memcpy(page->body.data.get(), frame.payload.data(), page->body.size);
+    page->body.size = frame.payload.size;  // adopted, not copied
+    page->body.data = std::move(frame.payload.data);
     page->object_size = resp->object_size;
     page->etag = resp->etag;
     page->last_modified = resp->last_modified;

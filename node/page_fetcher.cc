@@ -142,6 +142,10 @@ void PageFetcher::start_fetch(const PageKey& key, const FetchOptions& opts) {
   auto a = std::make_shared<Attempt>();
   a->key = key;
   a->opts = opts;
+  // A flight serves every waiter of the page, so it fetches the whole page: a slice would reach
+  // other requests for the page cut short (e.g. after forward_slice() fell back to a flight).
+  a->opts.slice_offset = 0;
+  a->opts.slice_length = 0;
   if (disk_) {
     auto page = std::make_shared<Page>();
     auto done = [this, a, page](store::Result r, const store::PageMeta& m, std::string_view) {

@@ -92,7 +92,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       st = Status::failure(Error::kUnexpectedMessage, "reply is not a push-pull");
     }
     std::vector<MemberRecord> members;
-    if (st.ok()) st = decode_member_list(f.payload, &members);
+    if (st.ok()) st = decode_member_list(f.payload.view(), &members);
     if (!st.ok()) return finish(make_error_code(st.code), {});
     finish({}, std::move(members));
   }
@@ -943,7 +943,7 @@ void Membership::Impl::on_first_frame(const std::shared_ptr<Session>& s, Frame f
     return end_session(s, make_error_code(st.code));
   }
   if (const auto* j = std::get_if<Join>(&h)) return serve_join(s, *j);
-  if (const auto* pp = std::get_if<PushPull>(&h)) return serve_push_pull(s, *pp, f.payload);
+  if (const auto* pp = std::get_if<PushPull>(&h)) return serve_push_pull(s, *pp, f.payload.view());
   if (!stream_handler_) return end_session(s, make_error_code(Error::kUnexpectedMessage));
   s->ended = true;
   s->timer.cancel();

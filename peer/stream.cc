@@ -105,15 +105,17 @@ void FrameStream::async_read_frame(std::size_t max_payload, FrameHandler handler
 
 void FrameStream::read_body(FramePrefix prefix, FrameHandler handler) {
   frame_.header.assign(prefix.header_bytes, '\0');
-  frame_.payload.assign(prefix.payload_bytes, '\0');
+  frame_.payload.data = std::make_unique_for_overwrite<char[]>(prefix.payload_bytes);
+  frame_.payload.size = prefix.payload_bytes;
   std::array<asio::mutable_buffer, 3> buffers = {
-      asio::buffer(frame_.header), asio::buffer(frame_.payload), asio::buffer(tag_in_)};
+      asio::buffer(frame_.header), asio::buffer(frame_.payload.data.get(), frame_.payload.size),
+      asio::buffer(tag_in_)};
   asio::async_read(
       socket_, buffers,
       [self = shared_from_this(), handler = std::move(handler)](error_code ec, std::size_t) {
         if (ec) return handler(ec, Frame{});
         Status st = self->recv_mac_->verify(self->prefix_, self->frame_.header,
-                                            self->frame_.payload, as_bytes(self->tag_in_));
+                                            self->frame_.payload.view(), as_bytes(self->tag_in_));
         if (!st.ok()) {
           self->broken_ = make_error_code(st.code);
           return handler(self->broken_, Frame{});

@@ -29,10 +29,21 @@
 
 namespace shoal::peer {
 
+// A received frame's payload: an owning buffer the socket read fills directly (never
+// zero-filled first), so a receiver can adopt it, e.g. as a page's body, instead of copying
+// it (forwarded pages: node/forwarding.cc).
+struct FramePayload {
+  std::unique_ptr<char[]> data;
+  std::size_t size = 0;
+
+  std::string_view view() const { return {data.get(), size}; }
+  bool empty() const { return size == 0; }
+};
+
 // One received frame: the msgpack header bytes and the raw payload bytes.
 struct Frame {
   std::string header;
-  std::string payload;
+  FramePayload payload;
 };
 
 class FrameStream : public std::enable_shared_from_this<FrameStream> {

@@ -299,7 +299,7 @@ TEST_F(ClusterTest, AForwardedRequestIsNeverForwardedAgain) {
     ASSERT_NE(resp, nullptr);
     EXPECT_EQ(resp->request_id, page + 1);
     ASSERT_EQ(resp->outcome, origin::Outcome::kOk) << resp->message;
-    EXPECT_TRUE(frame.payload == data.substr(page * kPage, kPage));
+    EXPECT_TRUE(frame.payload.view() == data.substr(page * kPage, kPage));
     ++answered;
   }
   EXPECT_EQ(answered, 6);

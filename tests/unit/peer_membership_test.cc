@@ -457,7 +457,7 @@ TEST_F(PeerMembership, HandsForwardingStreamsToTheStreamHandler) {
         FrameHeader h;
         ASSERT_TRUE(decode_frame_header(f.header, &h).ok());
         EXPECT_EQ(std::get<ForwardResponse>(h).request_id, 77u);
-        answer = f.payload;
+        answer = std::string(f.payload.view());
       });
     });
   });
