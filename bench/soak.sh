@@ -105,7 +105,7 @@ start_cluster() {
 }
 
 # node_figures NODE: "rss_kib fds pages evictions 5xx peer_errors origin_errors page_errors
-# client_disconnects forwards_in page_hits page_misses" for one node (RSS and fds from /proc, the rest from /metrics).
+# client_disconnects forwards_in pages_local pages_forwarded origin_gets" for one node (RSS and fds from /proc, the rest from /metrics).
 node_figures() {
   local n="$1" rss fds
   rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/${pid[$n]}/status")"
@@ -115,7 +115,7 @@ node_figures() {
 import re, sys
 rss, fds = sys.argv[1:]
 sums = dict.fromkeys(["pages", "evictions", "5xx", "peer_errors", "origin_errors", "page_errors",
-                      "disconnects", "forwards_in", "hits", "misses"], 0)
+                      "disconnects", "forwards_in", "hits", "forwarded", "origin_gets"], 0)
 for line in sys.stdin:
     if line.startswith("#") or not line.strip():
         continue
@@ -132,15 +132,17 @@ for line in sys.stdin:
         sums["5xx"] += value
     elif name == "shoal_peer_errors_total":
         sums["peer_errors"] += value
-    elif (name == "shoal_origin_requests_total"
-          and label.get("outcome") not in ("ok", "cancelled")):  # cancelled: a losing hedge
-        sums["origin_errors"] += value
+    elif name == "shoal_origin_requests_total":
+        if label.get("outcome") == "ok":
+            sums["origin_gets"] += value if label.get("op") == "get" else 0
+        elif label.get("outcome") != "cancelled":  # cancelled: a losing hedge
+            sums["origin_errors"] += value
     elif name == "shoal_pages_total" and label.get("outcome") == "error":
         sums["page_errors"] += value
     elif name == "shoal_pages_total" and label.get("outcome") == "hit_memory":
         sums["hits"] += value
-    elif name == "shoal_pages_total" and label.get("outcome") == "miss":
-        sums["misses"] += value
+    elif name == "shoal_pages_total" and label.get("outcome") == "forwarded":
+        sums["forwarded"] += value
     elif name == "shoal_client_disconnects_total":
         sums["disconnects"] += value
     elif name == "shoal_forwards_in_total":
@@ -163,8 +165,8 @@ measure() {
     local f
     f="$(node_figures "$n")"
     echo "$n $f" >>"$work/figures-$label"
-    local rss fds pages ev e5 pe oe ge dc fwd _
-    read -r rss fds pages ev e5 pe oe ge dc fwd _ <<<"$f"
+    local rss fds pages ev e5 pe oe ge dc fwd _ _ _
+    read -r rss fds pages ev e5 pe oe ge dc fwd _ _ _ <<<"$f"
     printf '  %-6s %9.1f %5d %6d %9d %5d %11d %13d %11d %11d %11d\n' "node-$n" \
       "$("$python" -c "print($rss / 1024)")" "$fds" "$pages" "$ev" "$e5" "$pe" "$oe" "$ge" "$dc" "$fwd"
   done
@@ -241,7 +243,7 @@ check_growth() {
 import sys
 warm_path, end_path, rss_bound, fd_bound = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 fields = ["rss", "fds", "pages", "evictions", "5xx", "peer_errors", "origin_errors", "page_errors",
-          "disconnects", "forwards_in", "hits", "misses"]
+          "disconnects", "forwards_in", "hits", "forwarded", "origin_gets"]
 def load(path):
     rows = {}
     for line in open(path):
@@ -263,9 +265,10 @@ for node in sorted(warm):
     if e["fds"] - w["fds"] > fd_bound:
         print(f"node-{node}: fds grew {e['fds'] - w['fds']} (bound {fd_bound})"); bad += 1
     print(f"node-{node}: RSS {w['rss'] / 1024:.1f} -> {e['rss'] / 1024:.1f} MiB "
-          f"({growth_mib:+.1f}), fds {w['fds']} -> {e['fds']}, page hits +{e['hits'] - w['hits']}, "
-          f"misses +{e['misses'] - w['misses']}, evictions +{e['evictions'] - w['evictions']}, "
-          f"forwards in +{e['forwards_in'] - w['forwards_in']}, client disconnects "
+          f"({growth_mib:+.1f}), fds {w['fds']} -> {e['fds']}; during the run: pages served "
+          f"from local memory +{e['hits'] - w['hits']}, from peers +{e['forwarded'] - w['forwarded']}, "
+          f"origin GETs +{e['origin_gets'] - w['origin_gets']}, evictions +{e['evictions'] - w['evictions']}, "
+          f"forwards served +{e['forwards_in'] - w['forwards_in']}, client disconnects "
           f"+{e['disconnects'] - w['disconnects']}")
 sys.exit(1 if bad else 0)
 EOF
