@@ -5,6 +5,8 @@
 --   BENCH_PATH          URL path of the object, e.g. /fetch/bench/hot.bin or /bench/hot.bin
 --   BENCH_OBJECT_BYTES  object size in bytes (a multiple of BENCH_RANGE_BYTES)
 --   BENCH_RANGE_BYTES   range size in bytes; ranges start at multiples of it
+-- Optional:
+--   BENCH_DELAY_MS      pause before each request on a connection (paces the load; bench/soak.sh)
 --
 -- It defines no response() on purpose: with one, wrk keeps every body in memory (16 MiB bodies:
 -- 1.4 GB/s -> 0.06 GB/s). done() prints one machine-readable line:
@@ -28,6 +30,8 @@ if range_count < 1 then
   error("range.lua: BENCH_OBJECT_BYTES must be at least BENCH_RANGE_BYTES")
 end
 
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0
+
 local next_thread = 0
 
 -- Gives each thread its own id so that the threads draw different random sequences.
@@ -44,6 +48,13 @@ function request()
   local first = math.random(0, range_count - 1) * range_bytes
   local last = first + range_bytes - 1
   return wrk.format("GET", path, { ["Range"] = string.format("bytes=%.0f-%.0f", first, last) })
+end
+
+-- wrk calls delay() before each request only when it is defined.
+if delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
 end
 
 function done(summary, latency, requests)

@@ -2,14 +2,20 @@
 # Builds Shoal and runs every test, the way CI does (.ci/run calls this).
 #
 #   tests/run.sh                          deps, Release build + ctest, then ASan+UBSan build + ctest
-#   SHOAL_SKIP_SANITIZE=1 tests/run.sh    Release only
+#   SHOAL_SKIP_SANITIZE=1 tests/run.sh    no ASan+UBSan build
+#   SHOAL_SKIP_FUZZ=1 tests/run.sh        no fuzzing
+#   SHOAL_FUZZ_SECONDS=300 tests/run.sh   longer fuzzing (default 60 s per target)
 #
 # Steps: cluster/deps.sh; Release (-DSHOAL_WERROR=ON) configured and built in build/ with Ninja and
 # -j2, then `ctest --test-dir build --output-on-failure -j2`; unless SHOAL_SKIP_SANITIZE=1, the
 # same in build-asan/ with -DSHOAL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DSHOAL_BENCH=OFF.
 # Integration tests pick their own free ports, so two run side by side safely. A variant whose
 # configure or build fails skips its later steps; the script goes on with the next variant and
-# prints a summary. Exit status: 0 when every step passed, 1 otherwise.
+# prints a summary. Then, unless SHOAL_SKIP_FUZZ=1, `tests/fuzz/run.sh` builds the libFuzzer
+# targets with clang-14 in build-fuzz/ (about a minute) and runs each for SHOAL_FUZZ_SECONDS
+# (default 60; four targets, so about 5 minutes in all) on a temporary copy of its corpus; a
+# finding fails the step and prints the report and the reproducer (see tests/fuzz/run.sh).
+# Exit status: 0 when every step passed, 1 otherwise.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root" || exit 1
@@ -71,6 +77,13 @@ else
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
   variant "asan+ubsan" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=ON \
     -DSHOAL_BENCH=OFF
+fi
+
+if [[ "${SHOAL_SKIP_FUZZ:-0}" == "1" ]]; then
+  summary+=("SKIP  fuzz (SHOAL_SKIP_FUZZ=1)")
+else
+  export SHOAL_FUZZ_SECONDS="${SHOAL_FUZZ_SECONDS:-60}"
+  step "fuzz" "$root/tests/fuzz/run.sh"
 fi
 
 exit "$failed"
