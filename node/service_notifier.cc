@@ -24,8 +24,7 @@ std::chrono::microseconds watchdog_from_environment() {
 ServiceNotifier::ServiceNotifier(boost::asio::io_context& loop,
                                  std::vector<boost::asio::io_context*> watched,
                                  std::function<std::string()> status, Options options, Sender send)
-    : loop_(loop),
-      watched_(std::move(watched)),
+    : watched_(std::move(watched)),
       status_(std::move(status)),
       send_(send ? std::move(send)
                  : Sender([](const std::string& text) { sd_notify(0, text.c_str()); })),

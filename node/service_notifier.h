@@ -70,7 +70,6 @@ class ServiceNotifier {
   void arm();
   void send_status_if_changed();
 
-  boost::asio::io_context& loop_;
   std::vector<boost::asio::io_context*> watched_;
   std::function<std::string()> status_;
   Sender send_;

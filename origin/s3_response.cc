@@ -106,7 +106,6 @@ std::optional<ContentRange> parse_content_range(std::string_view value) {
     return std::nullopt;
   }
   value.remove_prefix(6);
-  ContentRange range;
   auto first = take_number(&value);
   if (!first || !take_char(&value, '-')) return std::nullopt;
   auto last = take_number(&value);
