@@ -16,7 +16,7 @@ work=""
 pids=()
 s3_port=""
 shoald_port=""
-shoald_log_level=warn  # start_shoald's --log-level
+shoald_log_level=warn  # --log-level of start_shoald and start_cluster
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 
@@ -138,6 +138,28 @@ start_shoald() {
     --s3-region us-east-1 --log-level "$shoald_log_level"
   shoald_pid=$spawned_pid
   wait_for_port "$shoald_port" "$shoald_pid" shoald "$work/shoald.log"
+}
+
+# start_cluster FLAG...: one shoald per name in the global array `names` (node-NAME, insecure
+# peer port on loopback, every node seeded with every peer port, --log-level $shoald_log_level),
+# each with FLAG... added (e.g. --memory, --page-size); fills the global associative arrays
+# port, peer and pid (declare them first: `declare -A port peer pid`) and waits until every
+# client port accepts. Does not wait for the members to see each other.
+start_cluster() {
+  local n seeds=()
+  for n in "${names[@]}"; do
+    port[$n]="$(free_port)"
+    peer[$n]="$(free_port)"
+    seeds+=(--seed "127.0.0.1:${peer[$n]}")
+  done
+  for n in "${names[@]}"; do
+    bench_spawn "$work/shoald-$n.log" "$root/build/bin/shoald" --listen "127.0.0.1:${port[$n]}" \
+      --node-id "node-$n" --peer-listen "127.0.0.1:${peer[$n]}" --insecure-peer "${seeds[@]}" \
+      --s3-endpoint "http://127.0.0.1:$s3_port" --s3-region us-east-1 \
+      --log-level "$shoald_log_level" "$@"
+    pid[$n]=$spawned_pid
+    wait_for_port "${port[$n]}" "$spawned_pid" "shoald-$n" "$work/shoald-$n.log"
+  done
 }
 
 # shoald_stat KEY...: prints one value of shoald's /stats JSON, e.g. `shoald_stat origin requests`.

@@ -36,20 +36,8 @@ start_s3rver
 upload_random bench routed.bin "$object_bytes"
 
 names=(a b c)
-declare -A port peer
-seeds=()
-for n in "${names[@]}"; do
-  port[$n]="$(free_port)"
-  peer[$n]="$(free_port)"
-  seeds+=(--seed "127.0.0.1:${peer[$n]}")
-done
-for n in "${names[@]}"; do
-  bench_spawn "$work/shoald-$n.log" "$root/build/bin/shoald" --listen "127.0.0.1:${port[$n]}" \
-    --node-id "node-$n" --peer-listen "127.0.0.1:${peer[$n]}" --insecure-peer "${seeds[@]}" \
-    --memory 1GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$s3_port" \
-    --s3-region us-east-1 --log-level warn
-  wait_for_port "${port[$n]}" "$spawned_pid" "shoald-$n" "$work/shoald-$n.log"
-done
+declare -A port peer pid
+start_cluster --memory 1GiB --page-size 16MiB
 
 # node_stat NODE KEY...: one value of a node's /stats.
 node_stat() {

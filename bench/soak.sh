@@ -76,21 +76,11 @@ upload_objects() {
   bench_log "uploaded hot.bin ($hot_bytes bytes) and $cold_objects cold objects ($cold_bytes bytes each)"
 }
 
-start_cluster() {
-  local n seeds=()
-  for n in "${names[@]}"; do
-    port[$n]="$(free_port)"
-    peer[$n]="$(free_port)"
-    seeds+=(--seed "127.0.0.1:${peer[$n]}")
-  done
-  for n in "${names[@]}"; do
-    bench_spawn "$work/shoald-$n.log" "$root/build/bin/shoald" --listen "127.0.0.1:${port[$n]}" \
-      --node-id "node-$n" --peer-listen "127.0.0.1:${peer[$n]}" --insecure-peer "${seeds[@]}" \
-      --memory 32MiB --page-size 256KiB --s3-endpoint "http://127.0.0.1:$s3_port" \
-      --s3-region us-east-1 --log-level warn
-    pid[$n]=$spawned_pid
-    wait_for_port "${port[$n]}" "$spawned_pid" "shoald-$n" "$work/shoald-$n.log"
-  done
+# start_soak_cluster: the three nodes (32 MiB memory, 256 KiB pages), then up to 30 s until each
+# sees three alive members.
+start_soak_cluster() {
+  start_cluster --memory 32MiB --page-size 256KiB
+  local n
   for _ in $(seq 1 300); do
     local alive=0
     for n in "${names[@]}"; do
@@ -281,7 +271,7 @@ main() {
   load_before="$(load_average)"
   start_s3rver
   upload_objects
-  start_cluster
+  start_soak_cluster
   : >"$work/client-report"
 
   echo "soak: 3 nodes (32 MiB memory, 256 KiB pages each), ${warmup} s warm-up + ${seconds} s," \
