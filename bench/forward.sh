@@ -9,7 +9,8 @@
 # and concurrency, wrk reads ranges inside the pages owned by node A, once through A (direct)
 # and once through B (every page forwarded to A). Speed targets are reported, not asserted
 # (target: forwarded >= 0.7x direct). Knobs: BENCH_DURATION (s, default 8), BENCH_CONCURRENCY
-# (default "4 16"), BENCH_SHOALD (the shoald binary, default build/bin/shoald).
+# (default "4 16"), BENCH_SHOALD (the shoald binary, default build/bin/shoald), BENCH_PEER_KEY=1
+# (a cluster key instead of --insecure-peer: every frame authenticated, as in production).
 set -euo pipefail
 bench_name=forward
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,11 +24,16 @@ upload_random bench fwd.bin $((16 * 1024 * 1024))
 
 declare -A port
 peer_a="$(free_port)"; peer_b="$(free_port)"
+peer_auth=(--insecure-peer)
+if [[ "${BENCH_PEER_KEY:-0}" == "1" ]]; then  # authenticated frames, as in production
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/cluster.key"
+  peer_auth=(--cluster-key-file "$work/cluster.key")
+fi
 for n in a b; do
   port[$n]="$(free_port)"
   peer_var="peer_$n"
   bench_spawn "$work/shoald-$n.log" "${BENCH_SHOALD:-$root/build/bin/shoald}" --listen "127.0.0.1:${port[$n]}" \
-    --node-id "node-$n" --peer-listen "127.0.0.1:${!peer_var}" --insecure-peer \
+    --node-id "node-$n" --peer-listen "127.0.0.1:${!peer_var}" "${peer_auth[@]}" \
     --seed "127.0.0.1:$peer_a" --seed "127.0.0.1:$peer_b" \
     --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$s3_port" \
     --s3-region us-east-1 --log-level warn

@@ -5,11 +5,13 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <boost/endian/conversion.hpp>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <memory>
 #include <new>
 #include <stdexcept>
 
@@ -17,7 +19,8 @@ namespace shoal::peer {
 namespace {
 
 constexpr char kUdpMagic[3] = {'S', 'H', 0x01};
-constexpr char kTcpMagic[4] = {'S', 'H', 'T', 0x01};
+// Version 2: frame tags are AES-256-GMAC (16 bytes); version 1 used HMAC-SHA256 (32 bytes).
+constexpr char kTcpMagic[4] = {'S', 'H', 'T', 0x02};
 constexpr std::size_t kUdpSignedPrefix = 28;  // magic(3) mode(1) timestamp(8) nonce(16)
 
 std::uint8_t mode_byte(const ClusterKey& key) {
@@ -33,11 +36,6 @@ EVP_MAC* hmac_algorithm() {
 
 std::span<const std::uint8_t> key_span(const Tag& t) {
   return {t.data(), t.size()};
-}
-
-std::string_view u64_be(std::uint64_t v, char (&buf)[8]) {
-  boost::endian::store_big_u64(reinterpret_cast<unsigned char*>(buf), v);
-  return {buf, 8};
 }
 
 }  // namespace
@@ -298,22 +296,58 @@ FrameMac::FrameMac(const ClusterKey& key, const Nonce& client_nonce, const Nonce
   }
 }
 
-Tag FrameMac::compute(std::string_view prefix, std::string_view header,
-                      std::string_view payload) const {
-  if (!keyed_) return Tag{};
-  char seq[8];
-  return hmac_sha256(key_span(key_), {u64_be(seq_, seq), prefix, header, payload});
+namespace {
+
+// Feeds `bytes` to a GCM context as additional authenticated data (int-sized pieces).
+bool gmac_update(EVP_CIPHER_CTX* ctx, std::string_view bytes) {
+  constexpr std::size_t kStep = 1u << 30;
+  int ignored = 0;
+  for (std::size_t at = 0; at < bytes.size(); at += kStep) {
+    const std::size_t n = std::min(kStep, bytes.size() - at);
+    if (EVP_EncryptUpdate(ctx, nullptr, &ignored,
+                          reinterpret_cast<const unsigned char*>(bytes.data() + at),
+                          static_cast<int>(n)) != 1) {
+      return false;
+    }
+  }
+  return true;
 }
 
-Tag FrameMac::seal(std::string_view prefix, std::string_view header, std::string_view payload) {
-  Tag t = compute(prefix, header, payload);
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+
+}  // namespace
+
+FrameTag FrameMac::compute(std::string_view prefix, std::string_view header,
+                           std::string_view payload) const {
+  if (!keyed_) return FrameTag{};
+  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) throw std::bad_alloc();
+  unsigned char iv[12] = {};
+  boost::endian::store_big_u64(iv + 4, seq_);
+  FrameTag tag{};
+  unsigned char none[16];
+  int ignored = 0;
+  const bool ok =
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), iv) == 1 &&
+      gmac_update(ctx.get(), prefix) && gmac_update(ctx.get(), header) &&
+      gmac_update(ctx.get(), payload) && EVP_EncryptFinal_ex(ctx.get(), none, &ignored) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kFrameMacBytes, tag.data()) == 1;
+  if (!ok) throw std::bad_alloc();  // only an allocation can fail with a valid key and IV
+  return tag;
+}
+
+FrameTag FrameMac::seal(std::string_view prefix, std::string_view header,
+                        std::string_view payload) {
+  FrameTag t = compute(prefix, header, payload);
   ++seq_;
   return t;
 }
 
 Status FrameMac::verify(std::string_view prefix, std::string_view header, std::string_view payload,
                         std::string_view tag) {
-  Tag want = compute(prefix, header, payload);
+  FrameTag want = compute(prefix, header, payload);
   if (!tags_equal({want.data(), want.size()},
                   {reinterpret_cast<const std::uint8_t*>(tag.data()), tag.size()})) {
     return Status::failure(Error::kBadTag,

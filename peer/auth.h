@@ -1,7 +1,8 @@
 // Authentication of the peer port: HMAC-SHA256 (RFC 2104, FIPS 180-4; OpenSSL EVP_MAC) over
-// every UDP datagram and every TCP frame under keys derived from the cluster key, with replay
-// protection. It gives integrity and authenticity (a host without the key can neither join nor
-// inject nor get answers), not confidentiality: bytes travel in clear (see
+// every UDP datagram and the TCP handshake, and AES-256-GMAC (GCM with no plaintext, NIST SP
+// 800-38D; OpenSSL EVP) over every TCP frame, under keys derived from the cluster key, with
+// replay protection. It gives integrity and authenticity (a host without the key can neither join
+// nor inject nor get answers), not confidentiality: bytes travel in clear (see
 // docs/peer-protocol.md, "Security"). Tags are compared in constant time (CRYPTO_memcmp).
 //
 // Keys: the cluster secret (a file's bytes, >= 16) is never used directly; HMAC(secret, label)
@@ -17,11 +18,15 @@
 // TCP connection: client hello "SHT" 0x01 mode 0 0 0 | client nonce (24 bytes); server hello
 //   "SHT" 0x01 mode 0 0 0 | server nonce | proof (56 bytes), proof = HMAC(tcp key,
 //   "server proof" || nc || ns). Direction keys k_c2s = HMAC(tcp key, "c2s" || nc || ns) and
-//   k_s2c likewise; frame i in a direction (i = 0, 1, ...) carries HMAC(k_dir, u64 BE i ||
-//   frame bytes before the tag). Fresh nonces on both sides make every connection's keys new,
-//   so a recorded connection cannot be replayed, and the counter stops reordering, dropping or
-//   replaying frames inside one. The server proves the key before the client sends anything;
-//   the client proves it with its first frame, which the server verifies before parsing it.
+//   k_s2c likewise; frame i in a direction (i = 0, 1, ...) carries the 16-byte
+//   AES-256-GMAC(key k_dir, IV = 4 zero bytes || u64 BE i, AAD = frame bytes before the tag).
+//   GMAC rather than HMAC because frames carry whole pages: with AES-NI and carry-less multiply
+//   it runs several times faster than SHA-256 (docs/benchmarks.md, "Forwarding"). The IV never
+//   repeats under a key: each key belongs to one direction of one connection and i only grows.
+//   Fresh nonces on both sides make every connection's keys new, so a recorded connection cannot
+//   be replayed, and the counter stops reordering, dropping or replaying frames inside one. The
+//   server proves the key before the client sends anything; the client proves it with its first
+//   frame, which the server verifies before parsing it.
 //
 // Open ("insecure") mode is explicit: ClusterKey::open(). Both ends must agree; a keyed
 // endpoint refuses every open packet or hello and vice versa (kModeMismatch).
@@ -49,6 +54,7 @@
 namespace shoal::peer {
 
 inline constexpr std::size_t kTagBytes = 32;
+inline constexpr std::size_t kFrameMacBytes = 16;  // AES-GMAC tag of a TCP frame
 inline constexpr std::size_t kNonceBytes = 16;
 inline constexpr std::size_t kMinSecretBytes = 16;
 inline constexpr std::size_t kMaxSecretBytes = 4096;
@@ -59,6 +65,7 @@ inline constexpr std::size_t kClientHelloBytes = 24;
 inline constexpr std::size_t kServerHelloBytes = 56;
 
 using Tag = std::array<std::uint8_t, kTagBytes>;
+using FrameTag = std::array<std::uint8_t, kFrameMacBytes>;
 using Nonce = std::array<std::uint8_t, kNonceBytes>;
 
 // The cluster key, or the explicit absence of one (open mode). Immutable, cheap to copy.
@@ -183,8 +190,9 @@ class FrameMac {
   FrameMac(const ClusterKey& key, const Nonce& client_nonce, const Nonce& server_nonce,
            bool client_to_server);
 
-  // The tag of the next frame (consumes a sequence number).
-  Tag seal(std::string_view prefix, std::string_view header, std::string_view payload);
+  // The tag of the next frame (consumes a sequence number). Throws std::bad_alloc if OpenSSL
+  // cannot allocate a cipher context.
+  FrameTag seal(std::string_view prefix, std::string_view header, std::string_view payload);
   // Verifies the tag of the next frame; consumes a sequence number only on success.
   // Errors: kBadTag (also for a non-zero tag in open mode).
   Status verify(std::string_view prefix, std::string_view header, std::string_view payload,
@@ -193,7 +201,8 @@ class FrameMac {
   std::uint64_t sequence() const { return seq_; }
 
  private:
-  Tag compute(std::string_view prefix, std::string_view header, std::string_view payload) const;
+  FrameTag compute(std::string_view prefix, std::string_view header,
+                   std::string_view payload) const;
 
   bool keyed_;
   Tag key_{};

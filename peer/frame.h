@@ -6,7 +6,7 @@
 //                                   push-pull, 0 for requests)
 //   header_bytes    msgpack frame header (peer/codec.h)
 //   payload_bytes   raw payload (page bytes, or the push-pull member list), not msgpack-wrapped
-//   32 bytes        tag: HMAC-SHA256 over the frame under the connection's direction key and
+//   16 bytes        tag: AES-256-GMAC over the frame under the connection's direction key and
 //                   sequence number (peer/auth.h); all zero on open (insecure) connections
 //
 // Both lengths come first so the reader can check them before reading anything else, and the
@@ -26,7 +26,7 @@ namespace shoal::peer {
 
 inline constexpr std::size_t kFramePrefixBytes = 8;
 inline constexpr std::size_t kMaxFrameHeaderBytes = 64 << 10;
-inline constexpr std::size_t kFrameTagBytes = 32;
+inline constexpr std::size_t kFrameTagBytes = 16;
 // Payload bound for push-pull frames (the member list).
 inline constexpr std::size_t kMaxPushPullBytes = 1 << 20;
 

@@ -8,6 +8,8 @@
 
 namespace shoal::peer {
 
+static_assert(kFrameTagBytes == kFrameMacBytes, "the frame tag is the frame MAC");
+
 namespace asio = boost::asio;
 using boost::system::error_code;
 

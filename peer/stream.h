@@ -83,7 +83,7 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
   struct PendingWrite {
     std::string head;  // prefix + header
     std::string_view payload;
-    Tag tag;
+    FrameTag tag;
     std::shared_ptr<const void> keep_alive;
     Handler handler;
   };
@@ -104,7 +104,7 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
   std::optional<FrameMac> recv_mac_;
   std::string prefix_;  // read buffers
   Frame frame_;
-  Tag tag_in_{};
+  FrameTag tag_in_{};
   std::deque<PendingWrite> writes_;
   bool writing_ = false;
   boost::system::error_code broken_;

@@ -32,7 +32,8 @@ ClusterKey key_of(std::string_view secret) {
   return *ClusterKey::from_secret(secret);
 }
 
-std::string hex(const Tag& t) {
+template <std::size_t N>
+std::string hex(const std::array<std::uint8_t, N>& t) {
   static const char* digits = "0123456789abcdef";
   std::string out;
   for (std::uint8_t b : t) {
@@ -222,8 +223,8 @@ TEST(PeerFrameMac, VerifiesInOrderOnlyAndPerDirection) {
   ClusterKey key = key_of("cluster-secret-0001");
   Nonce nc = random_nonce(), ns = random_nonce();
   FrameMac send(key, nc, ns, true), recv(key, nc, ns, true), wrong_dir(key, nc, ns, false);
-  Tag t0 = send.seal("p0", "h0", "payload0");
-  Tag t1 = send.seal("p1", "h1", "payload1");
+  FrameTag t0 = send.seal("p0", "h0", "payload0");
+  FrameTag t1 = send.seal("p1", "h1", "payload1");
   EXPECT_EQ(wrong_dir.verify("p0", "h0", "payload0", as_bytes(t0)).code, Error::kBadTag);
   EXPECT_EQ(recv.verify("p1", "h1", "payload1", as_bytes(t1)).code, Error::kBadTag);  // reorder
   ASSERT_TRUE(recv.verify("p0", "h0", "payload0", as_bytes(t0)).ok());
@@ -236,13 +237,27 @@ TEST(PeerFrameMac, VerifiesInOrderOnlyAndPerDirection) {
   EXPECT_EQ(other.verify("p0", "h0", "payload0", as_bytes(t0)).code, Error::kBadTag);
 }
 
+// Known answers computed independently (Python: hmac + cryptography's AESGCM with an empty
+// plaintext): k_c2s = HMAC(HMAC(secret, "shoal peer tcp v1"), "c2s" || nc || ns), IV = 4 zero
+// bytes || u64 BE frame number, AAD = prefix || header || payload.
+TEST(PeerFrameMac, IsAesGmacUnderTheDirectionKey) {
+  Nonce nc{}, ns{};
+  for (std::uint8_t i = 0; i < 16; ++i) {
+    nc[i] = i;
+    ns[i] = static_cast<std::uint8_t>(16 + i);
+  }
+  FrameMac send(key_of("0123456789abcdef-shoal-test"), nc, ns, true);
+  EXPECT_EQ(hex(send.seal("prefix", "header", "payload")), "0fd38f32dcde41ed8fb845baaae6658f");
+  EXPECT_EQ(hex(send.seal("p", "h", "")), "d64161dba0e26575f5829b80ab2894e9");
+}
+
 TEST(PeerFrameMac, OpenModeUsesZeroTags) {
   Nonce nc = random_nonce(), ns = random_nonce();
   FrameMac send(ClusterKey::open(), nc, ns, true), recv(ClusterKey::open(), nc, ns, true);
-  Tag t = send.seal("p", "h", "x");
-  EXPECT_EQ(t, Tag{});
+  FrameTag t = send.seal("p", "h", "x");
+  EXPECT_EQ(t, FrameTag{});
   EXPECT_TRUE(recv.verify("p", "h", "x", as_bytes(t)).ok());
-  Tag junk{};
+  FrameTag junk{};
   junk[0] = 1;
   EXPECT_EQ(recv.verify("p", "h", "x", as_bytes(junk)).code, Error::kBadTag);
 }
