@@ -39,7 +39,8 @@ class Cluster {
   Cluster(const std::string& endpoint, int n, const std::string& key_path,
           std::vector<std::string> extra = {})
       : endpoint_(endpoint), key_path_(key_path), extra_(std::move(extra)) {
-    for (int i = 0; i < n; ++i) members_.push_back(Member{"node" + std::to_string(i), free_port(), nullptr});
+    for (int i = 0; i < n; ++i)
+      members_.push_back(Member{"node" + std::to_string(i), free_port(), nullptr});
     for (int i = 0; i < n; ++i) start(i);
   }
   std::vector<std::string> seeds() const {
@@ -52,9 +53,10 @@ class Cluster {
   }
   void start(int i) {
     auto& m = members_[static_cast<std::size_t>(i)];
-    std::vector<std::string> flags = {"--page-size", "64KiB", "--memory", "64MiB", "--node-id", m.id,
-                                      "--peer-listen", "127.0.0.1:" + std::to_string(m.peer_port),
-                                      "--cluster-key-file", key_path_};
+    std::vector<std::string> flags = {
+        "--page-size",        "64KiB",  "--memory",      "64MiB",
+        "--node-id",          m.id,     "--peer-listen", "127.0.0.1:" + std::to_string(m.peer_port),
+        "--cluster-key-file", key_path_};
     auto s = seeds();
     flags.insert(flags.end(), s.begin(), s.end());
     flags.insert(flags.end(), extra_.begin(), extra_.end());
@@ -138,7 +140,8 @@ TEST_F(ClusterTest, EveryNodeServesTheSameBytesAndEachPageIsFetchedOnce) {
     EXPECT_GT(s["cluster"]["forwarded_out"].get<std::uint64_t>(), 0u) << "node " << i;
     ASSERT_EQ(s["members"].size(), 3u);
     for (auto& m : s["members"]) {
-      for (const char* field : {"id", "state", "incarnation", "weight", "client_addr", "owned_share"}) {
+      for (const char* field :
+           {"id", "state", "incarnation", "weight", "client_addr", "owned_share"}) {
         EXPECT_TRUE(m.contains(field)) << field;
       }
     }
@@ -172,34 +175,19 @@ TEST_F(ClusterTest, KillingANodeUnderLoadFailsNoRequestAndItsPagesMoveToRankTwo)
   Cluster c(proxy_->endpoint(), 3, key_);
   ASSERT_TRUE(c.converged(15s));
   const std::string data = put("load.bin", 12 * kPage, 3);
-  std::atomic<bool> stop{false};
-  std::atomic<int> failures{0}, successes{0};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&, t] {
-      std::mt19937_64 rng(static_cast<std::uint64_t>(t));
-      while (!stop) {
-        std::uint64_t a = rng() % data.size();
-        std::uint64_t b = std::min<std::uint64_t>(data.size() - 1, a + rng() % (3 * kPage));
-        auto r = c.node(t % 2).fetch(kBucket, "load.bin", range(a, b));  // survivors only
-        if (r.status == 206 && r.complete && r.body == data.substr(a, b - a + 1)) {
-          ++successes;
-        } else {
-          ++failures;
-        }
-      }
-    });
-  }
+  // Four clients on the survivors only.
+  RangeLoad load(
+      4, [&](int t) -> const Shoald& { return c.node(t % 2); }, kBucket, "load.bin", data,
+      3 * kPage);
   std::this_thread::sleep_for(1s);
   c.node(2).process().kill();  // kill -9
   auto killed_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(c.wait_for_state(0, 1, "dead", 20s));
   auto detected = std::chrono::steady_clock::now() - killed_at;
   std::this_thread::sleep_for(1s);
-  stop = true;
-  for (auto& t : clients) t.join();
-  EXPECT_EQ(failures, 0);
-  EXPECT_GT(successes, 0);
+  load.stop();
+  EXPECT_EQ(load.failures(), 0);
+  EXPECT_GT(load.successes(), 0);
   std::cout << "detection took "
             << std::chrono::duration_cast<std::chrono::milliseconds>(detected).count() << " ms\n";
   // Once it is dead, its pages live on their rank-2 nodes: a full read fetches nothing new.
@@ -239,8 +227,9 @@ TEST_F(ClusterTest, ANodeWithAWrongKeyIsKeptOut) {
   std::string wrong = key_file(dir_, "wrong.key", "another-secret-another-secret-another-secret");
   std::uint16_t peer_port = free_port();
   auto seeds = c.seeds();
-  std::vector<std::string> flags = {"--page-size", "64KiB", "--node-id", "intruder",
-                                    "--peer-listen", "127.0.0.1:" + std::to_string(peer_port),
+  std::vector<std::string> flags = {"--page-size",        "64KiB",
+                                    "--node-id",          "intruder",
+                                    "--peer-listen",      "127.0.0.1:" + std::to_string(peer_port),
                                     "--cluster-key-file", wrong};
   flags.insert(flags.end(), seeds.begin(), seeds.end());
   Shoald intruder(proxy_->endpoint(), flags);
@@ -266,7 +255,8 @@ TEST_F(ClusterTest, AForwardedRequestIsNeverForwardedAgain) {
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket socket(io);
   socket.connect({boost::asio::ip::make_address("127.0.0.1"), c.member(0).peer_port});
-  auto stream = peer::FrameStream::create(std::move(socket), *key, peer::FrameStream::Role::kClient);
+  auto stream =
+      peer::FrameStream::create(std::move(socket), *key, peer::FrameStream::Role::kClient);
   boost::system::error_code hec = boost::asio::error::would_block;
   stream->async_handshake([&](boost::system::error_code ec) { hec = ec; });
   io.run_for(5s);

@@ -494,37 +494,20 @@ TEST_F(ShoalctlTest, DrainMovesOwnershipAndNoRequestFails) {
   }
   ASSERT_FALSE(moved_to.empty());
 
-  std::atomic<bool> stop{false};
-  std::atomic<int> failures{0}, successes{0};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&, t] {
-      std::mt19937_64 rng(static_cast<std::uint64_t>(t));
-      while (!stop) {
-        std::uint64_t a = rng() % data.size();
-        std::uint64_t b = std::min<std::uint64_t>(data.size() - 1, a + rng() % (3 * kPage));
-        auto r = c->node(t % 2 == 0 ? 0 : 2)
-                     .fetch(kBucket, "drain.bin",
-                            "bytes=" + std::to_string(a) + "-" + std::to_string(b));
-        if (r.status == 206 && r.complete && r.body == data.substr(a, b - a + 1)) {
-          ++successes;
-        } else {
-          ++failures;
-        }
-      }
-    });
-  }
+  // Four clients on node0 and node2 while node1 drains.
+  RangeLoad load(
+      4, [&](int t) -> const Shoald& { return c->node(t % 2 == 0 ? 0 : 2); }, kBucket, "drain.bin",
+      data, 3 * kPage);
   std::this_thread::sleep_for(500ms);
   auto r = c->ctl(0, {"drain", "node1"});
   std::this_thread::sleep_for(500ms);
-  stop = true;
-  for (auto& t : clients) t.join();
+  load.stop();
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(contains(r.out, "Draining node1 at " + c->addr(1))) << r.out;
   EXPECT_TRUE(contains(r.out, "node1: weight 0 confirmed by node0, node2")) << r.out;
   EXPECT_TRUE(contains(r.out, "now left")) << r.out;
-  EXPECT_EQ(failures, 0);
-  EXPECT_GT(successes, 0);
+  EXPECT_EQ(load.failures(), 0);
+  EXPECT_GT(load.successes(), 0);
   EXPECT_EQ(c->node(1).process().wait(15s), 0);
 
   // node1's pages moved to their rank-2 members; nobody ranks node1 any more.

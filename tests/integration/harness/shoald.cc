@@ -1,5 +1,7 @@
 #include "tests/integration/harness/shoald.h"
 
+#include <algorithm>
+#include <random>
 #include <stdexcept>
 
 namespace shoal::test {
@@ -30,6 +32,30 @@ HttpResponse Shoald::fetch(const std::string& kind, const std::string& encoded_o
                            const std::string& method) const {
   if (!range.empty()) headers.emplace_back("Range", range);
   return http_request(port_, method, "/fetch/" + kind + "/" + encoded_object, headers);
+}
+
+RangeLoad::RangeLoad(int threads, NodeOf node, std::string kind, std::string encoded_object,
+                     const std::string& data, std::uint64_t max_span) {
+  for (int t = 0; t < threads; ++t) {
+    threads_.emplace_back([this, t, node, kind, encoded_object, &data, max_span] {
+      std::mt19937_64 rng(static_cast<std::uint64_t>(t));
+      while (!stop_) {
+        const std::uint64_t a = rng() % data.size();
+        const std::uint64_t b = std::min<std::uint64_t>(data.size() - 1, a + rng() % max_span);
+        auto r = node(t).fetch(kind, encoded_object,
+                               "bytes=" + std::to_string(a) + "-" + std::to_string(b));
+        const bool ok = r.status == 206 && r.complete && r.body == data.substr(a, b - a + 1);
+        ++(ok ? successes_ : failures_);
+      }
+    });
+  }
+}
+
+void RangeLoad::stop() {
+  stop_ = true;
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 std::pair<int, std::string> run_shoald_to_exit(std::vector<std::string> args) {

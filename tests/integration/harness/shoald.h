@@ -2,10 +2,13 @@
 // (port accepting) when the constructor returns, SIGKILLed by the destructor.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/harness/harness.h"
@@ -35,6 +38,30 @@ class Shoald {
   TempDir log_dir_;
   std::uint16_t port_;
   Process process_;
+};
+
+// Background clients for "no request fails while ..." tests: `threads` threads, each reading
+// random ranges of `data` (the object's bytes) up to `max_span` bytes long, one after another,
+// through node(t) for thread t (`kind` / `encoded_object`), and counting an answer as a success
+// only when it is a complete 206 with exactly the right bytes. Seeded by thread index, so runs
+// are repeatable. stop() (or the destructor) ends and joins them.
+class RangeLoad {
+ public:
+  using NodeOf = std::function<const Shoald&(int thread)>;
+  RangeLoad(int threads, NodeOf node, std::string kind, std::string encoded_object,
+            const std::string& data, std::uint64_t max_span);
+  ~RangeLoad() { stop(); }
+  RangeLoad(const RangeLoad&) = delete;
+  RangeLoad& operator=(const RangeLoad&) = delete;
+
+  void stop();
+  int successes() const { return successes_; }
+  int failures() const { return failures_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> successes_{0}, failures_{0};
+  std::vector<std::thread> threads_;
 };
 
 // Runs bin_dir()/shoald with `args` (no --listen added), waits up to 10 s for it to exit and
