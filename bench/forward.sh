@@ -55,29 +55,44 @@ curl -sS --fail -o /dev/null -H "Range: bytes=0-$((16 * 1024 * 1024 - 1))" \
 if [[ "$(stat a memory pages)" == 1 ]]; then owner=a; other=b; else owner=b; other=a; fi
 bench_log "the page is owned by node $owner; node $other forwards it"
 
-run() {  # run NODE RANGE_BYTES C -> "gbps p50_ms p99_ms"
-  local out
+# busy_jiffies: CPU time the whole machine spent busy so far (user, nice, system, irq, softirq,
+# steal; /proc/stat, in USER_HZ ticks), to put a CPU cost on every byte a cell moves.
+busy_jiffies() {
+  awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+hz="$(getconf CLK_TCK)"
+cores="$(nproc)"
+
+run() {  # run NODE RANGE_BYTES C -> "gbps p50_ms p99_ms cpu_s_per_gb busy_fraction"
+  local out before after
+  before="$(busy_jiffies)"
   out="$(BENCH_PATH=/fetch/bench/fwd.bin BENCH_OBJECT_BYTES=$((16 * 1024 * 1024)) \
     BENCH_RANGE_BYTES="$2" wrk -t2 -c"$3" -d"${duration}s" --timeout 10s --latency \
     -s "$root/bench/range.lua" "http://127.0.0.1:${port[$1]}" 2>&1)"
-  echo "$out" | grep RESULT | "$python" -c '
+  after="$(busy_jiffies)"
+  echo "$out" | grep RESULT | BUSY_JIFFIES="$((after - before))" HZ="$hz" CORES="$cores" "$python" -c '
 import sys
 f = dict(kv.split("=") for kv in sys.stdin.read().split()[1:])
 errors = sum(int(f[k]) for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
 if errors: sys.exit("wrk reported %d errors" % errors)
-print("%.2f %.1f %.1f" % (int(f["bytes"]) / int(f["duration_us"]) / 1e3,
-                          int(f["p50_us"]) / 1e3, int(f["p99_us"]) / 1e3))'
+import os
+busy = float(os.environ["BUSY_JIFFIES"]) / float(os.environ["HZ"])
+seconds = int(f["duration_us"]) / 1e6
+print("%.2f %.1f %.1f %.2f %.2f" % (int(f["bytes"]) / int(f["duration_us"]) / 1e3,
+                                    int(f["p50_us"]) / 1e3, int(f["p99_us"]) / 1e3,
+                                    busy / (int(f["bytes"]) / 1e9),
+                                    busy / seconds / int(os.environ["CORES"])))'
 }
 
 echo "forwarding, wrk -t2 ${duration} s per cell, commit $(git -C "$root" rev-parse --short HEAD), load $(load_average)"
-echo "| range | conc | direct GB/s | direct p50/p99 ms | forwarded GB/s | forwarded p50/p99 ms | forwarded/direct |"
-echo "|---|---|---|---|---|---|---|"
+echo "| range | conc | direct GB/s | direct p50/p99 ms | forwarded GB/s | forwarded p50/p99 ms | forwarded/direct | CPU s/GB direct / forwarded (cores busy) |"
+echo "|---|---|---|---|---|---|---|---|"
 for mib in 1 16; do
   for c in "${concurrency[@]}"; do
-    read -r dg dp50 dp99 <<<"$(run "$owner" $((mib * 1024 * 1024)) "$c")"
-    read -r fg fp50 fp99 <<<"$(run "$other" $((mib * 1024 * 1024)) "$c")"
+    read -r dg dp50 dp99 dcpu dbusy <<<"$(run "$owner" $((mib * 1024 * 1024)) "$c")"
+    read -r fg fp50 fp99 fcpu fbusy <<<"$(run "$other" $((mib * 1024 * 1024)) "$c")"
     ratio="$("$python" -c "print('%.2fx' % ($fg / $dg))")"
-    echo "| $mib MiB | $c | $dg | $dp50 / $dp99 | $fg | $fp50 / $fp99 | $ratio |"
+    echo "| $mib MiB | $c | $dg | $dp50 / $dp99 | $fg | $fp50 / $fp99 | $ratio | $dcpu ($dbusy) / $fcpu ($fbusy) |"
   done
 done
 echo "forwards served by node $owner: $(stat "$owner" cluster forwarded_in)"
