@@ -12,8 +12,8 @@ constexpr std::size_t kMaxRanks = 8;
 }  // namespace
 
 Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer::ClusterKey key,
-                 PageFetcher& fetcher, const origin::RequestConfig& defaults,
-                 NodeMetrics& metrics, std::uint64_t page_size)
+                 PageFetcher& fetcher, const origin::RequestConfig& defaults, NodeMetrics& metrics,
+                 std::uint64_t page_size)
     : loop_(peer_loop),
       config_(std::move(config)),
       self_id_(config_.membership.node_id),
@@ -22,14 +22,13 @@ Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer:
   membership_ = std::make_unique<peer::Membership>(loop_, config_.membership, key);
   client_ = std::make_unique<ForwardClient>(loop_, key, page_size, metrics_);
   server_ = std::make_unique<ForwardServer>(loop_, fetcher, defaults, metrics_);
-  membership_->on_stream([this](std::shared_ptr<peer::FrameStream> s, peer::Frame first,
-                                peer::FrameHeader header) {
-    server_->serve(std::move(s), std::move(first), std::move(header));
-  });
+  membership_->on_stream(
+      [this](std::shared_ptr<peer::FrameStream> s, peer::Frame first, peer::FrameHeader header) {
+        server_->serve(std::move(s), std::move(first), std::move(header));
+      });
   membership_->on_change([](const peer::MemberEvent& e) {
-    SHOAL_LOG(kInfo, "member " << e.id << ": "
-                               << (e.before ? peer::state_name(*e.before) : "new") << " -> "
-                               << (e.after ? peer::state_name(*e.after) : "reaped")
+    SHOAL_LOG(kInfo, "member " << e.id << ": " << (e.before ? peer::state_name(*e.before) : "new")
+                               << " -> " << (e.after ? peer::state_name(*e.after) : "reaped")
                                << " (incarnation " << e.incarnation << ", epoch " << e.epoch
                                << ")");
   });
@@ -124,10 +123,18 @@ void Cluster::write_metrics(std::string* out) const {
   std::size_t alive = 0, suspect = 0, dead = 0, left = 0;
   for (const auto& rec : v->members) {
     switch (rec.state) {
-      case peer::MemberState::kAlive: ++alive; break;
-      case peer::MemberState::kSuspect: ++suspect; break;
-      case peer::MemberState::kDead: ++dead; break;
-      case peer::MemberState::kLeft: ++left; break;
+      case peer::MemberState::kAlive:
+        ++alive;
+        break;
+      case peer::MemberState::kSuspect:
+        ++suspect;
+        break;
+      case peer::MemberState::kDead:
+        ++dead;
+        break;
+      case peer::MemberState::kLeft:
+        ++left;
+        break;
     }
   }
   *out += "# HELP shoal_members Known members by state\n# TYPE shoal_members gauge\n";
@@ -145,13 +152,12 @@ void Cluster::write_metrics(std::string* out) const {
   write_counter(out, "shoal_forward_uncached_total",
                 "Pages fetched from the origin uncached because no ranked member was reachable",
                 static_cast<double>(metrics_.forward_uncached.load()));
-  write_counter(out, "shoal_peer_errors_total", "Malformed or refused peer frames and packets",
-                static_cast<double>(metrics_.peer_errors.load() + c.decode_errors +
-                                    c.auth_failures));
+  write_counter(
+      out, "shoal_peer_errors_total", "Malformed or refused peer frames and packets",
+      static_cast<double>(metrics_.peer_errors.load() + c.decode_errors + c.auth_failures));
   write_counter(out, "shoal_swim_suspicions_total", "Members this node suspected",
                 static_cast<double>(c.suspicions));
-  write_counter(out, "shoal_swim_probes_total", "SWIM probes sent",
-                static_cast<double>(c.probes));
+  write_counter(out, "shoal_swim_probes_total", "SWIM probes sent", static_cast<double>(c.probes));
 }
 
 }  // namespace shoal::node

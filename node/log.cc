@@ -16,10 +16,14 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
 int syslog_priority(LogLevel l) {
   switch (l) {
-    case LogLevel::kError: return 3;
-    case LogLevel::kWarn: return 4;
-    case LogLevel::kInfo: return 6;
-    case LogLevel::kDebug: return 7;
+    case LogLevel::kError:
+      return 3;
+    case LogLevel::kWarn:
+      return 4;
+    case LogLevel::kInfo:
+      return 6;
+    case LogLevel::kDebug:
+      return 7;
   }
   return 6;
 }
@@ -36,17 +40,25 @@ std::optional<LogLevel> parse_log_level(std::string_view s) {
 
 std::string_view log_level_name(LogLevel l) {
   switch (l) {
-    case LogLevel::kError: return "error";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kDebug: return "debug";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
   }
   return "info";
 }
 
-void set_log_level(LogLevel l) { g_level.store(static_cast<int>(l)); }
+void set_log_level(LogLevel l) {
+  g_level.store(static_cast<int>(l));
+}
 
-bool log_enabled(LogLevel l) { return static_cast<int>(l) <= g_level.load(std::memory_order_relaxed); }
+bool log_enabled(LogLevel l) {
+  return static_cast<int>(l) <= g_level.load(std::memory_order_relaxed);
+}
 
 bool is_journal_stream(int fd, const char* journal_stream) {
   if (journal_stream == nullptr) return false;

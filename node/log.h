@@ -39,11 +39,11 @@ void log_line(LogLevel l, std::string_view msg);
 
 // Usage: SHOAL_LOG(kInfo, "listening on " << addr);  The stream expression is only evaluated when
 // the level is enabled.
-#define SHOAL_LOG(level, expr)                                                  \
-  do {                                                                          \
-    if (::shoal::node::log_enabled(::shoal::node::LogLevel::level)) {           \
-      std::ostringstream shoal_log_os_;                                         \
-      shoal_log_os_ << expr;                                                    \
+#define SHOAL_LOG(level, expr)                                                      \
+  do {                                                                              \
+    if (::shoal::node::log_enabled(::shoal::node::LogLevel::level)) {               \
+      std::ostringstream shoal_log_os_;                                             \
+      shoal_log_os_ << expr;                                                        \
       ::shoal::node::log_line(::shoal::node::LogLevel::level, shoal_log_os_.str()); \
-    }                                                                           \
+    }                                                                               \
   } while (0)

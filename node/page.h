@@ -35,12 +35,12 @@ struct PageKeyHash {
 // reference count between the memory tier and every response streaming it, so eviction never
 // frees bytes still being sent.
 struct Page {
-  origin::Bytes body;            // the page's bytes; size == page_length(object_size, page)
-  std::uint64_t object_size = 0; // bytes in the whole object
-  std::string etag;              // the object's ETag when this page was fetched
-  std::string last_modified;     // the object's Last-Modified (HTTP-date)
-  std::string bucket;            // the bucket that served it
-  std::int64_t cached_at = 0;    // Unix seconds when it entered the cache
+  origin::Bytes body;             // the page's bytes; size == page_length(object_size, page)
+  std::uint64_t object_size = 0;  // bytes in the whole object
+  std::string etag;               // the object's ETag when this page was fetched
+  std::string last_modified;      // the object's Last-Modified (HTTP-date)
+  std::string bucket;             // the bucket that served it
+  std::int64_t cached_at = 0;     // Unix seconds when it entered the cache
   // Page-relative offset of body[0]. 0 for every cached page; a part of a page forwarded by its
   // owner (FetchOptions::slice_*) starts here. Such parts are never cached.
   std::uint64_t body_offset = 0;

@@ -115,9 +115,9 @@ class Server : public SessionHost, public AdminHost {
   std::unordered_map<std::uint64_t, std::function<void()>> sessions_;
   std::chrono::steady_clock::time_point drain_deadline_;
   std::optional<boost::asio::steady_timer> drain_timer_;
-  std::string listen_desc_;  // the bound client address, "HOST:PORT"
+  std::string listen_desc_;                    // the bound client address, "HOST:PORT"
   std::unique_ptr<ServiceNotifier> notifier_;  // systemd READY/STATUS/WATCHDOG/STOPPING
-  std::unique_ptr<AdminApi> admin_;  // last: destroyed first (its threads use the rest)
+  std::unique_ptr<AdminApi> admin_;            // last: destroyed first (its threads use the rest)
 };
 
 }  // namespace shoal::node

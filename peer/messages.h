@@ -195,7 +195,7 @@ struct ForwardResponse {
   std::string last_modified;      // HTTP-date, 0..kMaxLastModifiedBytes
   std::string bucket;             // bucket that served the page, 0..255
   std::int64_t cached_at = 0;     // Unix seconds the page entered a cache (0 = fetched now)
-  std::uint64_t offset = 0;  // page-relative offset of the payload's first byte
+  std::uint64_t offset = 0;       // page-relative offset of the payload's first byte
   bool operator==(const ForwardResponse&) const = default;
 };
 

@@ -60,8 +60,8 @@ TEST_F(FetchRanges, RandomRangesAreByteExact) {
     auto r = node_->fetch(kBucket, kKey, range(a, b));
     ASSERT_EQ(r.status, 206) << r.body;
     ASSERT_TRUE(r.complete) << r.error;
-    EXPECT_EQ(r.header("Content-Range"), "bytes " + std::to_string(a) + "-" + std::to_string(b) +
-                                             "/" + std::to_string(size));
+    EXPECT_EQ(r.header("Content-Range"),
+              "bytes " + std::to_string(a) + "-" + std::to_string(b) + "/" + std::to_string(size));
     EXPECT_EQ(r.header("Content-Length"), std::to_string(b - a + 1));
     ASSERT_EQ(r.body.size(), b - a + 1);
     EXPECT_TRUE(r.body == slice(a, b)) << "bytes differ for " << range(a, b);
@@ -74,11 +74,11 @@ TEST_F(FetchRanges, SinglePageMultiPageLastPartialPageAndWholeObject) {
     std::uint64_t a, b;
   } cases[] = {{0, 0},
                {10, 100},
-               {kPage - 1, kPage},                // crosses one boundary
-               {kPage / 2, 4 * kPage + 7},        // five pages
-               {5 * kPage, size - 1},             // the last, partial page
+               {kPage - 1, kPage},          // crosses one boundary
+               {kPage / 2, 4 * kPage + 7},  // five pages
+               {5 * kPage, size - 1},       // the last, partial page
                {5 * kPage + 100, size - 1},
-               {0, size - 1}};                    // whole object
+               {0, size - 1}};  // whole object
   for (const auto& c : cases) {
     auto r = node_->fetch(kBucket, kKey, range(c.a, c.b));
     ASSERT_EQ(r.status, 206) << range(c.a, c.b) << " " << r.body;
@@ -90,9 +90,8 @@ TEST_F(FetchRanges, EndPastTheObjectIsClamped) {
   const std::uint64_t size = object_->size();
   auto r = node_->fetch(kBucket, kKey, range(size - 10, size + 100000));
   ASSERT_EQ(r.status, 206);
-  EXPECT_EQ(r.header("Content-Range"),
-            "bytes " + std::to_string(size - 10) + "-" + std::to_string(size - 1) + "/" +
-                std::to_string(size));
+  EXPECT_EQ(r.header("Content-Range"), "bytes " + std::to_string(size - 10) + "-" +
+                                           std::to_string(size - 1) + "/" + std::to_string(size));
   EXPECT_TRUE(r.body == slice(size - 10, size - 1));
 }
 
@@ -178,9 +177,9 @@ TEST_F(FetchRanges, HeadCostsNoPageGet) {
   // Known size: no origin request at all.
   auto warm = node_->fetch(kBucket, "head.bin", "bytes=-5", {}, "HEAD");
   ASSERT_EQ(warm.status, 206);
-  EXPECT_EQ(warm.header("Content-Range"),
-            "bytes " + std::to_string(2 * kPage - 2) + "-" + std::to_string(2 * kPage + 2) + "/" +
-                std::to_string(2 * kPage + 3));
+  EXPECT_EQ(warm.header("Content-Range"), "bytes " + std::to_string(2 * kPage - 2) + "-" +
+                                              std::to_string(2 * kPage + 2) + "/" +
+                                              std::to_string(2 * kPage + 3));
   EXPECT_EQ(proxy_->count("HEAD", "/" + kBucket + "/head.bin"), 1);
   EXPECT_EQ(proxy_->count("GET", "/" + kBucket + "/head.bin"), 0);
 }
@@ -196,13 +195,13 @@ TEST_F(FetchRanges, ClientErrors) {
   auto past = node_->fetch(kBucket, kKey, range(object_->size(), object_->size() + 10));
   EXPECT_EQ(past.status, 416);
   EXPECT_EQ(past.header("Content-Range"), "bytes */" + std::to_string(object_->size()));
-  EXPECT_EQ(http_request(node_->port(), "GET", "/fetch/" + kBucket, {{"Range", "bytes=0-1"}})
-                .status,
-            400);
-  EXPECT_EQ(http_request(node_->port(), "GET", "/fetch/" + kBucket + "/a%00b",
-                         {{"Range", "bytes=0-1"}})
-                .status,
-            400);
+  EXPECT_EQ(
+      http_request(node_->port(), "GET", "/fetch/" + kBucket, {{"Range", "bytes=0-1"}}).status,
+      400);
+  EXPECT_EQ(
+      http_request(node_->port(), "GET", "/fetch/" + kBucket + "/a%00b", {{"Range", "bytes=0-1"}})
+          .status,
+      400);
   EXPECT_EQ(http_request(node_->port(), "GET", "/fetch/" + std::string(65, 'k') + "/x",
                          {{"Range", "bytes=0-1"}})
                 .status,
@@ -247,8 +246,7 @@ TEST_F(FetchRanges, AnOverwrittenObjectIsNeverServedAsAMix) {
   if (mixed.status == 206 && mixed.complete) {
     EXPECT_TRUE(mixed.body == v1 || mixed.body == v2) << "a response mixed two versions";
   } else {
-    EXPECT_TRUE(mixed.status == 409 || (mixed.status == 206 && !mixed.complete))
-        << mixed.status;
+    EXPECT_TRUE(mixed.status == 409 || (mixed.status == 206 && !mixed.complete)) << mixed.status;
   }
   // The stale page was dropped: the next read is all v2.
   auto fresh = node_->fetch(kBucket, key, range(0, 3 * kPage - 1));

@@ -107,8 +107,8 @@ TEST_F(Hardening, SlowlorisDoesNotStopOthersBeingServed) {
 }
 
 TEST_F(Hardening, OversizedHeadersAre431) {
-  Shoald node(s3_->endpoint(), {"--page-size", "64KiB", "--max-header-bytes", "4096",
-                                "--max-header-fields", "20"});
+  Shoald node(s3_->endpoint(),
+              {"--page-size", "64KiB", "--max-header-bytes", "4096", "--max-header-fields", "20"});
   auto big = node.fetch("hard", "obj", "bytes=0-9", {{"X-Big", std::string(8000, 'a')}});
   EXPECT_EQ(big.status, 431);
   std::vector<std::pair<std::string, std::string>> many;
@@ -122,16 +122,35 @@ TEST_F(Hardening, OversizedHeadersAre431) {
 TEST_F(Hardening, TenThousandMalformedRequestsAllGet4xx) {
   Shoald node(s3_->endpoint(), {"--page-size", "64KiB"});
   std::mt19937_64 rng(99);
-  const std::vector<std::string> targets = {
-      "/fetch/hard/obj", "/fetch/", "/fetch/hard", "/fetch//obj", "/fetch/hard/%",
-      "/fetch/hard/%zz", "/fetch/hard/a%00b", "/fetch/hard/\x7f", "/fetch/" + std::string(70, 'k') + "/o",
-      "/fetch/hard/" + std::string(1100, 'o'), "/fetch/hard/%C3%28", "/stats/x", "/", "*"};
-  const std::vector<std::string> ranges = {
-      "", "bytes=", "bytes=a-b", "bytes=5-1", "bytes=0-1,2-3", "bytes=-", "bytes=--1",
-      "bytes=99999999999999999999-", "items=0-1", "bytes 0-1", "bytes=0-1 x", "bytes=+1-2"};
+  const std::vector<std::string> targets = {"/fetch/hard/obj",
+                                            "/fetch/",
+                                            "/fetch/hard",
+                                            "/fetch//obj",
+                                            "/fetch/hard/%",
+                                            "/fetch/hard/%zz",
+                                            "/fetch/hard/a%00b",
+                                            "/fetch/hard/\x7f",
+                                            "/fetch/" + std::string(70, 'k') + "/o",
+                                            "/fetch/hard/" + std::string(1100, 'o'),
+                                            "/fetch/hard/%C3%28",
+                                            "/stats/x",
+                                            "/",
+                                            "*"};
+  const std::vector<std::string> ranges = {"",
+                                           "bytes=",
+                                           "bytes=a-b",
+                                           "bytes=5-1",
+                                           "bytes=0-1,2-3",
+                                           "bytes=-",
+                                           "bytes=--1",
+                                           "bytes=99999999999999999999-",
+                                           "items=0-1",
+                                           "bytes 0-1",
+                                           "bytes=0-1 x",
+                                           "bytes=+1-2"};
   const std::vector<std::string> methods = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"};
   const std::vector<std::pair<std::string, std::string>> extras = {
-      {"C0-Bucket", "a b"}, {"C0-Bucket", "x/y"}, {"C0-Bucket", ""}, {"C0-Config", "ma=0"},
+      {"C0-Bucket", "a b"},   {"C0-Bucket", "x/y"},    {"C0-Bucket", ""}, {"C0-Config", "ma=0"},
       {"C0-Config", "ct=-1"}, {"C0-Config", "rt=abc"}, {"X-Ok", "1"}};
   int answered = 0;
   HttpConnection conn(node.port());
@@ -152,9 +171,11 @@ TEST_F(Hardening, TenThousandMalformedRequestsAllGet4xx) {
   }
   EXPECT_EQ(answered, 10000);
   // Raw garbage that is not HTTP: a 400 and a close, never a crash.
-  for (const std::string& garbage : {std::string("\x16\x03\x01\x02\x00", 5), std::string("GET\r\n\r\n"),
-                                    std::string("GET / HTTP/9.9\r\n\r\n"),
-                                    std::string("GET /fetch/hard/obj HTTP/1.1\r\nRange: bytes=0-1\r\nContent-Length: 5\r\n\r\nhello")}) {
+  for (const std::string& garbage :
+       {std::string("\x16\x03\x01\x02\x00", 5), std::string("GET\r\n\r\n"),
+        std::string("GET / HTTP/9.9\r\n\r\n"),
+        std::string("GET /fetch/hard/obj HTTP/1.1\r\nRange: bytes=0-1\r\nContent-Length: "
+                    "5\r\n\r\nhello")}) {
     RawSocket s = raw_socket(node.port());
     send(s, garbage);
     int status = read_status(s);
@@ -223,9 +244,8 @@ TEST_F(Hardening, MissesOverTheFetchLimitAreShedWith503WhileHitsAreServed) {
   for (int i = 0; i < 6; ++i) s3_->put_object("hard", "shed" + std::to_string(i), *data_);
   Shoald node(proxy.endpoint(), {"--page-size", "64KiB", "--max-origin-fetches", "2"});
   ASSERT_EQ(node.fetch("hard", "obj", "bytes=0-9").status, 206);  // page 0 of obj is hot
-  proxy.add_rule({{"match", {{"path_contains", "shed"}}},
-                  {"action", "delay_first_byte"},
-                  {"ms", 1500}});
+  proxy.add_rule(
+      {{"match", {{"path_contains", "shed"}}}, {"action", "delay_first_byte"}, {"ms", 1500}});
   std::vector<HttpResponse> results(6);
   std::vector<std::thread> threads;
   for (int i = 0; i < 6; ++i) {
