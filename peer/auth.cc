@@ -290,9 +290,13 @@ Status parse_server_hello(std::string_view hello, const ClusterKey& key, const N
 FrameMac::FrameMac(const ClusterKey& key, const Nonce& client_nonce, const Nonce& server_nonce,
                    bool client_to_server)
     : keyed_(key.keyed()) {
-  if (keyed_) {
-    key_ = hmac_sha256(key_span(key.tcp_key()), {client_to_server ? "c2s" : "s2c",
-                                                 as_bytes(client_nonce), as_bytes(server_nonce)});
+  if (!keyed_) return;
+  const Tag k = hmac_sha256(
+      key_span(key.tcp_key()),
+      {client_to_server ? "c2s" : "s2c", as_bytes(client_nonce), as_bytes(server_nonce)});
+  gcm_.reset(EVP_CIPHER_CTX_new());
+  if (!gcm_ || EVP_EncryptInit_ex(gcm_.get(), EVP_aes_256_gcm(), nullptr, k.data(), nullptr) != 1) {
+    throw std::bad_alloc();
   }
 }
 
@@ -313,27 +317,25 @@ bool gmac_update(EVP_CIPHER_CTX* ctx, std::string_view bytes) {
   return true;
 }
 
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-
 }  // namespace
 
+void FrameMac::CipherCtxFree::operator()(evp_cipher_ctx_st* ctx) const {
+  EVP_CIPHER_CTX_free(ctx);
+}
+
 FrameTag FrameMac::compute(std::string_view prefix, std::string_view header,
-                           std::string_view payload) const {
+                           std::string_view payload) {
   if (!keyed_) return FrameTag{};
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
-  if (!ctx) throw std::bad_alloc();
+  EVP_CIPHER_CTX* ctx = gcm_.get();
   unsigned char iv[12] = {};
   boost::endian::store_big_u64(iv + 4, seq_);
   FrameTag tag{};
   unsigned char none[16];
   int ignored = 0;
-  const bool ok =
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), iv) == 1 &&
-      gmac_update(ctx.get(), prefix) && gmac_update(ctx.get(), header) &&
-      gmac_update(ctx.get(), payload) && EVP_EncryptFinal_ex(ctx.get(), none, &ignored) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kFrameMacBytes, tag.data()) == 1;
+  const bool ok = EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, iv) == 1 &&
+                  gmac_update(ctx, prefix) && gmac_update(ctx, header) &&
+                  gmac_update(ctx, payload) && EVP_EncryptFinal_ex(ctx, none, &ignored) == 1 &&
+                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kFrameMacBytes, tag.data()) == 1;
   if (!ok) throw std::bad_alloc();  // only an allocation can fail with a valid key and IV
   return tag;
 }

@@ -31,8 +31,9 @@
 // Open ("insecure") mode is explicit: ClusterKey::open(). Both ends must agree; a keyed
 // endpoint refuses every open packet or hello and vice versa (kModeMismatch).
 //
-// Thread rules: ClusterKey, FrameMac and the free functions are safe from any thread; a
-// UdpAuth (its replay cache) must be used from one thread at a time.
+// Thread rules: ClusterKey and the free functions are safe from any thread; a UdpAuth (its
+// replay cache) and a FrameMac (its frame counter and cipher context) must be used from one
+// thread at a time.
 #pragma once
 
 #include <openssl/types.h>
@@ -42,6 +43,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -186,12 +188,14 @@ Status parse_server_hello(std::string_view hello, const ClusterKey& key, const N
 // Tags the frames of one direction of one connection, counting them.
 class FrameMac {
  public:
-  // Open mode when `key.keyed()` is false: tags are all zero.
+  // Open mode when `key.keyed()` is false: tags are all zero. Keyed: derives the direction key
+  // and sets up one AES-256-GCM context (key schedule once per connection direction, not per
+  // frame). Throws std::bad_alloc if OpenSSL cannot allocate it.
   FrameMac(const ClusterKey& key, const Nonce& client_nonce, const Nonce& server_nonce,
            bool client_to_server);
 
   // The tag of the next frame (consumes a sequence number). Throws std::bad_alloc if OpenSSL
-  // cannot allocate a cipher context.
+  // fails on the context (it only can for lack of memory).
   FrameTag seal(std::string_view prefix, std::string_view header, std::string_view payload);
   // Verifies the tag of the next frame; consumes a sequence number only on success.
   // Errors: kBadTag (also for a non-zero tag in open mode).
@@ -201,11 +205,14 @@ class FrameMac {
   std::uint64_t sequence() const { return seq_; }
 
  private:
-  FrameTag compute(std::string_view prefix, std::string_view header,
-                   std::string_view payload) const;
+  struct CipherCtxFree {
+    void operator()(evp_cipher_ctx_st* ctx) const;
+  };
+
+  FrameTag compute(std::string_view prefix, std::string_view header, std::string_view payload);
 
   bool keyed_;
-  Tag key_{};
+  std::unique_ptr<evp_cipher_ctx_st, CipherCtxFree> gcm_;  // keyed only: AES-256-GCM, key set
   std::uint64_t seq_ = 0;
 };
 
