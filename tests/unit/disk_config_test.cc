@@ -35,6 +35,16 @@ TEST(DiskFlags, DirectoryWithDefaults) {
   EXPECT_EQ(c.page_size, 64u << 10);
 }
 
+TEST(DiskFlags, WriteQueueHoldsSixtyFourMebibytesOfPagesAndAtLeastSixteen) {
+  store::test::ScratchDir dir;
+  auto small = parse({"--disk-path", dir.path(), "--page-size", "64KiB"});
+  ASSERT_TRUE(small.config) << small.output;
+  EXPECT_EQ(small.config->disk_config().max_queued_writes, 1024u);  // 64 MiB / 64 KiB
+  auto large = parse({"--disk-path", dir.path(), "--page-size", "16MiB"});
+  ASSERT_TRUE(large.config) << large.output;
+  EXPECT_EQ(large.config->disk_config().max_queued_writes, 16u);  // 4 pages, raised to 16
+}
+
 TEST(DiskFlags, CapacityAndKindAreParsed) {
   store::test::ScratchDir dir;
   auto r = parse(
