@@ -610,7 +610,9 @@ std::vector<std::pair<std::string, json>> AdminApi::all_member_stats() {
   std::vector<std::pair<std::string, std::string>> others;  // id, client_addr
   out.emplace_back(cfg.node_id, json::parse(host_.stats_json(), nullptr, false));
   if (Cluster* cl = host_.cluster()) {
-    for (const peer::MemberRecord& rec : cl->view()->members) {
+    // Hold the view: the peer loop may publish a new one (freeing this) while we iterate.
+    const auto view = cl->view();
+    for (const peer::MemberRecord& rec : view->members) {
       if (rec.id != cfg.node_id && peer::is_live(rec.state)) {
         others.emplace_back(rec.id, rec.meta.client_addr);
       }
@@ -704,7 +706,10 @@ AdminResponse AdminApi::wait_for_weight_zero(std::chrono::milliseconds timeout) 
   std::map<std::string, std::string> pending;  // id -> why not yet
   while (!stopping_) {
     pending.clear();
-    for (const peer::MemberRecord& rec : host_.cluster()->view()->members) {
+    // Hold the view for the loop: a range-for keeps only the last temporary alive, not the
+    // shared_ptr view() returns, and the peer loop may publish a new view meanwhile.
+    const auto view = host_.cluster()->view();
+    for (const peer::MemberRecord& rec : view->members) {
       if (rec.id == cfg.node_id || rec.state != peer::MemberState::kAlive) continue;
       if (confirmed.count(rec.id)) continue;
       std::string error;
