@@ -2,6 +2,7 @@
 // tests/tools/fault_proxy.py and small scripted TCP servers.
 #include "tests/integration/harness/harness.h"
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -186,6 +187,30 @@ TEST(Process, DestructorKillsChild) {
     pid = p.pid();
   }
   EXPECT_EQ(::kill(pid, 0), -1);
+}
+
+TEST(SanitizerReport, FoundAtTheStartOfItsLineForEachSanitizer) {
+  const std::string info = "2026-11-21T00:00:00Z info listening\n";
+  EXPECT_EQ(find_sanitizer_report(info), std::string::npos);
+  EXPECT_EQ(find_sanitizer_report(""), std::string::npos);
+  EXPECT_EQ(find_sanitizer_report(info + "==12==ERROR: AddressSanitizer: heap-use-after-free\n"),
+            info.size());
+  EXPECT_EQ(find_sanitizer_report(info + "==12==ERROR: LeakSanitizer: detected memory leaks\n"),
+            info.size());
+  EXPECT_EQ(find_sanitizer_report("node/x.cc:3:9: runtime error: signed integer overflow\n"), 0u);
+  EXPECT_EQ(find_sanitizer_report(info + "a runtime error occurred\n"), std::string::npos);
+}
+
+TEST(SanitizerReport, InAChildsLogFailsTheTest) {
+  TempDir dir;
+  Process clean = Process::spawn({"sh", "-c", "echo fine"}, {}, dir.path() + "/clean.log");
+  ASSERT_EQ(clean.wait(5s), 0);
+  check_child_log(clean, "clean child");  // no finding: no failure
+  Process dirty = Process::spawn({"sh", "-c", "echo '==7==ERROR: AddressSanitizer: SEGV' >&2"}, {},
+                                 dir.path() + "/dirty.log");
+  ASSERT_EQ(dirty.wait(5s), 0);
+  EXPECT_NONFATAL_FAILURE(check_child_log(dirty, "dirty child"),
+                          "dirty child reported a sanitizer finding");
 }
 
 TEST(Process, MoveTransfersOwnership) {

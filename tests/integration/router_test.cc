@@ -119,6 +119,7 @@ class RouterProcess {
       throw std::runtime_error("shoal-router did not open its port; log:\n" + process_.log());
     }
   }
+  ~RouterProcess() { check_child_log(process_, "shoal-router :" + std::to_string(port_)); }
   std::uint16_t port() const { return port_; }
   nlohmann::json stats() {
     auto r = http_request(port_, "GET", "/router/stats");

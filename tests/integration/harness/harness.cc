@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -28,6 +29,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <mutex>
 #include <random>
@@ -549,6 +551,37 @@ void Process::kill() {
 
 std::string Process::log() const {
   return log_path_.empty() ? "" : read_file(log_path_);
+}
+
+std::size_t find_sanitizer_report(const std::string& log) {
+  std::size_t first = std::string::npos;
+  for (const char* marker :
+       {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: "}) {
+    first = std::min(first, log.find(marker));
+  }
+  if (first == std::string::npos) return first;
+  const std::size_t line = log.rfind('\n', first);
+  return line == std::string::npos ? 0 : line + 1;
+}
+
+void check_child_log(const Process& child, const std::string& name, int tail_lines) {
+  if (child.log_path().empty()) return;
+  const std::string log = child.log();
+  if (const std::size_t at = find_sanitizer_report(log); at != std::string::npos) {
+    ADD_FAILURE() << name << " reported a sanitizer finding:\n" << log.substr(at);
+    return;
+  }
+  if (!::testing::Test::HasFailure()) return;
+  std::size_t from = log.size();
+  for (int n = 0; n <= tail_lines && from > 0; ++n) {
+    from = log.rfind('\n', from - 1);
+    if (from == std::string::npos) {
+      from = 0;
+      break;
+    }
+  }
+  std::cerr << "--- " << name << ": last lines of its log ---\n"
+            << log.substr(from == 0 ? 0 : from + 1) << "--- end of " << name << "'s log ---\n";
 }
 
 // ---- S3 ----

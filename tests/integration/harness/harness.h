@@ -133,6 +133,16 @@ class Process {
   std::string log_path_;
 };
 
+// The offset of the first sanitizer finding in a child's log (AddressSanitizer's or
+// LeakSanitizer's "ERROR:" line, UndefinedBehaviorSanitizer's "runtime error:"), or npos.
+std::size_t find_sanitizer_report(const std::string& log);
+
+// For a child the test is done with (call before killing it): a sanitizer finding in its log
+// fails the current test with the report, whether or not the test noticed the child's trouble;
+// if the test failed otherwise, the log's last `tail_lines` lines go to stderr to explain it.
+// `name` labels both ("shoald :PORT").
+void check_child_log(const Process& child, const std::string& name, int tail_lines = 60);
+
 // A minimal S3 client for filling and changing an origin in tests: path-style URLs, SigV4 via
 // libcurl (CURLOPT_AWS_SIGV4 "aws:amz:us-east-1:s3", access key and secret "S3RVER", header
 // x-amz-content-sha256: UNSIGNED-PAYLOAD). Keys are percent-encoded once (RFC 3986 unreserved

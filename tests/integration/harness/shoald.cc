@@ -26,6 +26,10 @@ Shoald::Shoald(const std::string& s3_endpoint, std::vector<std::string> flags,
   }
 }
 
+Shoald::~Shoald() {
+  check_child_log(process_, "shoald :" + std::to_string(port_));
+}
+
 HttpResponse Shoald::fetch(const std::string& kind, const std::string& encoded_object,
                            const std::string& range,
                            std::vector<std::pair<std::string, std::string>> headers,

@@ -1,5 +1,5 @@
 // A shoald process for integration tests: started on a free port with the given flags, ready
-// (port accepting) when the constructor returns, SIGKILLed by the destructor.
+// (port accepting) when the constructor returns, checked and SIGKILLed by the destructor.
 #pragma once
 
 #include <atomic>
@@ -22,6 +22,11 @@ class Shoald {
   // the port does not open within 20 s.
   Shoald(const std::string& s3_endpoint, std::vector<std::string> flags = {},
          std::map<std::string, std::string> env = {});
+  // Fails the current test if the process's log holds a sanitizer finding, and prints the log's
+  // tail if the test failed (check_child_log), then SIGKILLs it.
+  ~Shoald();
+  Shoald(Shoald&&) = default;
+  Shoald& operator=(Shoald&&) = default;
 
   std::uint16_t port() const { return port_; }
   Process& process() { return process_; }
