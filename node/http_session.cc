@@ -460,7 +460,6 @@ class HttpSession {
         [h = std::move(h)](beast::error_code ec, std::size_t) mutable { h(ec); });
   }
 
-  // Requests pages ahead of the one being written, up to readahead_pages outstanding.
   // Requests pages ahead of the one being written, up to readahead_pages outstanding, each for
   // its part of bytes first..last and, once known, with If-Match: etag.
   void fill_window(std::uint64_t first, std::uint64_t last, const std::string& etag) {
