@@ -166,9 +166,39 @@ std::optional<json> get_stats(const std::string& addr, bool tls, std::string* er
 const json* find_member(const json& stats, const std::string& id) {
   if (!stats.contains("members") || !stats["members"].is_array()) return nullptr;
   for (const json& m : stats["members"]) {
-    if (m.is_object() && m.value("id", "") == id) return &m;
+    if (m.is_object() && m.contains("id") && m["id"].is_string() && m["id"] == id) return &m;
   }
   return nullptr;
+}
+
+// A member's /stats "memory" figures, or nullopt (with `why`) when they are missing or not
+// non-negative integers: another member's /stats is read, never trusted.
+struct MemoryFigures {
+  std::uint64_t page_bytes = 0, pages = 0;
+};
+std::optional<MemoryFigures> memory_figures(const json& stats, std::string* why) {
+  if (!stats.is_object() || !stats.contains("memory")) {
+    *why = stats.is_object() && stats.contains("error") && stats["error"].is_string()
+               ? stats["error"].get<std::string>()
+               : "no /stats";
+    return std::nullopt;
+  }
+  const json& m = stats["memory"];
+  MemoryFigures f;
+  for (auto [key, out] : {std::pair{"page_bytes", &f.page_bytes}, std::pair{"pages", &f.pages}}) {
+    if (!m.is_object() || !m.contains(key) || !m[key].is_number_unsigned()) {
+      *why = std::string("/stats: no non-negative integer memory.") + key;
+      return std::nullopt;
+    }
+    *out = m[key].get<std::uint64_t>();
+  }
+  return f;
+}
+
+// A member's weight as its /stats record `m` shows it; nullopt when absent or not a number.
+std::optional<double> shown_weight(const json* m) {
+  if (m == nullptr || !m->contains("weight") || !(*m)["weight"].is_number()) return std::nullopt;
+  return (*m)["weight"].get<double>();
 }
 
 // Parses "ID" or "ID:W" (W a number; split at the last ':').
@@ -286,10 +316,12 @@ struct AdminApi::Call {
   net::any_io_executor ex;
   Handler done;
 
-  // Posts the response to the session's executor; call exactly once.
+  // Posts the response to the session's executor. The first call answers; later ones do nothing.
   void reply(AdminResponse r) {
+    if (replied.exchange(true)) return;
     net::post(ex, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
   }
+  std::atomic<bool> replied{false};
 };
 
 struct AdminApi::WarmJob {
@@ -343,6 +375,18 @@ void AdminApi::handle(AdminRequest req, net::any_io_executor ex, Handler done) {
     return c->reply(std::move(r));
   }
   route(std::move(c));
+}
+
+template <class Fn>
+void AdminApi::post_guarded(std::shared_ptr<Call> c, Fn fn) {
+  net::post(pool_, [c = std::move(c), fn = std::move(fn)]() mutable {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      SHOAL_LOG(kError, "admin: " << c->path << ": " << e.what());
+      c->reply(error_response(500, std::string("internal error: ") + e.what()));
+    }
+  });
 }
 
 void AdminApi::route(std::shared_ptr<Call> c) {
@@ -533,8 +577,8 @@ void AdminApi::ownership(std::shared_ptr<Call> c) {
     if (!next) return c->reply(error_response(400, "simulate_add: " + error));
   }
   const bool simulate = add || remove;
-  net::post(pool_, [this, c, current, after = *next, simulate, add, remove,
-                    epoch = view ? view->epoch : 0]() {
+  post_guarded(c, [this, c, current, after = *next, simulate, add, remove,
+                   epoch = view ? view->epoch : 0]() {
     // Sample the key space: who owns each hash now, and after the change.
     std::vector<std::uint64_t> owned(current.size(), 0), moved(current.size(), 0);
     std::vector<std::uint64_t> owned_next(after.size(), 0);
@@ -556,12 +600,13 @@ void AdminApi::ownership(std::shared_ptr<Call> c) {
     for (std::size_t i = 0; i < current.size(); ++i) {
       const ring::Member& m = current.members()[i];
       json row = {{"id", m.id}, {"weight", m.weight}, {"share", current.share(i)}};
-      const json& s = stats[m.id];
-      const bool known = s.contains("memory");
-      row["cached_bytes"] = known ? s["memory"].value("page_bytes", json(0)) : json(nullptr);
-      row["cached_pages"] = known ? s["memory"].value("pages", json(0)) : json(nullptr);
-      if (!known) row["stats_error"] = s.value("error", "no /stats");
-      if (known) cached_bytes += row["cached_bytes"].get<std::uint64_t>();
+      std::string why;
+      const std::optional<MemoryFigures> mem = memory_figures(stats[m.id], &why);
+      const bool known = mem.has_value();
+      row["cached_bytes"] = known ? json(mem->page_bytes) : json(nullptr);
+      row["cached_pages"] = known ? json(mem->pages) : json(nullptr);
+      if (!known) row["stats_error"] = why;
+      if (known) cached_bytes += mem->page_bytes;
       complete = complete && known;
       if (simulate) {
         const double f =
@@ -569,8 +614,8 @@ void AdminApi::ownership(std::shared_ptr<Call> c) {
         row["moves_out_fraction"] = f;
         moved_fraction += static_cast<double>(moved[i]) / static_cast<double>(kOwnershipSamples);
         if (known) {
-          moved_bytes += f * row["cached_bytes"].get<double>();
-          moved_pages += f * row["cached_pages"].get<double>();
+          moved_bytes += f * static_cast<double>(mem->page_bytes);
+          moved_pages += f * static_cast<double>(mem->pages);
         }
       }
       members.push_back(std::move(row));
@@ -683,8 +728,14 @@ void AdminApi::drain(std::shared_ptr<Call> c) {
       draining_ = false;
       return c->reply(error_response(409, *e));
     }
-    net::post(pool_, [this, c, timeout] {
-      AdminResponse r = wait_for_weight_zero(timeout);
+    post_guarded(c, [this, c, timeout] {
+      AdminResponse r;
+      try {
+        r = wait_for_weight_zero(timeout);
+      } catch (...) {
+        draining_ = false;
+        throw;
+      }
       if (r.status == 200) {
         SHOAL_LOG(kInfo, "admin: weight 0 confirmed by every live member; leaving");
         host_.begin_shutdown();
@@ -715,7 +766,7 @@ AdminResponse AdminApi::wait_for_weight_zero(std::chrono::milliseconds timeout) 
       std::string error;
       auto s = get_stats(rec.meta.client_addr, tls, &error);
       const json* me = s ? find_member(*s, cfg.node_id) : nullptr;
-      if (me && me->value("weight", -1.0) == 0.0) {
+      if (shown_weight(me) == 0.0) {
         confirmed.insert(rec.id);
       } else {
         pending[rec.id] =

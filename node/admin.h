@@ -133,6 +133,10 @@ class AdminApi {
   // that does not answer maps to {"error": "..."}.
   std::vector<std::pair<std::string, nlohmann::json>> all_member_stats();
   FetchOptions fetch_options(const std::string& kind) const;
+  // Runs fn() on pool_. An exception escaping it (a bug: handlers check what they read) is
+  // logged and answered 500 on `c` (unless fn replied already) instead of ending the process.
+  template <class Fn>
+  void post_guarded(std::shared_ptr<Call> c, Fn fn);
 
   AdminHost& host_;
   const std::optional<std::string> token_;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -88,8 +89,10 @@ bool contains(const std::string& text, const std::string& part) {
 // A cluster of shoald processes node0..node{n-1} with the admin API enabled.
 class CtlCluster {
  public:
+  // `extra` goes to every node, `node_extra[i]` to node i alone.
   CtlCluster(const std::string& endpoint, int n, const TempDir& dir,
-             const std::vector<std::string>& extra = {}) {
+             const std::vector<std::string>& extra = {},
+             std::map<int, std::vector<std::string>> node_extra = {}) {
     key_ = write_file(dir, "cluster.key", "0123456789abcdef0123456789abcdef-ctl-secret\n");
     token_file_ = write_file(dir, "admin.token", kToken + "\n");
     for (int i = 0; i < n; ++i) peer_ports_.push_back(free_port());
@@ -106,6 +109,7 @@ class CtlCluster {
         flags.push_back("127.0.0.1:" + std::to_string(port));
       }
       flags.insert(flags.end(), extra.begin(), extra.end());
+      flags.insert(flags.end(), node_extra[i].begin(), node_extra[i].end());
       nodes_.push_back(std::make_unique<Shoald>(endpoint, flags));
     }
   }
@@ -595,6 +599,42 @@ TEST_F(ShoalctlTest, AStandaloneNodeIsAOneMemberCluster) {
     EXPECT_TRUE(contains(r.err, "HTTP 409: not a cluster member")) << r.err;
   }
   EXPECT_TRUE(solo.process().running());
+}
+
+// A member whose /stats answers nonsense (here node1 advertises a plain file server as its client
+// address) is reported, not trusted: ownership marks its figures unknown and a drain waiting for it
+// gives up at its timeout. The node asking keeps running either way.
+TEST_F(ShoalctlTest, AMemberWithMalformedStatsIsReportedAndCrashesNothing) {
+  TempDir www;
+  write_file(www, "stats",
+             R"({"members": [{"id": 7, "weight": "zero"}, {"id": "node0", "weight": "zero"}],)"
+             R"( "memory": [1, 2]})");
+  const std::uint16_t www_port = free_port();
+  Process server = Process::spawn({"python3", "-m", "http.server", std::to_string(www_port),
+                                   "--bind", "127.0.0.1", "--directory", www.path()},
+                                  {}, dir_.path() + "/www.log");
+  ASSERT_TRUE(wait_for_port(www_port, 20s)) << server.log();
+  CtlCluster c(proxy_->endpoint(), 2, dir_, {},
+               {{1, {"--client-advertise", "127.0.0.1:" + std::to_string(www_port)}}});
+  ASSERT_TRUE(c.converged());
+
+  auto r = c.ctl(0, {"--json", "ownership"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const json own = parse(r);
+  EXPECT_EQ(own["stats_complete"], false) << own.dump();
+  for (const json& m : own["members"]) {
+    if (m["id"] == "node1") {
+      EXPECT_TRUE(m["cached_bytes"].is_null()) << m.dump();
+      EXPECT_TRUE(m.contains("stats_error")) << m.dump();
+    }
+  }
+  EXPECT_TRUE(c.node(0).process().running());
+
+  r = c.ctl(0, {"drain", "node0", "--timeout-ms", "1500"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "node1")) << r.err;  // named as the member that did not confirm
+  EXPECT_TRUE(c.node(0).process().running());
+  EXPECT_EQ(c.ctl(0, {"members"}).code, 0);
 }
 
 // Nodes serving HTTPS: shoalctl verifies them against --cacert (or skips that with --insecure),
