@@ -34,12 +34,13 @@ namespace {
 
 // A child started with fork/exec. Environment: the parent's, plus `env`, plus for each name in
 // `own_pid` NAME=<the child's pid>. `pass_fd` (>= 0) becomes the child's fd 3. Output goes to a
-// log file. SIGKILLed and reaped by the destructor; dies with the test thread (PDEATHSIG).
+// log file, checked for sanitizer findings (check_child_log_text) and then SIGKILLed and reaped
+// by the destructor; dies with the test thread (PDEATHSIG).
 class Launched {
  public:
   Launched(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
            const std::vector<std::string>& own_pid, int pass_fd)
-      : log_path_(dir_.path() + "/child.log") {
+      : log_path_(dir_.path() + "/child.log"), argv0_(argv.empty() ? "" : argv[0]) {
     // Everything exec needs is built before fork.
     std::map<std::string, std::string> all;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -93,7 +94,10 @@ class Launched {
     ::close(null_fd);
     if (pid_ < 0) throw std::runtime_error("Launched: fork failed");
   }
-  ~Launched() { kill(); }
+  ~Launched() {
+    check_child_log_text(log(), argv0_ + " (pid " + std::to_string(pid_) + ")");
+    kill();
+  }
 
   pid_t pid() const { return pid_; }
   void signal(int signo) {
@@ -142,6 +146,7 @@ class Launched {
 
   TempDir dir_;
   std::string log_path_;
+  std::string argv0_;  // for check_child_log_text's label
   pid_t pid_ = -1;
   std::optional<int> status_;
 };

@@ -565,8 +565,10 @@ std::size_t find_sanitizer_report(const std::string& log) {
 }
 
 void check_child_log(const Process& child, const std::string& name, int tail_lines) {
-  if (child.log_path().empty()) return;
-  const std::string log = child.log();
+  if (!child.log_path().empty()) check_child_log_text(child.log(), name, tail_lines);
+}
+
+void check_child_log_text(const std::string& log, const std::string& name, int tail_lines) {
   if (const std::size_t at = find_sanitizer_report(log); at != std::string::npos) {
     ADD_FAILURE() << name << " reported a sanitizer finding:\n" << log.substr(at);
     return;

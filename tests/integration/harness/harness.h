@@ -142,6 +142,8 @@ std::size_t find_sanitizer_report(const std::string& log);
 // if the test failed otherwise, the log's last `tail_lines` lines go to stderr to explain it.
 // `name` labels both ("shoald :PORT").
 void check_child_log(const Process& child, const std::string& name, int tail_lines = 60);
+// The same for a log already read (children started another way).
+void check_child_log_text(const std::string& log, const std::string& name, int tail_lines = 60);
 
 // A minimal S3 client for filling and changing an origin in tests: path-style URLs, SigV4 via
 // libcurl (CURLOPT_AWS_SIGV4 "aws:amz:us-east-1:s3", access key and secret "S3RVER", header
