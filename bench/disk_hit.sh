@@ -38,7 +38,6 @@ duration="${BENCH_DURATION:-10}"
 working_mib="${BENCH_WORKING_SET_MIB:-2048}"
 recovery_disk_mib="${BENCH_RECOVERY_DISK_MIB:-2048}"
 recovery_fill_mib="${BENCH_RECOVERY_FILL_MIB:-1024}"
-shoald_bin="${BENCH_SHOALD:-}"
 bucket=bench
 key=disk.bin
 object_bytes=$((working_mib << 20))
@@ -218,12 +217,7 @@ EOF
 
 main() {
   bench_init
-  if [[ -n "$shoald_bin" ]]; then
-    "$root/cluster/deps.sh"
-  else
-    bench_prepare
-    shoald_bin="$root/build/bin/shoald"
-  fi
+  bench_prepare
   "$shoald_bin" --help | grep -q -- --disk-path || {
     bench_log "$shoald_bin has no --disk-path: rebuild it (ninja -C build -j2 shoald)"
     exit 1

@@ -4,10 +4,10 @@
 #
 #   bench/forward.sh            prints a table and the forwarded/direct GB/s ratio
 #
-# Two shoald nodes (--insecure-peer on loopback, 16 MiB pages) in front of s3rver; one 64 MiB
-# object whose pages are spread over both owners. For each page size of range (1 MiB, 16 MiB)
-# and concurrency, wrk reads ranges inside the pages owned by node A, once through A (direct)
-# and once through B (every page forwarded to A). Speed targets are reported, not asserted
+# Two shoald nodes (bench/lib.sh start_cluster: --insecure-peer on loopback, 16 MiB pages) in
+# front of s3rver; one 16 MiB object (one page), cached on its owner. For each range size
+# (1 MiB, 16 MiB) and concurrency, wrk reads ranges of it once through the owner (direct) and
+# once through the other node (every request forwarded to the owner). Speed targets are reported, not asserted
 # (target: forwarded >= 0.7x direct). Knobs: BENCH_DURATION (s, default 8), BENCH_CONCURRENCY
 # (default "4 16"), BENCH_SHOALD (the shoald binary, default build/bin/shoald), BENCH_PEER_KEY=1
 # (a cluster key instead of --insecure-peer: every frame authenticated, as in production).
@@ -22,23 +22,10 @@ read -r -a concurrency <<<"${BENCH_CONCURRENCY:-4 16}"
 start_s3rver
 upload_random bench fwd.bin $((16 * 1024 * 1024))
 
-declare -A port
-peer_a="$(free_port)"; peer_b="$(free_port)"
-peer_auth=(--insecure-peer)
-if [[ "${BENCH_PEER_KEY:-0}" == "1" ]]; then  # authenticated frames, as in production
-  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/cluster.key"
-  peer_auth=(--cluster-key-file "$work/cluster.key")
-fi
-for n in a b; do
-  port[$n]="$(free_port)"
-  peer_var="peer_$n"
-  bench_spawn "$work/shoald-$n.log" "${BENCH_SHOALD:-$root/build/bin/shoald}" --listen "127.0.0.1:${port[$n]}" \
-    --node-id "node-$n" --peer-listen "127.0.0.1:${!peer_var}" "${peer_auth[@]}" \
-    --seed "127.0.0.1:$peer_a" --seed "127.0.0.1:$peer_b" \
-    --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$s3_port" \
-    --s3-region us-east-1 --log-level warn
-  wait_for_port "${port[$n]}" "$spawned_pid" "shoald-$n" "$work/shoald-$n.log"
-done
+names=(a b)
+declare -A port peer pid
+if [[ "${BENCH_PEER_KEY:-0}" == "1" ]]; then use_cluster_key; fi  # authenticated frames
+start_cluster --memory 2GiB --page-size 16MiB
 stat() {  # stat NODE KEY...
   curl -sS --fail "http://127.0.0.1:${port[$1]}/stats" |
     "$python" -c 'import json, sys; v = json.load(sys.stdin)

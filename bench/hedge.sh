@@ -2,7 +2,8 @@
 # Hedging: cold page fetches through the fault-injecting proxy with 2% of origin GETs stalled by
 # 2 s, with hedging on (the defaults: --hedge-quantile 0.99, --hedge-budget 5%) and off
 # (--hedge-quantile 0). One run:
-#   1. cluster/deps.sh; builds build/bin/shoald if it is missing (SHOALD_BIN overrides the binary);
+#   1. cluster/deps.sh; builds build/bin/shoald if it is missing (BENCH_SHOALD, or its older name
+#      SHOALD_BIN, overrides the binary);
 #   2. s3rver on a free port with s3://bench/hedge.bin, (BENCH_WARM + BENCH_PAGES) pages of 64 KiB;
 #   3. for each mode (on, then off): a fresh tests/tools/fault_proxy.py (seed 7, so both modes see
 #      the same draw sequence) with the rule {"action": "stall_mid_body", "after_bytes": 16384,
@@ -25,7 +26,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pages="${BENCH_PAGES:-3000}"
 warm="${BENCH_WARM:-200}"
 clients="${BENCH_CLIENTS:-8}"
-shoald_bin="${SHOALD_BIN:-$root/build/bin/shoald}"
 page_bytes=65536
 bucket=bench
 key=hedge.bin
@@ -156,7 +156,6 @@ EOF
 main() {
   bench_init
   bench_prepare
-  [[ -x "$shoald_bin" ]] || { bench_log "no shoald at $shoald_bin"; return 1; }
   wait_for_low_load
   start_s3rver
   upload_random "$bucket" "$key" "$(((warm + pages) * page_bytes))"

@@ -6,7 +6,8 @@
 # process started through `bench_spawn` is killed by the EXIT trap -- on success, error or Ctrl-C --
 # and the temporary directory is removed. Messages go to stderr; results are the driver's stdout.
 #
-# Globals set here: root (repository), work (temporary directory), s3_port, shoald_port.
+# Globals set here: root (repository), work (temporary directory), s3_port, shoald_port,
+# shoald_bin (the binary under test), peer_auth.
 
 bench_name="${bench_name:?set bench_name before sourcing bench/lib.sh}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +18,10 @@ pids=()
 s3_port=""
 shoald_port=""
 shoald_log_level=warn  # --log-level of start_shoald and start_cluster
+# The shoald under test: BENCH_SHOALD (SHOALD_BIN is its older name, once bench/hedge.sh's), else
+# build/bin/shoald (built by bench_prepare when missing).
+shoald_bin="${BENCH_SHOALD:-${SHOALD_BIN:-$root/build/bin/shoald}}"
+peer_auth=(--insecure-peer)  # start_cluster's peer-port authentication (see use_cluster_key)
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 
@@ -94,14 +99,16 @@ wait_for_port() {
   return 1
 }
 
-# bench_prepare: installs what is missing (cluster/deps.sh) and builds shoald if it is missing.
+# bench_prepare: installs what is missing (cluster/deps.sh) and builds build/bin/shoald if it is
+# the binary under test and missing; fails when $shoald_bin is not executable.
 bench_prepare() {
   "$root/cluster/deps.sh"
-  if [[ ! -x "$root/build/bin/shoald" ]]; then
+  if [[ "$shoald_bin" == "$root/build/bin/shoald" && ! -x "$shoald_bin" ]]; then
     bench_log "building shoald (Release, build/, -j2)"
     cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
     ninja -C "$root/build" -j2 shoald >&2
   fi
+  [[ -x "$shoald_bin" ]] || { bench_log "no shoald at $shoald_bin"; return 1; }
 }
 
 # start_s3rver: s3rver on a free port with its data under $work/s3; sets s3_port.
@@ -133,15 +140,23 @@ upload_random() {
 # $shoald_log_level) on a free port in front of s3rver; sets shoald_port and shoald_pid.
 start_shoald() {
   shoald_port="$(free_port)"
-  bench_spawn "$work/shoald.log" "$root/build/bin/shoald" --listen "127.0.0.1:$shoald_port" \
+  bench_spawn "$work/shoald.log" "$shoald_bin" --listen "127.0.0.1:$shoald_port" \
     --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$s3_port" \
     --s3-region us-east-1 --log-level "$shoald_log_level"
   shoald_pid=$spawned_pid
   wait_for_port "$shoald_port" "$shoald_pid" shoald "$work/shoald.log"
 }
 
-# start_cluster FLAG...: one shoald per name in the global array `names` (node-NAME, insecure
-# peer port on loopback, every node seeded with every peer port, --log-level $shoald_log_level),
+# use_cluster_key: start_cluster's nodes authenticate their peer port with a fresh random cluster
+# key, as in production, instead of running it open (--insecure-peer).
+use_cluster_key() {
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/cluster.key"
+  peer_auth=(--cluster-key-file "$work/cluster.key")
+}
+
+# start_cluster FLAG...: one $shoald_bin per name in the global array `names` (node-NAME, peer
+# port on loopback with ${peer_auth[@]}, every node seeded with every peer port, --log-level
+# $shoald_log_level),
 # each with FLAG... added (e.g. --memory, --page-size); fills the global associative arrays
 # port, peer and pid (declare them first: `declare -A port peer pid`) and waits until every
 # client port accepts. Does not wait for the members to see each other.
@@ -153,8 +168,8 @@ start_cluster() {
     seeds+=(--seed "127.0.0.1:${peer[$n]}")
   done
   for n in "${names[@]}"; do
-    bench_spawn "$work/shoald-$n.log" "$root/build/bin/shoald" --listen "127.0.0.1:${port[$n]}" \
-      --node-id "node-$n" --peer-listen "127.0.0.1:${peer[$n]}" --insecure-peer "${seeds[@]}" \
+    bench_spawn "$work/shoald-$n.log" "$shoald_bin" --listen "127.0.0.1:${port[$n]}" \
+      --node-id "node-$n" --peer-listen "127.0.0.1:${peer[$n]}" "${peer_auth[@]}" "${seeds[@]}" \
       --s3-endpoint "http://127.0.0.1:$s3_port" --s3-region us-east-1 \
       --log-level "$shoald_log_level" "$@"
     pid[$n]=$spawned_pid
