@@ -149,8 +149,7 @@ void ForwardClient::on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame) 
       return fail(c, "page payload of " + std::to_string(frame.payload.size) + " bytes");
     }
     auto page = std::make_shared<Page>();
-    page->body.size = frame.payload.size;  // adopted, not copied
-    page->body.data = std::move(frame.payload.data);
+    page->body = std::move(frame.payload);  // adopted, not copied
     page->object_size = resp->object_size;
     page->etag = resp->etag;
     page->last_modified = resp->last_modified;

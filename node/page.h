@@ -45,7 +45,7 @@ struct Page {
   // owner (FetchOptions::slice_*) starts here. Such parts are never cached.
   std::uint64_t body_offset = 0;
 
-  std::string_view bytes() const { return {body.data.get(), body.size}; }
+  std::string_view bytes() const { return body.view(); }
 };
 using PageRef = std::shared_ptr<const Page>;
 

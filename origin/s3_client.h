@@ -31,17 +31,12 @@
 #include <memory>
 #include <string>
 
+#include "origin/bytes.h"
 #include "origin/outcome.h"
 #include "origin/request_config.h"
 #include "origin/s3_config.h"
 
 namespace shoal::origin {
-
-// A contiguous owned byte buffer of fixed size (a page body). Not zero-initialised.
-struct Bytes {
-  std::unique_ptr<char[]> data;
-  std::size_t size = 0;
-};
 
 struct GetRequest {
   std::string bucket;

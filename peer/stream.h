@@ -24,21 +24,16 @@
 #include <string>
 #include <string_view>
 
+#include "origin/bytes.h"
 #include "peer/auth.h"
 #include "peer/frame.h"
 
 namespace shoal::peer {
 
 // A received frame's payload: an owning buffer the socket read fills directly (never
-// zero-filled first), so a receiver can adopt it, e.g. as a page's body, instead of copying
-// it (forwarded pages: node/forwarding.cc).
-struct FramePayload {
-  std::unique_ptr<char[]> data;
-  std::size_t size = 0;
-
-  std::string_view view() const { return {data.get(), size}; }
-  bool empty() const { return size == 0; }
-};
+// zero-filled first), of the page body's type, so a receiver adopts it as a page's body instead
+// of copying it (forwarded pages: node/forwarding.cc).
+using FramePayload = origin::Bytes;
 
 // One received frame: the msgpack header bytes and the raw payload bytes.
 struct Frame {
