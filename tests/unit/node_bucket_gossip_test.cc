@@ -195,6 +195,25 @@ TEST(BucketGossip, MergesOnChangeOnlyAndForgetsMembersThatAreGone) {
   EXPECT_TRUE(health.peer_buckets().empty());
 }
 
+TEST(BucketGossip, InvalidFiguresDropThatMembersFiguresAndNoOneElses) {
+  LatencyTracker latency;
+  BucketHealth health({}, &latency);
+  BucketGossip gossip(latency, health, "self");
+  peer::MembershipView view;
+  view.self_id = "self";
+  view.members = {member("p", {{"b", 20, 30, 0.5, 25, 25}}),
+                  member("q", {{"c", 10, 15, 0.1, 25, 25}})};
+  ASSERT_EQ(gossip.apply(view, kT0), 2u);
+  ASSERT_TRUE(health.peer_rate("b", kT0).has_value());
+  // p now gossips bucket "b" twice (the wire check would refuse it; apply() must not trust that).
+  view.members[0].meta.stats.buckets.push_back({"b", 21, 31, 0.5, 25, 25});
+  EXPECT_EQ(gossip.apply(view, kT0), 0u);
+  EXPECT_FALSE(health.peer_rate("b", kT0).has_value());
+  EXPECT_FALSE(latency.peer_estimate("b", LatencyKind::kPage, 0.5, kT0).has_value());
+  EXPECT_TRUE(health.peer_rate("c", kT0).has_value());  // q's figures stay
+  EXPECT_TRUE(latency.peer_estimate("c", LatencyKind::kPage, 0.5, kT0).has_value());
+}
+
 TEST(BucketGossip, EntriesWithoutSamplesOrEvidenceCarryNoFigures) {
   // An older sender (no samples, no evidence) and a bucket with errors only.
   const std::vector<peer::BucketStats> figures = {{"old", 20, 30, 0.5, 0, 0},
