@@ -337,7 +337,9 @@ std::vector<BucketReport> PageFetch::report() const {
     if (auto p50 = core_->latency.peer_estimate(name, LatencyKind::kPage, 0.5, now)) {
       r.peer_latency_samples = p50->samples;
       r.peer_page_p50 = p50->value;
-      r.peer_page_p99 = core_->latency.peer_estimate(name, LatencyKind::kPage, 0.99, now)->value;
+      if (auto p99 = core_->latency.peer_estimate(name, LatencyKind::kPage, 0.99, now)) {
+        r.peer_page_p99 = p99->value;
+      }
     }
     if (auto p = core_->health.peer_rate(name, now)) {
       r.peer_count = p->peers;
