@@ -26,20 +26,11 @@ names=(a b)
 declare -A port peer pid
 if [[ "${BENCH_PEER_KEY:-0}" == "1" ]]; then use_cluster_key; fi  # authenticated frames
 start_cluster --memory 2GiB --page-size 16MiB
-stat() {  # stat NODE KEY...
-  curl -sS --fail "http://127.0.0.1:${port[$1]}/stats" |
-    "$python" -c 'import json, sys; v = json.load(sys.stdin)
-for k in sys.argv[1:]: v = v[k]
-print(v)' "${@:2}"
-}
-for _ in $(seq 1 100); do
-  [[ "$(stat a members | grep -o alive | wc -l)" == 2 ]] && break
-  sleep 0.1
-done
+wait_for_cluster
 # Warm through node a; the page lives on exactly one of the two nodes.
 curl -sS --fail -o /dev/null -H "Range: bytes=0-$((16 * 1024 * 1024 - 1))" \
   "http://127.0.0.1:${port[a]}/fetch/bench/fwd.bin"
-if [[ "$(stat a memory pages)" == 1 ]]; then owner=a; other=b; else owner=b; other=a; fi
+if [[ "$(node_stat a memory pages)" == 1 ]]; then owner=a; other=b; else owner=b; other=a; fi
 bench_log "the page is owned by node $owner; node $other forwards it"
 
 # busy_jiffies: CPU time the whole machine spent busy so far (user, nice, system, irq, softirq,
@@ -82,4 +73,4 @@ for mib in 1 16; do
     echo "| $mib MiB | $c | $dg | $dp50 / $dp99 | $fg | $fp50 / $fp99 | $ratio | $dcpu ($dbusy) / $fcpu ($fbusy) |"
   done
 done
-echo "forwards served by node $owner: $(stat "$owner" cluster forwarded_in)"
+echo "forwards served by node $owner: $(node_stat "$owner" cluster forwarded_in)"

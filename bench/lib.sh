@@ -159,7 +159,7 @@ use_cluster_key() {
 # $shoald_log_level),
 # each with FLAG... added (e.g. --memory, --page-size); fills the global associative arrays
 # port, peer and pid (declare them first: `declare -A port peer pid`) and waits until every
-# client port accepts. Does not wait for the members to see each other.
+# client port accepts. Does not wait for the members to see each other (wait_for_cluster).
 start_cluster() {
   local n seeds=()
   for n in "${names[@]}"; do
@@ -179,10 +179,37 @@ start_cluster() {
 
 # shoald_stat KEY...: prints one value of shoald's /stats JSON, e.g. `shoald_stat origin requests`.
 shoald_stat() {
-  curl -sS --fail "http://127.0.0.1:$shoald_port/stats" |
+  stat_at "$shoald_port" "$@"
+}
+
+# node_stat NODE KEY...: the same for node NODE of start_cluster, e.g. `node_stat a memory pages`.
+node_stat() {
+  stat_at "${port[$1]}" "${@:2}"
+}
+
+# stat_at PORT KEY...: one value of the /stats JSON of the shoald on 127.0.0.1:PORT.
+stat_at() {
+  curl -sS --fail "http://127.0.0.1:$1/stats" |
     "$python" -c 'import json, sys; v = json.load(sys.stdin)
 for k in sys.argv[1:]: v = v[k]
-print(v)' "$@"
+print(v)' "${@:2}"
+}
+
+# wait_for_cluster: up to 30 s until every node of start_cluster sees all ${#names[@]} members
+# alive; fails (return 1) otherwise.
+wait_for_cluster() {
+  local n alive want="${#names[@]}"
+  for _ in $(seq 1 300); do
+    alive=0
+    for n in "${names[@]}"; do
+      [[ "$(curl -sS "http://127.0.0.1:${port[$n]}/stats" | grep -o '"state":"alive"' | wc -l)" == "$want" ]] &&
+        alive=$((alive + 1))
+    done
+    ((alive == want)) && return 0
+    sleep 0.1
+  done
+  bench_log "the $want nodes did not all see each other alive within 30 s"
+  return 1
 }
 
 # load_average: the 1-, 5- and 15-minute load averages, e.g. "0.42 0.61 0.80".

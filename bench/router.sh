@@ -39,18 +39,7 @@ names=(a b c)
 declare -A port peer pid
 start_cluster --memory 1GiB --page-size 16MiB
 
-# node_stat NODE KEY...: one value of a node's /stats.
-node_stat() {
-  curl -sS --fail "http://127.0.0.1:${port[$1]}/stats" |
-    "$python" -c 'import json, sys; v = json.load(sys.stdin)
-for k in sys.argv[1:]: v = v[k]
-print(v)' "${@:2}"
-}
-for _ in $(seq 1 200); do
-  [[ "$(curl -sS "http://127.0.0.1:${port[a]}/stats" | grep -o '"state":"alive"' | wc -l)" == 3 ]] &&
-    break
-  sleep 0.1
-done
+wait_for_cluster
 
 declare -A router_port
 start_router() {  # start_router NAME BOUNDED_LOAD

@@ -76,22 +76,11 @@ upload_objects() {
   bench_log "uploaded hot.bin ($hot_bytes bytes) and $cold_objects cold objects ($cold_bytes bytes each)"
 }
 
-# start_soak_cluster: the three nodes (32 MiB memory, 256 KiB pages), then up to 30 s until each
-# sees three alive members.
+# start_soak_cluster: the three nodes (32 MiB memory, 256 KiB pages), each seeing all three alive.
 start_soak_cluster() {
   start_cluster --memory 32MiB --page-size 256KiB
-  local n
-  for _ in $(seq 1 300); do
-    local alive=0
-    for n in "${names[@]}"; do
-      [[ "$(curl -sS "http://127.0.0.1:${port[$n]}/stats" | grep -o '"state":"alive"' | wc -l)" == 3 ]] &&
-        alive=$((alive + 1))
-    done
-    ((alive == 3)) && { bench_log "3 nodes up, each sees 3 alive members"; return 0; }
-    sleep 0.1
-  done
-  bench_log "the nodes did not all see each other within 30 s"
-  return 1
+  wait_for_cluster
+  bench_log "3 nodes up, each sees 3 alive members"
 }
 
 # node_figures NODE: "rss_kib fds pages evictions 5xx peer_errors origin_errors page_errors
