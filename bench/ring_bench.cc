@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ring/page_key.h"
+#include "ring/base/page_key.h"
 #include "ring/rendezvous.h"
 
 namespace shoal::ring {
@@ -25,7 +25,7 @@ Ring bench_ring(std::size_t n) {
 
 std::vector<std::uint64_t> bench_keys() {
   std::vector<std::uint64_t> keys(kKeys);
-  for (std::size_t i = 0; i < kKeys; ++i) keys[i] = page_hash("data", "objects/bench.bin", i);
+  for (std::size_t i = 0; i < kKeys; ++i) keys[i] = base::page_hash("data", "objects/bench.bin", i);
   return keys;
 }
 
@@ -48,7 +48,7 @@ BENCHMARK(BM_Rank3)->Arg(8)->Arg(64);
 void BM_PageHash(benchmark::State& state) {
   const std::string object(static_cast<std::size_t>(state.range(0)), 'o');
   std::uint64_t page = 0;
-  for (auto _ : state) benchmark::DoNotOptimize(page_hash("data", object, page++));
+  for (auto _ : state) benchmark::DoNotOptimize(base::page_hash("data", object, page++));
 }
 BENCHMARK(BM_PageHash)->Arg(16)->Arg(256)->Arg(1024);
 

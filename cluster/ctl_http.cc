@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "ring/base/host_port.h"
+
 namespace shoal::ctl {
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -19,17 +21,12 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// Splits "HOST:PORT" / "[v6]:PORT".
-std::pair<std::string, std::string> split_host_port(const std::string& s) {
-  if (!s.empty() && s.front() == '[') {
-    auto close = s.find(']');
-    if (close != std::string::npos && close + 1 < s.size() && s[close + 1] == ':') {
-      return {s.substr(1, close - 1), s.substr(close + 2)};
-    }
-  } else if (auto colon = s.rfind(':'); colon != std::string::npos && colon > 0) {
-    return {s.substr(0, colon), s.substr(colon + 1)};
-  }
-  throw CtlError("bad node address '" + s + "' (want HOST:PORT)");
+// Splits "HOST:PORT" / "[v6]:PORT" (ring/base/host_port.h) into a host and a port for the
+// resolver.
+std::pair<std::string, std::string> split_node_address(const std::string& s) {
+  auto hp = base::split_host_port(s);
+  if (!hp) throw CtlError("bad node address '" + s + "' (want HOST:PORT)");
+  return {hp->host, std::to_string(hp->port)};
 }
 
 // Runs the pending operation to completion. The stream's expiry (set before connecting) closes
@@ -92,7 +89,7 @@ void set_tls(TlsOptions options) {
 HttpReply http_call(const std::string& host_port, http::verb method, const std::string& target,
                     const std::string& token, const std::string& body,
                     std::chrono::milliseconds timeout) {
-  auto [host, port] = split_host_port(host_port);
+  auto [host, port] = split_node_address(host_port);
   net::io_context io;
   beast::tcp_stream stream(io);
   beast::error_code ec;

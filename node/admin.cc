@@ -17,11 +17,12 @@
 #include <sstream>
 #include <thread>
 
-#include "node/byte_range.h"
+#include "node/client_status.h"
 #include "node/cluster.h"
-#include "node/fetch_path.h"
-#include "node/log.h"
-#include "ring/page_key.h"
+#include "ring/base/byte_range.h"
+#include "ring/base/fetch_path.h"
+#include "ring/base/log.h"
+#include "ring/base/page_key.h"
 #include "ring/rendezvous.h"
 
 namespace shoal::node {
@@ -53,7 +54,7 @@ AdminResponse error_response(int status, const std::string& message) {
 
 // Text rules shared by kind and object (node/fetch_path.h): valid UTF-8, no control characters.
 std::optional<std::string> check_text(const char* what, const std::string& s) {
-  if (!is_valid_utf8(s)) return std::string(what) + " is not valid UTF-8";
+  if (!base::is_valid_utf8(s)) return std::string(what) + " is not valid UTF-8";
   for (unsigned char ch : s) {
     if (ch < 0x20 || ch == 0x7f) return std::string(what) + " contains a control character";
   }
@@ -61,13 +62,13 @@ std::optional<std::string> check_text(const char* what, const std::string& s) {
 }
 
 std::optional<std::string> check_kind(const std::string& kind) {
-  if (kind.empty() || kind.size() > kMaxKindBytes) return "kind must be 1-64 bytes";
+  if (kind.empty() || kind.size() > base::kMaxKindBytes) return "kind must be 1-64 bytes";
   if (kind.find('/') != std::string::npos) return "kind must not contain '/'";
   return check_text("kind", kind);
 }
 
 std::optional<std::string> check_object(const std::string& object) {
-  if (object.empty() || object.size() > kMaxObjectBytes) return "object must be 1-1024 bytes";
+  if (object.empty() || object.size() > base::kMaxObjectBytes) return "object must be 1-1024 bytes";
   return check_text("object", object);
 }
 
@@ -298,8 +299,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std:
     q.remove_prefix(std::min(q.size(), part.size() + 1));
     if (part.empty()) continue;
     auto eq = part.find('=');
-    auto name = percent_decode(part.substr(0, eq));
-    auto value = percent_decode(eq == std::string_view::npos ? "" : part.substr(eq + 1));
+    auto name = base::percent_decode(part.substr(0, eq));
+    auto value = base::percent_decode(eq == std::string_view::npos ? "" : part.substr(eq + 1));
     if (!name || !value) return std::nullopt;
     out.emplace_back(std::move(*name), std::move(*value));
   }
@@ -328,10 +329,10 @@ struct AdminApi::WarmJob {
   std::shared_ptr<Call> call;
   std::string kind, object;
   bool has_range = false;
-  ByteRange range;
+  base::ByteRange range;
   FetchOptions opts;
   std::uint64_t first_page = 0, next_page = 0, last_page = 0;
-  ResolvedRange resolved;
+  base::ResolvedRange resolved;
   std::uint64_t size = 0;
   std::size_t running = 0;
   std::optional<AdminResponse> failure;
@@ -470,19 +471,20 @@ void AdminApi::locate(std::shared_ptr<Call> c) {
     return c->reply(error_response(400, "kind and object are required"));
   if (auto e = check_kind(kind)) return c->reply(error_response(400, *e));
   if (auto e = check_object(object)) return c->reply(error_response(400, *e));
-  ByteRange range{ByteRange::Kind::kOpen, 0, 0, 0};
-  if (!range_text.empty() && parse_byte_range(range_text, &range) != RangeError::kOk) {
+  base::ByteRange range{base::ByteRange::Kind::kOpen, 0, 0, 0};
+  if (!range_text.empty() && base::parse_byte_range(range_text, &range) != base::RangeError::kOk) {
     return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
   }
   host_.fetcher().head(
       kind, object, fetch_options(kind), c->ex, [this, c, kind, object, range](HeadResult h) {
-        if (h.outcome != origin::Outcome::kOk) {
-          return c->reply(error_response(origin::client_status(h.outcome),
-                                         "origin: " + std::string(origin::outcome_name(h.outcome)) +
+        if (h.outcome != base::Outcome::kOk) {
+          return c->reply(error_response(node::client_status(h.outcome),
+                                         "origin: " + std::string(base::outcome_name(h.outcome)) +
                                              (h.message.empty() ? "" : ": " + h.message)));
         }
-        ResolvedRange rr{1, 0};  // empty: no pages
-        if (h.meta.size > 0 && resolve_byte_range(range, h.meta.size, &rr) != RangeError::kOk) {
+        base::ResolvedRange rr{1, 0};  // empty: no pages
+        if (h.meta.size > 0 &&
+            base::resolve_byte_range(range, h.meta.size, &rr) != base::RangeError::kOk) {
           return c->reply(error_response(416, "range not satisfiable for an object of " +
                                                   std::to_string(h.meta.size) + " bytes"));
         }
@@ -506,7 +508,7 @@ void AdminApi::locate_pages(std::shared_ptr<Call> c, const std::string& kind,
   const bool ranked = view && view->ring && !view->ring->empty();
   json pages = json::array();
   for (std::uint64_t page = first / p; !empty && page <= last / p; ++page) {
-    const std::uint64_t h = ring::page_hash(kind, object, page);
+    const std::uint64_t h = base::page_hash(kind, object, page);
     json ranking = json::array();
     json owner = nullptr;
     if (ranked) {
@@ -521,14 +523,14 @@ void AdminApi::locate_pages(std::shared_ptr<Call> c, const std::string& kind,
       ranking.push_back({{"id", cfg.node_id}, {"state", "alive"}, {"weight", cfg.weight}});
       owner = cfg.node_id;
     }
-    pages.push_back(
-        {{"page", page},
-         {"first", std::max(first, page * p)},
-         {"last", std::min(last, page * p + p - 1)},
-         {"hash", hex64(h)},
-         {"owner", owner},
-         {"ranking", std::move(ranking)},
-         {"cached_here", host_.fetcher().memory().peek(PageKey{kind, object, page}) != nullptr}});
+    pages.push_back({{"page", page},
+                     {"first", std::max(first, page * p)},
+                     {"last", std::min(last, page * p + p - 1)},
+                     {"hash", hex64(h)},
+                     {"owner", owner},
+                     {"ranking", std::move(ranking)},
+                     {"cached_here", host_.fetcher().memory().peek(
+                                         base::PageKey{kind, object, page}) != nullptr}});
   }
   json j = {{"kind", kind},
             {"object", object},
@@ -862,24 +864,23 @@ void AdminApi::warm(std::shared_ptr<Call> c) {
     return c->reply(error_response(400, "'kind' and 'object' are required"));
   if (auto e = check_kind(job->kind)) return c->reply(error_response(400, *e));
   if (auto e = check_object(job->object)) return c->reply(error_response(400, *e));
-  job->range = ByteRange{ByteRange::Kind::kOpen, 0, 0, 0};
-  if (job->has_range && parse_byte_range(range_text, &job->range) != RangeError::kOk) {
+  job->range = base::ByteRange{base::ByteRange::Kind::kOpen, 0, 0, 0};
+  if (job->has_range && base::parse_byte_range(range_text, &job->range) != base::RangeError::kOk) {
     return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
   }
   job->opts = fetch_options(job->kind);
-  if (job->range.kind != ByteRange::Kind::kSuffix) return warm_first_page(std::move(job));
+  if (job->range.kind != base::ByteRange::Kind::kSuffix) return warm_first_page(std::move(job));
   // A suffix needs the size first (cached metadata, else one HeadObject).
   host_.fetcher().head(job->kind, job->object, job->opts, c->ex, [this, job](HeadResult h) {
-    ResolvedRange rr;
-    if (h.outcome != origin::Outcome::kOk) {
-      return job->call->reply(
-          error_response(origin::client_status(h.outcome),
-                         "origin: " + std::string(origin::outcome_name(h.outcome))));
+    base::ResolvedRange rr;
+    if (h.outcome != base::Outcome::kOk) {
+      return job->call->reply(error_response(
+          node::client_status(h.outcome), "origin: " + std::string(base::outcome_name(h.outcome))));
     }
-    if (resolve_byte_range(job->range, h.meta.size, &rr) != RangeError::kOk) {
+    if (base::resolve_byte_range(job->range, h.meta.size, &rr) != base::RangeError::kOk) {
       return job->call->reply(error_response(416, "range not satisfiable"));
     }
-    job->range = ByteRange{ByteRange::Kind::kClosed, rr.first, rr.last, 0};
+    job->range = base::ByteRange{base::ByteRange::Kind::kClosed, rr.first, rr.last, 0};
     warm_first_page(job);
   });
 }
@@ -889,21 +890,22 @@ void AdminApi::warm_first_page(std::shared_ptr<WarmJob> job) {
   const std::uint64_t p = host_.config().page_size;
   job->first_page = job->range.first / p;
   host_.fetcher().get(
-      PageKey{job->kind, job->object, job->first_page}, job->opts, job->call->ex,
+      base::PageKey{job->kind, job->object, job->first_page}, job->opts, job->call->ex,
       [this, job, p](PageResult r) {
-        if (r.outcome == origin::Outcome::kInvalidRange && !job->has_range) {
+        if (r.outcome == base::Outcome::kInvalidRange && !job->has_range) {
           job->last_page = job->first_page;
           job->next_page = job->first_page + 1;
           return warm_done(job);  // an empty object: nothing to warm
         }
-        if (r.outcome != origin::Outcome::kOk) {
-          return job->call->reply(error_response(origin::client_status(r.outcome),
+        if (r.outcome != base::Outcome::kOk) {
+          return job->call->reply(error_response(node::client_status(r.outcome),
                                                  "page " + std::to_string(job->first_page) + ": " +
-                                                     std::string(origin::outcome_name(r.outcome)) +
+                                                     std::string(base::outcome_name(r.outcome)) +
                                                      (r.message.empty() ? "" : ": " + r.message)));
         }
         job->size = r.page->object_size;
-        if (resolve_byte_range(job->range, job->size, &job->resolved) != RangeError::kOk) {
+        if (base::resolve_byte_range(job->range, job->size, &job->resolved) !=
+            base::RangeError::kOk) {
           return job->call->reply(error_response(416, "range not satisfiable for an object of " +
                                                           std::to_string(job->size) + " bytes"));
         }
@@ -926,18 +928,18 @@ void AdminApi::warm_next(std::shared_ptr<WarmJob> job) {
   while (!job->failure && job->running < kWarmConcurrency && job->next_page <= job->last_page) {
     const std::uint64_t page = job->next_page++;
     ++job->running;
-    host_.fetcher().get(PageKey{job->kind, job->object, page}, job->opts, job->call->ex,
+    host_.fetcher().get(base::PageKey{job->kind, job->object, page}, job->opts, job->call->ex,
                         [this, job, page](PageResult r) {
                           --job->running;
-                          if (r.outcome == origin::Outcome::kOk) {
+                          if (r.outcome == base::Outcome::kOk) {
                             ++job->pages;
                             job->bytes += r.page->body.size;
                             ++job->sources[source_name(r.source)];
                           } else if (!job->failure) {
                             job->failure =
-                                error_response(origin::client_status(r.outcome),
+                                error_response(node::client_status(r.outcome),
                                                "page " + std::to_string(page) + ": " +
-                                                   std::string(origin::outcome_name(r.outcome)) +
+                                                   std::string(base::outcome_name(r.outcome)) +
                                                    (r.message.empty() ? "" : ": " + r.message));
                           }
                           warm_next(job);

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "node/log.h"
+#include "ring/base/log.h"
 
 namespace shoal::node {
 namespace {

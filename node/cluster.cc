@@ -1,8 +1,8 @@
 #include "node/cluster.h"
 
-#include "node/log.h"
 #include "node/metrics.h"
-#include "ring/page_key.h"
+#include "ring/base/log.h"
+#include "ring/base/page_key.h"
 
 namespace shoal::node {
 
@@ -52,11 +52,11 @@ void Cluster::stop() {
   membership_->stop();
 }
 
-std::vector<PageRouter::Target> Cluster::targets(const PageKey& key) const {
+std::vector<PageRouter::Target> Cluster::targets(const base::PageKey& key) const {
   auto v = membership_->view();
   std::vector<Target> out;
   if (!v->ring || v->ring->empty()) return out;
-  const std::uint64_t h = ring::page_hash(key.kind, key.object, key.page);
+  const std::uint64_t h = base::page_hash(key.kind, key.object, key.page);
   for (std::size_t i : v->ring->rank(h, std::min(kMaxRanks, v->ring->size()))) {
     const auto& m = v->ring->members()[i];
     const peer::MemberRecord* rec = v->find(m.id);
@@ -66,7 +66,7 @@ std::vector<PageRouter::Target> Cluster::targets(const PageKey& key) const {
   return out;
 }
 
-void Cluster::forward(const Target& target, const PageKey& key, const FetchOptions& opts,
+void Cluster::forward(const Target& target, const base::PageKey& key, const FetchOptions& opts,
                       std::function<void(PageResult)> done) {
   client_->fetch(target.peer_addr, key, opts, membership_->view()->epoch, loop_.get_executor(),
                  std::move(done));

@@ -51,8 +51,8 @@ class Cluster : public PageRouter {
   std::optional<std::string> set_weight(double weight) { return membership_->set_weight(weight); }
 
   // PageRouter.
-  std::vector<Target> targets(const PageKey& key) const override;
-  void forward(const Target& target, const PageKey& key, const FetchOptions& opts,
+  std::vector<Target> targets(const base::PageKey& key) const override;
+  void forward(const Target& target, const base::PageKey& key, const FetchOptions& opts,
                std::function<void(PageResult)> done) override;
 
   std::shared_ptr<const peer::MembershipView> view() const { return membership_->view(); }

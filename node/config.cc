@@ -7,34 +7,10 @@
 #include <charconv>
 
 #include "node/config_file.h"
-#include "node/size.h"
+#include "ring/base/host_port.h"
+#include "ring/base/size.h"
 
 namespace shoal::node {
-
-std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(const std::string& s) {
-  std::string host;
-  std::string port;
-  if (!s.empty() && s.front() == '[') {
-    auto close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') {
-      return std::nullopt;
-    }
-    host = s.substr(1, close - 1);
-    port = s.substr(close + 2);
-  } else {
-    auto colon = s.rfind(':');
-    if (colon == std::string::npos) return std::nullopt;
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-  }
-  if (host.empty() || port.empty()) return std::nullopt;
-  unsigned value = 0;
-  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || p != port.data() + port.size() || value == 0 || value > 65535) {
-    return std::nullopt;
-  }
-  return std::make_pair(host, static_cast<std::uint16_t>(value));
-}
 
 std::optional<std::string> NodeConfig::validate() const {
   if (page_size < (64ull << 10) || (page_size & (page_size - 1)) != 0) {
@@ -87,15 +63,15 @@ std::optional<std::string> NodeConfig::validate() const {
     return "--breaker-cooldown-ms: must be in [1, 3600000]";
   }
   if (cluster_enabled()) {
-    if (!parse_host_port(peer_listen)) return "--peer-listen: expected HOST:PORT";
-    if (!peer_advertise.empty() && !parse_host_port(peer_advertise)) {
+    if (!base::split_host_port(peer_listen)) return "--peer-listen: expected HOST:PORT";
+    if (!peer_advertise.empty() && !base::split_host_port(peer_advertise)) {
       return "--peer-advertise: expected HOST:PORT";
     }
-    if (!client_advertise.empty() && !parse_host_port(client_advertise)) {
+    if (!client_advertise.empty() && !base::split_host_port(client_advertise)) {
       return "--client-advertise: expected HOST:PORT";
     }
     for (const auto& seed : seeds) {
-      if (!parse_host_port(seed)) return "--seed: expected HOST:PORT, got '" + seed + "'";
+      if (!base::split_host_port(seed)) return "--seed: expected HOST:PORT, got '" + seed + "'";
     }
     if (!(weight == 0 || (weight >= 1e-6 && weight <= 1e15))) {
       return "--weight: must be 0 or in [1e-6, 1e15]";
@@ -114,13 +90,28 @@ std::optional<std::string> NodeConfig::validate() const {
     return "--seed: needs --peer-listen";
   }
   if (disk_enabled()) {
-    if (auto e = disk_config().validate()) return *e;
+    if (auto e = disk_config().validate()) return with_disk_flag(*e);
   } else if (disk_capacity != 0 || disk_kind != store::DeviceKind::kFile) {
     return disk_capacity != 0 ? "--disk-capacity: needs --disk-path"
                               : "--disk-kind: needs --disk-path";
   }
   if (auto e = s3.validate()) return "--s3-endpoint: " + *e;
   return std::nullopt;
+}
+
+std::string with_disk_flag(const std::string& message) {
+  static constexpr std::pair<std::string_view, std::string_view> kFlags[] = {
+      {"path", "--disk-path"},
+      {"kind", "--disk-kind"},
+      {"capacity_bytes", "--disk-capacity"},
+      {"page_size", "--page-size"}};
+  const std::string_view m = message;
+  for (const auto& [field, flag] : kFlags) {
+    if (m.starts_with(field) && m.substr(field.size()).starts_with(": ")) {
+      return std::string(flag) + message.substr(field.size());
+    }
+  }
+  return "--disk-path: " + message;
 }
 
 store::DiskConfig NodeConfig::disk_config() const {
@@ -147,7 +138,7 @@ std::string default_node_id(std::uint16_t port) {
 // Parses a size flag value; returns an error naming the flag.
 std::optional<std::string> size_flag(const std::string& flag, const std::string& text,
                                      std::uint64_t* out) {
-  auto v = parse_size(text);
+  auto v = base::parse_size(text);
   if (!v) return flag + ": not a size (examples: 512MiB, 2GB, 1.5GiB), got '" + text + "'";
   *out = *v;
   return std::nullopt;
@@ -305,10 +296,10 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
     r.output = "shoald: " + msg + "\n";
     return r;
   };
-  auto hp = parse_host_port(listen);
+  auto hp = base::split_host_port(listen);
   if (!hp) return fail("--listen: expected HOST:PORT, got '" + listen + "'");
-  cfg.listen_host = hp->first;
-  cfg.listen_port = hp->second;
+  cfg.listen_host = hp->host;
+  cfg.listen_port = hp->port;
   if (auto e = size_flag("--memory", memory, &cfg.memory_bytes)) return fail(*e);
   if (auto e = size_flag("--page-size", page_size, &cfg.page_size)) return fail(*e);
   if (auto e = size_flag("--max-inflight-memory", inflight_memory, &cfg.max_inflight_bytes)) {
@@ -331,7 +322,7 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   if (auto e = fraction_flag("--hedge-budget", hedge_budget, true, &cfg.hedge_budget)) {
     return fail(*e);
   }
-  auto level = parse_log_level(log_level);
+  auto level = base::parse_log_level(log_level);
   if (!level)
     return fail("--log-level: expected error, warn, info or debug, got '" + log_level + "'");
   cfg.log_level = *level;

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "node/log.h"
 #include "node/store/disk_tier.h"
 #include "origin/request_config.h"
 #include "origin/s3_config.h"
+#include "ring/base/log.h"
 
 namespace shoal::node {
 
@@ -37,9 +37,9 @@ struct NodeConfig {
   int drain_timeout_ms = 30000;   // --drain-timeout-ms: SIGTERM waits this long at most
   bool tls_self = false;          // --tls-self
   std::string tls_cert, tls_key;  // --tls-cert, --tls-key
-  LogLevel log_level = LogLevel::kInfo;  // --log-level
-  std::string admin_token_file;          // --admin-token-file: enables /admin/ (node/admin.h)
-  origin::S3Config s3;                   // --s3-endpoint, --s3-region, --s3-addressing, env
+  base::LogLevel log_level = base::LogLevel::kInfo;  // --log-level
+  std::string admin_token_file;  // --admin-token-file: enables /admin/ (node/admin.h)
+  origin::S3Config s3;           // --s3-endpoint, --s3-region, --s3-addressing, env
 
   // Cluster (enabled by --peer-listen).
   std::string peer_listen;            // --peer-listen HOST:PORT (UDP + TCP)
@@ -82,7 +82,9 @@ struct ParseResult {
 
 ParseResult parse_command_line(int argc, const char* const* argv);
 
-// Parses "HOST:PORT" or "[v6]:PORT"; nullopt when malformed or the port is not 1..65535.
-std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(const std::string& s);
+// A disk tier message ("field: reason" naming a store::DiskConfig field, node/store/disk_tier.h)
+// with the flag that sets the field in its place: "capacity_bytes: ..." -> "--disk-capacity:
+// ...". A message naming no such field is put under --disk-path.
+std::string with_disk_flag(const std::string& message);
 
 }  // namespace shoal::node

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "node/fetch_path.h"
+#include "ring/base/fetch_path.h"
 
 namespace shoal::node {
 namespace http = boost::beast::http;
@@ -61,12 +61,11 @@ std::optional<RequestError> parse_buckets(const http::request<http::empty_body>&
       auto comma = v.find(',');
       std::string_view b = trim(v.substr(0, comma));
       if (!valid_bucket(b)) {
-        return RequestError{400, "C0-Bucket: not a valid bucket name: '" +
-                                     std::string(b.substr(0, 64)) + "'"};
+        return RequestError{
+            400, "C0-Bucket: not a valid bucket name: '" + std::string(b.substr(0, 64)) + "'"};
       }
       if (out->size() == kMaxBuckets) {
-        return RequestError{400, "C0-Bucket: at most " + std::to_string(kMaxBuckets) +
-                                     " buckets"};
+        return RequestError{400, "C0-Bucket: at most " + std::to_string(kMaxBuckets) + " buckets"};
       }
       if (std::find(out->begin(), out->end(), b) == out->end()) out->emplace_back(b);
       if (comma == std::string_view::npos) break;
@@ -84,7 +83,9 @@ std::optional<RequestError> parse_buckets(const http::request<http::empty_body>&
 
 }  // namespace
 
-bool is_fetch_target(std::string_view target) { return target.starts_with("/fetch/"); }
+bool is_fetch_target(std::string_view target) {
+  return target.starts_with("/fetch/");
+}
 
 std::variant<FetchRequest, RequestError> parse_fetch_request(
     const http::request<http::empty_body>& req, const origin::RequestConfig& defaults) {
@@ -94,17 +95,17 @@ std::variant<FetchRequest, RequestError> parse_fetch_request(
   } else if (req.method() != http::verb::get) {
     return RequestError{405, "only GET and HEAD are allowed on /fetch"};
   }
-  FetchTarget target;
-  if (auto err = parse_fetch_target(req.target(), &target)) return RequestError{400, *err};
+  base::FetchTarget target;
+  if (auto err = base::parse_fetch_target(req.target(), &target)) return RequestError{400, *err};
   fr.kind = std::move(target.kind);
   fr.object = std::move(target.object);
 
   if (req.count(http::field::range) > 1) {
     return RequestError{416, "one Range field only"};
   }
-  RangeError re = parse_byte_range(req[http::field::range], &fr.range);
-  if (re != RangeError::kOk) {
-    return RequestError{range_error_status(re), std::string(range_error_reason(re))};
+  base::RangeError re = base::parse_byte_range(req[http::field::range], &fr.range);
+  if (re != base::RangeError::kOk) {
+    return RequestError{base::range_error_status(re), std::string(base::range_error_reason(re))};
   }
   if (auto err = parse_buckets(req, fr.kind, &fr.options.buckets)) return *err;
 

@@ -2,30 +2,30 @@
 // settings. Parsing is pure (no I/O) so that hostile input can be tested and fuzzed alone.
 #pragma once
 
-#include <boost/beast/http/message.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
 #include <optional>
-#include <variant>
 #include <string>
+#include <variant>
 #include <vector>
 
-#include "node/byte_range.h"
 #include "node/page_fetcher.h"
+#include "ring/base/byte_range.h"
 
 namespace shoal::node {
 
 struct FetchRequest {
-  bool head = false;             // HEAD: headers only
+  bool head = false;  // HEAD: headers only
   std::string kind;
   std::string object;
-  ByteRange range;               // as sent; resolved against the object size later
-  FetchOptions options;          // buckets (C0-Bucket, else kind), C0-Config, no If-Match yet
-  bool want_trailers = false;    // the client sent TE: trailers
+  base::ByteRange range;       // as sent; resolved against the object size later
+  FetchOptions options;        // buckets (C0-Bucket, else kind), C0-Config, no If-Match yet
+  bool want_trailers = false;  // the client sent TE: trailers
 };
 
 struct RequestError {
-  int status = 400;              // 400, 404, 405, 416
-  std::string reason;            // one line, no CR/LF
+  int status = 400;    // 400, 404, 405, 416
+  std::string reason;  // one line, no CR/LF
 };
 
 // Parses a /fetch request. `defaults` are the node's origin settings that C0-Config overrides.

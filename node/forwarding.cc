@@ -6,9 +6,9 @@
 #include <cstring>
 #include <deque>
 
-#include "node/log.h"
 #include "peer/address.h"
 #include "peer/codec.h"
+#include "ring/base/log.h"
 
 namespace shoal::node {
 namespace net = boost::asio;
@@ -18,7 +18,7 @@ namespace {
 
 PageResult transport_error(const std::string& why) {
   PageResult r;
-  r.outcome = origin::Outcome::kTransportError;
+  r.outcome = base::Outcome::kTransportError;
   r.message = "peer: " + why;
   return r;
 }
@@ -42,7 +42,7 @@ ForwardClient::ForwardClient(net::io_context& peer_loop, peer::ClusterKey key,
 
 ForwardClient::~ForwardClient() = default;
 
-void ForwardClient::fetch(const std::string& peer_addr, const PageKey& key,
+void ForwardClient::fetch(const std::string& peer_addr, const base::PageKey& key,
                           const FetchOptions& opts, std::uint64_t epoch, net::any_io_executor ex,
                           PageFetcher::PageHandler done) {
   peer::ForwardRequest req;
@@ -142,7 +142,7 @@ void ForwardClient::on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame) 
   r.outcome = resp->outcome;
   r.message = resp->message;
   r.source = PageSource::kPeer;
-  if (resp->outcome == origin::Outcome::kOk) {
+  if (resp->outcome == base::Outcome::kOk) {
     if (frame.payload.empty() || resp->offset >= page_size_ ||
         frame.payload.size > page_size_ - resp->offset || frame.payload.size > resp->object_size) {
       metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
@@ -159,7 +159,7 @@ void ForwardClient::on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame) 
     metrics_.peer_ingress_bytes.fetch_add(page->body.size, std::memory_order_relaxed);
     r.page = std::move(page);
   } else if (r.message.empty()) {
-    r.message = "owner answered " + std::string(origin::outcome_name(resp->outcome));
+    r.message = "owner answered " + std::string(base::outcome_name(resp->outcome));
   }
   complete(resp->request_id, std::move(r));
 }
@@ -239,7 +239,7 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
   peer::ForwardResponse resp;
   resp.request_id = req->request_id;
   if (auto err = origin::apply_c0_config(req->config, defaults_, &opts.config)) {
-    resp.outcome = origin::Outcome::kMalformed;
+    resp.outcome = base::Outcome::kMalformed;
     resp.message = *err;
     s->async_write_frame(peer::encode_frame_header(resp), {}, nullptr,
                          [s](boost::system::error_code ec) {
@@ -247,14 +247,14 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
                          });
     return;
   }
-  PageKey key{req->kind, req->object, req->page};
+  base::PageKey key{req->kind, req->object, req->page};
   const std::uint64_t offset = req->offset, length = req->length;
   fetcher_.get(
       key, opts, loop_.get_executor(), [this, s, resp, offset, length](PageResult r) mutable {
         resp.outcome = r.outcome;
         resp.message = r.message.substr(0, 200);
         std::string_view payload;
-        if (r.outcome == origin::Outcome::kOk) {
+        if (r.outcome == base::Outcome::kOk) {
           resp.object_size = r.page->object_size;
           resp.etag = r.page->etag;
           resp.last_modified = r.page->last_modified;
@@ -264,7 +264,7 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
           payload = r.page->bytes();
           if (length > 0) {
             if (offset >= payload.size()) {
-              resp.outcome = origin::Outcome::kInvalidRange;
+              resp.outcome = base::Outcome::kInvalidRange;
               resp.message = "offset past the page's end";
               payload = {};
             } else {

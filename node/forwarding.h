@@ -44,7 +44,7 @@ class ForwardClient {
   // operation timeout plus kForwardGrace. Outcomes: the owner's (kOk with the page, or the
   // origin's failure there), or kTransportError when the member could not be reached or the
   // connection broke (then the caller may try the next member).
-  void fetch(const std::string& peer_addr, const PageKey& key, const FetchOptions& opts,
+  void fetch(const std::string& peer_addr, const base::PageKey& key, const FetchOptions& opts,
              std::uint64_t epoch, boost::asio::any_io_executor ex, PageFetcher::PageHandler done);
 
   // Closes every connection; outstanding requests fail with kTransportError. Peer loop only.

@@ -5,7 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 
-#include "node/log.h"
+#include "node/client_status.h"
+#include "ring/base/log.h"
 
 namespace shoal::node {
 namespace beast = boost::beast;
@@ -279,8 +280,9 @@ class HttpSession {
     fr_ = std::move(std::get<FetchRequest>(parsed));
     kind_label_ = fr_.kind;
     restarts_ = 0;
-    if (fr_.head || fr_.range.kind == ByteRange::Kind::kSuffix) return lookup_meta();
-    const std::uint64_t last = fr_.range.kind == ByteRange::Kind::kClosed ? fr_.range.last : ~0ull;
+    if (fr_.head || fr_.range.kind == base::ByteRange::Kind::kSuffix) return lookup_meta();
+    const std::uint64_t last =
+        fr_.range.kind == base::ByteRange::Kind::kClosed ? fr_.range.last : ~0ull;
     request_first_page(fr_.range.first, last);
   }
 
@@ -294,12 +296,12 @@ class HttpSession {
   }
 
   void on_meta(HeadResult r) {
-    if (r.outcome != origin::Outcome::kOk) return fail_origin(r.outcome, r.message);
-    ResolvedRange rr;
-    if (resolve_byte_range(fr_.range, r.meta.size, &rr) != RangeError::kOk) {
+    if (r.outcome != base::Outcome::kOk) return fail_origin(r.outcome, r.message);
+    base::ResolvedRange rr;
+    if (base::resolve_byte_range(fr_.range, r.meta.size, &rr) != base::RangeError::kOk) {
       return send_error(
           416, "range not satisfiable for an object of " + std::to_string(r.meta.size) + " bytes",
-          false, "", unsatisfied_content_range(r.meta.size));
+          false, "", base::unsatisfied_content_range(r.meta.size));
     }
     if (fr_.head) return send_head(rr, r.meta);
     request_first_page(rr.first, rr.last);
@@ -313,7 +315,7 @@ class HttpSession {
     FetchOptions opts = fr_.options;
     set_slice(&opts, page, first, last);
     host_.fetcher().get(
-        PageKey{fr_.kind, fr_.object, page}, opts, derived().executor(),
+        base::PageKey{fr_.kind, fr_.object, page}, opts, derived().executor(),
         [self = derived().shared_from_this()](PageResult r) { self->on_first_page(std::move(r)); });
     // When the range's end is known, the next pages are asked for at once, so a cold read
     // fetches them in parallel with the first; their ETags are checked when they are sent.
@@ -327,32 +329,32 @@ class HttpSession {
   }
 
   void on_first_page(PageResult r) {
-    if (r.outcome == origin::Outcome::kInvalidRange) {
+    if (r.outcome == base::Outcome::kInvalidRange) {
       // The first byte is past the end: learn the size for "Content-Range: bytes */size".
       return host_.fetcher().head(fr_.kind, fr_.object, fr_.options, derived().executor(),
                                   [self = derived().shared_from_this()](HeadResult h) {
-                                    if (h.outcome != origin::Outcome::kOk) {
+                                    if (h.outcome != base::Outcome::kOk) {
                                       return self->fail_origin(h.outcome, h.message);
                                     }
                                     self->send_error(416, "range starts past the object's end",
                                                      false, "",
-                                                     unsatisfied_content_range(h.meta.size));
+                                                     base::unsatisfied_content_range(h.meta.size));
                                   });
     }
     if (r.shed) {
       host_.metrics().pages.add({"shed"});
       return send_text(503, r.message + "\n", "text/plain; charset=utf-8", false, "", "", "1");
     }
-    if (r.outcome != origin::Outcome::kOk) {
+    if (r.outcome != base::Outcome::kOk) {
       host_.metrics().pages.add({"error"});
       return fail_origin(r.outcome, r.message);
     }
     const Page& p = *r.page;
-    ResolvedRange rr;
-    if (resolve_byte_range(fr_.range, p.object_size, &rr) != RangeError::kOk) {
+    base::ResolvedRange rr;
+    if (base::resolve_byte_range(fr_.range, p.object_size, &rr) != base::RangeError::kOk) {
       return send_error(
           416, "range not satisfiable for an object of " + std::to_string(p.object_size) + " bytes",
-          false, "", unsatisfied_content_range(p.object_size));
+          false, "", base::unsatisfied_content_range(p.object_size));
     }
     if (rr.first / page_size() != first_page_) {
       // A suffix range resolved against a stale size: the object changed; start over once.
@@ -365,31 +367,31 @@ class HttpSession {
     begin_body(rr, std::move(r));
   }
 
-  void fail_origin(origin::Outcome o, const std::string& message) {
-    int status = origin::client_status(o);
-    std::string reason = "origin: " + std::string(origin::outcome_name(o));
+  void fail_origin(base::Outcome o, const std::string& message) {
+    int status = node::client_status(o);
+    std::string reason = "origin: " + std::string(base::outcome_name(o));
     if (!message.empty()) reason += ": " + message;
     send_error(status, reason, false);
   }
 
-  void set_common_headers(http::response<http::empty_body>& res, const ResolvedRange& rr,
+  void set_common_headers(http::response<http::empty_body>& res, const base::ResolvedRange& rr,
                           std::uint64_t size, const std::string& etag,
                           const std::string& last_modified) {
     res.set(http::field::server, "shoald");
     res.set(http::field::content_type, "application/octet-stream");
     res.set(http::field::accept_ranges, "bytes");
-    res.set(http::field::content_range, content_range(rr, size));
+    res.set(http::field::content_range, base::content_range(rr, size));
     if (!etag.empty()) res.set(http::field::etag, etag);
     if (!last_modified.empty()) res.set(http::field::last_modified, last_modified);
     res.keep_alive(req_.keep_alive() && !host_.draining());
   }
 
-  void send_head(const ResolvedRange& rr, const ObjectMeta& meta) {
+  void send_head(const base::ResolvedRange& rr, const ObjectMeta& meta) {
     res_.emplace(http::status::partial_content, req_.version());
     set_common_headers(*res_, rr, meta.size, meta.etag, meta.last_modified);
     res_->content_length(rr.length());
-    if (PageRef p =
-            host_.fetcher().memory().peek(PageKey{fr_.kind, fr_.object, rr.first / page_size()})) {
+    if (PageRef p = host_.fetcher().memory().peek(
+            base::PageKey{fr_.kind, fr_.object, rr.first / page_size()})) {
       std::uint64_t page_last = (rr.first / page_size() + 1) * page_size() - 1;
       res_->set("C0-Status",
                 c0_status(rr.first, std::min(rr.last, page_last), p->bucket, p->cached_at));
@@ -399,7 +401,7 @@ class HttpSession {
         [self = derived().shared_from_this()](beast::error_code ec) { self->finish_body(ec); });
   }
 
-  void begin_body(const ResolvedRange& rr, PageResult first) {
+  void begin_body(const base::ResolvedRange& rr, PageResult first) {
     range_ = rr;
     last_page_ = rr.last / page_size();
     const Page& p = *first.page;
@@ -471,7 +473,7 @@ class HttpSession {
       opts.if_match = etag;
       opts.may_shed = false;  // the response is (about to be) under way: finish it
       set_slice(&opts, page, first, last);
-      host_.fetcher().get(PageKey{fr_.kind, fr_.object, page}, opts, derived().executor(),
+      host_.fetcher().get(base::PageKey{fr_.kind, fr_.object, page}, opts, derived().executor(),
                           [self = derived().shared_from_this(), page, gen = gen_](PageResult r) {
                             if (gen == self->gen_) self->on_page(page, std::move(r));
                           });
@@ -503,10 +505,10 @@ class HttpSession {
     }
     PageResult& r = *front.result;
     if (slice_offset_ == 0 && front.page != first_page_) {
-      if (r.outcome != origin::Outcome::kOk) {
+      if (r.outcome != base::Outcome::kOk) {
         host_.metrics().pages.add({"error"});
         return abort_body("page " + std::to_string(front.page) + ": " +
-                          std::string(origin::outcome_name(r.outcome)));
+                          std::string(base::outcome_name(r.outcome)));
       }
       if (r.page->etag != etag_ || r.page->object_size != size_) {
         host_.metrics().pages.add({"error"});
@@ -634,7 +636,7 @@ class HttpSession {
   std::uint64_t gen_ = 0;  // request generation on this connection
 
   FetchRequest fr_;
-  ResolvedRange range_;
+  base::ResolvedRange range_;
   std::uint64_t first_page_ = 0, last_page_ = 0, next_send_ = 0, next_request_ = 0;
   std::uint64_t slice_offset_ = 0;
   std::uint64_t size_ = 0;

@@ -3,15 +3,15 @@
 namespace shoal::node {
 namespace {
 
-PageKey meta_key(const std::string& kind, const std::string& object) {
-  return PageKey{kind, object, kMetaPage};
+base::PageKey meta_key(const std::string& kind, const std::string& object) {
+  return base::PageKey{kind, object, kMetaPage};
 }
 
 }  // namespace
 
 MemoryTier::MemoryTier(std::uint64_t capacity_bytes) : cache_(capacity_bytes) {}
 
-PageRef MemoryTier::find(const PageKey& key) {
+PageRef MemoryTier::find(const base::PageKey& key) {
   std::lock_guard lock(mu_);
   Entry* v = cache_.find(key);
   if (v == nullptr) return nullptr;
@@ -19,20 +19,20 @@ PageRef MemoryTier::find(const PageKey& key) {
   return v->page;
 }
 
-PageRef MemoryTier::peek(const PageKey& key) const {
+PageRef MemoryTier::peek(const base::PageKey& key) const {
   std::lock_guard lock(mu_);
   const Entry* v = cache_.peek(key);
   return v ? v->page : nullptr;
 }
 
-bool MemoryTier::insert(const PageKey& key, PageRef page, bool from_disk) {
+bool MemoryTier::insert(const base::PageKey& key, PageRef page, bool from_disk) {
   const std::uint64_t charge = memory_charge(key, *page);
   auto meta = std::make_shared<Page>();
   meta->object_size = page->object_size;
   meta->etag = page->etag;
   meta->last_modified = page->last_modified;
   meta->cached_at = page->cached_at;
-  PageKey mkey = meta_key(key.kind, key.object);
+  base::PageKey mkey = meta_key(key.kind, key.object);
   const std::uint64_t meta_charge = memory_charge(mkey, *meta);
 
   std::vector<EvictedPage> evicted;
@@ -53,7 +53,7 @@ void MemoryTier::hand_over(std::vector<EvictedPage> evicted) {
   for (EvictedPage& e : evicted) on_evict_(std::move(e));
 }
 
-void MemoryTier::insert_locked(const PageKey& key, Entry entry, std::uint64_t charge,
+void MemoryTier::insert_locked(const base::PageKey& key, Entry entry, std::uint64_t charge,
                                std::vector<EvictedPage>* evicted_pages) {
   const bool is_page = key.page != kMetaPage;
   if (Entry* old = cache_.peek(key)) {
@@ -87,10 +87,10 @@ void MemoryTier::insert_locked(const PageKey& key, Entry entry, std::uint64_t ch
   }
 }
 
-void MemoryTier::drop_other_etags_locked(const PageKey& key, const std::string& etag) {
+void MemoryTier::drop_other_etags_locked(const base::PageKey& key, const std::string& etag) {
   Entry* meta = cache_.peek(meta_key(key.kind, key.object));
   if (meta == nullptr || meta->page->etag == etag) return;
-  std::size_t dropped = cache_.erase_if([&](const PageKey& k, const Entry& v) {
+  std::size_t dropped = cache_.erase_if([&](const base::PageKey& k, const Entry& v) {
     if (k.page == kMetaPage || k.kind != key.kind || k.object != key.object) return false;
     if (v.page->etag == etag) return false;
     --pages_;
@@ -115,7 +115,7 @@ void MemoryTier::put_meta(const std::string& kind, const std::string& object, co
   meta->etag = m.etag;
   meta->last_modified = m.last_modified;
   meta->cached_at = m.cached_at;
-  PageKey mkey = meta_key(kind, object);
+  base::PageKey mkey = meta_key(kind, object);
   const std::uint64_t charge = memory_charge(mkey, *meta);
   std::vector<EvictedPage> evicted;
   {
@@ -127,17 +127,18 @@ void MemoryTier::put_meta(const std::string& kind, const std::string& object, co
 }
 
 std::size_t MemoryTier::erase_object(const std::string& kind, const std::string& object) {
-  return erase_matching([&](const PageKey& k) { return k.kind == kind && k.object == object; });
+  return erase_matching(
+      [&](const base::PageKey& k) { return k.kind == kind && k.object == object; });
 }
 
 std::size_t MemoryTier::erase_kind(const std::string& kind) {
-  return erase_matching([&](const PageKey& k) { return k.kind == kind; });
+  return erase_matching([&](const base::PageKey& k) { return k.kind == kind; });
 }
 
-std::size_t MemoryTier::erase_matching(const std::function<bool(const PageKey&)>& match) {
+std::size_t MemoryTier::erase_matching(const std::function<bool(const base::PageKey&)>& match) {
   std::lock_guard lock(mu_);
   std::size_t pages = 0;
-  cache_.erase_if([&](const PageKey& k, const Entry& v) {
+  cache_.erase_if([&](const base::PageKey& k, const Entry& v) {
     if (!match(k)) return false;
     if (k.page != kMetaPage) {
       ++pages;
@@ -154,7 +155,7 @@ std::vector<EvictedPage> MemoryTier::resident_pages() {
   std::lock_guard lock(mu_);
   out.reserve(pages_);
   // erase_if visits every entry once; the predicate only collects and never erases.
-  cache_.erase_if([&](const PageKey& k, const Entry& v) {
+  cache_.erase_if([&](const base::PageKey& k, const Entry& v) {
     if (k.page != kMetaPage) out.push_back(EvictedPage{k, v.page, v.hit, v.from_disk});
     return false;
   });

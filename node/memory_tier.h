@@ -50,7 +50,7 @@ struct MemoryTierStats {
 
 // A page leaving the memory tier for room.
 struct EvictedPage {
-  PageKey key;
+  base::PageKey key;
   PageRef page;
   bool hit = false;        // find() returned it at least once while it was in memory
   bool from_disk = false;  // it was inserted from the disk tier (insert(..., true))
@@ -67,14 +67,14 @@ class MemoryTier {
   void set_eviction_handler(EvictionHandler handler) { on_evict_ = std::move(handler); }
 
   // The page under `key`, counting a hit for eviction purposes; nullptr on a miss.
-  PageRef find(const PageKey& key);
+  PageRef find(const base::PageKey& key);
   // Like find() without touching eviction state.
-  PageRef peek(const PageKey& key) const;
+  PageRef peek(const base::PageKey& key) const;
   // Admits `page` under `key` (replacing any previous one), records its object's metadata and
   // drops pages of other ETags of that object. `from_disk` marks a page promoted from the disk
   // tier (it is never written back). Returns false when the page was not admitted (larger than
   // the budget). Pages evicted to make room go to the eviction handler.
-  bool insert(const PageKey& key, PageRef page, bool from_disk = false);
+  bool insert(const base::PageKey& key, PageRef page, bool from_disk = false);
   // Object metadata recorded by a page insert or put_meta(); nullopt when unknown.
   std::optional<ObjectMeta> find_meta(const std::string& kind, const std::string& object);
   void put_meta(const std::string& kind, const std::string& object, const ObjectMeta& meta);
@@ -96,14 +96,14 @@ class MemoryTier {
     bool from_disk = false;
   };
 
-  void insert_locked(const PageKey& key, Entry entry, std::uint64_t charge,
+  void insert_locked(const base::PageKey& key, Entry entry, std::uint64_t charge,
                      std::vector<EvictedPage>* evicted);
   void hand_over(std::vector<EvictedPage> evicted);
-  void drop_other_etags_locked(const PageKey& key, const std::string& etag);
-  std::size_t erase_matching(const std::function<bool(const PageKey&)>& match);
+  void drop_other_etags_locked(const base::PageKey& key, const std::string& etag);
+  std::size_t erase_matching(const std::function<bool(const base::PageKey&)>& match);
 
   mutable std::mutex mu_;
-  S3FifoCache<PageKey, Entry, PageKeyHash> cache_;
+  S3FifoCache<base::PageKey, Entry, base::PageKeyHash> cache_;
   EvictionHandler on_evict_;
   std::uint64_t pages_ = 0;
   std::uint64_t page_bytes_ = 0;

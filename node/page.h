@@ -8,7 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "origin/s3_client.h"
+#include "ring/base/bytes.h"
+#include "ring/base/page_key.h"
 
 namespace shoal::node {
 
@@ -18,24 +19,11 @@ inline constexpr std::uint64_t kMinPageSize = 64ull << 10;
 // largest real page index is (2^64-1)/kMinPageSize).
 inline constexpr std::uint64_t kMetaPage = ~0ull;
 
-// Cache key: kind (the bucket set), object key and page index.
-struct PageKey {
-  std::string kind;
-  std::string object;
-  std::uint64_t page = 0;
-
-  bool operator==(const PageKey&) const = default;
-};
-
-struct PageKeyHash {
-  std::size_t operator()(const PageKey& k) const noexcept;
-};
-
 // An immutable cached page (or, with an empty body, an object-metadata entry). Shared by
 // reference count between the memory tier and every response streaming it, so eviction never
 // frees bytes still being sent.
 struct Page {
-  origin::Bytes body;             // the page's bytes; size == page_length(object_size, page)
+  base::Bytes body;               // the page's bytes; size == page_length(object_size, page)
   std::uint64_t object_size = 0;  // bytes in the whole object
   std::string etag;               // the object's ETag when this page was fetched
   std::string last_modified;      // the object's Last-Modified (HTTP-date)
@@ -60,6 +48,6 @@ inline std::uint64_t page_length(std::uint64_t object_size, std::uint64_t page_s
 
 // Bytes of memory the tier charges for holding `p` under key `k`: the body plus the key, the
 // strings and a fixed per-entry overhead for the index structures.
-std::uint64_t memory_charge(const PageKey& k, const Page& p);
+std::uint64_t memory_charge(const base::PageKey& k, const Page& p);
 
 }  // namespace shoal::node

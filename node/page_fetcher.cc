@@ -4,7 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 
-#include "node/log.h"
+#include "ring/base/log.h"
 
 namespace shoal::node {
 namespace {
@@ -13,10 +13,6 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-store::Key store_key(const PageKey& k) {
-  return store::Key{k.kind, k.object, k.page};
 }
 
 store::PageMeta store_meta(const Page& p) {
@@ -33,16 +29,16 @@ store::DiskTier::PayloadSink body_sink(const std::shared_ptr<Page>& page) {
 }
 
 // Whether a failure in one bucket should hand the page to the next listed bucket.
-bool falls_through(origin::Outcome o) {
-  using origin::Outcome;
-  return o != Outcome::kInvalidRange && o != Outcome::kPreconditionFailed &&
-         o != Outcome::kCancelled && o != Outcome::kOk;
+bool falls_through(base::Outcome o) {
+  using base::Outcome;
+  return o != base::Outcome::kInvalidRange && o != base::Outcome::kPreconditionFailed &&
+         o != base::Outcome::kCancelled && o != base::Outcome::kOk;
 }
 
 }  // namespace
 
 struct PageFetcher::Attempt {
-  PageKey key;
+  base::PageKey key;
   FetchOptions opts;
   std::vector<PageRouter::Target> targets;  // cluster ranking for this page (empty: local)
   std::size_t target = 0;                   // the one being tried
@@ -66,12 +62,12 @@ std::uint64_t PageFetcher::inflight_bytes() const {
   return static_cast<std::uint64_t>(metrics_.origin_in_flight.load()) * page_size_;
 }
 
-void PageFetcher::get(const PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
-                      PageHandler done) {
+void PageFetcher::get(const base::PageKey& key, const FetchOptions& opts,
+                      boost::asio::any_io_executor ex, PageHandler done) {
   if (PageRef page = memory_.find(key);
       page && (opts.if_match.empty() || page->etag == opts.if_match)) {
     boost::asio::post(ex, [done = std::move(done), page = std::move(page)]() mutable {
-      done(PageResult{origin::Outcome::kOk, std::move(page), PageSource::kMemory, {}});
+      done(PageResult{base::Outcome::kOk, std::move(page), PageSource::kMemory, {}});
     });
     return;
   }
@@ -87,9 +83,9 @@ void PageFetcher::get(const PageKey& key, const FetchOptions& opts, boost::asio:
 // A part of a page owned by another member: forwarded as is (the owner coalesces and caches
 // the whole page), without a local flight. When no ranked member answers, the normal path
 // takes over (which ends in an uncached origin fetch).
-void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::size_t i, PageKey key,
-                                FetchOptions opts, boost::asio::any_io_executor ex,
-                                PageHandler done) {
+void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::size_t i,
+                                base::PageKey key, FetchOptions opts,
+                                boost::asio::any_io_executor ex, PageHandler done) {
   if (i >= targets.size() || targets[i].self) {
     return get_flight(key, opts, std::move(ex), std::move(done));
   }
@@ -97,7 +93,7 @@ void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::si
   router_->forward(target, key, opts,
                    [this, targets = std::move(targets), i, key, opts, ex,
                     done = std::move(done)](PageResult r) mutable {
-                     if (r.outcome == origin::Outcome::kTransportError) {
+                     if (r.outcome == base::Outcome::kTransportError) {
                        metrics_.forward_failovers.fetch_add(1, std::memory_order_relaxed);
                        return forward_slice(std::move(targets), i + 1, std::move(key),
                                             std::move(opts), std::move(ex), std::move(done));
@@ -108,7 +104,7 @@ void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::si
                    });
 }
 
-void PageFetcher::get_flight(const PageKey& key, const FetchOptions& opts,
+void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
                              boost::asio::any_io_executor ex, PageHandler done) {
   bool start = false;
   {
@@ -120,7 +116,7 @@ void PageFetcher::get_flight(const PageKey& key, const FetchOptions& opts,
           (flights_.size() >= limits_.max_fetches || next_bytes > limits_.max_inflight_bytes)) {
         shed_.fetch_add(1, std::memory_order_relaxed);
         PageResult r;
-        r.outcome = origin::Outcome::kThrottled;
+        r.outcome = base::Outcome::kThrottled;
         r.shed = true;
         r.message = "node busy: " + std::to_string(flights_.size()) + " page fetches in progress";
         boost::asio::post(
@@ -137,7 +133,7 @@ void PageFetcher::get_flight(const PageKey& key, const FetchOptions& opts,
   if (start) start_fetch(key, opts);
 }
 
-void PageFetcher::start_fetch(const PageKey& key, const FetchOptions& opts) {
+void PageFetcher::start_fetch(const base::PageKey& key, const FetchOptions& opts) {
   metrics_.origin_in_flight.fetch_add(1, std::memory_order_relaxed);
   auto a = std::make_shared<Attempt>();
   a->key = key;
@@ -151,7 +147,7 @@ void PageFetcher::start_fetch(const PageKey& key, const FetchOptions& opts) {
     auto done = [this, a, page](store::Result r, const store::PageMeta& m, std::string_view) {
       on_disk_read(a, page, r, m);
     };
-    if (disk_->read(store_key(key), std::move(done), body_sink(page)) == store::Result::kOk) {
+    if (disk_->read(key, std::move(done), body_sink(page)) == store::Result::kOk) {
       return;
     }
   }
@@ -170,7 +166,7 @@ void PageFetcher::start_miss(std::shared_ptr<Attempt> a) {
 // A disk read ended (on a disk I/O thread); on kOk `page`'s body holds the verified payload.
 void PageFetcher::on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page> page,
                                store::Result r, const store::PageMeta& meta) {
-  const PageKey& k = a->key;
+  const base::PageKey& k = a->key;
   if (r == store::Result::kChecksumError || r == store::Result::kIoError) {
     SHOAL_LOG(kWarn, "disk: page " << k.page << " of " << k.kind << "/" << k.object << ": "
                                    << store::result_name(r) << "; fetching it again");
@@ -178,7 +174,7 @@ void PageFetcher::on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page>
   if (r != store::Result::kOk) return start_miss(std::move(a));
   if (!a->opts.if_match.empty() && meta.etag != a->opts.if_match) return start_miss(std::move(a));
   if (auto known = memory_.find_meta(k.kind, k.object); known && known->etag != meta.etag) {
-    disk_->erase(store_key(k));  // an older version than the one last seen
+    disk_->erase(k);  // an older version than the one last seen
     return start_miss(std::move(a));
   }
   page->object_size = meta.object_size;
@@ -196,9 +192,9 @@ void PageFetcher::on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page>
 // A page left memory for room: write it to disk if it is worth keeping and not there yet.
 void PageFetcher::spill(EvictedPage e) {
   if (e.from_disk || disk_closing_.load(std::memory_order_acquire)) return;
-  store::Key key = store_key(e.key);
+  const base::PageKey& key = e.key;
   if (disk_->contains(key, e.page->etag)) return;
-  if (!admission_->admit(PageKeyHash{}(e.key), e.hit)) return;
+  if (!admission_->admit(base::PageKeyHash{}(e.key), e.hit)) return;
   const Page& p = *e.page;
   disk_->write(key, store_meta(p), p.bytes(), e.page, [key](store::Result r) {
     if (r == store::Result::kIoError) {
@@ -228,7 +224,7 @@ std::uint64_t PageFetcher::close_disk(std::chrono::steady_clock::time_point dead
   std::size_t queued = 0;
   for (EvictedPage& e : memory_.resident_pages()) {
     if (std::chrono::steady_clock::now() >= deadline) break;
-    store::Key key = store_key(e.key);
+    const base::PageKey& key = e.key;
     if (disk_->contains(key, e.page->etag)) continue;
     const Page& p = *e.page;
     if (disk_->write(key, store_meta(p), p.bytes(), e.page) != store::Result::kOk) continue;
@@ -264,7 +260,7 @@ void PageFetcher::route_next(std::shared_ptr<Attempt> a) {
   const PageRouter::Target& t = a->targets[a->target];
   if (t.self) return fetch_from_origin(std::move(a));
   router_->forward(t, a->key, a->opts, [this, a](PageResult r) {
-    if (r.outcome == origin::Outcome::kTransportError) {
+    if (r.outcome == base::Outcome::kTransportError) {
       metrics_.forward_failovers.fetch_add(1, std::memory_order_relaxed);
       ++a->target;
       return route_next(a);
@@ -284,17 +280,17 @@ void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
       a->opts.if_match, [this, a](origin::PageFetchResult f) {
         for (const origin::AttemptRecord& at : f.attempts) {
           metrics_.origin_requests.add(
-              {at.bucket, "get", std::string(origin::outcome_name(at.outcome))});
+              {at.bucket, "get", std::string(base::outcome_name(at.outcome))});
         }
         origin::GetResult& r = f.get;
         const std::string& bucket = f.bucket;
-        if (r.outcome == origin::Outcome::kOk) {
+        if (r.outcome == base::Outcome::kOk) {
           metrics_.origin_pages.add({bucket, std::string(origin::served_as_name(f.served_as))});
         }
         PageResult result;
         result.outcome = r.outcome;
         result.message = r.message;
-        if (r.outcome == origin::Outcome::kOk) {
+        if (r.outcome == base::Outcome::kOk) {
           metrics_.origin_bytes.add({bucket}, r.body.size);
           metrics_.ingress.add(r.body.size);
           metrics_.origin_seconds.observe(
@@ -314,7 +310,7 @@ void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
       });
 }
 
-void PageFetcher::finish(const PageKey& key, PageResult r) {
+void PageFetcher::finish(const base::PageKey& key, PageResult r) {
   std::shared_ptr<Flight> flight;
   {
     std::lock_guard lock(mu_);
@@ -344,7 +340,7 @@ void PageFetcher::head(const std::string& kind, const std::string& object, const
                        boost::asio::any_io_executor ex, HeadHandler done) {
   if (auto meta = memory_.find_meta(kind, object)) {
     boost::asio::post(ex, [done = std::move(done), m = *meta]() mutable {
-      done(HeadResult{origin::Outcome::kOk, std::move(m), {}});
+      done(HeadResult{base::Outcome::kOk, std::move(m), {}});
     });
     return;
   }
@@ -362,8 +358,8 @@ void PageFetcher::head(const std::string& kind, const std::string& object, const
 void PageFetcher::try_head(std::shared_ptr<HeadAttempt> a) {
   const std::string bucket = a->opts.buckets[a->bucket];
   origin_.client().head(bucket, a->object, a->opts.config, [this, a, bucket](origin::HeadResult r) {
-    metrics_.origin_requests.add({bucket, "head", std::string(origin::outcome_name(r.outcome))});
-    if (r.outcome != origin::Outcome::kOk && falls_through(r.outcome) &&
+    metrics_.origin_requests.add({bucket, "head", std::string(base::outcome_name(r.outcome))});
+    if (r.outcome != base::Outcome::kOk && falls_through(r.outcome) &&
         a->bucket + 1 < a->opts.buckets.size()) {
       ++a->bucket;
       try_head(a);
@@ -372,7 +368,7 @@ void PageFetcher::try_head(std::shared_ptr<HeadAttempt> a) {
     HeadResult out;
     out.outcome = r.outcome;
     out.message = r.message;
-    if (r.outcome == origin::Outcome::kOk) {
+    if (r.outcome == base::Outcome::kOk) {
       out.meta = ObjectMeta{r.info.size, r.info.etag, r.info.last_modified, unix_now()};
       memory_.put_meta(a->kind, a->object, out.meta);
     }

@@ -72,7 +72,7 @@ enum class PageSource {
 };
 
 struct PageResult {
-  origin::Outcome outcome = origin::Outcome::kOk;
+  base::Outcome outcome = base::Outcome::kOk;
   PageRef page;  // set when outcome == kOk
   PageSource source = PageSource::kOrigin;
   std::string message;  // one-line reason on failure
@@ -87,7 +87,7 @@ struct FetchLimits {
 };
 
 struct HeadResult {
-  origin::Outcome outcome = origin::Outcome::kOk;
+  base::Outcome outcome = base::Outcome::kOk;
   ObjectMeta meta;
   std::string message;
 };
@@ -104,10 +104,10 @@ class PageRouter {
   virtual ~PageRouter() = default;
   // The members that may serve `key`, best first: its owner, then the failover ranks, skipping
   // members that are suspect. Empty when the cluster view is empty.
-  virtual std::vector<Target> targets(const PageKey& key) const = 0;
+  virtual std::vector<Target> targets(const base::PageKey& key) const = 0;
   // Forwards a miss to `target` (never self). `done` runs exactly once, on an executor of the
   // router's choosing; kTransportError means the member could not be reached.
-  virtual void forward(const Target& target, const PageKey& key, const FetchOptions& opts,
+  virtual void forward(const Target& target, const base::PageKey& key, const FetchOptions& opts,
                        std::function<void(PageResult)> done) = 0;
 };
 
@@ -124,7 +124,7 @@ class PageFetcher {
   // one (GetObject of bytes [page*P, page*P+P)). Outcomes: kOk, or the origin's failure
   // (origin/outcome.h); kInvalidRange when the page starts past the object's end; kThrottled
   // with `shed` set when starting a fetch would exceed the FetchLimits.
-  void get(const PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
+  void get(const base::PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
            PageHandler done);
 
   // Object metadata: from memory, else an origin HeadObject (no page GET).
@@ -136,7 +136,8 @@ class PageFetcher {
 
   // Opens the disk tier (recovering its index; `progress` as in DiskTier::open), makes it the
   // second lookup step and routes memory evictions to it. Before serving; not thread-safe
-  // against get(). Returns false with *error ("--disk-...: reason") when it cannot be opened.
+  // against get(). Returns false with *error (DiskTier::open's "field: reason") when it cannot be
+  // opened.
   bool open_disk(const store::DiskConfig& config, std::string* error,
                  const store::DiskTier::ProgressFn& progress = {});
   // At shutdown, after the event loops stopped: writes the memory pages the disk does not hold
@@ -168,19 +169,19 @@ class PageFetcher {
   };
   struct Attempt;
 
-  void start_fetch(const PageKey& key, const FetchOptions& opts);
+  void start_fetch(const base::PageKey& key, const FetchOptions& opts);
   void start_miss(std::shared_ptr<Attempt> a);
   void on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page> page, store::Result r,
                     const store::PageMeta& meta);
   void spill(EvictedPage e);
   void route_next(std::shared_ptr<Attempt> a);
-  void get_flight(const PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
-                  PageHandler done);
-  void forward_slice(std::vector<PageRouter::Target> targets, std::size_t i, PageKey key,
+  void get_flight(const base::PageKey& key, const FetchOptions& opts,
+                  boost::asio::any_io_executor ex, PageHandler done);
+  void forward_slice(std::vector<PageRouter::Target> targets, std::size_t i, base::PageKey key,
                      FetchOptions opts, boost::asio::any_io_executor ex, PageHandler done);
   void fetch_from_origin(std::shared_ptr<Attempt> a);
   void try_bucket(std::shared_ptr<Attempt> a);
-  void finish(const PageKey& key, PageResult r);
+  void finish(const base::PageKey& key, PageResult r);
   void try_head(std::shared_ptr<struct HeadAttempt> a);
 
   MemoryTier& memory_;
@@ -193,7 +194,7 @@ class PageFetcher {
   std::unique_ptr<store::DiskAdmission> admission_;
   std::atomic<bool> disk_closing_{false};  // close_disk() began: no more spills
   std::mutex mu_;
-  std::unordered_map<PageKey, std::shared_ptr<Flight>, PageKeyHash> flights_;
+  std::unordered_map<base::PageKey, std::shared_ptr<Flight>, base::PageKeyHash> flights_;
   std::atomic<std::uint64_t> coalesced_{0};
   std::atomic<std::uint64_t> shed_{0};
 };

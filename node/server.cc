@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "node/http_session.h"
-#include "node/log.h"
 #include "node/tls.h"
+#include "ring/base/log.h"
 
 namespace shoal::node {
 namespace net = boost::asio;
@@ -152,7 +152,7 @@ bool open_disk_tier(PageFetcher& fetcher, const NodeConfig& cfg) {
   };
   std::string error;
   if (!fetcher.open_disk(cfg.disk_config(), &error, progress)) {
-    SHOAL_LOG(kError, error);
+    SHOAL_LOG(kError, with_disk_flag(error));
     return false;
   }
   const store::DiskStats s = fetcher.disk()->stats();
@@ -366,7 +366,7 @@ void Server::refuse(tcp::socket socket) {
 }
 
 int Server::run() {
-  set_log_level(cfg_.log_level);
+  base::set_log_level(cfg_.log_level);
   if (!start_admin()) return 1;
   if (cfg_.tls_self || !cfg_.tls_cert.empty()) {
     if (auto e =

@@ -20,21 +20,21 @@ std::string_view breaker_state_name(BreakerState s) {
   return "unknown";
 }
 
-Verdict health_verdict(Outcome o) {
+Verdict health_verdict(base::Outcome o) {
   switch (o) {
-    case Outcome::kOk:
+    case base::Outcome::kOk:
       return Verdict::kSuccess;
-    case Outcome::kNotFound:
-    case Outcome::kInvalidRange:
-    case Outcome::kPreconditionFailed:
-    case Outcome::kCancelled:
+    case base::Outcome::kNotFound:
+    case base::Outcome::kInvalidRange:
+    case base::Outcome::kPreconditionFailed:
+    case base::Outcome::kCancelled:
       return Verdict::kNeutral;
-    case Outcome::kAccessDenied:
-    case Outcome::kThrottled:
-    case Outcome::kServerError:
-    case Outcome::kTimeout:
-    case Outcome::kMalformed:
-    case Outcome::kTransportError:
+    case base::Outcome::kAccessDenied:
+    case base::Outcome::kThrottled:
+    case base::Outcome::kServerError:
+    case base::Outcome::kTimeout:
+    case base::Outcome::kMalformed:
+    case base::Outcome::kTransportError:
       return Verdict::kFailure;
   }
   return Verdict::kFailure;
@@ -218,7 +218,7 @@ void BucketHealth::record_verdict(Entry& e, Verdict v, SteadyTime now) const {
   e.rate_at = std::max(e.rate_at, now);
 }
 
-void BucketHealth::end_attempt(const std::string& bucket, Outcome outcome, bool probe,
+void BucketHealth::end_attempt(const std::string& bucket, base::Outcome outcome, bool probe,
                                SteadyTime now) {
   const Verdict v = health_verdict(outcome);
   std::lock_guard lock(mu_);

@@ -50,7 +50,7 @@
 #include <vector>
 
 #include "origin/latency_tracker.h"
-#include "origin/outcome.h"
+#include "ring/base/outcome.h"
 
 namespace shoal::origin {
 
@@ -62,7 +62,7 @@ std::string_view breaker_state_name(BreakerState s);
 enum class Verdict { kSuccess, kFailure, kNeutral };
 
 // The health verdict of an attempt that ended with `o` (see the file comment).
-Verdict health_verdict(Outcome o);
+Verdict health_verdict(base::Outcome o);
 
 struct HealthOptions {
   int failures_to_open = 5;                          // consecutive failures
@@ -117,7 +117,7 @@ class BucketHealth {
   // end_attempt).
   bool begin_attempt(const std::string& bucket, SteadyTime now);
   // The attempt ended with `outcome`.
-  void end_attempt(const std::string& bucket, Outcome outcome, bool probe, SteadyTime now);
+  void end_attempt(const std::string& bucket, base::Outcome outcome, bool probe, SteadyTime now);
 
   // This node's figures for one bucket (nullopt when it has none) or for all, in name order.
   std::optional<BucketHealthSnapshot> snapshot(const std::string& bucket, SteadyTime now) const;

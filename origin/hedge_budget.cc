@@ -6,9 +6,9 @@
 namespace shoal::origin {
 
 std::optional<std::string> HedgeBudget::validate(double ratio, std::chrono::seconds window) {
-  if (!(ratio >= 0 && ratio <= 1)) return std::string("--hedge-budget: must be in [0, 1]");
+  if (!(ratio >= 0 && ratio <= 1)) return std::string("ratio: must be in [0, 1]");
   if (window.count() < 1 || window.count() > 3600) {
-    return std::string("hedge budget window must be in [1, 3600] s");
+    return std::string("window: must be in [1, 3600] s");
   }
   return std::nullopt;
 }

@@ -40,7 +40,7 @@ class HedgeBudget {
   std::uint64_t granted() const;  // since construction
   std::uint64_t refused() const;  // since construction
 
-  // "--hedge-budget: ..." / window problems, else nullopt.
+  // "ratio: ..." or "window: ...", else nullopt.
   static std::optional<std::string> validate(double ratio, std::chrono::seconds window);
 
  private:

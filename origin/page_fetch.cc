@@ -24,9 +24,9 @@ constexpr std::size_t kMaxCounterBuckets = 256;  // more buckets share the "_oth
 const std::string kOtherBucket = "_other";
 
 // Outcomes that are the object's answer and end the fetch at once.
-bool ends_fetch(Outcome o, std::size_t listed) {
-  return o == Outcome::kInvalidRange || o == Outcome::kPreconditionFailed ||
-         (o == Outcome::kNotFound && listed == 1);
+bool ends_fetch(base::Outcome o, std::size_t listed) {
+  return o == base::Outcome::kInvalidRange || o == base::Outcome::kPreconditionFailed ||
+         (o == base::Outcome::kNotFound && listed == 1);
 }
 
 std::vector<std::string> distinct(std::vector<std::string> buckets) {
@@ -54,13 +54,13 @@ std::string_view served_as_name(ServedAs s) {
 
 std::optional<std::string> PageFetchOptions::validate() const {
   if (!(hedge_quantile >= 0 && hedge_quantile < 1)) {
-    return "--hedge-quantile: must be 0 (off) or in (0, 1), got " + std::to_string(hedge_quantile);
+    return "hedge_quantile: must be 0 (off) or in (0, 1), got " + std::to_string(hedge_quantile);
   }
-  if (auto e = HedgeBudget::validate(hedge_budget, budget_window)) return e;
-  if (!(hedge_min_samples >= 1)) return std::string("hedge_min_samples must be >= 1");
-  if (min_hedge_delay.count() < 0) return std::string("min_hedge_delay must be >= 0 ms");
+  if (auto e = HedgeBudget::validate(hedge_budget, budget_window)) return "hedge_budget " + *e;
+  if (!(hedge_min_samples >= 1)) return std::string("hedge_min_samples: must be >= 1");
+  if (min_hedge_delay.count() < 0) return std::string("min_hedge_delay: must be >= 0 ms");
   if (!(max_delay_over_median == 0 || max_delay_over_median >= 1)) {
-    return std::string("max_delay_over_median must be 0 (no cap) or >= 1");
+    return std::string("max_delay_over_median: must be 0 (no cap) or >= 1");
   }
   if (auto e = latency.validate()) return e;
   return health.validate();
@@ -142,7 +142,7 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
     listed = distinct(std::move(buckets));
     if (listed.empty()) {
       GetResult r;
-      r.outcome = Outcome::kMalformed;
+      r.outcome = base::Outcome::kMalformed;
       r.message = "bad request: no bucket";
       return end(std::move(r), "", ServedAs::kPrimary);
     }
@@ -160,7 +160,7 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
     GetRequest req = base;
     req.bucket = bucket;
     const std::size_t attempt = result.attempts.size();
-    result.attempts.push_back(AttemptRecord{bucket, Outcome::kCancelled, hedge});
+    result.attempts.push_back(AttemptRecord{bucket, base::Outcome::kCancelled, hedge});
     const std::uint64_t id =
         core->client.get(std::move(req), [self = shared_from_this(), attempt](GetResult r) {
           self->on_done(attempt, std::move(r));
@@ -216,14 +216,14 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
     const std::string bucket = order[a.index];
     const SteadyTime now = Clock::now();
     // A request S3Client refused to send (attempts == 0) says nothing about the bucket.
-    const bool sent = r.attempts > 0 || r.outcome == Outcome::kOk;
-    core->health.end_attempt(bucket, sent ? r.outcome : Outcome::kCancelled, a.probe, now);
-    if (r.outcome == Outcome::kOk) {
+    const bool sent = r.attempts > 0 || r.outcome == base::Outcome::kOk;
+    core->health.end_attempt(bucket, sent ? r.outcome : base::Outcome::kCancelled, a.probe, now);
+    if (r.outcome == base::Outcome::kOk) {
       core->latency.record(bucket, r.first_byte_latency, r.total_latency, now);
     }
     if (finished) return;
     result.attempts[a.attempt].outcome = r.outcome;
-    if (r.outcome == Outcome::kOk) return win(a, std::move(r));
+    if (r.outcome == base::Outcome::kOk) return win(a, std::move(r));
     on_failure(a, std::move(r));
   }
 
@@ -240,12 +240,13 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
     const std::string& bucket = order[a.index];
     // A cancel we did not ask for (the client is shutting down), or a request that cannot be
     // sent to any bucket (S3Client rejected it before sending: attempts == 0).
-    const bool unsendable = r.outcome == Outcome::kMalformed && r.attempts == 0;
-    if (r.outcome == Outcome::kCancelled || unsendable || ends_fetch(r.outcome, listed.size())) {
+    const bool unsendable = r.outcome == base::Outcome::kMalformed && r.attempts == 0;
+    if (r.outcome == base::Outcome::kCancelled || unsendable ||
+        ends_fetch(r.outcome, listed.size())) {
       return end(std::move(r), bucket, ServedAs::kPrimary);
     }
-    if (!failure || r.outcome != Outcome::kNotFound ||
-        failure->first.outcome == Outcome::kNotFound) {
+    if (!failure || r.outcome != base::Outcome::kNotFound ||
+        failure->first.outcome == base::Outcome::kNotFound) {
       failure.emplace(std::move(r), bucket);
     }
     if (!running.empty()) return;  // the other attempt may still deliver

@@ -69,8 +69,8 @@ enum class ServedAs { kPrimary, kHedgedWon, kFallback };
 std::string_view served_as_name(ServedAs s);
 
 struct PageFetchOptions {
-  double hedge_quantile = 0.99;                  // --hedge-quantile: 0 disables, else in (0, 1)
-  double hedge_budget = 0.05;                    // --hedge-budget: hedges per request, [0, 1]
+  double hedge_quantile = 0.99;                  // 0 disables, else in (0, 1)
+  double hedge_budget = 0.05;                    // hedges per request, [0, 1]
   std::chrono::seconds budget_window{10};        // sliding window of the budget
   double hedge_min_samples = 20;                 // latency samples a bucket needs before hedging
   std::chrono::milliseconds min_hedge_delay{1};  // floor under the hedge delay
@@ -78,7 +78,8 @@ struct PageFetchOptions {
   LatencyOptions latency;
   HealthOptions health;
 
-  // "--hedge-quantile: ...", "--hedge-budget: ...", or a latency/health reason; else nullopt.
+  // "field: reason" naming the first invalid field of this struct (or of latency / health),
+  // else nullopt.
   std::optional<std::string> validate() const;
 };
 
@@ -93,7 +94,8 @@ std::optional<std::chrono::microseconds> hedge_delay(const LatencyTracker& laten
 // One attempt of a fetch, for per-attempt metrics.
 struct AttemptRecord {
   std::string bucket;
-  Outcome outcome = Outcome::kCancelled;  // kCancelled also for losers cancelled at the end
+  base::Outcome outcome =
+      base::Outcome::kCancelled;  // kCancelled also for losers cancelled at the end
   bool hedge = false;
 };
 

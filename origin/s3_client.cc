@@ -74,7 +74,7 @@ struct Operation {
   S3Client::GetHandler get_done;
   S3Client::HeadHandler head_done;
   Transfer transfer;
-  Bytes body;
+  base::Bytes body;
   boost::asio::steady_timer first_byte_timer;
   boost::asio::steady_timer backoff_timer;
   Clock::time_point started;
@@ -83,7 +83,7 @@ struct Operation {
   int attempts = 0;
   bool in_multi = false;
   // The judgement of the last attempt.
-  Outcome outcome = Outcome::kOk;
+  base::Outcome outcome = base::Outcome::kOk;
   std::string message;
   std::string error_code;
   int http_status = 0;
@@ -120,7 +120,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     op.deadline = op.started + op.req.config.operation_timeout;
     ops.emplace(id, std::move(owned));
     if (auto reason = check_request(op.req, op.head)) {
-      op.outcome = Outcome::kMalformed;
+      op.outcome = base::Outcome::kMalformed;
       op.message = "bad request: " + *reason;
       finish(op);
       return;
@@ -141,10 +141,10 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
           if (auto self = weak.lock(); self && !self->closing) {
             self->start(id, head, std::move(req), std::move(get_done), std::move(head_done));
           } else if (head) {
-            head_done(HeadResult{Outcome::kCancelled, {}, 0, "client destroyed", 0});
+            head_done(HeadResult{base::Outcome::kCancelled, {}, 0, "client destroyed", 0});
           } else {
             GetResult result;
-            result.outcome = Outcome::kCancelled;
+            result.outcome = base::Outcome::kCancelled;
             result.message = "client destroyed";
             get_done(std::move(result));
           }
@@ -170,7 +170,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
   static GetResult get_result(Operation& op, std::chrono::microseconds total) {
     GetResult result;
     result.outcome = op.outcome;
-    if (op.outcome == Outcome::kOk) {
+    if (op.outcome == base::Outcome::kOk) {
       result.body = std::move(op.body);
       result.body.size = op.transfer.received();
       result.info = op.info;
@@ -200,7 +200,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
   void start_attempt(Operation& op) {
     const Clock::time_point now = Clock::now();
     if (now >= op.deadline) {
-      op.outcome = Outcome::kTimeout;
+      op.outcome = base::Outcome::kTimeout;
       op.message = "operation timeout (ot) reached";
       finish(op);
       return;
@@ -219,7 +219,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     const CURLMcode code = curl.add(op.transfer.easy());
     if (code != CURLM_OK) {
       op.first_byte_timer.cancel();
-      op.outcome = Outcome::kTransportError;
+      op.outcome = base::Outcome::kTransportError;
       op.message = std::string("curl_multi_add_handle: ") + curl_multi_strerror(code);
       after_attempt(op);
       return;
@@ -245,7 +245,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     Operation* op = find(id, attempt);
     if (op == nullptr || !op->in_multi || op->transfer.got_first_byte()) return;
     end_attempt(*op);
-    op->outcome = Outcome::kTimeout;
+    op->outcome = base::Outcome::kTimeout;
     op->http_status = 0;
     op->error_code.clear();
     op->message =
@@ -278,7 +278,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     op.error_code = s3.code;
     const bool success_status = op.http_status >= 200 && op.http_status <= 299;
     if (t.overflow()) {
-      op.outcome = Outcome::kMalformed;
+      op.outcome = base::Outcome::kMalformed;
       op.message = "body longer than the " + std::to_string(op.req.length) + " bytes asked";
     } else if (!success_status && op.http_status != 0) {
       op.outcome = classify_status(op.http_status, s3.code);
@@ -301,19 +301,19 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
                                                    op.req.length, t.received());
     op.outcome = verdict.outcome;
     op.message = verdict.message;
-    if (verdict.outcome != Outcome::kOk) return;
+    if (verdict.outcome != base::Outcome::kOk) return;
     op.info = ObjectInfo{verdict.size, t.headers().etag, t.headers().last_modified};
     op.first_byte_latency = micros(t.first_byte_at() - op.attempt_started);
   }
 
   // Finishes the operation or schedules the next attempt after a jittered backoff.
   void after_attempt(Operation& op) {
-    if (op.outcome == Outcome::kOk) {
+    if (op.outcome == base::Outcome::kOk) {
       finish(op);
       return;
     }
     stats.errors.fetch_add(1, std::memory_order_relaxed);
-    if (!is_retryable(op.outcome) || op.attempts >= op.req.config.max_attempts) {
+    if (!base::is_retryable(op.outcome) || op.attempts >= op.req.config.max_attempts) {
       finish(op);
       return;
     }
@@ -352,7 +352,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     Operation& op = *it->second;
     if (op.in_multi) end_attempt(op);
     op.backoff_timer.cancel();
-    op.outcome = Outcome::kCancelled;
+    op.outcome = base::Outcome::kCancelled;
     op.message = "cancelled";
     finish(op);
   }

@@ -31,10 +31,10 @@
 #include <memory>
 #include <string>
 
-#include "origin/bytes.h"
-#include "origin/outcome.h"
 #include "origin/request_config.h"
 #include "origin/s3_config.h"
+#include "ring/base/bytes.h"
+#include "ring/base/outcome.h"
 
 namespace shoal::origin {
 
@@ -55,8 +55,8 @@ struct ObjectInfo {
 };
 
 struct GetResult {
-  Outcome outcome = Outcome::kOk;
-  Bytes body;              // exactly the validated bytes [offset, offset + body.size)
+  base::Outcome outcome = base::Outcome::kOk;
+  base::Bytes body;        // exactly the validated bytes [offset, offset + body.size)
   ObjectInfo info;         // valid when outcome == kOk
   int http_status = 0;     // last attempt's status (0 if none)
   std::string error_code;  // S3 <Code> of the last error response, if any
@@ -67,7 +67,7 @@ struct GetResult {
 };
 
 struct HeadResult {
-  Outcome outcome = Outcome::kOk;
+  base::Outcome outcome = base::Outcome::kOk;
   ObjectInfo info;
   int http_status = 0;
   std::string message;

@@ -44,7 +44,7 @@ std::optional<std::string> check_content_length(const ResponseHeaders& h, std::u
 }
 
 Verdict malformed(std::string message) {
-  return Verdict{Outcome::kMalformed, std::move(message)};
+  return Verdict{base::Outcome::kMalformed, std::move(message)};
 }
 
 Verdict validate_partial(const ResponseHeaders& h, std::uint64_t offset, std::uint64_t length,
@@ -64,7 +64,7 @@ Verdict validate_partial(const ResponseHeaders& h, std::uint64_t offset, std::ui
                      " body bytes");
   }
   if (auto reason = check_content_length(h, received)) return malformed(*reason);
-  return Verdict{Outcome::kOk, "", range->size};
+  return Verdict{base::Outcome::kOk, "", range->size};
 }
 
 Verdict validate_whole(const ResponseHeaders& h, std::uint64_t offset, std::uint64_t length,
@@ -76,7 +76,7 @@ Verdict validate_whole(const ResponseHeaders& h, std::uint64_t offset, std::uint
                      std::to_string(length) + " asked");
   }
   if (auto reason = check_content_length(h, received)) return malformed(*reason);
-  return Verdict{Outcome::kOk, "", received};
+  return Verdict{base::Outcome::kOk, "", received};
 }
 
 }  // namespace
@@ -134,40 +134,41 @@ Verdict validate_head(int status, const ResponseHeaders& headers) {
   if (status != 200) return malformed("unexpected status " + std::to_string(status) + " to HEAD");
   auto size = parse_content_length(headers.content_length);
   if (!size) return malformed("HEAD without a valid Content-Length");
-  return Verdict{Outcome::kOk, "", *size};
+  return Verdict{base::Outcome::kOk, "", *size};
 }
 
-Outcome classify_status(int status, std::string_view s3_code) {
-  if (s3_code == "SlowDown") return Outcome::kThrottled;
+base::Outcome classify_status(int status, std::string_view s3_code) {
+  if (s3_code == "SlowDown") return base::Outcome::kThrottled;
   switch (status) {
     case 404:
-      return Outcome::kNotFound;
+      return base::Outcome::kNotFound;
     case 403:
-      return Outcome::kAccessDenied;
+      return base::Outcome::kAccessDenied;
     case 416:
-      return Outcome::kInvalidRange;
+      return base::Outcome::kInvalidRange;
     case 412:
-      return Outcome::kPreconditionFailed;
+      return base::Outcome::kPreconditionFailed;
     case 429:
     case 503:
-      return Outcome::kThrottled;
+      return base::Outcome::kThrottled;
     default:
-      return status >= 500 && status <= 599 ? Outcome::kServerError : Outcome::kMalformed;
+      return status >= 500 && status <= 599 ? base::Outcome::kServerError
+                                            : base::Outcome::kMalformed;
   }
 }
 
-Outcome classify_curl_code(CURLcode code) {
+base::Outcome classify_curl_code(CURLcode code) {
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
-      return Outcome::kTimeout;
+      return base::Outcome::kTimeout;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_WRITE_ERROR:
     case CURLE_TOO_MANY_REDIRECTS:
-      return Outcome::kMalformed;
+      return base::Outcome::kMalformed;
     default:
-      return Outcome::kTransportError;
+      return base::Outcome::kTransportError;
   }
 }
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "origin/outcome.h"
+#include "ring/base/outcome.h"
 
 namespace shoal::origin {
 
@@ -42,9 +42,9 @@ std::optional<std::uint64_t> parse_content_length(std::string_view value);
 
 // The judgement of one 2xx answer.
 struct Verdict {
-  Outcome outcome = Outcome::kOk;  // kOk or kMalformed
-  std::string message;             // why kMalformed
-  std::uint64_t size = 0;          // whole object size in bytes, when kOk
+  base::Outcome outcome = base::Outcome::kOk;  // kOk or kMalformed
+  std::string message;                         // why kMalformed
+  std::uint64_t size = 0;                      // whole object size in bytes, when kOk
 };
 
 // Validates the answer to `Range: bytes=offset-(offset+length-1)` (length > 0) whose body had
@@ -63,12 +63,12 @@ Verdict validate_head(int status, const ResponseHeaders& headers);
 // Maps a non-2xx HTTP status and the S3 error code (may be empty) to an outcome:
 // 404 kNotFound, 403 kAccessDenied, 416 kInvalidRange, 412 kPreconditionFailed,
 // 429 / 503 / code SlowDown kThrottled, other 5xx kServerError, anything else kMalformed.
-Outcome classify_status(int status, std::string_view s3_code);
+base::Outcome classify_status(int status, std::string_view s3_code);
 
 // Maps a failed transfer's CURLcode: timeouts kTimeout; refused/reset/resolve/TLS/short reads
 // kTransportError; protocol garbage (CURLE_WEIRD_SERVER_REPLY, bad encodings, aborted writes)
 // kMalformed.
-Outcome classify_curl_code(CURLcode code);
+base::Outcome classify_curl_code(CURLcode code);
 
 // <Error><Code>..</Code><Message>..</Message></Error> from an S3 error body; empty fields when
 // the body is not such XML (it may be truncated, HTML from a proxy, or empty for HEAD).

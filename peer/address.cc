@@ -1,34 +1,10 @@
 #include "peer/address.h"
 
-#include <charconv>
-
 namespace shoal::peer {
-
-std::optional<HostPort> split_host_port(std::string_view text, bool allow_port_zero) {
-  std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
-    return std::nullopt;
-  }
-  std::string_view host = text.substr(0, colon);
-  std::string_view port_text = text.substr(colon + 1);
-  if (host.front() == '[' || host.back() == ']') {
-    if (host.size() < 3 || host.front() != '[' || host.back() != ']') return std::nullopt;
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string_view::npos) {
-    return std::nullopt;  // an IPv6 literal needs brackets
-  }
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() ||
-      (port == 0 && !allow_port_zero) || port > 65535) {
-    return std::nullopt;
-  }
-  return HostPort{std::string(host), static_cast<std::uint16_t>(port)};
-}
 
 std::optional<boost::asio::ip::udp::endpoint> parse_peer_endpoint(std::string_view text,
                                                                   bool allow_port_zero) {
-  std::optional<HostPort> hp = split_host_port(text, allow_port_zero);
+  std::optional<base::HostPort> hp = base::split_host_port(text, allow_port_zero);
   if (!hp) return std::nullopt;
   boost::system::error_code ec;
   boost::asio::ip::address address = boost::asio::ip::make_address(hp->host, ec);
@@ -37,14 +13,7 @@ std::optional<boost::asio::ip::udp::endpoint> parse_peer_endpoint(std::string_vi
 }
 
 std::string format_endpoint(const boost::asio::ip::address& address, std::uint16_t port) {
-  std::string out;
-  if (address.is_v6()) {
-    out.append(1, '[').append(address.to_string()).append(1, ']');
-  } else {
-    out.append(address.to_string());
-  }
-  out.append(1, ':').append(std::to_string(port));
-  return out;
+  return base::join_host_port(address.to_string(), port);
 }
 
 }  // namespace shoal::peer

@@ -1,5 +1,5 @@
-// Peer addresses as text: "IPv4:port" or "[IPv6]:port" (IP literals only, port 1..65535), and
-// "host:port" seeds whose host may be a name. Pure parsing (Boost.Asio's make_address), no
+// Peer addresses as text: "IPv4:port" or "[IPv6]:port" (IP literals only, port 1..65535), over
+// base::split_host_port (ring/base/host_port.h). Pure parsing (Boost.Asio's make_address), no
 // name resolution, safe from any thread.
 #pragma once
 
@@ -10,21 +10,12 @@
 #include <string>
 #include <string_view>
 
+#include "ring/base/host_port.h"
+
 namespace shoal::peer {
 
-// A host and a port split from "host:port" or "[v6]:port".
-struct HostPort {
-  std::string host;  // without brackets
-  std::uint16_t port = 0;
-};
-
-// Splits "host:port" / "[IPv6]:port". Returns nullopt when the text is empty, has no port, an
-// empty host, an unbalanced bracket, or a port that is not a decimal in 1..65535 (0..65535 with
-// `allow_port_zero`, for listen addresses).
-std::optional<HostPort> split_host_port(std::string_view text, bool allow_port_zero = false);
-
-// Parses an address whose host is an IP literal. Returns nullopt when split_host_port fails or
-// the host is not an IPv4/IPv6 literal.
+// Parses an address whose host is an IP literal. Returns nullopt when base::split_host_port fails
+// or the host is not an IPv4/IPv6 literal.
 std::optional<boost::asio::ip::udp::endpoint> parse_peer_endpoint(std::string_view text,
                                                                   bool allow_port_zero = false);
 

@@ -527,7 +527,7 @@ void read_forward_response(Fields& f, FrameHeader* out, Status* st) {
   f.u64("request_id", &h.request_id);
   std::uint64_t outcome = 0;
   if (f.u64("outcome", &outcome)) {
-    std::optional<origin::Outcome> o = outcome_from_wire(outcome);
+    std::optional<base::Outcome> o = outcome_from_wire(outcome);
     if (o) {
       h.outcome = *o;
     } else {

@@ -1019,7 +1019,7 @@ bool Membership::Impl::is_self_endpoint(const tcp::endpoint& ep) const {
 }
 
 void Membership::Impl::join_seed(const std::string& seed, const std::shared_ptr<JoinRound>& round) {
-  std::optional<HostPort> hp = split_host_port(seed);
+  std::optional<base::HostPort> hp = base::split_host_port(seed);
   if (!hp) {
     log("seed '" + seed + "' is not host:port");
     return seed_done(round, false);

@@ -74,48 +74,48 @@ std::string_view state_name(MemberState s) {
   return "unknown";
 }
 
-std::uint8_t outcome_to_wire(origin::Outcome o) {
-  using origin::Outcome;
+std::uint8_t outcome_to_wire(base::Outcome o) {
+  using base::Outcome;
   switch (o) {
-    case Outcome::kOk:
+    case base::Outcome::kOk:
       return 0;
-    case Outcome::kNotFound:
+    case base::Outcome::kNotFound:
       return 1;
-    case Outcome::kAccessDenied:
+    case base::Outcome::kAccessDenied:
       return 2;
-    case Outcome::kInvalidRange:
+    case base::Outcome::kInvalidRange:
       return 3;
-    case Outcome::kPreconditionFailed:
+    case base::Outcome::kPreconditionFailed:
       return 4;
-    case Outcome::kThrottled:
+    case base::Outcome::kThrottled:
       return 5;
-    case Outcome::kServerError:
+    case base::Outcome::kServerError:
       return 6;
-    case Outcome::kTimeout:
+    case base::Outcome::kTimeout:
       return 7;
-    case Outcome::kMalformed:
+    case base::Outcome::kMalformed:
       return 8;
-    case Outcome::kTransportError:
+    case base::Outcome::kTransportError:
       return 9;
-    case Outcome::kCancelled:
+    case base::Outcome::kCancelled:
       return 10;
   }
   return 8;  // unreachable for valid enum values
 }
 
-std::optional<origin::Outcome> outcome_from_wire(std::uint64_t v) {
-  using origin::Outcome;
-  static constexpr Outcome kByWire[] = {Outcome::kOk,
-                                        Outcome::kNotFound,
-                                        Outcome::kAccessDenied,
-                                        Outcome::kInvalidRange,
-                                        Outcome::kPreconditionFailed,
-                                        Outcome::kThrottled,
-                                        Outcome::kServerError,
-                                        Outcome::kTimeout,
-                                        Outcome::kMalformed,
-                                        Outcome::kTransportError,
-                                        Outcome::kCancelled};
+std::optional<base::Outcome> outcome_from_wire(std::uint64_t v) {
+  using base::Outcome;
+  static constexpr base::Outcome kByWire[] = {base::Outcome::kOk,
+                                              base::Outcome::kNotFound,
+                                              base::Outcome::kAccessDenied,
+                                              base::Outcome::kInvalidRange,
+                                              base::Outcome::kPreconditionFailed,
+                                              base::Outcome::kThrottled,
+                                              base::Outcome::kServerError,
+                                              base::Outcome::kTimeout,
+                                              base::Outcome::kMalformed,
+                                              base::Outcome::kTransportError,
+                                              base::Outcome::kCancelled};
   if (v >= std::size(kByWire)) return std::nullopt;
   return kByWire[v];
 }
@@ -161,8 +161,8 @@ std::optional<std::string> check_update(const Update& u) {
 }
 
 std::optional<std::string> check_forward_request(const ForwardRequest& r) {
-  if (Reason e = check_length("kind", r.kind, 1, kMaxKindBytes)) return e;
-  if (Reason e = check_length("object", r.object, 1, kMaxObjectBytes)) return e;
+  if (Reason e = check_length("kind", r.kind, 1, base::kMaxKindBytes)) return e;
+  if (Reason e = check_length("object", r.object, 1, base::kMaxObjectBytes)) return e;
   if (r.buckets.size() > kMaxRequestBuckets) {
     return "buckets: " + std::to_string(r.buckets.size()) + " entries (max " +
            std::to_string(kMaxRequestBuckets) + ")";

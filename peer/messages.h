@@ -19,7 +19,8 @@
 #include <variant>
 #include <vector>
 
-#include "origin/outcome.h"
+#include "ring/base/outcome.h"
+#include "ring/base/page_key.h"
 
 namespace shoal::peer {
 
@@ -34,8 +35,6 @@ inline constexpr std::size_t kMaxBucketNameBytes = 63;      // bucket name in st
 inline constexpr double kMaxStatsWeight = 1e12;             // stats samples and evidence
 inline constexpr std::size_t kMaxMessagesPerPacket = 64;    // messages in one UDP packet
 inline constexpr std::size_t kMaxMembers = 4096;            // records in one push-pull
-inline constexpr std::size_t kMaxKindBytes = 64;            // forward request kind: 1..64
-inline constexpr std::size_t kMaxObjectBytes = 1024;        // forward request object: 1..1024
 inline constexpr std::size_t kMaxRequestBuckets = 8;        // C0-Bucket entries: 0..8
 inline constexpr std::size_t kMaxConfigBytes = 1024;        // C0-Config string: 0..1024
 inline constexpr std::size_t kMaxResponseTextBytes = 1024;  // response message: 0..1024
@@ -172,8 +171,8 @@ struct PushPull {
 // A page request forwarded to the page's owner. No payload.
 struct ForwardRequest {
   std::uint64_t request_id = 0;      // sender-chosen, echoed in the response (multiplexing)
-  std::string kind;                  // 1..kMaxKindBytes
-  std::string object;                // 1..kMaxObjectBytes
+  std::string kind;                  // 1..base::kMaxKindBytes
+  std::string object;                // 1..base::kMaxObjectBytes
   std::uint64_t page = 0;            // page index
   std::vector<std::string> buckets;  // C0-Bucket list, 0..kMaxRequestBuckets, each 1..255 bytes
   std::string config;                // C0-Config header value, 0..kMaxConfigBytes
@@ -188,7 +187,7 @@ struct ForwardRequest {
 // The answer to a ForwardRequest; the frame's payload holds the page bytes (empty unless kOk).
 struct ForwardResponse {
   std::uint64_t request_id = 0;
-  origin::Outcome outcome = origin::Outcome::kOk;
+  base::Outcome outcome = base::Outcome::kOk;
   std::string message;            // error detail, 0..kMaxResponseTextBytes
   std::uint64_t object_size = 0;  // bytes in the whole object
   std::string etag;               // 0..kMaxEtagBytes
@@ -201,13 +200,13 @@ struct ForwardResponse {
 
 using FrameHeader = std::variant<Join, PushPull, ForwardRequest, ForwardResponse>;
 
-// Wire values of origin::Outcome in a ForwardResponse (fixed here, independent of the enum's
+// Wire values of base::Outcome in a ForwardResponse (fixed here, independent of the enum's
 // declaration order): ok 0, not_found 1, access_denied 2, invalid_range 3,
 // precondition_failed 4, throttled 5, server_error 6, timeout 7, malformed 8,
 // transport_error 9, cancelled 10.
-std::uint8_t outcome_to_wire(origin::Outcome o);
+std::uint8_t outcome_to_wire(base::Outcome o);
 // The outcome for a wire value, or nullopt for values above 10.
-std::optional<origin::Outcome> outcome_from_wire(std::uint64_t v);
+std::optional<base::Outcome> outcome_from_wire(std::uint64_t v);
 
 // Value rules. Each returns nullopt when the value is acceptable, else a one-line reason naming
 // the field ("member id: empty", "stats.buckets: 9 entries (max 8)", ...).

@@ -24,16 +24,16 @@
 #include <string>
 #include <string_view>
 
-#include "origin/bytes.h"
 #include "peer/auth.h"
 #include "peer/frame.h"
+#include "ring/base/bytes.h"
 
 namespace shoal::peer {
 
 // A received frame's payload: an owning buffer the socket read fills directly (never
 // zero-filled first), of the page body's type, so a receiver adopts it as a page's body instead
 // of copying it (forwarded pages: node/forwarding.cc).
-using FramePayload = origin::Bytes;
+using FramePayload = base::Bytes;
 
 // One received frame: the msgpack header bytes and the raw payload bytes.
 struct Frame {

@@ -3,20 +3,20 @@
 #include <algorithm>
 #include <cmath>
 
-#include "node/byte_range.h"
-#include "node/fetch_path.h"
-#include "ring/page_key.h"
+#include "ring/base/byte_range.h"
+#include "ring/base/fetch_path.h"
+#include "ring/base/page_key.h"
 
 namespace shoal::router {
 
 std::optional<RouteKey> route_key(std::string_view target, std::string_view range,
                                   std::uint64_t page_size) {
-  node::FetchTarget parts;
-  if (node::parse_fetch_target(target, &parts)) return std::nullopt;
+  base::FetchTarget parts;
+  if (base::parse_fetch_target(target, &parts)) return std::nullopt;
   RouteKey key{std::move(parts.kind), std::move(parts.object), std::nullopt};
-  node::ByteRange r;
-  if (node::parse_byte_range(range, &r) == node::RangeError::kOk &&
-      r.kind != node::ByteRange::Kind::kSuffix && page_size > 0) {
+  base::ByteRange r;
+  if (base::parse_byte_range(range, &r) == base::RangeError::kOk &&
+      r.kind != base::ByteRange::Kind::kSuffix && page_size > 0) {
     key.first_page = r.first / page_size;
   }
   return key;
@@ -34,7 +34,7 @@ namespace {
 std::vector<const NodeInfo*> base_order(const View& view, const std::optional<RouteKey>& key,
                                         std::uint64_t spread) {
   if (key && key->first_page) {
-    return view.ranking(ring::page_hash(key->kind, key->object, *key->first_page));
+    return view.ranking(base::page_hash(key->kind, key->object, *key->first_page));
   }
   std::vector<const NodeInfo*> alive = view.alive();
   if (!alive.empty()) {

@@ -20,8 +20,8 @@
 #include <thread>
 #include <unordered_map>
 
-#include "node/config.h"
-#include "node/log.h"
+#include "ring/base/host_port.h"
+#include "ring/base/log.h"
 
 namespace shoal::router {
 namespace net = boost::asio;
@@ -30,22 +30,9 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-// HOST:PORT like node::parse_host_port, but port 0 (any free port) is allowed too.
-std::optional<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& s) {
-  if (s.ends_with(":0")) {
-    auto hp = node::parse_host_port(s.substr(0, s.size() - 1) + "1");
-    if (hp) hp->second = 0;
-    return hp;
-  }
-  return node::parse_host_port(s);
-}
-
-}  // namespace
-
 std::optional<std::string> FrontOptions::validate() const {
-  if (!parse_listen(listen)) return "listen: expected HOST:PORT, got '" + listen + "'";
+  if (!base::split_host_port(listen, /*allow_port_zero=*/true))
+    return "listen: expected HOST:PORT, got '" + listen + "'";
   if (threads < 1 || threads > 64) return "threads: must be in [1, 64]";
   if (relay_buffer_bytes < 4096 || relay_buffer_bytes > (16u << 20)) {
     return "relay_buffer_bytes: must be in [4KiB, 16MiB]";
@@ -285,20 +272,20 @@ class HttpFront::Session : public std::enable_shared_from_this<Session> {
   }
 
   void connect(const std::string& addr) {
-    auto hp = node::parse_host_port(addr);
+    auto hp = base::split_host_port(addr);
     if (!hp) return upstream_failed("bad client address '" + addr + "'");
     upstream_.emplace(worker_.io);
     upstream_->expires_after(options_.connect_timeout);
     beast::error_code ec;
-    auto ip = net::ip::make_address(hp->first, ec);
+    auto ip = net::ip::make_address(hp->host, ec);
     if (!ec) {
       return upstream_->async_connect(
-          tcp::endpoint(ip, hp->second),
+          tcp::endpoint(ip, hp->port),
           [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
     }
     resolver_.emplace(worker_.io);
     resolver_->async_resolve(
-        hp->first, std::to_string(hp->second),
+        hp->host, std::to_string(hp->port),
         [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type r) {
           if (ec) return self->upstream_failed("resolve: " + ec.message());
           self->upstream_->async_connect(
@@ -494,12 +481,12 @@ HttpFront::HttpFront(RouterOptions router, FrontOptions front) : options_(std::m
 HttpFront::~HttpFront() = default;
 
 std::optional<std::string> HttpFront::open() {
-  auto hp = parse_listen(options_.listen);
+  auto hp = base::split_host_port(options_.listen, /*allow_port_zero=*/true);
   if (!hp) return "listen: expected HOST:PORT, got '" + options_.listen + "'";
   beast::error_code ec;
-  auto ip = net::ip::make_address(hp->first, ec);
+  auto ip = net::ip::make_address(hp->host, ec);
   if (ec) return "listen " + options_.listen + ": not an IP address";
-  tcp::endpoint ep(ip, hp->second);
+  tcp::endpoint ep(ip, hp->port);
   acceptor_.emplace(workers_[0]->io);
   acceptor_->open(ep.protocol(), ec);
   if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);

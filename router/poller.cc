@@ -11,7 +11,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include "node/config.h"
+#include "ring/base/host_port.h"
 
 namespace shoal::router {
 namespace net = boost::asio;
@@ -22,7 +22,7 @@ using tcp = net::ip::tcp;
 std::optional<std::string> PollerOptions::validate() const {
   if (seeds.empty()) return "seeds: none given";
   for (const auto& s : seeds) {
-    if (!node::parse_host_port(s)) return "seeds: '" + s + "' is not HOST:PORT";
+    if (!base::split_host_port(s)) return "seeds: '" + s + "' is not HOST:PORT";
   }
   if (interval < std::chrono::milliseconds(10)) return "interval: must be >= 10 ms";
   if (timeout < std::chrono::milliseconds(10)) return "timeout: must be >= 10 ms";
@@ -47,12 +47,12 @@ class ViewPoller::Request : public std::enable_shared_from_this<Request> {
         done_(std::move(done)) {}
 
   void start() {
-    auto hp = node::parse_host_port(addr_);
+    auto hp = base::split_host_port(addr_);
     if (!hp) return finish("'" + addr_ + "' is not HOST:PORT");
-    host_ = hp->first;
+    host_ = hp->host;
     stream_.expires_after(timeout_);
     resolver_.async_resolve(
-        hp->first, std::to_string(hp->second),
+        hp->host, std::to_string(hp->port),
         [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type r) {
           self->on_resolve(ec, std::move(r));
         });

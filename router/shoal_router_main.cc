@@ -8,7 +8,7 @@
 #include <csignal>
 #include <cstdio>
 
-#include "node/log.h"
+#include "ring/base/log.h"
 #include "router/http_front.h"
 
 namespace {
@@ -55,7 +55,7 @@ int parse(int argc, char** argv, Flags* f) {
   f->front.io_timeout = std::chrono::milliseconds(io_ms);
   std::optional<std::string> error = f->router.validate();
   if (!error) error = f->front.validate();
-  if (!error && !shoal::node::parse_log_level(f->log_level)) error = "log-level: unknown level";
+  if (!error && !shoal::base::parse_log_level(f->log_level)) error = "log-level: unknown level";
   if (error) {
     std::fprintf(stderr, "shoal-router: %s\n", error->c_str());
     return 2;
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   Flags flags;
   if (int code = parse(argc, argv, &flags); code >= 0) return code;
-  shoal::node::set_log_level(*shoal::node::parse_log_level(flags.log_level));
+  shoal::base::set_log_level(*shoal::base::parse_log_level(flags.log_level));
   shoal::router::HttpFront front(flags.router, flags.front);
   if (auto e = front.open()) {
     SHOAL_LOG(kError, *e);

@@ -60,7 +60,7 @@ class View {
   std::vector<const NodeInfo*> alive() const;
 
   // The alive members in the ranking of the page with placement hash `page_hash`
-  // (ring::page_hash), best first: element 0 is the page's owner. Empty when no member is alive.
+  // (base::page_hash), best first: element 0 is the page's owner. Empty when no member is alive.
   std::vector<const NodeInfo*> ranking(std::uint64_t page_hash) const;
   // ranking(page_hash)[0], or nullptr when no member is alive. Allocates only when the ring's
   // rank-1 member is suspect.

@@ -6,7 +6,8 @@
 #   SHOAL_SKIP_FUZZ=1 tests/run.sh        no fuzzing
 #   SHOAL_FUZZ_SECONDS=300 tests/run.sh   longer fuzzing (default 60 s per target)
 #
-# Steps: cluster/deps.sh; Release (-DSHOAL_WERROR=ON) configured and built in build/ with Ninja and
+# Steps: cluster/deps.sh; the layer check (tests/tools/check_layers.py: every #include follows the
+# rules table of docs/architecture.md); Release (-DSHOAL_WERROR=ON) configured and built in build/ with Ninja and
 # -j2, then `ctest --test-dir build --output-on-failure -j2`; unless SHOAL_SKIP_SANITIZE=1, the
 # same in build-asan/ with -DSHOAL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DSHOAL_BENCH=OFF.
 # Integration tests pick their own free ports, so two run side by side safely. A variant whose
@@ -67,6 +68,10 @@ trap print_summary EXIT
 if ! step "deps" "$root/cluster/deps.sh"; then
   exit 1
 fi
+
+# The include rules of docs/architecture.md ("Layers"); a violation fails the run but the builds
+# and tests still go on, so one run reports everything.
+step "layers" python3 "$root/tests/tools/check_layers.py" "$root"
 
 variant "release" "$root/build" -DCMAKE_BUILD_TYPE=Release
 

@@ -31,24 +31,14 @@ std::uint64_t real_page_length(std::uint64_t object_size, std::uint64_t page_siz
 
 }  // namespace
 
-std::size_t KeyHash::operator()(const Key& k) const noexcept {
-  XXH3_state_t st;
-  XXH3_64bits_reset(&st);
-  const std::uint64_t n = k.kind.size();
-  XXH3_64bits_update(&st, &n, sizeof n);
-  XXH3_64bits_update(&st, k.kind.data(), k.kind.size());
-  XXH3_64bits_update(&st, k.object.data(), k.object.size());
-  XXH3_64bits_update(&st, &k.page, sizeof k.page);
-  return static_cast<std::size_t>(XXH3_64bits_digest(&st));
-}
-
 std::uint64_t checksum(std::string_view bytes) {
   return XXH3_64bits(bytes.data(), bytes.size());
 }
 
 std::optional<std::string> check_record(const SlotRecord& r) {
-  if (r.key.kind.empty() || r.key.kind.size() > kMaxKindBytes) return "kind length out of range";
-  if (r.key.object.empty() || r.key.object.size() > kMaxObjectBytes) {
+  if (r.key.kind.empty() || r.key.kind.size() > base::kMaxKindBytes)
+    return "kind length out of range";
+  if (r.key.object.empty() || r.key.object.size() > base::kMaxObjectBytes) {
     return "object length out of range";
   }
   if (r.meta.etag.size() > kMaxEtagBytes) return "ETag too long";
@@ -102,8 +92,8 @@ std::optional<SlotRecord> decode_header(const void* in, std::uint64_t slot_index
   }
   if (h.header_checksum != header_checksum_of(h)) return std::nullopt;
   if (h.slot_index != slot_index || h.page_size != page_size) return std::nullopt;
-  if (h.kind_length == 0 || h.kind_length > kMaxKindBytes || h.object_length == 0 ||
-      h.object_length > kMaxObjectBytes || h.etag_length > kMaxEtagBytes ||
+  if (h.kind_length == 0 || h.kind_length > base::kMaxKindBytes || h.object_length == 0 ||
+      h.object_length > base::kMaxObjectBytes || h.etag_length > kMaxEtagBytes ||
       h.last_modified_length > kMaxLastModifiedBytes || h.bucket_length > kMaxBucketBytes) {
     return std::nullopt;
   }

@@ -26,6 +26,8 @@
 #include <string>
 #include <string_view>
 
+#include "ring/base/page_key.h"
+
 namespace shoal::store {
 
 static_assert(std::endian::native == std::endian::little,
@@ -37,9 +39,8 @@ inline constexpr std::uint16_t kFormatVersion = 1;
 inline constexpr std::size_t kBlockBytes = 4096;
 inline constexpr std::size_t kHeaderBytes = kBlockBytes;
 
-// Field capacities (bytes). kind and object match the fetch API's limits (node/fetch_path.h).
-inline constexpr std::size_t kMaxKindBytes = 64;
-inline constexpr std::size_t kMaxObjectBytes = 1024;
+// Field capacities (bytes); kind and object hold up to base::kMaxKindBytes and
+// base::kMaxObjectBytes (ring/base/page_key.h).
 inline constexpr std::size_t kMaxEtagBytes = 256;
 inline constexpr std::size_t kMaxLastModifiedBytes = 64;
 inline constexpr std::size_t kMaxBucketBytes = 64;
@@ -63,8 +64,8 @@ struct SlotHeader {
   std::uint16_t etag_length;          // 0..kMaxEtagBytes
   std::uint8_t last_modified_length;  // 0..kMaxLastModifiedBytes
   std::uint8_t bucket_length;         // 0..kMaxBucketBytes
-  char kind[kMaxKindBytes];
-  char object[kMaxObjectBytes];
+  char kind[base::kMaxKindBytes];
+  char object[base::kMaxObjectBytes];
   char etag[kMaxEtagBytes];  // the object's ETag as the origin sent it (quotes kept)
   char last_modified[kMaxLastModifiedBytes];  // HTTP-date as the origin sent it
   char bucket[kMaxBucketBytes];               // the bucket that served the page
@@ -97,20 +98,6 @@ static_assert(offsetof(SlotHeader, bucket) == 1488);
 static_assert(offsetof(SlotHeader, reserved) == 1552);
 static_assert(offsetof(SlotHeader, header_checksum) == kHeaderBytes - 8);
 
-// The cache key of a page: kind (bucket set), object key and page index.
-struct Key {
-  std::string kind;
-  std::string object;
-  std::uint64_t page = 0;
-
-  bool operator==(const Key&) const = default;
-};
-
-struct KeyHash {
-  // XXH3-64 over the kind's length, kind, object and page index.
-  std::size_t operator()(const Key& k) const noexcept;
-};
-
 // What the cache knows about the page's object, stored next to the key.
 struct PageMeta {
   std::uint64_t object_size = 0;  // bytes
@@ -124,7 +111,7 @@ struct PageMeta {
 
 // A header's contents in decoded form.
 struct SlotRecord {
-  Key key;
+  base::PageKey key;
   PageMeta meta;
   std::uint64_t sequence = 0;
   std::uint64_t slot_index = 0;

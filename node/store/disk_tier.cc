@@ -49,25 +49,24 @@ std::string parent_dir(const std::string& path) {
 std::optional<std::string> check_fs_path(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
-    if (S_ISBLK(st.st_mode))
-      return "--disk-path: " + path + " is a block device; use --disk-kind block";
+    if (S_ISBLK(st.st_mode)) return "kind: file, but " + path + " is a block device";
     if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-      return "--disk-path: " + path + " is neither a directory nor a regular file";
+      return "path: " + path + " is neither a directory nor a regular file";
     }
     return std::nullopt;
   }
   const std::string dir = parent_dir(path);
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return "--disk-path: " + path + " does not exist and its directory " + dir + " is missing";
+    return "path: " + path + " does not exist and its directory " + dir + " is missing";
   }
   return std::nullopt;
 }
 
 std::optional<std::string> check_block_path(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "--disk-path: " + path + ": " + std::strerror(errno);
+  if (::stat(path.c_str(), &st) != 0) return "path: " + path + ": " + std::strerror(errno);
   if (!S_ISBLK(st.st_mode)) {
-    return "--disk-path: " + path + " is not a block device (--disk-kind block)";
+    return "kind: block, but " + path + " is not a block device";
   }
   return std::nullopt;
 }
@@ -106,28 +105,19 @@ std::string_view result_name(Result r) {
 }
 
 std::optional<std::string> DiskConfig::validate() const {
-  if (path.empty()) return "--disk-path: must not be empty";
+  if (path.empty()) return "path: must not be empty";
   if (auto e = kind == DeviceKind::kFile ? check_fs_path(path) : check_block_path(path)) return e;
   if (page_size < kMinPageSize || !is_power_of_two(page_size)) {
-    return "--page-size: must be a power of two >= 64KiB, got " + std::to_string(page_size);
+    return "page_size: must be a power of two >= 64KiB, got " + std::to_string(page_size);
   }
   if (capacity_bytes != 0 && capacity_bytes < slot_bytes(page_size)) {
-    return "--disk-capacity: must hold at least one slot (" +
-           std::to_string(slot_bytes(page_size)) + " bytes with this --page-size)";
+    return "capacity_bytes: must hold at least one slot (" + std::to_string(slot_bytes(page_size)) +
+           " bytes with this page size)";
   }
-  if (io_threads < 1 || io_threads > 64) return "disk I/O threads: must be in [1, 64]";
-  if (max_queued_reads == 0 || max_queued_writes == 0) return "disk queues: must be >= 1";
+  if (io_threads < 1 || io_threads > 64) return "io_threads: must be in [1, 64]";
+  if (max_queued_reads == 0 || max_queued_writes == 0)
+    return "max_queued_reads, max_queued_writes: must be >= 1";
   return std::nullopt;
-}
-
-std::size_t DiskTier::ObjectKeyHash::operator()(const ObjectKey& k) const noexcept {
-  XXH3_state_t st;
-  XXH3_64bits_reset(&st);
-  const std::uint64_t n = k.kind.size();
-  XXH3_64bits_update(&st, &n, sizeof n);
-  XXH3_64bits_update(&st, k.kind.data(), k.kind.size());
-  XXH3_64bits_update(&st, k.object.data(), k.object.size());
-  return static_cast<std::size_t>(XXH3_64bits_digest(&st));
 }
 
 struct DiskTier::WriteJob {
@@ -154,12 +144,12 @@ std::unique_ptr<DiskTier> DiskTier::open(const DiskConfig& config, std::string* 
   if (config.kind == DeviceKind::kBlock) {
     device = Device::open_block(config.path, error);
     if (!device) {
-      *error = "--disk-path: " + *error;
+      *error = "path: " + *error;
       return nullptr;
     }
     if (capacity == 0) capacity = default_share(device->size());
     if (capacity > device->size()) {
-      *error = "--disk-capacity: " + std::to_string(capacity) + " bytes is more than the " +
+      *error = "capacity_bytes: " + std::to_string(capacity) + " bytes is more than the " +
                std::to_string(device->size()) + " bytes of " + config.path;
       return nullptr;
     }
@@ -168,7 +158,7 @@ std::unique_ptr<DiskTier> DiskTier::open(const DiskConfig& config, std::string* 
     if (capacity == 0) {
       auto room = fs_room(file);
       if (!room) {
-        *error = "--disk-path: statvfs " + parent_dir(file) + ": " + std::strerror(errno);
+        *error = "path: statvfs " + parent_dir(file) + ": " + std::strerror(errno);
         return nullptr;
       }
       capacity = default_share(*room);
@@ -177,14 +167,14 @@ std::unique_ptr<DiskTier> DiskTier::open(const DiskConfig& config, std::string* 
   const std::uint64_t slots =
       std::min<std::uint64_t>(capacity / slot, std::numeric_limits<std::uint32_t>::max());
   if (slots == 0) {
-    *error = "--disk-capacity: " + std::to_string(capacity) + " bytes hold no slot of " +
+    *error = "capacity_bytes: " + std::to_string(capacity) + " bytes hold no slot of " +
              std::to_string(slot) + " bytes";
     return nullptr;
   }
   if (config.kind == DeviceKind::kFile) {
     device = Device::open_file(store_file_path(config.path), slots * slot, error);
     if (!device) {
-      *error = "--disk-path: " + *error;
+      *error = "path: " + *error;
       return nullptr;
     }
   }
@@ -275,7 +265,7 @@ void DiskTier::scan_batches(std::atomic<std::uint64_t>* next_batch,
 void DiskTier::merge_recovered_locked(std::uint32_t slot, SlotRecord rec) {
   slots_[slot].header_on_disk = true;
   next_sequence_ = std::max(next_sequence_, rec.sequence + 1);
-  auto object = objects_.find(ObjectKey{rec.key.kind, rec.key.object});
+  auto object = objects_.find(base::ObjectKey{rec.key.kind, rec.key.object});
   if (object != objects_.end() && object->second.etag != rec.meta.etag) {
     if (rec.sequence < object->second.newest_sequence) return lose_locked(slot);
     const std::vector<std::uint32_t> older = object->second.slots;
@@ -319,13 +309,13 @@ void DiskTier::finish_recovery_locked() {
 
 // ---- index maintenance ----
 
-void DiskTier::index_locked(std::uint32_t slot, const Key& key, const std::string& etag,
+void DiskTier::index_locked(std::uint32_t slot, const base::PageKey& key, const std::string& etag,
                             std::uint64_t sequence) {
   auto [it, inserted] = index_.emplace(key, slot);
   Slot& s = slots_[slot];
   s.key = &it->first;
   s.sequence = sequence;
-  ObjectEntry& object = objects_[ObjectKey{key.kind, key.object}];
+  ObjectEntry& object = objects_[base::ObjectKey{key.kind, key.object}];
   if (object.slots.empty()) object.etag = etag;
   object.newest_sequence = std::max(object.newest_sequence, sequence);
   s.object = &object;
@@ -342,7 +332,7 @@ void DiskTier::unindex_locked(std::uint32_t slot) {
   object->slots[s.object_pos] = last;
   slots_[last].object_pos = s.object_pos;
   object->slots.pop_back();
-  if (object->slots.empty()) objects_.erase(ObjectKey{s.key->kind, s.key->object});
+  if (object->slots.empty()) objects_.erase(base::ObjectKey{s.key->kind, s.key->object});
   index_.erase(index_.find(*s.key));
   stats_.page_bytes -= s.payload_length;
   s.key = nullptr;
@@ -359,7 +349,7 @@ void DiskTier::drop_locked(std::uint32_t slot) {
   if (s.state == SlotState::kValid) start_invalidation_locked(slot);
 }
 
-void DiskTier::drop_object_locked(const ObjectKey& key) {
+void DiskTier::drop_object_locked(const base::ObjectKey& key) {
   auto object = objects_.find(key);
   if (object == objects_.end()) return;
   const std::vector<std::uint32_t> victims = object->second.slots;
@@ -444,7 +434,7 @@ void DiskTier::run_invalidation(std::uint32_t slot) {
 
 // ---- public operations ----
 
-Result DiskTier::read(const Key& key, ReadHandler done, PayloadSink sink) {
+Result DiskTier::read(const base::PageKey& key, ReadHandler done, PayloadSink sink) {
   std::uint32_t slot = 0;
   std::uint64_t sequence = 0, length = 0;
   {
@@ -474,7 +464,8 @@ Result DiskTier::read(const Key& key, ReadHandler done, PayloadSink sink) {
 }
 
 void DiskTier::run_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t length,
-                        const Key& key, const ReadHandler& done, const PayloadSink& sink) {
+                        const base::PageKey& key, const ReadHandler& done,
+                        const PayloadSink& sink) {
   {
     std::lock_guard lock(mu_);
     const Slot& s = slots_[slot];
@@ -522,7 +513,7 @@ void DiskTier::run_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_
 }
 
 Result DiskTier::verify_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t length,
-                             const Key& key, const char* block, const PayloadSink& sink,
+                             const base::PageKey& key, const char* block, const PayloadSink& sink,
                              SlotRecord* rec, const char** payload) {
   auto decoded = decode_header(block, slot, config_.page_size);
   if (!decoded || decoded->key != key || decoded->sequence != sequence ||
@@ -539,7 +530,7 @@ Result DiskTier::verify_read(std::uint32_t slot, std::uint64_t sequence, std::ui
   return Result::kOk;
 }
 
-Result DiskTier::write(const Key& key, const PageMeta& meta, std::string_view payload,
+Result DiskTier::write(const base::PageKey& key, const PageMeta& meta, std::string_view payload,
                        std::shared_ptr<const void> keep_alive, WriteHandler done) {
   auto job = std::make_shared<WriteJob>();
   job->record.key = key;
@@ -559,7 +550,7 @@ Result DiskTier::write(const Key& key, const PageMeta& meta, std::string_view pa
     ++stats_.writes_rejected;
     return Result::kRejected;
   }
-  const ObjectKey object{key.kind, key.object};
+  const base::ObjectKey object{key.kind, key.object};
   if (auto o = objects_.find(object); o != objects_.end() && o->second.etag != meta.etag) {
     drop_object_locked(object);
   }
@@ -655,13 +646,13 @@ void DiskTier::finish_write(const WriteJob& job, int err, std::uint64_t device_b
   if (job.done) job.done(result);
 }
 
-bool DiskTier::contains(const Key& key, std::string_view etag) const {
+bool DiskTier::contains(const base::PageKey& key, std::string_view etag) const {
   std::lock_guard lock(mu_);
   auto it = index_.find(key);
   return it != index_.end() && slots_[it->second].object->etag == etag;
 }
 
-bool DiskTier::erase(const Key& key) {
+bool DiskTier::erase(const base::PageKey& key) {
   std::lock_guard lock(mu_);
   auto it = index_.find(key);
   if (it == index_.end()) return false;
@@ -671,7 +662,7 @@ bool DiskTier::erase(const Key& key) {
 
 std::size_t DiskTier::erase_object(const std::string& kind, const std::string& object) {
   std::lock_guard lock(mu_);
-  const ObjectKey key{kind, object};
+  const base::ObjectKey key{kind, object};
   auto it = objects_.find(key);
   const std::size_t n = it == objects_.end() ? 0 : it->second.slots.size();
   drop_object_locked(key);
@@ -680,12 +671,12 @@ std::size_t DiskTier::erase_object(const std::string& kind, const std::string& o
 
 std::size_t DiskTier::erase_kind(const std::string& kind) {
   std::lock_guard lock(mu_);
-  std::vector<ObjectKey> objects;
+  std::vector<base::ObjectKey> objects;
   for (const auto& [key, entry] : objects_) {
     if (key.kind == kind) objects.push_back(key);
   }
   std::size_t n = 0;
-  for (const ObjectKey& key : objects) {
+  for (const base::ObjectKey& key : objects) {
     n += objects_.at(key).slots.size();
     drop_object_locked(key);
   }

@@ -75,17 +75,18 @@ std::string_view result_name(Result r);
 enum class EvictionPolicy { kFifo, kClock };
 
 struct DiskConfig {
-  std::string path;                       // --disk-path: directory, file or block device
-  DeviceKind kind = DeviceKind::kFile;    // --disk-kind fs|block
-  std::uint64_t capacity_bytes = 0;       // --disk-capacity; 0: 80% of free space
+  std::string path;                       // directory, file or block device
+  DeviceKind kind = DeviceKind::kFile;    // what `path` must name
+  std::uint64_t capacity_bytes = 0;       // 0: 80% of the free space
   std::uint64_t page_size = 16ull << 20;  // bytes; power of two >= 64 KiB
   int io_threads = 4;                     // 1..64
   std::size_t max_queued_reads = 256;     // reads waiting for a thread; more are rejected
   std::size_t max_queued_writes = 16;     // writes waiting; more are rejected
   EvictionPolicy eviction = EvictionPolicy::kClock;
 
-  // Returns "--flag: reason" for the first invalid setting (the store's settings map one to one
-  // to shoald flags), or nullopt. Checks that path names what kind expects: for fs an existing
+  // Returns "field: reason" for the first invalid setting, naming the field of this struct
+  // ("path: ...", "kind: ...", "capacity_bytes: ...", "page_size: ..."; the daemon puts its flag
+  // names in their place), or nullopt. Checks that path names what kind expects: for fs an existing
   // directory, a regular file or a new file in an existing directory (not a block device); for
   // block a block device. Capacity, when set, must hold at least one slot.
   std::optional<std::string> validate() const;
@@ -134,7 +135,7 @@ class DiskTier {
 
   // Validates `config`, opens the device (resolving the default capacity), and recovers the
   // index, calling `progress` about every 200 ms and once at the end. Returns nullptr with
-  // *error set ("--disk-...: reason") on any failure.
+  // *error set ("field: reason", as validate()) on any failure.
   static std::unique_ptr<DiskTier> open(const DiskConfig& config, std::string* error,
                                         const ProgressFn& progress = {});
 
@@ -146,7 +147,7 @@ class DiskTier {
   // once, on an I/O thread), kNotFound when no valid page is indexed under `key` (also while it
   // is being written), kRejected when the read queue is full; `done` is not called for those.
   // With a `sink`, the verified payload handed to `done` is the sink's memory.
-  Result read(const Key& key, ReadHandler done, PayloadSink sink = {});
+  Result read(const base::PageKey& key, ReadHandler done, PayloadSink sink = {});
 
   // Starts storing `payload` (the page's bytes, 1..page_size, equal to the page's real length
   // in an object of meta.object_size bytes) under `key`. `keep_alive` owns the payload's memory
@@ -155,13 +156,13 @@ class DiskTier {
   // format (check_record), the key is already stored or being written with the same ETag, the
   // write queue is full, or every slot is busy. Pages of the object with another ETag are
   // dropped first.
-  Result write(const Key& key, const PageMeta& meta, std::string_view payload,
+  Result write(const base::PageKey& key, const PageMeta& meta, std::string_view payload,
                std::shared_ptr<const void> keep_alive, WriteHandler done = {});
 
   // Whether `key` is stored or being written with ETag `etag`.
-  bool contains(const Key& key, std::string_view etag) const;
+  bool contains(const base::PageKey& key, std::string_view etag) const;
   // Drops the page under `key` (its header is zeroed in the background). False if absent.
-  bool erase(const Key& key);
+  bool erase(const base::PageKey& key);
   // Drops every page of the object; returns how many.
   std::size_t erase_object(const std::string& kind, const std::string& object);
   // Drops every page of every object of `kind`; returns how many. Scans the object index.
@@ -176,13 +177,6 @@ class DiskTier {
 
  private:
   enum class SlotState : std::uint8_t { kFree, kWriting, kValid, kInvalidating, kBad };
-  struct ObjectKey {
-    std::string kind, object;
-    bool operator==(const ObjectKey&) const = default;
-  };
-  struct ObjectKeyHash {
-    std::size_t operator()(const ObjectKey& k) const noexcept;
-  };
   struct ObjectEntry {
     std::string etag;
     std::uint64_t newest_sequence = 0;
@@ -197,8 +191,8 @@ class DiskTier {
     std::uint32_t object_pos = 0;  // index in object->slots
     std::uint64_t sequence = 0;
     std::uint64_t payload_length = 0;
-    const Key* key = nullptr;       // the index's key while indexed
-    ObjectEntry* object = nullptr;  // while indexed
+    const base::PageKey* key = nullptr;  // the index's key while indexed
+    ObjectEntry* object = nullptr;       // while indexed
   };
   struct WriteJob;
 
@@ -213,11 +207,11 @@ class DiskTier {
   void finish_recovery_locked();
 
   // Index maintenance (mu_ held).
-  void index_locked(std::uint32_t slot, const Key& key, const std::string& etag,
+  void index_locked(std::uint32_t slot, const base::PageKey& key, const std::string& etag,
                     std::uint64_t sequence);
   void unindex_locked(std::uint32_t slot);
   void drop_locked(std::uint32_t slot);
-  void drop_object_locked(const ObjectKey& key);
+  void drop_object_locked(const base::ObjectKey& key);
   void lose_locked(std::uint32_t slot);
   std::optional<std::uint32_t> allocate_locked();
   void release_reader_locked(std::uint32_t slot);
@@ -228,10 +222,10 @@ class DiskTier {
   void run_write(const std::shared_ptr<WriteJob>& job);
   void finish_write(const WriteJob& job, int err, std::uint64_t device_bytes);
   void run_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t payload_length,
-                const Key& key, const ReadHandler& done, const PayloadSink& sink);
+                const base::PageKey& key, const ReadHandler& done, const PayloadSink& sink);
   Result verify_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t payload_length,
-                     const Key& key, const char* block, const PayloadSink& sink, SlotRecord* rec,
-                     const char** payload);
+                     const base::PageKey& key, const char* block, const PayloadSink& sink,
+                     SlotRecord* rec, const char** payload);
   void run_invalidation(std::uint32_t slot);
 
   AlignedBuffer take_buffer();
@@ -243,8 +237,8 @@ class DiskTier {
 
   mutable std::mutex mu_;
   std::vector<Slot> slots_;
-  std::unordered_map<Key, std::uint32_t, KeyHash> index_;
-  std::unordered_map<ObjectKey, ObjectEntry, ObjectKeyHash> objects_;
+  std::unordered_map<base::PageKey, std::uint32_t, base::PageKeyHash> index_;
+  std::unordered_map<base::ObjectKey, ObjectEntry, base::ObjectKeyHash> objects_;
   std::vector<std::uint32_t> free_;  // clean free slots; back() is used first
   std::deque<std::pair<std::uint32_t, std::uint64_t>> order_;  // (slot, sequence), oldest first
   std::vector<std::uint32_t> losers_;  // recovery losers awaiting invalidation

@@ -39,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // Resolve against a size derived from the input, and check the result's bounds.
   std::uint64_t object_size = size * 977 + 1;
-  shoal::node::ResolvedRange rr;
-  if (shoal::node::resolve_byte_range(fr.range, object_size, &rr) == shoal::node::RangeError::kOk) {
+  shoal::base::ResolvedRange rr;
+  if (shoal::base::resolve_byte_range(fr.range, object_size, &rr) == shoal::base::RangeError::kOk) {
     if (rr.first > rr.last || rr.last >= object_size) std::abort();
   }
   return 0;

@@ -4,18 +4,18 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "node/size.h"
+#include "ring/base/size.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto v = shoal::node::parse_size(text);
+  auto v = shoal::base::parse_size(text);
   if (!v) return 0;
-  std::string formatted = shoal::node::format_size(*v);
+  std::string formatted = shoal::base::format_size(*v);
   std::string compact;
   for (char c : formatted) {
     if (c != ' ') compact += c;
   }
-  auto back = shoal::node::parse_size(compact);
+  auto back = shoal::base::parse_size(compact);
   if (!back || *back > *v) std::abort();
   return 0;
 }

@@ -14,7 +14,7 @@
 #include <functional>
 #include <thread>
 
-#include "ring/page_key.h"
+#include "ring/base/page_key.h"
 #include "ring/rendezvous.h"
 #include "tests/integration/harness/harness.h"
 #include "tests/integration/harness/shoald.h"
@@ -34,7 +34,7 @@ const std::string kNodeB = "node-b";
 // weights.
 std::string owner(const std::string& kind, const std::string& object, std::uint64_t page) {
   static const ring::Ring ring = *ring::Ring::make({{kNodeA, 1}, {kNodeB, 1}});
-  return ring.owner(ring::page_hash(kind, object, page))->id;
+  return ring.owner(base::page_hash(kind, object, page))->id;
 }
 
 // `prefix` + i + ".bin" for the first `n` values of i whose page 0 under `kind` `node` owns.

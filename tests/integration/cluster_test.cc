@@ -288,7 +288,7 @@ TEST_F(ClusterTest, AForwardedRequestIsNeverForwardedAgain) {
     auto* resp = std::get_if<peer::ForwardResponse>(&header);
     ASSERT_NE(resp, nullptr);
     EXPECT_EQ(resp->request_id, page + 1);
-    ASSERT_EQ(resp->outcome, origin::Outcome::kOk) << resp->message;
+    ASSERT_EQ(resp->outcome, base::Outcome::kOk) << resp->message;
     EXPECT_TRUE(frame.payload.view() == data.substr(page * kPage, kPage));
     ++answered;
   }

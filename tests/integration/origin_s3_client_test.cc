@@ -119,7 +119,7 @@ RequestConfig fast_config() {
   return rc;
 }
 
-std::string as_string(const Bytes& bytes) {
+std::string as_string(const base::Bytes& bytes) {
   return std::string(bytes.data.get(), bytes.size);
 }
 
@@ -173,7 +173,7 @@ class OriginS3ClientTest : public ::testing::Test {
   }
 
   void expect_bytes(const GetResult& r, std::uint64_t offset, std::uint64_t length) {
-    ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+    ASSERT_EQ(r.outcome, base::Outcome::kOk) << r.message;
     EXPECT_EQ(r.http_status, 206);
     EXPECT_EQ(r.info.size, kDataSize);
     EXPECT_EQ(r.body.size, std::min(length, kDataSize - offset));
@@ -214,7 +214,7 @@ TEST_F(OriginS3ClientTest, RangedGetsAreByteExact) {
 TEST_F(OriginS3ClientTest, KeyWithSpacesUtf8AndSlashes) {
   s3rver_client();
   GetResult r = get(0, 100, fast_config(), kOddKey);
-  ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+  ASSERT_EQ(r.outcome, base::Outcome::kOk) << r.message;
   EXPECT_EQ(as_string(r.body), "odd key body");
   EXPECT_EQ(r.info.size, 12u);
   EXPECT_EQ(head(kOddKey).info.size, 12u);
@@ -223,7 +223,7 @@ TEST_F(OriginS3ClientTest, KeyWithSpacesUtf8AndSlashes) {
 TEST_F(OriginS3ClientTest, MissingKeyIsNotFoundWithoutRetry) {
   s3rver_client();
   GetResult r = get(0, kPage, fast_config(), "no/such key");
-  EXPECT_EQ(r.outcome, Outcome::kNotFound) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kNotFound) << r.message;
   EXPECT_EQ(r.http_status, 404);
   EXPECT_EQ(r.error_code, "NoSuchKey");
   EXPECT_EQ(r.attempts, 1);
@@ -233,15 +233,15 @@ TEST_F(OriginS3ClientTest, MissingKeyIsNotFoundWithoutRetry) {
 TEST_F(OriginS3ClientTest, MissingBucketIsNotFound) {
   s3rver_client();
   GetResult r = get(0, kPage, fast_config(), kDataKey, "no-such-bucket");
-  EXPECT_EQ(r.outcome, Outcome::kNotFound) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kNotFound) << r.message;
   EXPECT_EQ(r.error_code, "NoSuchBucket");
-  EXPECT_EQ(head(kDataKey, "no-such-bucket").outcome, Outcome::kNotFound);
+  EXPECT_EQ(head(kDataKey, "no-such-bucket").outcome, base::Outcome::kNotFound);
 }
 
 TEST_F(OriginS3ClientTest, StartPastTheEndIsInvalidRange) {
   s3rver_client();
   GetResult r = get(kDataSize + 10, kPage);
-  EXPECT_EQ(r.outcome, Outcome::kInvalidRange) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kInvalidRange) << r.message;
   EXPECT_EQ(r.http_status, 416);
   EXPECT_EQ(r.attempts, 1);
 }
@@ -249,13 +249,13 @@ TEST_F(OriginS3ClientTest, StartPastTheEndIsInvalidRange) {
 TEST_F(OriginS3ClientTest, HeadGivesSizeEtagAndDate) {
   s3rver_client();
   HeadResult h = head(kDataKey);
-  ASSERT_EQ(h.outcome, Outcome::kOk) << h.message;
+  ASSERT_EQ(h.outcome, base::Outcome::kOk) << h.message;
   EXPECT_EQ(h.http_status, 200);
   EXPECT_EQ(h.info.size, kDataSize);
   EXPECT_EQ(h.info.etag, get(0, 1000).info.etag);
   EXPECT_FALSE(h.info.last_modified.empty());
   HeadResult missing = head("missing");
-  EXPECT_EQ(missing.outcome, Outcome::kNotFound);
+  EXPECT_EQ(missing.outcome, base::Outcome::kNotFound);
   EXPECT_EQ(missing.attempts, 1);
 }
 
@@ -263,7 +263,7 @@ TEST_F(OriginS3ClientTest, HeadGivesSizeEtagAndDate) {
 TEST_F(OriginS3ClientTest, FirstByteRangeBugIsCaughtAsMalformed) {
   s3rver_client();
   GetResult r = get(0, 1);
-  EXPECT_EQ(r.outcome, Outcome::kMalformed) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kMalformed) << r.message;
   EXPECT_EQ(r.attempts, 3);  // malformed answers are retried, then reported
   EXPECT_EQ(r.body.data, nullptr);
   EXPECT_EQ(client_->stats().retries, 2u);
@@ -312,7 +312,7 @@ TEST_F(OriginS3ClientTest, CancelGivesCancelledOnce) {
   run_until([&] { return out.has_value(); });
   io_.run_for(50ms);
   EXPECT_EQ(calls, 1);
-  EXPECT_EQ(out->outcome, Outcome::kCancelled);
+  EXPECT_EQ(out->outcome, base::Outcome::kCancelled);
   EXPECT_EQ(client_->stats().in_flight, 0u);
 }
 
@@ -328,8 +328,8 @@ TEST_F(OriginS3ClientTest, DestructorCancelsOutstandingOperations) {
   client_.reset();
   ASSERT_TRUE(get_out.has_value());
   ASSERT_TRUE(head_out.has_value());
-  EXPECT_EQ(get_out->outcome, Outcome::kCancelled);
-  EXPECT_EQ(head_out->outcome, Outcome::kCancelled);
+  EXPECT_EQ(get_out->outcome, base::Outcome::kCancelled);
+  EXPECT_EQ(head_out->outcome, base::Outcome::kCancelled);
 }
 
 TEST_F(OriginS3ClientTest, SilentServerTimesOutWithinReadTimeout) {
@@ -341,7 +341,7 @@ TEST_F(OriginS3ClientTest, SilentServerTimesOutWithinReadTimeout) {
   const Clock::time_point start = Clock::now();
   GetResult r = get(0, kPage, rc);
   const auto elapsed = Clock::now() - start;
-  EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kTimeout) << r.message;
   EXPECT_EQ(r.attempts, 1);
   EXPECT_GE(elapsed, 200ms);
   EXPECT_LT(elapsed, 1500ms);
@@ -357,7 +357,7 @@ TEST_F(OriginS3ClientTest, OperationTimeoutBoundsRetries) {
   const Clock::time_point start = Clock::now();
   GetResult r = get(0, kPage, rc);
   const auto elapsed = Clock::now() - start;
-  EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kTimeout) << r.message;
   EXPECT_GE(r.attempts, 2);
   EXPECT_LE(r.attempts, 5);
   EXPECT_GE(elapsed, 550ms);
@@ -367,7 +367,7 @@ TEST_F(OriginS3ClientTest, OperationTimeoutBoundsRetries) {
 TEST_F(OriginS3ClientTest, RefusedConnectionIsTransportErrorAfterAllAttempts) {
   client("http://127.0.0.1:" + std::to_string(test::free_port()));
   GetResult r = get(0, kPage);
-  EXPECT_EQ(r.outcome, Outcome::kTransportError) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kTransportError) << r.message;
   EXPECT_EQ(r.attempts, 3);
   EXPECT_EQ(r.http_status, 0);
   const ClientStats stats = client_->stats();
@@ -379,11 +379,11 @@ TEST_F(OriginS3ClientTest, RefusedConnectionIsTransportErrorAfterAllAttempts) {
 TEST_F(OriginS3ClientTest, RejectsBadRequestsWithoutSending) {
   s3rver_client();
   GetResult r = get(0, 0);
-  EXPECT_EQ(r.outcome, Outcome::kMalformed);
+  EXPECT_EQ(r.outcome, base::Outcome::kMalformed);
   EXPECT_EQ(r.attempts, 0);
   RequestConfig bad = fast_config();
   bad.max_attempts = 0;
-  EXPECT_EQ(get(0, 10, bad).outcome, Outcome::kMalformed);
+  EXPECT_EQ(get(0, 10, bad).outcome, base::Outcome::kMalformed);
   EXPECT_EQ(client_->stats().requests, 0u);
 }
 
@@ -392,7 +392,7 @@ TEST_F(OriginS3ClientTest, CallbacksMayChainGetsAndDestroyTheClient) {
   std::optional<GetResult> second;
   bool destroyed = false;
   client_->get(GetRequest{kBucket, kDataKey, 0, 1000, "", fast_config()}, [&](GetResult first) {
-    EXPECT_EQ(first.outcome, Outcome::kOk) << first.message;
+    EXPECT_EQ(first.outcome, base::Outcome::kOk) << first.message;
     client_->get(GetRequest{kBucket, kDataKey, 1000, 1000, "", fast_config()}, [&](GetResult r) {
       second = std::move(r);
       client_.reset();
@@ -415,7 +415,7 @@ TEST_F(OriginS3ClientTest, SignsAndSendsTheRequestHeaders) {
   client_->get(GetRequest{kBucket, "a b/caf\xC3\xA9", 100, 50, "\"etag1\"", rc},
                [&](GetResult r) { out = std::move(r); });
   run_until([&] { return out.has_value(); });
-  EXPECT_EQ(out->outcome, Outcome::kThrottled);
+  EXPECT_EQ(out->outcome, base::Outcome::kThrottled);
   EXPECT_EQ(out->http_status, 503);
   const std::string request = recorder.request();
   EXPECT_EQ(request.rfind("GET /origin-test/a%20b/caf%C3%A9 HTTP/1.1\r\n", 0), 0u) << request;
@@ -438,7 +438,7 @@ TEST_F(OriginS3ClientTest, AnonymousRequestsAreUnsigned) {
   rc.max_attempts = 1;
   client_->head(kBucket, "k", rc, [&](HeadResult r) { out = std::move(r); });
   run_until([&] { return out.has_value(); });
-  EXPECT_EQ(out->outcome, Outcome::kThrottled);
+  EXPECT_EQ(out->outcome, base::Outcome::kThrottled);
   const std::string request = recorder.request();
   EXPECT_EQ(request.rfind("HEAD /origin-test/k HTTP/1.1\r\n", 0), 0u) << request;
   EXPECT_NE(request.find("\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"), std::string::npos);
@@ -474,7 +474,7 @@ TEST_F(OriginFaultTest, ThrottlingIsRetriedThenSucceeds) {
 TEST_F(OriginFaultTest, PersistentThrottlingIsReportedAfterMaxAttempts) {
   add_rule({{"action", "status"}, {"status", 503}, {"code", "SlowDown"}});
   GetResult r = get(0, kPage);
-  EXPECT_EQ(r.outcome, Outcome::kThrottled) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kThrottled) << r.message;
   EXPECT_EQ(r.error_code, "SlowDown");
   EXPECT_EQ(r.attempts, 3);
 }
@@ -482,16 +482,16 @@ TEST_F(OriginFaultTest, PersistentThrottlingIsReportedAfterMaxAttempts) {
 TEST_F(OriginFaultTest, ServerErrorsAreRetried) {
   add_rule({{"action", "status"}, {"status", 500}});
   GetResult r = get(0, kPage);
-  EXPECT_EQ(r.outcome, Outcome::kServerError) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kServerError) << r.message;
   EXPECT_EQ(r.error_code, "InternalError");
   EXPECT_EQ(r.attempts, 3);
 }
 
 TEST_F(OriginFaultTest, FinalErrorsAreNeverRetried) {
-  const std::map<int, Outcome> cases = {{412, Outcome::kPreconditionFailed},
-                                        {403, Outcome::kAccessDenied},
-                                        {404, Outcome::kNotFound},
-                                        {416, Outcome::kInvalidRange}};
+  const std::map<int, base::Outcome> cases = {{412, base::Outcome::kPreconditionFailed},
+                                              {403, base::Outcome::kAccessDenied},
+                                              {404, base::Outcome::kNotFound},
+                                              {416, base::Outcome::kInvalidRange}};
   for (const auto& [status, outcome] : cases) {
     proxy_->clear_rules();
     proxy_->reset();
@@ -510,7 +510,7 @@ TEST_F(OriginFaultTest, FinalErrorsAreNeverRetried) {
 TEST_F(OriginFaultTest, WrongContentRangeIsMalformed) {
   add_rule({{"action", "wrong_content_range"}});
   GetResult r = get(kPage, kPage);
-  EXPECT_EQ(r.outcome, Outcome::kMalformed) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kMalformed) << r.message;
   EXPECT_EQ(r.attempts, 3);
 }
 
@@ -531,7 +531,7 @@ TEST_F(OriginFaultTest, StallMidBodyHitsTheAttemptTimeout) {
   rc.attempt_timeout = 300ms;
   rc.max_attempts = 2;
   GetResult r = get(0, kPage, rc);
-  EXPECT_EQ(r.outcome, Outcome::kTimeout) << r.message;
+  EXPECT_EQ(r.outcome, base::Outcome::kTimeout) << r.message;
   EXPECT_EQ(r.attempts, 2);
 }
 
@@ -540,8 +540,8 @@ TEST_F(OriginFaultTest, ResetAndTruncationAreTransportErrors) {
   add_rule({{"action", "truncate"}, {"after_bytes", 5000}, {"times", 1}});
   RequestConfig rc = fast_config();
   rc.max_attempts = 1;
-  EXPECT_EQ(get(0, kPage, rc).outcome, Outcome::kTransportError);
-  EXPECT_EQ(get(0, kPage, rc).outcome, Outcome::kTransportError);
+  EXPECT_EQ(get(0, kPage, rc).outcome, base::Outcome::kTransportError);
+  EXPECT_EQ(get(0, kPage, rc).outcome, base::Outcome::kTransportError);
   expect_bytes(get(0, kPage, rc), 0, kPage);
 }
 

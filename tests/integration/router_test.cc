@@ -12,7 +12,7 @@
 #include <map>
 #include <thread>
 
-#include "ring/page_key.h"
+#include "ring/base/page_key.h"
 #include "router/view.h"
 #include "tests/integration/harness/harness.h"
 #include "tests/integration/harness/shoald.h"
@@ -180,7 +180,7 @@ class RouterTest : public ::testing::Test {
     std::string error;
     auto v = router::View::from_stats(stats_json(nodes_->node(0).port()), nodes_->addr(0), &error);
     EXPECT_TRUE(v) << error;
-    return v->owner(ring::page_hash(kBucket, object, page))->id;
+    return v->owner(base::page_hash(kBucket, object, page))->id;
   }
 
   TempDir dir_;

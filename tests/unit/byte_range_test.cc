@@ -1,4 +1,4 @@
-#include "node/byte_range.h"
+#include "ring/base/byte_range.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-namespace shoal::node {
+namespace shoal::base {
 namespace {
 
 using Kind = ByteRange::Kind;
@@ -275,4 +275,4 @@ TEST(RangeEndToEnd, ParseThenResolve) {
 }
 
 }  // namespace
-}  // namespace shoal::node
+}  // namespace shoal::base

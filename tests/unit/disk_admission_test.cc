@@ -19,10 +19,10 @@
 namespace shoal::store {
 namespace {
 
+using base::PageKey;
 using node::EvictedPage;
 using node::MemoryTier;
 using node::Page;
-using node::PageKey;
 using node::PageRef;
 
 TEST(DiskAdmission, AllAdmitsEverything) {
@@ -58,11 +58,11 @@ TEST(DiskAdmission, ForgetsOldRejectionsBeyondItsCapacity) {
 
 // ---- the memory tier's eviction handoff ----
 
-PageRef make_page(const PageKey& k, std::size_t n, const std::string& etag = "\"e\"") {
+PageRef make_page(const base::PageKey& k, std::size_t n, const std::string& etag = "\"e\"") {
   auto p = std::make_shared<Page>();
   p->body.data = std::make_unique<char[]>(n);
   p->body.size = n;
-  std::string bytes = test::page_bytes(Key{k.kind, k.object, k.page}, etag, n);
+  std::string bytes = test::page_bytes(base::PageKey{k.kind, k.object, k.page}, etag, n);
   std::memcpy(p->body.data.get(), bytes.data(), n);
   p->object_size = 1ull << 40;
   p->etag = etag;
@@ -72,18 +72,20 @@ PageRef make_page(const PageKey& k, std::size_t n, const std::string& etag = "\"
 }
 
 std::uint64_t charge_of(std::size_t body) {
-  return node::memory_charge(PageKey{"k", "o", 0}, *make_page(PageKey{"k", "o", 0}, body));
+  return node::memory_charge(base::PageKey{"k", "o", 0},
+                             *make_page(base::PageKey{"k", "o", 0}, body));
 }
 
 TEST(MemoryTierEviction, HandsOverEvictedPagesWithHitAndOrigin) {
   MemoryTier mem(4 * charge_of(1000) + 2000);
   std::vector<EvictedPage> out;
   mem.set_eviction_handler([&](EvictedPage e) { out.push_back(std::move(e)); });
-  mem.insert(PageKey{"k", "o", 0}, make_page(PageKey{"k", "o", 0}, 1000));
-  mem.insert(PageKey{"k", "o", 1}, make_page(PageKey{"k", "o", 1}, 1000), /*from_disk=*/true);
-  EXPECT_TRUE(mem.find(PageKey{"k", "o", 0}));
+  mem.insert(base::PageKey{"k", "o", 0}, make_page(base::PageKey{"k", "o", 0}, 1000));
+  mem.insert(base::PageKey{"k", "o", 1}, make_page(base::PageKey{"k", "o", 1}, 1000),
+             /*from_disk=*/true);
+  EXPECT_TRUE(mem.find(base::PageKey{"k", "o", 0}));
   for (std::uint64_t p = 2; p < 12; ++p) {
-    mem.insert(PageKey{"k", "o", p}, make_page(PageKey{"k", "o", p}, 1000));
+    mem.insert(base::PageKey{"k", "o", p}, make_page(base::PageKey{"k", "o", p}, 1000));
   }
   ASSERT_FALSE(out.empty());
   bool saw_hit = false, saw_disk = false;
@@ -105,9 +107,9 @@ TEST(MemoryTierEviction, EtagChangesAndErasesAreNotHandedOver) {
   MemoryTier mem(64 * charge_of(1000));
   int handed = 0;
   mem.set_eviction_handler([&](EvictedPage) { ++handed; });
-  mem.insert(PageKey{"k", "o", 0}, make_page(PageKey{"k", "o", 0}, 1000, "\"v1\""));
-  mem.insert(PageKey{"k", "o", 1}, make_page(PageKey{"k", "o", 1}, 1000, "\"v2\""));
-  EXPECT_EQ(mem.peek(PageKey{"k", "o", 0}), nullptr);  // dropped: stale version
+  mem.insert(base::PageKey{"k", "o", 0}, make_page(base::PageKey{"k", "o", 0}, 1000, "\"v1\""));
+  mem.insert(base::PageKey{"k", "o", 1}, make_page(base::PageKey{"k", "o", 1}, 1000, "\"v2\""));
+  EXPECT_EQ(mem.peek(base::PageKey{"k", "o", 0}), nullptr);  // dropped: stale version
   mem.erase_object("k", "o");
   EXPECT_EQ(handed, 0);
 }
@@ -115,9 +117,9 @@ TEST(MemoryTierEviction, EtagChangesAndErasesAreNotHandedOver) {
 TEST(MemoryTierEviction, ResidentPagesListsEveryPageOnce) {
   MemoryTier mem(64 * charge_of(1000));
   for (std::uint64_t p = 0; p < 5; ++p) {
-    mem.insert(PageKey{"k", "o", p}, make_page(PageKey{"k", "o", p}, 1000), p == 3);
+    mem.insert(base::PageKey{"k", "o", p}, make_page(base::PageKey{"k", "o", p}, 1000), p == 3);
   }
-  mem.find(PageKey{"k", "o", 2});
+  mem.find(base::PageKey{"k", "o", 2});
   auto pages = mem.resident_pages();
   ASSERT_EQ(pages.size(), 5u);
   std::sort(pages.begin(), pages.end(),
@@ -143,22 +145,22 @@ struct SimResult {
 
 // Requests: Zipf(0.9) over 4096 pages of one object, interleaved with one-time sequential scans
 // (runs of 64 new pages) making up `scan_share` of the requests.
-std::vector<PageKey> zipf_with_scans(std::size_t n, double scan_share, std::uint64_t seed) {
+std::vector<base::PageKey> zipf_with_scans(std::size_t n, double scan_share, std::uint64_t seed) {
   constexpr std::size_t kItems = 4096;
   std::vector<double> cdf(kItems);
   double sum = 0;
   for (std::size_t i = 0; i < kItems; ++i) cdf[i] = sum += 1.0 / std::pow(double(i + 1), 0.9);
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0, 1);
-  std::vector<PageKey> trace;
+  std::vector<base::PageKey> trace;
   std::uint64_t next_scan = 0;
   while (trace.size() < n) {
     if (u(rng) < scan_share / 64) {
-      for (int i = 0; i < 64; ++i) trace.push_back(PageKey{"k", "scan", next_scan++});
+      for (int i = 0; i < 64; ++i) trace.push_back(base::PageKey{"k", "scan", next_scan++});
       continue;
     }
     auto it = std::lower_bound(cdf.begin(), cdf.end(), u(rng) * sum);
-    trace.push_back(PageKey{"k", "zipf", static_cast<std::uint64_t>(it - cdf.begin())});
+    trace.push_back(base::PageKey{"k", "zipf", static_cast<std::uint64_t>(it - cdf.begin())});
   }
   trace.resize(n);
   return trace;
@@ -166,10 +168,10 @@ std::vector<PageKey> zipf_with_scans(std::size_t n, double scan_share, std::uint
 
 // Requests: `epochs` sequential passes over `pages` pages (bigger than memory, smaller than
 // the disk), the shape of training jobs re-reading a dataset.
-std::vector<PageKey> loop(std::size_t pages, int epochs) {
-  std::vector<PageKey> trace;
+std::vector<base::PageKey> loop(std::size_t pages, int epochs) {
+  std::vector<base::PageKey> trace;
   for (int e = 0; e < epochs; ++e) {
-    for (std::uint64_t p = 0; p < pages; ++p) trace.push_back(PageKey{"k", "loop", p});
+    for (std::uint64_t p = 0; p < pages; ++p) trace.push_back(base::PageKey{"k", "loop", p});
   }
   return trace;
 }
@@ -177,7 +179,8 @@ std::vector<PageKey> loop(std::size_t pages, int epochs) {
 // Runs `trace` through a MemoryTier and a DiskTier joined the way node/page_fetcher.cc joins
 // them: memory, then disk (a hit is promoted to memory as from-disk), else a fresh page; memory
 // evictions go to disk when admitted and not there yet.
-SimResult simulate(const std::vector<PageKey>& trace, AdmissionRule rule, EvictionPolicy policy) {
+SimResult simulate(const std::vector<base::PageKey>& trace, AdmissionRule rule,
+                   EvictionPolicy policy) {
   test::ScratchDir dir("/dev/shm");
   DiskConfig c;
   c.path = dir.path();
@@ -191,23 +194,24 @@ SimResult simulate(const std::vector<PageKey>& trace, AdmissionRule rule, Evicti
   DiskAdmission admission(rule, kDiskSlots);
   MemoryTier mem(kMemoryPages * charge_of(kPage));
   mem.set_eviction_handler([&](EvictedPage e) {
-    Key k{e.key.kind, e.key.object, e.key.page};
+    base::PageKey k{e.key.kind, e.key.object, e.key.page};
     if (e.from_disk || disk->contains(k, e.page->etag)) return;
-    if (!admission.admit(node::PageKeyHash{}(e.key), e.hit)) return;
+    if (!admission.admit(base::PageKeyHash{}(e.key), e.hit)) return;
     const Page& p = *e.page;
     disk->write(k, PageMeta{p.object_size, p.etag, p.last_modified, p.bucket, p.cached_at},
                 p.bytes(), e.page);
   });
   std::uint64_t memory_hits = 0, disk_hits = 0;
-  for (const PageKey& key : trace) {
+  for (const base::PageKey& key : trace) {
     if (mem.find(key)) {
       ++memory_hits;
       continue;
     }
-    auto r = test::read_page(*disk, Key{key.kind, key.object, key.page});
+    auto r = test::read_page(*disk, base::PageKey{key.kind, key.object, key.page});
     if (r.result == Result::kOk) {
       ++disk_hits;
-      EXPECT_EQ(r.payload, test::page_bytes(Key{key.kind, key.object, key.page}, "\"e\"", kPage));
+      EXPECT_EQ(r.payload,
+                test::page_bytes(base::PageKey{key.kind, key.object, key.page}, "\"e\"", kPage));
       mem.insert(key, make_page(key, kPage), /*from_disk=*/true);
     } else {
       mem.insert(key, make_page(key, kPage));
@@ -224,7 +228,7 @@ SimResult simulate(const std::vector<PageKey>& trace, AdmissionRule rule, Evicti
 TEST(DiskTierPolicies, MeasuredOnMixedAndLoopingTraces) {
   struct Workload {
     const char* name;
-    std::vector<PageKey> trace;
+    std::vector<base::PageKey> trace;
   };
   const std::vector<Workload> workloads = {
       {"zipf0.9+30%scans", zipf_with_scans(12000, 0.3, 7)},

@@ -66,9 +66,20 @@ TEST(DiskFlags, ErrorsNameTheFlag) {
   expect_error(parse({"--disk-path", dir.path(), "--disk-capacity", "1MiB"}), "--disk-capacity:");
   expect_error(parse({"--disk-capacity", "1GiB"}), "--disk-capacity: needs --disk-path");
   expect_error(parse({"--disk-kind", "block"}), "--disk-kind: needs --disk-path");
-  expect_error(parse({"--disk-path", dir.path(), "--disk-kind", "block"}), "--disk-path:");
+  expect_error(parse({"--disk-path", dir.path(), "--disk-kind", "block"}),
+               "--disk-kind: block, but " + dir.path() + " is not a block device");
   expect_error(parse({"--disk-path", dir.path() + "/no/such/dir/file"}), "--disk-path:");
   expect_error(parse({"--disk-path", "/dev/null"}), "--disk-path:");
+}
+
+TEST(DiskFlags, StoreMessagesGetTheFlagOfTheirField) {
+  EXPECT_EQ(with_disk_flag("capacity_bytes: too small"), "--disk-capacity: too small");
+  EXPECT_EQ(with_disk_flag("kind: file, but /dev/sda is a block device"),
+            "--disk-kind: file, but /dev/sda is a block device");
+  EXPECT_EQ(with_disk_flag("page_size: must be a power of two"),
+            "--page-size: must be a power of two");
+  EXPECT_EQ(with_disk_flag("path: /x: Permission denied"), "--disk-path: /x: Permission denied");
+  EXPECT_EQ(with_disk_flag("pathname: odd"), "--disk-path: pathname: odd");
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ DiskConfig crash_config(const std::string& dir) {
   for (std::uint64_t gen = seed * 1000;; ++gen) {
     const std::string etag = "\"g" + std::to_string(gen / 8) + "\"";
     for (int i = 0; i < 16; ++i) {
-      Key k = key_of(rng() % kKeys, "obj" + std::to_string(rng() % 4));
+      base::PageKey k = key_of(rng() % kKeys, "obj" + std::to_string(rng() % 4));
       auto body = std::make_shared<std::string>(page_bytes(k, etag, kPage));
       while (t->write(k, meta_of(kKeys * kPage, etag), *body, body) == Result::kRejected) {
         if (t->contains(k, etag)) break;
@@ -79,7 +79,7 @@ TEST(DiskCrash, KillDuringHeavyWritesNeverServesAWrongByte) {
     EXPECT_GT(t->stats().pages_recovered, 0u) << "round " << round;
     for (int o = 0; o < 4; ++o) {
       for (std::uint64_t p = 0; p < kKeys; ++p) {
-        Key k = key_of(p, "obj" + std::to_string(o));
+        base::PageKey k = key_of(p, "obj" + std::to_string(o));
         auto r = read_page(*t, k);
         if (r.result == Result::kChecksumError) ++checksum_failures;
         if (r.result != Result::kOk) continue;

@@ -13,7 +13,7 @@ constexpr std::uint64_t kPage = 64 << 10;
 
 SlotRecord sample_record() {
   SlotRecord r;
-  r.key = Key{"videos", "dir/a b.mp4", 3};
+  r.key = base::PageKey{"videos", "dir/a b.mp4", 3};
   r.meta = PageMeta{4 * kPage + 100, "\"0123456789abcdef\"", "Sun, 06 Nov 1994 08:49:37 GMT",
                     "bucket-1", 1700000000};
   r.sequence = 42;

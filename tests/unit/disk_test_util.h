@@ -102,9 +102,9 @@ inline void flip_byte(const std::string& path, std::uint64_t offset) {
 }
 
 // Deterministic page bytes for (key, tag): a test can recompute what a page must contain.
-inline std::string page_bytes(const Key& key, const std::string& tag, std::size_t n) {
+inline std::string page_bytes(const base::PageKey& key, const std::string& tag, std::size_t n) {
   std::string out(n, '\0');
-  std::uint64_t x = KeyHash{}(key) ^ std::hash<std::string>{}(tag);
+  std::uint64_t x = base::PageKeyHash{}(key) ^ std::hash<std::string>{}(tag);
   for (std::size_t i = 0; i < n; ++i) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     out[i] = static_cast<char>(x >> 56);
@@ -113,8 +113,8 @@ inline std::string page_bytes(const Key& key, const std::string& tag, std::size_
 }
 
 // A page-sized object's key and metadata.
-inline Key key_of(std::uint64_t page, std::string object = "obj") {
-  return Key{"kind", std::move(object), page};
+inline base::PageKey key_of(std::uint64_t page, std::string object = "obj") {
+  return base::PageKey{"kind", std::move(object), page};
 }
 inline PageMeta meta_of(std::uint64_t object_size, std::string etag = "\"e1\"") {
   return PageMeta{object_size, std::move(etag), "Sat, 01 Jan 2000 00:00:00 GMT", "bucket",
@@ -129,7 +129,7 @@ struct ReadOutcome {
 };
 
 // DiskTier::read, waiting for the handler when the read was queued.
-inline ReadOutcome read_page(DiskTier& tier, const Key& key) {
+inline ReadOutcome read_page(DiskTier& tier, const base::PageKey& key) {
   std::promise<ReadOutcome> p;
   auto f = p.get_future();
   Result r = tier.read(key, [&p](Result res, const PageMeta& m, std::string_view payload) {
@@ -140,7 +140,7 @@ inline ReadOutcome read_page(DiskTier& tier, const Key& key) {
 }
 
 // DiskTier::write, waiting for the handler when the write was queued.
-inline Result write_page(DiskTier& tier, const Key& key, const PageMeta& meta,
+inline Result write_page(DiskTier& tier, const base::PageKey& key, const PageMeta& meta,
                          const std::string& payload) {
   auto owned = std::make_shared<std::string>(payload);
   std::promise<Result> p;

@@ -56,14 +56,14 @@ class DiskTierTest : public ::testing::Test {
   // Writes page `page` of "obj" with ETag `etag`, expecting success.
   void put(DiskTier& t, std::uint64_t page, const std::string& etag = "\"e1\"",
            const std::string& object = "obj") {
-    Key k = key_of(page, object);
+    base::PageKey k = key_of(page, object);
     ASSERT_EQ(write_page(t, k, meta_of(kObjectSize, etag), page_bytes(k, etag, kPage)),
               Result::kOk);
   }
   // Whether page `page` of "obj" reads back with exactly the bytes put() wrote.
   bool holds(DiskTier& t, std::uint64_t page, const std::string& etag = "\"e1\"",
              const std::string& object = "obj") {
-    Key k = key_of(page, object);
+    base::PageKey k = key_of(page, object);
     auto r = read_page(t, k);
     if (r.result != Result::kOk) return false;
     EXPECT_EQ(r.meta, meta_of(kObjectSize, etag));
@@ -106,7 +106,7 @@ TEST_F(DiskTierTest, RoundTripKeepsBytesAndMeta) {
 
 TEST_F(DiskTierTest, ShortLastPageRoundTrips) {
   auto t = open(config());
-  Key k = key_of(2);
+  base::PageKey k = key_of(2);
   const std::string body = page_bytes(k, "x", 1000);
   ASSERT_EQ(write_page(*t, k, meta_of(2 * kPage + 1000), body), Result::kOk);
   auto r = read_page(*t, k);
@@ -156,7 +156,7 @@ TEST_F(DiskTierTest, SamePageIsWrittenOnce) {
   put(*t, 0);
   EXPECT_TRUE(t->contains(key_of(0), "\"e1\""));
   EXPECT_FALSE(t->contains(key_of(0), "\"e2\""));
-  Key k = key_of(0);
+  base::PageKey k = key_of(0);
   EXPECT_EQ(write_page(*t, k, meta_of(kObjectSize), page_bytes(k, "\"e1\"", kPage)),
             Result::kRejected);
   EXPECT_EQ(t->stats().writes, 1u);
@@ -165,7 +165,7 @@ TEST_F(DiskTierTest, SamePageIsWrittenOnce) {
 
 TEST_F(DiskTierTest, RejectsRecordsThatDoNotFit) {
   auto t = open(config());
-  Key long_kind{std::string(65, 'k'), "o", 0};
+  base::PageKey long_kind{std::string(65, 'k'), "o", 0};
   EXPECT_EQ(write_page(*t, long_kind, meta_of(kObjectSize), std::string(kPage, 'x')),
             Result::kRejected);
   EXPECT_EQ(write_page(*t, key_of(0), meta_of(kObjectSize), std::string(kPage - 1, 'x')),
@@ -369,7 +369,7 @@ TEST_F(DiskTierTest, EraseKindDropsOnlyThatKind) {
   put(*t, 0, "\"e1\"", "a");
   put(*t, 1, "\"e1\"", "a");
   put(*t, 0, "\"e1\"", "b");
-  Key other{"other-kind", "a", 0};
+  base::PageKey other{"other-kind", "a", 0};
   ASSERT_EQ(write_page(*t, other, meta_of(kObjectSize), page_bytes(other, "x", kPage)),
             Result::kOk);
   EXPECT_EQ(t->erase_kind("kind"), 3u);
@@ -479,7 +479,7 @@ TEST_F(DiskTierTest, FullDiskDegradesAndRecovers) {
   while (::write(fd, chunk.data(), chunk.size()) > 0) {
   }
   ::close(fd);
-  Key k = key_of(0);
+  base::PageKey k = key_of(0);
   EXPECT_EQ(write_page(*t, k, meta_of(kObjectSize), page_bytes(k, "\"e1\"", kPage)),
             Result::kIoError);
   EXPECT_EQ(read_page(*t, k).result, Result::kNotFound);
@@ -557,32 +557,33 @@ TEST_F(DiskTierTest, BlockDeviceStoreSurvivesReopen) {
   t.reset();
   std::string error;
   EXPECT_FALSE(DiskTier::open(c, &error));
-  EXPECT_NE(error.find("--disk-capacity"), std::string::npos) << error;
+  EXPECT_EQ(error.rfind("capacity_bytes:", 0), 0u) << error;
 }
 
-TEST_F(DiskTierTest, ConfigErrorsNameTheFlag) {
+TEST_F(DiskTierTest, ConfigErrorsNameTheField) {
   DiskConfig c = config();
   c.path = "";
-  EXPECT_EQ(c.validate()->rfind("--disk-path:", 0), 0u);
+  EXPECT_EQ(c.validate()->rfind("path:", 0), 0u);
   c.path = dir_.path() + "/missing/dir/file";
-  EXPECT_EQ(c.validate()->rfind("--disk-path:", 0), 0u);
+  EXPECT_EQ(c.validate()->rfind("path:", 0), 0u);
   c.path = dir_.path();
   c.kind = DeviceKind::kBlock;
+  EXPECT_EQ(c.validate()->rfind("kind: block, but", 0), 0u);
   EXPECT_NE(c.validate()->find("not a block device"), std::string::npos);
   c.kind = DeviceKind::kFile;
   c.capacity_bytes = kSlot - 1;
-  EXPECT_EQ(c.validate()->rfind("--disk-capacity:", 0), 0u);
+  EXPECT_EQ(c.validate()->rfind("capacity_bytes:", 0), 0u);
   c.capacity_bytes = kSlot;
   EXPECT_EQ(c.validate(), std::nullopt);
   c.page_size = 100000;
-  EXPECT_EQ(c.validate()->rfind("--page-size:", 0), 0u);
+  EXPECT_EQ(c.validate()->rfind("page_size:", 0), 0u);
   c = config();
   c.path = dir_.path() + "/new-file.img";  // a new file in an existing directory is fine
   EXPECT_EQ(c.validate(), std::nullopt);
   std::string error;
   c.path = "/dev/null";
   EXPECT_FALSE(DiskTier::open(c, &error));
-  EXPECT_EQ(error.rfind("--disk-path:", 0), 0u) << error;
+  EXPECT_EQ(error.rfind("path:", 0), 0u) << error;
 }
 
 TEST_F(DiskTierTest, SecondProcessCannotOpenTheSameStore) {
@@ -602,7 +603,7 @@ TEST_F(DiskTierTest, ConcurrentReadsAndWritesNeverServeWrongBytes) {
     threads.emplace_back([&, w] {
       std::mt19937_64 rng(w);
       for (int i = 0; i < 150; ++i) {
-        Key k = key_of(rng() % 24);
+        base::PageKey k = key_of(rng() % 24);
         const std::string etag = "\"e1\"";
         if (rng() % 2) {
           write_page(*t, k, meta_of(kObjectSize, etag), page_bytes(k, etag, kPage));
@@ -633,7 +634,7 @@ TEST_F(DiskTierTest, RecoversThousandsOfSlots) {
   {
     auto t = open(c);
     for (std::uint64_t p = 0; p < 300; ++p) {
-      Key k = key_of(p);
+      base::PageKey k = key_of(p);
       auto body = std::make_shared<std::string>(page_bytes(k, "\"e1\"", kPage));
       while (t->write(k, meta_of(kObjectSize), *body, body) == Result::kRejected) {
         std::this_thread::sleep_for(std::chrono::microseconds(200));  // write queue full

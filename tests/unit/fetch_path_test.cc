@@ -1,11 +1,11 @@
-#include "node/fetch_path.h"
+#include "ring/base/fetch_path.h"
 
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <string>
 
-namespace shoal::node {
+namespace shoal::base {
 namespace {
 
 FetchTarget parse_ok(std::string_view target) {
@@ -194,4 +194,4 @@ TEST(Utf8Validator, RejectsMalformed) {
 }
 
 }  // namespace
-}  // namespace shoal::node
+}  // namespace shoal::base

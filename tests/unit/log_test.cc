@@ -1,6 +1,6 @@
 // Tests for node/log.h: one line per event, journald priority prefixes when stderr is the
 // journal, UTC timestamps otherwise, and the JOURNAL_STREAM test of systemd.exec(5).
-#include "node/log.h"
+#include "ring/base/log.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -13,8 +13,8 @@
 namespace shoal::test {
 namespace {
 
-using node::format_log_line;
-using node::LogLevel;
+using base::format_log_line;
+using base::LogLevel;
 
 // 2024-02-29T23:59:58.123Z
 std::chrono::system_clock::time_point sample_time() {
@@ -46,11 +46,11 @@ TEST(JournalStream, MatchesOnlyTheDeviceAndInodeOfTheDescriptor) {
   ASSERT_EQ(fstat(fd, &st), 0);
   const std::string mine = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
   const std::string other = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino + 1);
-  EXPECT_TRUE(node::is_journal_stream(fd, mine.c_str()));
-  EXPECT_FALSE(node::is_journal_stream(fd, other.c_str()));
-  EXPECT_FALSE(node::is_journal_stream(fd, nullptr));
-  EXPECT_FALSE(node::is_journal_stream(fd, "garbage"));
-  EXPECT_FALSE(node::is_journal_stream(-1, mine.c_str()));
+  EXPECT_TRUE(base::is_journal_stream(fd, mine.c_str()));
+  EXPECT_FALSE(base::is_journal_stream(fd, other.c_str()));
+  EXPECT_FALSE(base::is_journal_stream(fd, nullptr));
+  EXPECT_FALSE(base::is_journal_stream(fd, "garbage"));
+  EXPECT_FALSE(base::is_journal_stream(-1, mine.c_str()));
   close(fd);
   unlink(path);
 }

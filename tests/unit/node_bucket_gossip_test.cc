@@ -12,11 +12,11 @@
 namespace shoal::node {
 namespace {
 
+using base::Outcome;
 using origin::BucketHealth;
 using origin::DecayingSketch;
 using origin::LatencyKind;
 using origin::LatencyTracker;
-using origin::Outcome;
 using origin::SteadyTime;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
@@ -30,13 +30,13 @@ void record(LatencyTracker& l, BucketHealth& h, const std::string& bucket, int n
   for (int i = 0; i < n; ++i) {
     const auto page = microseconds(static_cast<std::int64_t>(page_ms * 1000));
     l.record(bucket, page / 2, page, at);
-    h.end_attempt(bucket, Outcome::kOk, h.begin_attempt(bucket, at), at);
+    h.end_attempt(bucket, base::Outcome::kOk, h.begin_attempt(bucket, at), at);
   }
 }
 
 void fail(BucketHealth& h, const std::string& bucket, int n, SteadyTime at = kT0) {
   for (int i = 0; i < n; ++i) {
-    h.end_attempt(bucket, Outcome::kServerError, h.begin_attempt(bucket, at), at);
+    h.end_attempt(bucket, base::Outcome::kServerError, h.begin_attempt(bucket, at), at);
   }
 }
 

@@ -18,18 +18,19 @@ const SteadyTime kT0 = SteadyTime{} + std::chrono::hours(1);
 void fail(BucketHealth& h, const std::string& b, int n, SteadyTime at = kT0) {
   for (int i = 0; i < n; ++i) {
     const bool probe = h.begin_attempt(b, at);
-    h.end_attempt(b, Outcome::kServerError, probe, at);
+    h.end_attempt(b, base::Outcome::kServerError, probe, at);
   }
 }
 
 TEST(HealthVerdict, ObjectAnswersAndCancelsAreNeutral) {
-  EXPECT_EQ(health_verdict(Outcome::kOk), Verdict::kSuccess);
-  for (Outcome o : {Outcome::kNotFound, Outcome::kInvalidRange, Outcome::kPreconditionFailed,
-                    Outcome::kCancelled}) {
+  EXPECT_EQ(health_verdict(base::Outcome::kOk), Verdict::kSuccess);
+  for (base::Outcome o : {base::Outcome::kNotFound, base::Outcome::kInvalidRange,
+                          base::Outcome::kPreconditionFailed, base::Outcome::kCancelled}) {
     EXPECT_EQ(health_verdict(o), Verdict::kNeutral) << static_cast<int>(o);
   }
-  for (Outcome o : {Outcome::kAccessDenied, Outcome::kThrottled, Outcome::kServerError,
-                    Outcome::kTimeout, Outcome::kMalformed, Outcome::kTransportError}) {
+  for (base::Outcome o :
+       {base::Outcome::kAccessDenied, base::Outcome::kThrottled, base::Outcome::kServerError,
+        base::Outcome::kTimeout, base::Outcome::kMalformed, base::Outcome::kTransportError}) {
     EXPECT_EQ(health_verdict(o), Verdict::kFailure) << static_cast<int>(o);
   }
 }
@@ -38,7 +39,7 @@ TEST(BucketHealth, BreakerOpensAfterFiveConsecutiveFailures) {
   BucketHealth h;
   fail(h, "a", 4);
   EXPECT_EQ(h.state("a", kT0), BreakerState::kClosed);
-  h.end_attempt("a", Outcome::kOk, false, kT0);
+  h.end_attempt("a", base::Outcome::kOk, false, kT0);
   fail(h, "a", 4);
   EXPECT_EQ(h.state("a", kT0), BreakerState::kClosed);  // the success broke the run
   fail(h, "a", 1);
@@ -57,7 +58,7 @@ TEST(BucketHealth, HalfOpenAfterCooldownAllowsOneProbeAndSuccessCloses) {
   EXPECT_EQ(h.state("a", later), BreakerState::kHalfOpen);
   EXPECT_TRUE(h.begin_attempt("a", later));
   EXPECT_FALSE(h.begin_attempt("a", later));  // one probe at a time
-  h.end_attempt("a", Outcome::kOk, true, later);
+  h.end_attempt("a", base::Outcome::kOk, true, later);
   EXPECT_EQ(h.state("a", later), BreakerState::kClosed);
   EXPECT_EQ(h.snapshot("a", later)->error_rate, 0);
   EXPECT_EQ(h.snapshot("a", later)->consecutive_failures, 0);
@@ -70,7 +71,7 @@ TEST(BucketHealth, FailedProbeReopensForAnotherCooldown) {
   fail(h, "a", 5);
   const SteadyTime probe_at = kT0 + seconds(30);
   ASSERT_TRUE(h.begin_attempt("a", probe_at));
-  h.end_attempt("a", Outcome::kTimeout, true, probe_at);
+  h.end_attempt("a", base::Outcome::kTimeout, true, probe_at);
   EXPECT_EQ(h.state("a", probe_at + seconds(29)), BreakerState::kOpen);
   EXPECT_EQ(h.state("a", probe_at + seconds(30)), BreakerState::kHalfOpen);
 }
@@ -82,7 +83,7 @@ TEST(BucketHealth, NeutralProbeFreesTheProbeSlot) {
   fail(h, "a", 5);
   const SteadyTime t = kT0 + seconds(1);
   ASSERT_TRUE(h.begin_attempt("a", t));
-  h.end_attempt("a", Outcome::kNotFound, true, t);
+  h.end_attempt("a", base::Outcome::kNotFound, true, t);
   EXPECT_EQ(h.state("a", t), BreakerState::kHalfOpen);
   EXPECT_TRUE(h.begin_attempt("a", t));
 }
@@ -92,8 +93,8 @@ TEST(BucketHealth, NoSuchKeyInvalidRangeAndPreconditionNeverCount) {
   fail(h, "a", 3);
   const auto before = *h.snapshot("a", kT0);
   for (int i = 0; i < 20; ++i) {
-    for (Outcome o : {Outcome::kNotFound, Outcome::kInvalidRange, Outcome::kPreconditionFailed,
-                      Outcome::kCancelled}) {
+    for (base::Outcome o : {base::Outcome::kNotFound, base::Outcome::kInvalidRange,
+                            base::Outcome::kPreconditionFailed, base::Outcome::kCancelled}) {
       h.end_attempt("a", o, false, kT0);
     }
   }
@@ -111,7 +112,7 @@ TEST(BucketHealth, ErrorRateIsAnEwmaThatDecaysWhileIdle) {
   BucketHealth h;  // weight 0.1, idle half-life 60 s
   fail(h, "a", 3);
   EXPECT_NEAR(h.snapshot("a", kT0)->error_rate, 1 - std::pow(0.9, 3), 1e-12);
-  h.end_attempt("a", Outcome::kOk, false, kT0);
+  h.end_attempt("a", base::Outcome::kOk, false, kT0);
   EXPECT_NEAR(h.snapshot("a", kT0)->error_rate, 0.9 * (1 - std::pow(0.9, 3)), 1e-12);
   EXPECT_NEAR(h.snapshot("a", kT0 + seconds(60))->error_rate, 0.45 * (1 - std::pow(0.9, 3)), 1e-12);
 }
@@ -126,7 +127,7 @@ TEST(BucketHealth, OrderTriesAnOpenBreakerLastAndAHighErrorRateAfterHealthyOnes)
   BucketHealth h;
   fail(h, "a", 5);  // open
   fail(h, "b", 4);  // flaky: 4 failures, 1 success, 4 failures; never 5 in a row
-  h.end_attempt("b", Outcome::kOk, false, kT0);
+  h.end_attempt("b", base::Outcome::kOk, false, kT0);
   fail(h, "b", 4);
   ASSERT_EQ(h.state("b", kT0), BreakerState::kClosed);
   ASSERT_GE(h.snapshot("b", kT0)->error_rate, 0.5);
@@ -183,7 +184,7 @@ TEST(BucketHealth, PeersErrorRatesCountUntilThereIsLocalEvidence) {
   EXPECT_FALSE(h.merge_peer_summary("p", peer, kT0));
   EXPECT_NEAR(h.effective_error_rate("a", kT0), 0.9, 1e-12);
   EXPECT_EQ(h.order({"a", "b"}, kT0), (Strings{"b", "a"}));
-  for (int i = 0; i < 5; ++i) h.end_attempt("a", Outcome::kOk, false, kT0);
+  for (int i = 0; i < 5; ++i) h.end_attempt("a", base::Outcome::kOk, false, kT0);
   EXPECT_NEAR(h.effective_error_rate("a", kT0), 0, 1e-12);  // 5 local attempts: local wins
   EXPECT_EQ(h.order({"a", "b"}, kT0), (Strings{"a", "b"}));
   h.forget_peer("p");

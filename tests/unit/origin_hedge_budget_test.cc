@@ -77,8 +77,8 @@ TEST(HedgeBudget, HoldsInEveryWindowUnderASustainedSlowOrigin) {
 
 TEST(HedgeBudget, ValidateNamesTheFlag) {
   EXPECT_FALSE(HedgeBudget::validate(0.05, seconds(10)));
-  EXPECT_NE(HedgeBudget::validate(1.5, seconds(10))->find("--hedge-budget"), std::string::npos);
-  EXPECT_NE(HedgeBudget::validate(-0.1, seconds(10))->find("--hedge-budget"), std::string::npos);
+  EXPECT_NE(HedgeBudget::validate(1.5, seconds(10))->find("ratio:"), std::string::npos);
+  EXPECT_NE(HedgeBudget::validate(-0.1, seconds(10))->find("ratio:"), std::string::npos);
   EXPECT_TRUE(HedgeBudget::validate(0.05, seconds(0)));
 }
 

@@ -64,10 +64,10 @@ TEST(PageFetchOptions, ValidateNamesTheFlag) {
   PageFetchOptions o;
   EXPECT_FALSE(o.validate());
   o.hedge_quantile = 1;
-  EXPECT_NE(o.validate()->find("--hedge-quantile"), std::string::npos);
+  EXPECT_NE(o.validate()->find("hedge_quantile:"), std::string::npos);
   o = PageFetchOptions{};
   o.hedge_budget = 2;
-  EXPECT_NE(o.validate()->find("--hedge-budget"), std::string::npos);
+  EXPECT_NE(o.validate()->find("hedge_budget ratio:"), std::string::npos);
   o = PageFetchOptions{};
   o.max_delay_over_median = 0.5;
   EXPECT_NE(o.validate()->find("max_delay_over_median"), std::string::npos);
@@ -118,18 +118,18 @@ class PageFetchNoOrigin : public ::testing::Test {
 
 TEST_F(PageFetchNoOrigin, AnEmptyBucketListIsMalformed) {
   PageFetchResult r = run({}, 100);
-  EXPECT_EQ(r.get.outcome, Outcome::kMalformed);
+  EXPECT_EQ(r.get.outcome, base::Outcome::kMalformed);
   EXPECT_TRUE(r.attempts.empty());
 }
 
 TEST_F(PageFetchNoOrigin, RefusedConnectionsFallThroughEveryBucketAndCount) {
   PageFetchResult r = run({"a", "b", "a"}, 100);  // duplicates are tried once
-  EXPECT_EQ(r.get.outcome, Outcome::kTransportError);
+  EXPECT_EQ(r.get.outcome, base::Outcome::kTransportError);
   EXPECT_EQ(r.bucket, "b");
   ASSERT_EQ(r.attempts.size(), 2u);
   EXPECT_EQ(r.attempts[0].bucket, "a");
   EXPECT_EQ(r.attempts[1].bucket, "b");
-  for (const auto& a : r.attempts) EXPECT_EQ(a.outcome, Outcome::kTransportError);
+  for (const auto& a : r.attempts) EXPECT_EQ(a.outcome, base::Outcome::kTransportError);
   const SteadyTime now = std::chrono::steady_clock::now();
   EXPECT_EQ(fetch_.health().snapshot("a", now)->failures, 1u);
   EXPECT_EQ(fetch_.health().snapshot("b", now)->failures, 1u);
@@ -141,7 +141,7 @@ TEST_F(PageFetchNoOrigin, RefusedConnectionsFallThroughEveryBucketAndCount) {
 
 TEST_F(PageFetchNoOrigin, AnUnsendableRequestEndsAtOnceAndIsNotTheBucketsFault) {
   PageFetchResult r = run({"a", "b"}, 0);  // length 0: S3Client sends nothing
-  EXPECT_EQ(r.get.outcome, Outcome::kMalformed);
+  EXPECT_EQ(r.get.outcome, base::Outcome::kMalformed);
   EXPECT_EQ(r.get.attempts, 0);
   ASSERT_EQ(r.attempts.size(), 1u);
   const SteadyTime now = std::chrono::steady_clock::now();

@@ -67,95 +67,97 @@ TEST(CaptureHeader, StatusLineStartsAFreshResponse) {
 
 TEST(ValidateGet, AcceptsExactPartial) {
   Verdict v = validate_get(206, with_range("bytes 100-199/1000", "100"), 100, 100, 100);
-  EXPECT_EQ(v.outcome, Outcome::kOk) << v.message;
+  EXPECT_EQ(v.outcome, base::Outcome::kOk) << v.message;
   EXPECT_EQ(v.size, 1000u);
 }
 
 TEST(ValidateGet, AcceptsPartialClampedAtObjectEnd) {
   Verdict v = validate_get(206, with_range("bytes 900-999/1000"), 900, 200, 100);
-  EXPECT_EQ(v.outcome, Outcome::kOk) << v.message;
+  EXPECT_EQ(v.outcome, base::Outcome::kOk) << v.message;
   EXPECT_EQ(v.size, 1000u);
 }
 
 TEST(ValidateGet, RejectsWrongStart) {
   EXPECT_EQ(validate_get(206, with_range("bytes 101-199/1000"), 100, 100, 99).outcome,
-            Outcome::kMalformed);
+            base::Outcome::kMalformed);
 }
 
 TEST(ValidateGet, RejectsShortEndInsideObject) {
   // The object goes on past 149, so ending there is a short answer, not a clamp.
   EXPECT_EQ(validate_get(206, with_range("bytes 100-149/1000"), 100, 100, 50).outcome,
-            Outcome::kMalformed);
+            base::Outcome::kMalformed);
 }
 
 TEST(ValidateGet, RejectsLongerRange) {
   EXPECT_EQ(validate_get(206, with_range("bytes 0-999/1000"), 0, 1, 1).outcome,
-            Outcome::kMalformed);
+            base::Outcome::kMalformed);
 }
 
 TEST(ValidateGet, RejectsBodyLengthMismatch) {
-  EXPECT_EQ(validate_get(206, with_range("bytes 0-9/100"), 0, 10, 9).outcome, Outcome::kMalformed);
+  EXPECT_EQ(validate_get(206, with_range("bytes 0-9/100"), 0, 10, 9).outcome,
+            base::Outcome::kMalformed);
   EXPECT_EQ(validate_get(206, with_range("bytes 0-9/100", "11"), 0, 10, 10).outcome,
-            Outcome::kMalformed);
+            base::Outcome::kMalformed);
 }
 
 TEST(ValidateGet, RejectsPartialWithoutContentRange) {
-  EXPECT_EQ(validate_get(206, ResponseHeaders{}, 0, 10, 10).outcome, Outcome::kMalformed);
-  EXPECT_EQ(validate_get(206, with_range("bytes 0-9/*"), 0, 10, 10).outcome, Outcome::kMalformed);
+  EXPECT_EQ(validate_get(206, ResponseHeaders{}, 0, 10, 10).outcome, base::Outcome::kMalformed);
+  EXPECT_EQ(validate_get(206, with_range("bytes 0-9/*"), 0, 10, 10).outcome,
+            base::Outcome::kMalformed);
 }
 
 TEST(ValidateGet, AcceptsWholeObjectThatFits) {
   ResponseHeaders h;
   h.content_length = "40";
   Verdict v = validate_get(200, h, 0, 100, 40);
-  EXPECT_EQ(v.outcome, Outcome::kOk) << v.message;
+  EXPECT_EQ(v.outcome, base::Outcome::kOk) << v.message;
   EXPECT_EQ(v.size, 40u);
 }
 
 TEST(ValidateGet, RejectsWholeObjectForLaterRange) {
-  EXPECT_EQ(validate_get(200, ResponseHeaders{}, 10, 100, 40).outcome, Outcome::kMalformed);
+  EXPECT_EQ(validate_get(200, ResponseHeaders{}, 10, 100, 40).outcome, base::Outcome::kMalformed);
 }
 
 TEST(ValidateGet, RejectsWholeObjectLongerThanAsked) {
-  EXPECT_EQ(validate_get(200, ResponseHeaders{}, 0, 10, 11).outcome, Outcome::kMalformed);
+  EXPECT_EQ(validate_get(200, ResponseHeaders{}, 0, 10, 11).outcome, base::Outcome::kMalformed);
 }
 
 TEST(ValidateGet, RejectsOtherSuccessStatuses) {
-  EXPECT_EQ(validate_get(204, ResponseHeaders{}, 0, 10, 0).outcome, Outcome::kMalformed);
+  EXPECT_EQ(validate_get(204, ResponseHeaders{}, 0, 10, 0).outcome, base::Outcome::kMalformed);
 }
 
 TEST(ValidateHead, NeedsContentLength) {
   ResponseHeaders h;
   h.content_length = "1234";
   EXPECT_EQ(validate_head(200, h).size, 1234u);
-  EXPECT_EQ(validate_head(200, ResponseHeaders{}).outcome, Outcome::kMalformed);
-  EXPECT_EQ(validate_head(204, h).outcome, Outcome::kMalformed);
+  EXPECT_EQ(validate_head(200, ResponseHeaders{}).outcome, base::Outcome::kMalformed);
+  EXPECT_EQ(validate_head(204, h).outcome, base::Outcome::kMalformed);
 }
 
 TEST(ClassifyStatus, MapsS3Errors) {
-  EXPECT_EQ(classify_status(404, "NoSuchKey"), Outcome::kNotFound);
-  EXPECT_EQ(classify_status(404, "NoSuchBucket"), Outcome::kNotFound);
-  EXPECT_EQ(classify_status(403, "AccessDenied"), Outcome::kAccessDenied);
-  EXPECT_EQ(classify_status(416, "InvalidRange"), Outcome::kInvalidRange);
-  EXPECT_EQ(classify_status(412, "PreconditionFailed"), Outcome::kPreconditionFailed);
-  EXPECT_EQ(classify_status(503, "SlowDown"), Outcome::kThrottled);
-  EXPECT_EQ(classify_status(503, ""), Outcome::kThrottled);
-  EXPECT_EQ(classify_status(429, ""), Outcome::kThrottled);
-  EXPECT_EQ(classify_status(400, "SlowDown"), Outcome::kThrottled);
-  EXPECT_EQ(classify_status(500, "InternalError"), Outcome::kServerError);
-  EXPECT_EQ(classify_status(502, ""), Outcome::kServerError);
-  EXPECT_EQ(classify_status(400, "InvalidArgument"), Outcome::kMalformed);
-  EXPECT_EQ(classify_status(301, "PermanentRedirect"), Outcome::kMalformed);
+  EXPECT_EQ(classify_status(404, "NoSuchKey"), base::Outcome::kNotFound);
+  EXPECT_EQ(classify_status(404, "NoSuchBucket"), base::Outcome::kNotFound);
+  EXPECT_EQ(classify_status(403, "AccessDenied"), base::Outcome::kAccessDenied);
+  EXPECT_EQ(classify_status(416, "InvalidRange"), base::Outcome::kInvalidRange);
+  EXPECT_EQ(classify_status(412, "PreconditionFailed"), base::Outcome::kPreconditionFailed);
+  EXPECT_EQ(classify_status(503, "SlowDown"), base::Outcome::kThrottled);
+  EXPECT_EQ(classify_status(503, ""), base::Outcome::kThrottled);
+  EXPECT_EQ(classify_status(429, ""), base::Outcome::kThrottled);
+  EXPECT_EQ(classify_status(400, "SlowDown"), base::Outcome::kThrottled);
+  EXPECT_EQ(classify_status(500, "InternalError"), base::Outcome::kServerError);
+  EXPECT_EQ(classify_status(502, ""), base::Outcome::kServerError);
+  EXPECT_EQ(classify_status(400, "InvalidArgument"), base::Outcome::kMalformed);
+  EXPECT_EQ(classify_status(301, "PermanentRedirect"), base::Outcome::kMalformed);
 }
 
 TEST(ClassifyCurlCode, SeparatesTimeoutsTransportAndGarbage) {
-  EXPECT_EQ(classify_curl_code(CURLE_OPERATION_TIMEDOUT), Outcome::kTimeout);
-  EXPECT_EQ(classify_curl_code(CURLE_COULDNT_CONNECT), Outcome::kTransportError);
-  EXPECT_EQ(classify_curl_code(CURLE_COULDNT_RESOLVE_HOST), Outcome::kTransportError);
-  EXPECT_EQ(classify_curl_code(CURLE_RECV_ERROR), Outcome::kTransportError);
-  EXPECT_EQ(classify_curl_code(CURLE_PARTIAL_FILE), Outcome::kTransportError);
-  EXPECT_EQ(classify_curl_code(CURLE_WEIRD_SERVER_REPLY), Outcome::kMalformed);
-  EXPECT_EQ(classify_curl_code(CURLE_WRITE_ERROR), Outcome::kMalformed);
+  EXPECT_EQ(classify_curl_code(CURLE_OPERATION_TIMEDOUT), base::Outcome::kTimeout);
+  EXPECT_EQ(classify_curl_code(CURLE_COULDNT_CONNECT), base::Outcome::kTransportError);
+  EXPECT_EQ(classify_curl_code(CURLE_COULDNT_RESOLVE_HOST), base::Outcome::kTransportError);
+  EXPECT_EQ(classify_curl_code(CURLE_RECV_ERROR), base::Outcome::kTransportError);
+  EXPECT_EQ(classify_curl_code(CURLE_PARTIAL_FILE), base::Outcome::kTransportError);
+  EXPECT_EQ(classify_curl_code(CURLE_WEIRD_SERVER_REPLY), base::Outcome::kMalformed);
+  EXPECT_EQ(classify_curl_code(CURLE_WRITE_ERROR), base::Outcome::kMalformed);
 }
 
 TEST(S3ErrorBody, ParsesCodeAndMessage) {

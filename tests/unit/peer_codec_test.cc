@@ -63,7 +63,7 @@ ForwardRequest sample_request() {
 ForwardResponse sample_response() {
   ForwardResponse r;
   r.request_id = 5;
-  r.outcome = origin::Outcome::kThrottled;
+  r.outcome = base::Outcome::kThrottled;
   r.message = "slow down";
   r.object_size = 1ull << 40;
   r.etag = "\"abc\"";
@@ -149,7 +149,7 @@ TEST(PeerCodec, RoundTripsFrameHeaders) {
 
 TEST(PeerCodec, RoundTripsEveryOutcome) {
   for (std::uint64_t v = 0; v <= 10; ++v) {
-    std::optional<origin::Outcome> o = outcome_from_wire(v);
+    std::optional<base::Outcome> o = outcome_from_wire(v);
     ASSERT_TRUE(o.has_value());
     EXPECT_EQ(outcome_to_wire(*o), v);
     ForwardResponse in = sample_response();
@@ -388,10 +388,10 @@ TEST(PeerCodec, EnforcesForwardRequestRules) {
   r.kind = "";
   EXPECT_EQ(error_of(r), Error::kInvalidValue);
   r = sample_request();
-  r.object = std::string(kMaxObjectBytes + 1, 'o');
+  r.object = std::string(base::kMaxObjectBytes + 1, 'o');
   EXPECT_EQ(error_of(r), Error::kLimitExceeded);  // above the msgpack string limit
   r = sample_request();
-  r.kind = std::string(kMaxKindBytes + 1, 'k');
+  r.kind = std::string(base::kMaxKindBytes + 1, 'k');
   EXPECT_EQ(error_of(r), Error::kInvalidValue);
   r = sample_request();
   r.buckets.assign(kMaxRequestBuckets + 1, "b");

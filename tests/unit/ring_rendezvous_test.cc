@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "ring/page_key.h"
+#include "ring/base/page_key.h"
 #include "ring/rendezvous.h"
 
 namespace shoal::test {
@@ -47,7 +47,7 @@ std::span<const std::uint64_t> keys(std::size_t n = std::numeric_limits<std::siz
   static const std::vector<std::uint64_t> all = [] {
     std::vector<std::uint64_t> out(key_count());
     for (std::size_t i = 0; i < out.size(); ++i) {
-      out[i] = ring::page_hash("data", "objects/" + std::to_string(i / 64) + ".bin", i % 64);
+      out[i] = base::page_hash("data", "objects/" + std::to_string(i / 64) + ".bin", i % 64);
     }
     return out;
   }();
@@ -102,34 +102,34 @@ TEST(PageHash, GoldenValueIsPinned) {
   // Changing these values re-homes every page of a running cluster: never update them casually.
   // Cross-checked with an independent implementation (Python xxhash.xxh3_64 over
   // struct.pack("<Q", len) framing, see page_key.h).
-  EXPECT_EQ(ring::page_hash("s3", "bucket/key.bin", 7), 0x5573c947ab59728dull);
-  EXPECT_EQ(ring::page_hash("", "", 0), 0x743df94ee4c78a2aull);
+  EXPECT_EQ(base::page_hash("s3", "bucket/key.bin", 7), 0x5573c947ab59728dull);
+  EXPECT_EQ(base::page_hash("", "", 0), 0x743df94ee4c78a2aull);
 }
 
 TEST(PageHash, EncodingIsLengthPrefixedLittleEndian) {
   const std::string expected("\x02\0\0\0\0\0\0\0ab\x01\0\0\0\0\0\0\0c\x02\x01\0\0\0\0\0\0", 27);
-  EXPECT_EQ(ring::page_key_bytes("ab", "c", 0x0102), expected);
+  EXPECT_EQ(base::page_key_bytes("ab", "c", 0x0102), expected);
 }
 
 TEST(PageHash, EqualsXxh3OfEncoding) {
   for (std::size_t len : {0, 1, 15, 64, 200, 240, 1024, 5000}) {
     const std::string object(len, 'o');
     const std::uint64_t page = 0x1122334455667788ull + len;
-    const std::string bytes = ring::page_key_bytes("kind", object, page);
-    EXPECT_EQ(ring::page_hash("kind", object, page), XXH3_64bits(bytes.data(), bytes.size()))
+    const std::string bytes = base::page_key_bytes("kind", object, page);
+    EXPECT_EQ(base::page_hash("kind", object, page), XXH3_64bits(bytes.data(), bytes.size()))
         << "object length " << len;
   }
 }
 
 TEST(PageHash, FieldBoundariesAreUnambiguous) {
-  EXPECT_NE(ring::page_hash("a", "bc", 0), ring::page_hash("ab", "c", 0));
-  EXPECT_NE(ring::page_hash("a", "b", 0), ring::page_hash("b", "a", 0));
-  EXPECT_NE(ring::page_hash("", "ab", 0), ring::page_hash("ab", "", 0));
+  EXPECT_NE(base::page_hash("a", "bc", 0), base::page_hash("ab", "c", 0));
+  EXPECT_NE(base::page_hash("a", "b", 0), base::page_hash("b", "a", 0));
+  EXPECT_NE(base::page_hash("", "ab", 0), base::page_hash("ab", "", 0));
 }
 
 TEST(PageHash, PageIndexMatters) {
-  EXPECT_NE(ring::page_hash("a", "b", 1), ring::page_hash("a", "b", 2));
-  EXPECT_NE(ring::page_hash("a", "b", 0), ring::page_hash("a", "b", 1ull << 32));
+  EXPECT_NE(base::page_hash("a", "b", 1), base::page_hash("a", "b", 2));
+  EXPECT_NE(base::page_hash("a", "b", 0), base::page_hash("a", "b", 1ull << 32));
 }
 
 // ---- score ------------------------------------------------------------------------------
@@ -145,13 +145,13 @@ TEST(Score, UnitIntervalIsOpen) {
 TEST(Score, GoldenValuesArePinned) {
   // Cross-checked with an independent Python implementation of the formula in rendezvous.h.
   EXPECT_EQ(ring::node_hash("node-a"), 0xdadea24aa12481feull);
-  const std::uint64_t key = ring::page_hash("s3", "bucket/key.bin", 7);
+  const std::uint64_t key = base::page_hash("s3", "bucket/key.bin", 7);
   EXPECT_EQ(ring::hrw_score(key, ring::node_hash("node-a"), 1.0), 0x1.451b23ddcd37fp+0);
   EXPECT_EQ(ring::hrw_score(key, ring::node_hash("node-a"), 0.0), -0x1.932abd0d51a70p-1);
 }
 
 TEST(Score, WeightScalesScore) {
-  const std::uint64_t key = ring::page_hash("s3", "x", 1);
+  const std::uint64_t key = base::page_hash("s3", "x", 1);
   const std::uint64_t node = ring::node_hash("node-a");
   EXPECT_DOUBLE_EQ(ring::hrw_score(key, node, 3.0), 3.0 * ring::hrw_score(key, node, 1.0));
   EXPECT_GT(ring::hrw_score(key, node, ring::kMinWeight), 0.0);
@@ -246,7 +246,7 @@ TEST(Ring, GoldenOwnershipIsPinned) {
   const Ring r = make_ring({{"node-a", 1}, {"node-b", 2}, {"node-c", 1}});
   std::string owners;
   for (std::uint64_t page = 0; page < 16; ++page) {
-    owners += r.owner(ring::page_hash("s3", "bucket/key.bin", page))->id.back();
+    owners += r.owner(base::page_hash("s3", "bucket/key.bin", page))->id.back();
   }
   EXPECT_EQ(owners, "baabbcabaabacaac");  // cross-checked like Score.GoldenValuesArePinned
 }

@@ -19,7 +19,7 @@
 #include <set>
 #include <thread>
 
-#include "ring/page_key.h"
+#include "ring/base/page_key.h"
 
 namespace shoal::test {
 namespace {
@@ -153,7 +153,7 @@ class RunningRouter {
 
 // The id of the owner of page 0 of /fetch/k/o according to the router's view.
 std::string owner_id(router::Router& r) {
-  return r.view()->owner(ring::page_hash("k", "o", 0))->id;
+  return r.view()->owner(base::page_hash("k", "o", 0))->id;
 }
 
 TEST(ViewPoller, FailsOverFromADeadSeedAndLearnsTheMembers) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ring/page_key.h"
+#include "ring/base/page_key.h"
 #include "ring/rendezvous.h"
 #include "router/choose.h"
 #include "router/view.h"
@@ -92,7 +92,7 @@ TEST(RouterView, OwnersMatchTheClusterRingForEveryPage) {
   std::map<std::string, int> owned;
   for (int obj = 0; obj < 200; ++obj) {
     for (std::uint64_t page = 0; page < 50; ++page) {
-      const std::uint64_t h = ring::page_hash("videos", "clip-" + std::to_string(obj), page);
+      const std::uint64_t h = base::page_hash("videos", "clip-" + std::to_string(obj), page);
       const NodeInfo* o = v.owner(h);
       ASSERT_NE(o, nullptr);
       ASSERT_EQ(o->id, cluster_owner(live, alive, h));
@@ -110,7 +110,7 @@ TEST(RouterView, RankingListsOnlyAliveMembersInRingOrder) {
                             member("node3", "alive"), member("node4", "left")}));
   auto r = ring::Ring::make({{"node1", 1.0}, {"node2", 1.0}, {"node3", 1.0}});
   for (std::uint64_t page = 0; page < 100; ++page) {
-    const std::uint64_t h = ring::page_hash("k", "o", page);
+    const std::uint64_t h = base::page_hash("k", "o", page);
     std::vector<std::string> want;
     for (std::size_t i : r->rank(h, 3)) {
       if (r->members()[i].id != "node2") want.push_back(r->members()[i].id);
@@ -128,7 +128,7 @@ TEST(RouterView, NodeWithoutClusterIsItsOwnView) {
   ASSERT_EQ(v.nodes().size(), 1u);
   EXPECT_EQ(v.nodes()[0].id, "node1");
   EXPECT_EQ(v.nodes()[0].client_addr, "10.0.0.1:8080");
-  EXPECT_EQ(v.owner(ring::page_hash("a", "b", 3))->id, "node1");
+  EXPECT_EQ(v.owner(base::page_hash("a", "b", 3))->id, "node1");
 }
 
 TEST(RouterView, RejectsDocumentsWithoutRequiredFields) {
@@ -196,7 +196,7 @@ class Choose : public ::testing::Test {
   View view_ = make_view(stats({member("node1", "alive"), member("node2", "alive"),
                                 member("node3", "alive"), member("node4", "dead")}));
   RouteKey key_{"videos", "movie.bin", 7};
-  std::uint64_t hash_ = ring::page_hash("videos", "movie.bin", 7);
+  std::uint64_t hash_ = base::page_hash("videos", "movie.bin", 7);
 
   std::vector<std::string> ranking() const {
     std::vector<std::string> out;

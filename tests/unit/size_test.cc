@@ -1,4 +1,4 @@
-#include "node/size.h"
+#include "ring/base/size.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <optional>
 #include <random>
 
-namespace shoal::node {
+namespace shoal::base {
 namespace {
 
 constexpr std::uint64_t kKiB = 1024;
@@ -180,4 +180,4 @@ TEST(SizeFormatter, RoundTripsThroughParser) {
 }
 
 }  // namespace
-}  // namespace shoal::node
+}  // namespace shoal::base

@@ -1,11 +1,11 @@
-#include "node/size.h"
+#include "ring/base/size.h"
 
 #include <array>
 #include <boost/algorithm/string/predicate.hpp>
 #include <charconv>
 #include <limits>
 
-namespace shoal::node {
+namespace shoal::base {
 namespace {
 
 constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
@@ -136,4 +136,4 @@ std::string format_size(std::uint64_t bytes) {
   return out;
 }
 
-}  // namespace shoal::node
+}  // namespace shoal::base

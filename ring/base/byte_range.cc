@@ -1,11 +1,11 @@
-#include "node/byte_range.h"
+#include "ring/base/byte_range.h"
 
 #include <algorithm>
 #include <boost/algorithm/string/predicate.hpp>
 #include <charconv>
 #include <optional>
 
-namespace shoal::node {
+namespace shoal::base {
 namespace {
 
 bool is_ows(char c) {
@@ -146,4 +146,4 @@ std::string unsatisfied_content_range(std::uint64_t object_size) {
   return "bytes */" + std::to_string(object_size);
 }
 
-}  // namespace shoal::node
+}  // namespace shoal::base

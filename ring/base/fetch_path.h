@@ -8,7 +8,8 @@
 //   - Each part is percent-decoded exactly once (RFC 3986 §2.1): "%2F" in object becomes '/',
 //     "%252F" becomes "%2F", '+' stays '+' (this is a path, not a form). A '%' not followed
 //     by two hex digits (either case) is an error.
-//   - After decoding: kind is 1-64 bytes and has no '/'; object is 1-1024 bytes; both are
+//   - After decoding: kind is 1..kMaxKindBytes (64) bytes and has no '/'; object is
+//     1..kMaxObjectBytes (1024) bytes (ring/base/page_key.h); both are
 //     valid UTF-8 (no overlong forms, surrogates or code points above U+10FFFF) and contain no
 //     control character (0x00-0x1F, 0x7F). Other bytes, including spaces, are allowed.
 //   - Nothing is normalized: "a//b", "./x" and "../x" are object names like any other.
@@ -20,10 +21,9 @@
 #include <string>
 #include <string_view>
 
-namespace shoal::node {
+#include "ring/base/page_key.h"
 
-inline constexpr std::size_t kMaxKindBytes = 64;
-inline constexpr std::size_t kMaxObjectBytes = 1024;
+namespace shoal::base {
 
 // The decoded parts of a fetch target.
 struct FetchTarget {
@@ -49,4 +49,4 @@ std::optional<std::string> percent_decode(std::string_view s);
 // Boost.Locale's header-only UTF-8 decoder.
 bool is_valid_utf8(std::string_view s);
 
-}  // namespace shoal::node
+}  // namespace shoal::base

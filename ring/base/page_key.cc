@@ -1,11 +1,11 @@
-#include "ring/page_key.h"
+#include "ring/base/page_key.h"
 
 #include <array>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-namespace shoal::ring {
+namespace shoal::base {
 namespace {
 
 using Le64 = std::array<char, 8>;
@@ -25,19 +25,31 @@ void update(XXH3_state_t* state, const Le64& bytes) {
   XXH3_64bits_update(state, bytes.data(), bytes.size());
 }
 
+// Feeds the length-prefixed kind and object into a fresh state (the encoding's first four
+// fields).
+void start(XXH3_state_t* state, std::string_view kind, std::string_view object) {
+  XXH3_INITSTATE(state);
+  XXH3_64bits_reset(state);
+  update(state, le64(kind.size()));
+  update(state, kind);
+  update(state, le64(object.size()));
+  update(state, object);
+}
+
 }  // namespace
 
 std::uint64_t page_hash(std::string_view kind, std::string_view object, std::uint64_t page) {
   // Streaming XXH3 gives the same digest as one-shot XXH3_64bits over the concatenation (xxHash
   // API contract), so this equals XXH3_64bits(page_key_bytes(...)) without building the string.
   XXH3_state_t state;
-  XXH3_INITSTATE(&state);
-  XXH3_64bits_reset(&state);
-  update(&state, le64(kind.size()));
-  update(&state, kind);
-  update(&state, le64(object.size()));
-  update(&state, object);
+  start(&state, kind, object);
   update(&state, le64(page));
+  return XXH3_64bits_digest(&state);
+}
+
+std::uint64_t object_hash(std::string_view kind, std::string_view object) {
+  XXH3_state_t state;
+  start(&state, kind, object);
   return XXH3_64bits_digest(&state);
 }
 
@@ -53,4 +65,4 @@ std::string page_key_bytes(std::string_view kind, std::string_view object, std::
   return out;
 }
 
-}  // namespace shoal::ring
+}  // namespace shoal::base

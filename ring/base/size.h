@@ -29,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-namespace shoal::node {
+namespace shoal::base {
 
 // Parses `text` per the grammar above into a number of bytes. Returns nullopt for an empty
 // string, a sign ("-1", "+1"), an unknown or missing-after-space unit, leading or trailing
@@ -44,4 +44,4 @@ std::optional<std::uint64_t> parse_size(std::string_view text);
 // v <= bytes and bytes - v < unit / 100 + 1 (unit: the multiplier of the unit printed).
 std::string format_size(std::uint64_t bytes);
 
-}  // namespace shoal::node
+}  // namespace shoal::base

@@ -1,9 +1,9 @@
-#include "node/fetch_path.h"
+#include "ring/base/fetch_path.h"
 
 #include <algorithm>
 #include <boost/locale/utf.hpp>
 
-namespace shoal::node {
+namespace shoal::base {
 namespace {
 
 constexpr std::string_view kPrefix = "/fetch/";
@@ -89,4 +89,4 @@ std::optional<std::string> parse_fetch_target(std::string_view target, FetchTarg
   return std::nullopt;
 }
 
-}  // namespace shoal::node
+}  // namespace shoal::base

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string_view>
 
-namespace shoal::origin {
+namespace shoal::base {
 
 // `size` bytes at `data` (null when size is 0). Allocate with
 // std::make_unique_for_overwrite<char[]>(n): not zero-initialised, filled in place by whoever
@@ -20,4 +20,4 @@ struct Bytes {
   bool empty() const { return size == 0; }
 };
 
-}  // namespace shoal::origin
+}  // namespace shoal::base

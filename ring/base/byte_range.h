@@ -27,7 +27,7 @@
 #include <string>
 #include <string_view>
 
-namespace shoal::node {
+namespace shoal::base {
 
 // The outcome of parse_byte_range() and resolve_byte_range().
 enum class RangeError {
@@ -83,4 +83,4 @@ std::string content_range(const ResolvedRange& range, std::uint64_t object_size)
 // "bytes */object_size", the Content-Range of a 416 (RFC 9110 §15.5.17).
 std::string unsatisfied_content_range(std::uint64_t object_size);
 
-}  // namespace shoal::node
+}  // namespace shoal::base

@@ -3,9 +3,9 @@
 #include <set>
 #include <string>
 
-#include "origin/outcome.h"
+#include "ring/base/outcome.h"
 
-namespace shoal::origin {
+namespace shoal::base {
 namespace {
 
 constexpr Outcome kAll[] = {
@@ -21,20 +21,6 @@ constexpr Outcome kAll[] = {
     Outcome::kTransportError,
     Outcome::kCancelled,
 };
-
-TEST(Outcome, ClientStatusFollowsTheTable) {
-  EXPECT_EQ(client_status(Outcome::kOk), 206);
-  EXPECT_EQ(client_status(Outcome::kNotFound), 404);
-  EXPECT_EQ(client_status(Outcome::kAccessDenied), 403);
-  EXPECT_EQ(client_status(Outcome::kInvalidRange), 416);
-  EXPECT_EQ(client_status(Outcome::kPreconditionFailed), 409);
-  EXPECT_EQ(client_status(Outcome::kThrottled), 503);
-  EXPECT_EQ(client_status(Outcome::kServerError), 503);
-  EXPECT_EQ(client_status(Outcome::kTimeout), 504);
-  EXPECT_EQ(client_status(Outcome::kMalformed), 502);
-  EXPECT_EQ(client_status(Outcome::kTransportError), 502);
-  EXPECT_EQ(client_status(Outcome::kCancelled), 499);
-}
 
 TEST(Outcome, NamesAreUniqueLowerSnake) {
   std::set<std::string> names;
@@ -57,4 +43,4 @@ TEST(Outcome, OnlyTransientFailuresAreRetryable) {
 }
 
 }  // namespace
-}  // namespace shoal::origin
+}  // namespace shoal::base

@@ -1,4 +1,4 @@
-#include "node/log.h"
+#include "ring/base/log.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 
-namespace shoal::node {
+namespace shoal::base {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -103,4 +103,4 @@ void log_line(LogLevel l, std::string_view msg) {
   (void)rc;
 }
 
-}  // namespace shoal::node
+}  // namespace shoal::base

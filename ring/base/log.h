@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace shoal::node {
+namespace shoal::base {
 
 enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
@@ -35,15 +35,15 @@ bool log_enabled(LogLevel l);
 // Writes one line (a newline is appended; embedded newlines are replaced by spaces).
 void log_line(LogLevel l, std::string_view msg);
 
-}  // namespace shoal::node
+}  // namespace shoal::base
 
 // Usage: SHOAL_LOG(kInfo, "listening on " << addr);  The stream expression is only evaluated when
 // the level is enabled.
 #define SHOAL_LOG(level, expr)                                                      \
   do {                                                                              \
-    if (::shoal::node::log_enabled(::shoal::node::LogLevel::level)) {               \
+    if (::shoal::base::log_enabled(::shoal::base::LogLevel::level)) {               \
       std::ostringstream shoal_log_os_;                                             \
       shoal_log_os_ << expr;                                                        \
-      ::shoal::node::log_line(::shoal::node::LogLevel::level, shoal_log_os_.str()); \
+      ::shoal::base::log_line(::shoal::base::LogLevel::level, shoal_log_os_.str()); \
     }                                                                               \
   } while (0)

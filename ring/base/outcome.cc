@@ -1,33 +1,7 @@
-// Outcome -> client status, names and retry policy; see outcome.h.
-#include "origin/outcome.h"
+// Outcome names and retry policy; see outcome.h.
+#include "ring/base/outcome.h"
 
-namespace shoal::origin {
-
-int client_status(Outcome o) {
-  switch (o) {
-    case Outcome::kOk:
-      return 206;
-    case Outcome::kNotFound:
-      return 404;
-    case Outcome::kAccessDenied:
-      return 403;
-    case Outcome::kInvalidRange:
-      return 416;
-    case Outcome::kPreconditionFailed:
-      return 409;
-    case Outcome::kThrottled:
-    case Outcome::kServerError:
-      return 503;
-    case Outcome::kTimeout:
-      return 504;
-    case Outcome::kMalformed:
-    case Outcome::kTransportError:
-      return 502;
-    case Outcome::kCancelled:
-      return 499;  // nginx's "client closed request"; never sent, only logged
-  }
-  return 500;
-}
+namespace shoal::base {
 
 std::string_view outcome_name(Outcome o) {
   switch (o) {
@@ -70,4 +44,4 @@ bool is_retryable(Outcome o) {
   }
 }
 
-}  // namespace shoal::origin
+}  // namespace shoal::base
