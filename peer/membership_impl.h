@@ -43,6 +43,7 @@
 #include "peer/broadcast_queue.h"
 #include "peer/membership.h"
 #include "peer/messages.h"
+#include "peer/probe_order.h"
 #include "peer/stream.h"
 #include "peer/swim_rules.h"
 #include "ring/rendezvous.h"
@@ -214,8 +215,7 @@ class Membership::Impl : public std::enable_shared_from_this<Impl> {
   boost::asio::steady_timer probe_timer_;
   std::uint64_t probe_gen_ = 0;
   std::optional<Probe> probe_;
-  std::vector<std::string> probe_order_;
-  std::size_t probe_index_ = 0;
+  ProbeOrder probe_order_;
   std::uint32_t seq_ = 0;
   std::map<std::uint32_t, Relay> relays_;
 

@@ -94,22 +94,19 @@ void Membership::Impl::probe_succeeded() {
 }
 
 Membership::Impl::Node* Membership::Impl::next_probe_target() {
-  for (int pass = 0; pass < 2; ++pass) {
-    while (probe_index_ < probe_order_.size()) {
-      auto it = nodes_.find(probe_order_[probe_index_++]);
-      if (it != nodes_.end() && it->first != config_.node_id && is_live(it->second.rec.state)) {
-        return &it->second;
-      }
-    }
-    probe_order_.clear();
-    probe_index_ = 0;
+  auto probe_able = [this](const std::string& id) {
+    auto it = nodes_.find(id);
+    return it != nodes_.end() && id != config_.node_id && is_live(it->second.rec.state);
+  };
+  auto all = [this] {
+    std::vector<std::string> ids;
     for (const auto& [id, n] : nodes_) {
-      if (id != config_.node_id && is_live(n.rec.state)) probe_order_.push_back(id);
+      if (id != config_.node_id && is_live(n.rec.state)) ids.push_back(id);
     }
-    std::shuffle(probe_order_.begin(), probe_order_.end(), rng_);
-    if (probe_order_.empty()) return nullptr;
-  }
-  return nullptr;
+    return ids;
+  };
+  std::optional<std::string> id = probe_order_.next(probe_able, all, rng_);
+  return id ? &nodes_.find(*id)->second : nullptr;
 }
 
 // --- Serving pings and ping-reqs ---

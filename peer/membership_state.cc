@@ -39,8 +39,7 @@ void Membership::Impl::add_member(const Update& u) {
   n.endpoint = *ep;
   n.changed = Clock::now();
   nodes_.emplace(u.id, std::move(n));
-  std::uniform_int_distribution<std::size_t> at(probe_index_, probe_order_.size());
-  probe_order_.insert(probe_order_.begin() + static_cast<std::ptrdiff_t>(at(rng_)), u.id);
+  probe_order_.insert(u.id, rng_);
   broadcasts_.push(u.id, encode_message(u));
   ++epoch_;
   publish();
