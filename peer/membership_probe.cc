@@ -1,10 +1,10 @@
 // SWIM failure detection in Membership::Impl (peer/membership_impl.h): once per protocol period
-// a ping to the next member in randomized round-robin order, ping-reqs through indirect_checks
-// members when it stays unanswered for probe_timeout, and a suspicion when no ack arrived by the
-// end of the period; relaying ping-reqs for other members (a nack at probe_timeout, a late ack
-// still relayed until the requester's period ends); Lifeguard's local health (probe timing
-// scaled by awareness) and suspicion timers that shrink with independent confirmations
-// (peer/swim_rules.h). Packets go out through send() (membership_gossip.cc).
+// a ping to the next member in randomized round-robin order (peer/probe_order.h), ping-reqs
+// through indirect_checks members when it stays unanswered for probe_timeout, and a suspicion
+// when no ack arrived by the end of the period; relaying ping-reqs for other members (a nack at
+// probe_timeout, a late ack still relayed until the requester's period ends); Lifeguard's local
+// health (probe timing scaled by awareness) and suspicion timers that shrink with independent
+// confirmations (peer/swim_rules.h). Packets go out through send() (membership_gossip.cc).
 //
 // Thread rules: the io_context thread only.
 #include <algorithm>
