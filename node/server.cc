@@ -64,78 +64,77 @@ nlohmann::json buckets_json(const std::vector<origin::BucketReport>& reports) {
   return out;
 }
 
-// One metric family: HELP, TYPE and one line per (labels, value); labels already formatted.
-void write_family(std::string* out, const std::string& name, const std::string& help,
-                  const char* type, const std::vector<std::pair<std::string, double>>& series) {
-  *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-  char value[64];
-  for (const auto& [labels, v] : series) {
-    std::snprintf(value, sizeof value, "%.9g", v);
-    *out += name + "{" + labels + "} " + value + "\n";
-  }
+// A latency in seconds.
+double seconds(std::chrono::microseconds v) {
+  return static_cast<double>(v.count()) / 1e6;
 }
 
-// The per-bucket origin series of /metrics.
-void write_bucket_metrics(std::string* out, const std::vector<origin::BucketReport>& reports) {
-  std::vector<std::pair<std::string, double>> latency, delay, errors, breaker, hedges;
-  std::vector<std::pair<std::string, double>> effective, uses_peers, peer_latency, peer_errors;
-  for (const origin::BucketReport& r : reports) {
-    const std::string b = "bucket=\"" + escape_label(r.bucket) + "\"";
-    auto add_latency = [&](const char* kind, const char* q,
-                           const std::optional<std::chrono::microseconds>& v) {
-      if (v) {
-        latency.emplace_back(b + ",kind=\"" + kind + "\",q=\"" + q + "\"",
-                             static_cast<double>(v->count()) / 1e6);
-      }
+// The per-bucket origin families of /metrics, each with its series in report order.
+void write_bucket_metrics(PrometheusWriter& out, const std::vector<origin::BucketReport>& reports) {
+  // Runs fn(report, its bucket label) for every bucket.
+  auto each = [&reports](auto&& fn) {
+    for (const origin::BucketReport& r : reports) fn(r, Labels{{"bucket", r.bucket}});
+  };
+  out.family("shoal_origin_bucket_latency_seconds",
+             "Decaying origin latency quantile q by bucket and kind: first_byte or whole page",
+             "gauge");
+  each([&out](const origin::BucketReport& r, const Labels& b) {
+    auto add = [&](const char* kind, const char* q,
+                   const std::optional<std::chrono::microseconds>& v) {
+      if (v) out.sample(Labels(b).add("kind", kind).add("q", q), seconds(*v));
     };
-    add_latency("first_byte", "0.5", r.first_byte_p50);
-    add_latency("first_byte", "0.99", r.first_byte_p99);
-    add_latency("page", "0.5", r.page_p50);
-    add_latency("page", "0.99", r.page_p99);
-    if (r.hedge_delay) delay.emplace_back(b, static_cast<double>(r.hedge_delay->count()) / 1e6);
-    errors.emplace_back(b, r.error_rate);
-    effective.emplace_back(b, r.effective_error_rate);
-    uses_peers.emplace_back(b + ",figure=\"latency\"", r.latency_with_peers ? 1 : 0);
-    uses_peers.emplace_back(b + ",figure=\"error_rate\"", r.errors_with_peers ? 1 : 0);
-    if (r.peer_page_p50) {
-      peer_latency.emplace_back(b + ",q=\"0.5\"",
-                                static_cast<double>(r.peer_page_p50->count()) / 1e6);
-    }
-    if (r.peer_page_p99) {
-      peer_latency.emplace_back(b + ",q=\"0.99\"",
-                                static_cast<double>(r.peer_page_p99->count()) / 1e6);
-    }
-    if (r.peer_evidence > 0) peer_errors.emplace_back(b, r.peer_error_rate);
-    breaker.emplace_back(b, static_cast<double>(r.breaker));
-    hedges.emplace_back(b + ",result=\"sent\"", static_cast<double>(r.hedges_sent));
-    hedges.emplace_back(b + ",result=\"won\"", static_cast<double>(r.hedges_won));
-    hedges.emplace_back(b + ",result=\"refused\"", static_cast<double>(r.hedges_refused));
-  }
-  write_family(out, "shoal_origin_bucket_latency_seconds",
-               "Decaying origin latency quantile q by bucket and kind: first_byte or whole page",
-               "gauge", latency);
-  write_family(out, "shoal_origin_bucket_hedge_delay_seconds",
-               "Page fetches from this bucket running longer than this are hedged", "gauge", delay);
-  write_family(out, "shoal_origin_bucket_error_rate",
-               "Error-rate EWMA of origin page fetches by bucket", "gauge", errors);
-  write_family(out, "shoal_origin_bucket_effective_error_rate",
-               "Error rate bucket order uses: own EWMA, blended with peers' while own evidence is "
-               "short",
-               "gauge", effective);
-  write_family(out, "shoal_origin_bucket_uses_peers",
-               "1 when the figure in use (latency or error_rate) includes peers' gossiped figures",
-               "gauge", uses_peers);
-  write_family(out, "shoal_origin_bucket_peer_latency_seconds",
-               "Whole-page origin latency quantile q by bucket from peers' gossiped figures alone",
-               "gauge", peer_latency);
-  write_family(out, "shoal_origin_bucket_peer_error_rate",
-               "Evidence-weighted error rate by bucket from peers' gossiped figures alone", "gauge",
-               peer_errors);
-  write_family(out, "shoal_origin_bucket_breaker_state",
-               "Circuit breaker by bucket: 0 closed, 1 half-open, 2 open", "gauge", breaker);
-  write_family(out, "shoal_origin_hedges_total",
-               "Hedged origin requests by bucket of the slow attempt: sent, won, refused (budget)",
-               "counter", hedges);
+    add("first_byte", "0.5", r.first_byte_p50);
+    add("first_byte", "0.99", r.first_byte_p99);
+    add("page", "0.5", r.page_p50);
+    add("page", "0.99", r.page_p99);
+  });
+  out.family("shoal_origin_bucket_hedge_delay_seconds",
+             "Page fetches from this bucket running longer than this are hedged", "gauge");
+  each([&out](const origin::BucketReport& r, const Labels& b) {
+    if (r.hedge_delay) out.sample(b, seconds(*r.hedge_delay));
+  });
+  out.family("shoal_origin_bucket_error_rate", "Error-rate EWMA of origin page fetches by bucket",
+             "gauge");
+  each([&out](const origin::BucketReport& r, const Labels& b) { out.sample(b, r.error_rate); });
+  out.family("shoal_origin_bucket_effective_error_rate",
+             "Error rate bucket order uses: own EWMA, blended with peers' while own evidence is "
+             "short",
+             "gauge");
+  each([&out](const origin::BucketReport& r, const Labels& b) {
+    out.sample(b, r.effective_error_rate);
+  });
+  out.family("shoal_origin_bucket_uses_peers",
+             "1 when the figure in use (latency or error_rate) includes peers' gossiped figures",
+             "gauge");
+  each([&out](const origin::BucketReport& r, const Labels& b) {
+    out.sample(Labels(b).add("figure", "latency"), r.latency_with_peers ? 1 : 0);
+    out.sample(Labels(b).add("figure", "error_rate"), r.errors_with_peers ? 1 : 0);
+  });
+  out.family("shoal_origin_bucket_peer_latency_seconds",
+             "Whole-page origin latency quantile q by bucket from peers' gossiped figures alone",
+             "gauge");
+  each([&out](const origin::BucketReport& r, const Labels& b) {
+    if (r.peer_page_p50) out.sample(Labels(b).add("q", "0.5"), seconds(*r.peer_page_p50));
+    if (r.peer_page_p99) out.sample(Labels(b).add("q", "0.99"), seconds(*r.peer_page_p99));
+  });
+  out.family("shoal_origin_bucket_peer_error_rate",
+             "Evidence-weighted error rate by bucket from peers' gossiped figures alone", "gauge");
+  each([&out](const origin::BucketReport& r, const Labels& b) {
+    if (r.peer_evidence > 0) out.sample(b, r.peer_error_rate);
+  });
+  out.family("shoal_origin_bucket_breaker_state",
+             "Circuit breaker by bucket: 0 closed, 1 half-open, 2 open", "gauge");
+  each([&out](const origin::BucketReport& r, const Labels& b) {
+    out.sample(b, static_cast<double>(r.breaker));
+  });
+  out.family("shoal_origin_hedges_total",
+             "Hedged origin requests by bucket of the slow attempt: sent, won, refused (budget)",
+             "counter");
+  each([&out](const origin::BucketReport& r, const Labels& b) {
+    out.sample(Labels(b).add("result", "sent"), static_cast<double>(r.hedges_sent));
+    out.sample(Labels(b).add("result", "won"), static_cast<double>(r.hedges_won));
+    out.sample(Labels(b).add("result", "refused"), static_cast<double>(r.hedges_refused));
+  });
 }
 
 // Opens the disk tier before the client port: recovery reads every slot header. While it runs,
@@ -197,41 +196,37 @@ nlohmann::json disk_json(const PageFetcher& fetcher) {
 }
 
 // The disk tier's /metrics series (none when memory-only).
-void write_disk_metrics(std::string* out, const PageFetcher& fetcher) {
+void write_disk_metrics(PrometheusWriter& out, const PageFetcher& fetcher) {
   const store::DiskTier* disk = fetcher.disk();
   if (disk == nullptr) return;
   const store::DiskStats s = disk->stats();
   const store::AdmissionStats a = fetcher.admission_stats();
   auto d = [](std::uint64_t v) { return static_cast<double>(v); };
-  write_gauge(out, "shoal_disk_capacity_bytes", "Disk tier size (slots times slot size)",
-              d(s.capacity_bytes));
-  write_gauge(out, "shoal_disk_used_bytes", "Disk tier bytes in slots holding pages",
-              d(s.used_bytes));
-  write_gauge(out, "shoal_disk_slots", "Disk tier slots", d(s.slots));
-  write_gauge(out, "shoal_disk_slots_used", "Disk tier slots holding pages", d(s.slots_used));
-  write_gauge(out, "shoal_disk_slots_bad", "Disk tier slots marked bad after EIO", d(s.slots_bad));
-  write_counter(out, "shoal_disk_hits_total", "Pages read from the disk tier and verified",
-                d(s.hits));
-  write_counter(out, "shoal_disk_writes_total", "Pages written to the disk tier", d(s.writes));
-  write_counter(out, "shoal_disk_written_bytes_total",
-                "Bytes written to the disk tier's device (headers, payloads, invalidations)",
-                d(s.bytes_written));
-  write_counter(out, "shoal_disk_writes_rejected_total",
-                "Disk writes refused (already stored, queue full, no free slot)",
-                d(s.writes_rejected));
-  write_counter(out, "shoal_disk_not_admitted_total",
-                "Pages evicted from memory that the admission rule kept off disk", d(a.rejected));
-  write_counter(out, "shoal_disk_evictions_total", "Disk pages displaced to make room",
-                d(s.evictions));
-  write_counter(out, "shoal_disk_checksum_failures_total",
-                "Disk pages that failed verification on read (dropped, refetched)",
-                d(s.checksum_failures));
-  write_counter(out, "shoal_disk_io_errors_total", "Failed disk tier reads and writes",
-                d(s.io_errors));
-  write_gauge(out, "shoal_disk_recovery_seconds", "Time the last start spent scanning slot headers",
-              s.recovery_seconds);
-  write_gauge(out, "shoal_disk_pages_recovered", "Pages found on disk at the last start",
-              d(s.pages_recovered));
+  out.gauge("shoal_disk_capacity_bytes", "Disk tier size (slots times slot size)",
+            d(s.capacity_bytes));
+  out.gauge("shoal_disk_used_bytes", "Disk tier bytes in slots holding pages", d(s.used_bytes));
+  out.gauge("shoal_disk_slots", "Disk tier slots", d(s.slots));
+  out.gauge("shoal_disk_slots_used", "Disk tier slots holding pages", d(s.slots_used));
+  out.gauge("shoal_disk_slots_bad", "Disk tier slots marked bad after EIO", d(s.slots_bad));
+  out.counter("shoal_disk_hits_total", "Pages read from the disk tier and verified", d(s.hits));
+  out.counter("shoal_disk_writes_total", "Pages written to the disk tier", d(s.writes));
+  out.counter("shoal_disk_written_bytes_total",
+              "Bytes written to the disk tier's device (headers, payloads, invalidations)",
+              d(s.bytes_written));
+  out.counter("shoal_disk_writes_rejected_total",
+              "Disk writes refused (already stored, queue full, no free slot)",
+              d(s.writes_rejected));
+  out.counter("shoal_disk_not_admitted_total",
+              "Pages evicted from memory that the admission rule kept off disk", d(a.rejected));
+  out.counter("shoal_disk_evictions_total", "Disk pages displaced to make room", d(s.evictions));
+  out.counter("shoal_disk_checksum_failures_total",
+              "Disk pages that failed verification on read (dropped, refetched)",
+              d(s.checksum_failures));
+  out.counter("shoal_disk_io_errors_total", "Failed disk tier reads and writes", d(s.io_errors));
+  out.gauge("shoal_disk_recovery_seconds", "Time the last start spent scanning slot headers",
+            s.recovery_seconds);
+  out.gauge("shoal_disk_pages_recovered", "Pages found on disk at the last start",
+            d(s.pages_recovered));
 }
 
 }  // namespace
@@ -673,53 +668,52 @@ std::string Server::stats_json() {
 }
 
 std::string Server::metrics_text() {
-  std::string out;
-  out.reserve(16 * 1024);
+  std::string text;
+  text.reserve(16 * 1024);
+  PrometheusWriter out(&text);
   const auto& m = metrics_;
-  m.requests.write(&out);
-  m.pages.write(&out);
-  m.origin_requests.write(&out);
-  m.origin_bytes.write(&out);
-  m.egress_bytes.write(&out);
-  m.client_errors.write(&out);
-  m.request_seconds.write(&out);
-  m.first_byte_seconds.write(&out);
-  m.origin_seconds.write(&out);
-  m.origin_pages.write(&out);
-  if (page_fetch_) write_bucket_metrics(&out, page_fetch_->report());
+  m.requests.write(out);
+  m.pages.write(out);
+  m.origin_requests.write(out);
+  m.origin_bytes.write(out);
+  m.egress_bytes.write(out);
+  m.client_errors.write(out);
+  m.request_seconds.write(out);
+  m.first_byte_seconds.write(out);
+  m.origin_seconds.write(out);
+  m.origin_pages.write(out);
+  if (page_fetch_) write_bucket_metrics(out, page_fetch_->report());
   auto mem = memory_.stats();
   origin::ClientStats org = origin_ ? origin_->stats() : origin::ClientStats{};
-  write_gauge(&out, "shoal_memory_capacity_bytes", "Memory tier budget",
-              static_cast<double>(mem.capacity_bytes));
-  write_gauge(&out, "shoal_memory_used_bytes", "Bytes held by the memory tier",
-              static_cast<double>(mem.used_bytes));
-  write_gauge(&out, "shoal_memory_pages", "Pages in the memory tier",
-              static_cast<double>(mem.pages));
-  write_gauge(&out, "shoal_memory_evictions", "Entries evicted from the memory tier (since start)",
-              static_cast<double>(mem.evictions));
-  write_gauge(&out, "shoal_connections", "Open client connections",
-              static_cast<double>(m.connections.load()));
-  write_counter(&out, "shoal_connections_refused_total",
-                "Connections refused over --max-connections",
-                static_cast<double>(m.connections_refused.load()));
-  write_counter(&out, "shoal_pages_shed_total",
-                "Page misses refused with 503 because too many fetches were in progress",
-                static_cast<double>(fetcher_ ? fetcher_->shed() : 0));
-  write_gauge(&out, "shoal_inflight_bytes", "Page buffers of origin fetches in progress",
-              static_cast<double>(fetcher_ ? fetcher_->inflight_bytes() : 0));
-  write_gauge(&out, "shoal_requests_in_flight", "Client requests being served",
-              static_cast<double>(m.requests_in_flight.load()));
-  write_gauge(&out, "shoal_origin_in_flight", "Origin operations not yet completed",
-              static_cast<double>(org.in_flight));
-  write_gauge(&out, "shoal_origin_retries", "Origin attempts retried (since start)",
-              static_cast<double>(org.retries));
-  if (cluster_) cluster_->write_metrics(&out);
-  if (fetcher_) write_disk_metrics(&out, *fetcher_);
-  write_gauge(&out, "shoal_egress_throughput_10s_bps", "Bits per second sent, last 10 s",
-              m.egress.bits_per_second());
-  write_gauge(&out, "shoal_ingress_throughput_10s_bps",
-              "Bits per second received from the origin, last 10 s", m.ingress.bits_per_second());
-  return out;
+  out.gauge("shoal_memory_capacity_bytes", "Memory tier budget",
+            static_cast<double>(mem.capacity_bytes));
+  out.gauge("shoal_memory_used_bytes", "Bytes held by the memory tier",
+            static_cast<double>(mem.used_bytes));
+  out.gauge("shoal_memory_pages", "Pages in the memory tier", static_cast<double>(mem.pages));
+  out.gauge("shoal_memory_evictions", "Entries evicted from the memory tier (since start)",
+            static_cast<double>(mem.evictions));
+  out.gauge("shoal_connections", "Open client connections",
+            static_cast<double>(m.connections.load()));
+  out.counter("shoal_connections_refused_total", "Connections refused over --max-connections",
+              static_cast<double>(m.connections_refused.load()));
+  out.counter("shoal_pages_shed_total",
+              "Page misses refused with 503 because too many fetches were in progress",
+              static_cast<double>(fetcher_ ? fetcher_->shed() : 0));
+  out.gauge("shoal_inflight_bytes", "Page buffers of origin fetches in progress",
+            static_cast<double>(fetcher_ ? fetcher_->inflight_bytes() : 0));
+  out.gauge("shoal_requests_in_flight", "Client requests being served",
+            static_cast<double>(m.requests_in_flight.load()));
+  out.gauge("shoal_origin_in_flight", "Origin operations not yet completed",
+            static_cast<double>(org.in_flight));
+  out.gauge("shoal_origin_retries", "Origin attempts retried (since start)",
+            static_cast<double>(org.retries));
+  if (cluster_) cluster_->write_metrics(out);
+  if (fetcher_) write_disk_metrics(out, *fetcher_);
+  out.gauge("shoal_egress_throughput_10s_bps", "Bits per second sent, last 10 s",
+            m.egress.bits_per_second());
+  out.gauge("shoal_ingress_throughput_10s_bps",
+            "Bits per second received from the origin, last 10 s", m.ingress.bits_per_second());
+  return text;
 }
 
 }  // namespace shoal::node
