@@ -23,6 +23,7 @@
 #include "ring/base/fetch_path.h"
 #include "ring/base/log.h"
 #include "ring/base/page_key.h"
+#include "ring/move_estimate.h"
 #include "ring/rendezvous.h"
 
 namespace shoal::node {
@@ -107,15 +108,6 @@ std::string hex64(std::uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
-}
-
-// SplitMix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number generators", OOPSLA
-// 2014): the i-th sample hash for ownership(); deterministic, so answers repeat.
-std::uint64_t splitmix64(std::uint64_t i) {
-  std::uint64_t z = i * 0x9e3779b97f4a7c15ull + 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
 }
 
 std::size_t append_body(char* data, std::size_t size, std::size_t n, void* user) {
@@ -582,21 +574,12 @@ void AdminApi::ownership(std::shared_ptr<Call> c) {
   post_guarded(c, [this, c, current, after = *next, simulate, add, remove,
                    epoch = view ? view->epoch : 0]() {
     // Sample the key space: who owns each hash now, and after the change.
-    std::vector<std::uint64_t> owned(current.size(), 0), moved(current.size(), 0);
-    std::vector<std::uint64_t> owned_next(after.size(), 0);
-    for (std::size_t s = 0; simulate && s < kOwnershipSamples; ++s) {
-      const std::uint64_t h = splitmix64(s);
-      const ring::Member* a = current.owner(h);
-      const ring::Member* b = after.owner(h);
-      const std::size_t ia = static_cast<std::size_t>(a - current.members().data());
-      ++owned[ia];
-      ++owned_next[static_cast<std::size_t>(b - after.members().data())];
-      if (a->id != b->id) ++moved[ia];
-    }
+    const ring::MoveEstimate moves =
+        ring::estimate_moves(current, after, simulate ? kOwnershipSamples : 0);
     std::map<std::string, json> stats;
     for (auto& [id, s] : all_member_stats()) stats[id] = std::move(s);
     json members = json::array();
-    double moved_fraction = 0, moved_bytes = 0, moved_pages = 0;
+    double moved_bytes = 0, moved_pages = 0;
     bool complete = true;
     std::uint64_t cached_bytes = 0;
     for (std::size_t i = 0; i < current.size(); ++i) {
@@ -611,10 +594,8 @@ void AdminApi::ownership(std::shared_ptr<Call> c) {
       if (known) cached_bytes += mem->page_bytes;
       complete = complete && known;
       if (simulate) {
-        const double f =
-            owned[i] ? static_cast<double>(moved[i]) / static_cast<double>(owned[i]) : 0;
+        const double f = moves.moves_out_fraction(i);
         row["moves_out_fraction"] = f;
-        moved_fraction += static_cast<double>(moved[i]) / static_cast<double>(kOwnershipSamples);
         if (known) {
           moved_bytes += f * static_cast<double>(mem->page_bytes);
           moved_pages += f * static_cast<double>(mem->pages);
@@ -634,14 +615,13 @@ void AdminApi::ownership(std::shared_ptr<Call> c) {
         next_members.push_back({{"id", m.id},
                                 {"weight", m.weight},
                                 {"share", after.share(i)},
-                                {"sampled_share", static_cast<double>(owned_next[i]) /
-                                                      static_cast<double>(kOwnershipSamples)}});
+                                {"sampled_share", moves.sampled_share_after(i)}});
       }
       j["simulation"] = {
           {"add", add ? json{{"id", add->id}, {"weight", add->weight}} : json(nullptr)},
           {"remove", remove ? json(*remove) : json(nullptr)},
           {"samples", kOwnershipSamples},
-          {"moved_fraction", moved_fraction},
+          {"moved_fraction", moves.moved_fraction()},
           {"moved_bytes", static_cast<std::uint64_t>(std::llround(moved_bytes))},
           {"moved_pages", static_cast<std::uint64_t>(std::llround(moved_pages))},
           {"members", std::move(next_members)}};

@@ -589,6 +589,10 @@ TEST_F(ShoalctlTest, AStandaloneNodeIsAOneMemberCluster) {
   EXPECT_EQ(own["members"][0]["share"], 1.0);
   EXPECT_EQ(own["cached_bytes"], 3 * kPage);
   EXPECT_NEAR(own["simulation"]["moved_fraction"].get<double>(), 0.5, 0.01);
+  // Removing the only member moves every page (to nobody); the node keeps serving.
+  own = parse(ctl({"--json", "ownership", "--simulate-remove", m["self"].get<std::string>()}));
+  EXPECT_EQ(own["simulation"]["moved_fraction"], 1.0) << own.dump();
+  EXPECT_EQ(own["simulation"]["members"].size(), 0u) << own.dump();
   // Membership changes need a cluster.
   for (auto args :
        std::vector<std::vector<std::string>>{{"set-weight", m["self"].get<std::string>(), "2"},
