@@ -1,6 +1,5 @@
 #include "node/admin.h"
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -11,7 +10,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <future>
 #include <map>
 #include <set>
 #include <sstream>
@@ -25,6 +23,8 @@
 #include "ring/base/page_key.h"
 #include "ring/move_estimate.h"
 #include "ring/rendezvous.h"
+#include "router/http_client.h"
+#include "router/view.h"
 
 namespace shoal::node {
 namespace http = boost::beast::http;
@@ -110,88 +110,27 @@ std::string hex64(std::uint64_t v) {
   return buf;
 }
 
-std::size_t append_body(char* data, std::size_t size, std::size_t n, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  if (body->size() + size * n > kMaxStatsBody) return 0;  // aborts the transfer
-  body->append(data, size * n);
-  return size * n;
+// TLS for reading other members' /stats when this node's client port serves HTTPS (the members
+// of one cluster share that choice), else nullopt.
+std::optional<router::HttpTls> member_tls(const NodeConfig& cfg) {
+  if (!cfg.tls_self && cfg.tls_cert.empty()) return std::nullopt;
+  std::string unused;  // only a CA file can fail to load
+  return router::make_http_tls(/*verify=*/false, "", &unused);
 }
 
-// GET {http|https}://addr/stats within kMemberStatsTimeout (blocking). TLS peers are not
-// verified: /stats is public, and a forged answer could only end a drain's wait early.
-std::optional<json> get_stats(const std::string& addr, bool tls, std::string* error) {
-  std::unique_ptr<CURL, void (*)(CURL*)> h(curl_easy_init(), curl_easy_cleanup);
-  if (!h) {
-    *error = "curl_easy_init failed";
-    return std::nullopt;
-  }
-  const std::string url = (tls ? "https://" : "http://") + addr + "/stats";
-  std::string body;
-  const long timeout = static_cast<long>(kMemberStatsTimeout.count());
-  curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, &append_body);
-  curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, timeout);
-  curl_easy_setopt(h.get(), CURLOPT_CONNECTTIMEOUT_MS, timeout);
-  curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h.get(), CURLOPT_SSL_VERIFYPEER, 0L);
-  curl_easy_setopt(h.get(), CURLOPT_SSL_VERIFYHOST, 0L);
-  CURLcode rc = curl_easy_perform(h.get());
-  if (rc != CURLE_OK) {
-    *error = url + ": " + curl_easy_strerror(rc);
-    return std::nullopt;
-  }
-  long status = 0;
-  curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
-  if (status != 200) {
-    *error = url + ": HTTP " + std::to_string(status);
-    return std::nullopt;
-  }
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    *error = url + ": not a JSON object";
-    return std::nullopt;
-  }
-  return j;
-}
-
-// What a member's /stats says about member `id`: its record, or nullptr.
-const json* find_member(const json& stats, const std::string& id) {
-  if (!stats.contains("members") || !stats["members"].is_array()) return nullptr;
-  for (const json& m : stats["members"]) {
-    if (m.is_object() && m.contains("id") && m["id"].is_string() && m["id"] == id) return &m;
-  }
-  return nullptr;
-}
-
-// A member's /stats "memory" figures, or nullopt (with `why`) when they are missing or not
-// non-negative integers: another member's /stats is read, never trusted.
-struct MemoryFigures {
-  std::uint64_t page_bytes = 0, pages = 0;
-};
-std::optional<MemoryFigures> memory_figures(const json& stats, std::string* why) {
-  if (!stats.is_object() || !stats.contains("memory")) {
-    *why = stats.is_object() && stats.contains("error") && stats["error"].is_string()
-               ? stats["error"].get<std::string>()
-               : "no /stats";
-    return std::nullopt;
-  }
-  const json& m = stats["memory"];
-  MemoryFigures f;
-  for (auto [key, out] : {std::pair{"page_bytes", &f.page_bytes}, std::pair{"pages", &f.pages}}) {
-    if (!m.is_object() || !m.contains(key) || !m[key].is_number_unsigned()) {
-      *why = std::string("/stats: no non-negative integer memory.") + key;
-      return std::nullopt;
-    }
-    *out = m[key].get<std::uint64_t>();
-  }
-  return f;
-}
-
-// A member's weight as its /stats record `m` shows it; nullopt when absent or not a number.
-std::optional<double> shown_weight(const json* m) {
-  if (m == nullptr || !m->contains("weight") || !(*m)["weight"].is_number()) return std::nullopt;
-  return (*m)["weight"].get<double>();
+// GET /stats of one member: plain HTTP or TLS as this node's own client port, within
+// kMemberStatsTimeout. TLS peers are not verified: /stats is public, and a forged answer could
+// only end a drain's wait early or skew ownership's figures.
+router::HttpRequest stats_request(const std::string& addr,
+                                  const std::optional<router::HttpTls>& tls) {
+  router::HttpRequest req;
+  req.host_port = addr;
+  req.target = "/stats";
+  req.user_agent = "shoald";
+  req.timeout = kMemberStatsTimeout;
+  req.max_body_bytes = kMaxStatsBody;
+  req.tls = tls;
+  return req;
 }
 
 // Parses "ID" or "ID:W" (W a number; split at the last ':').
@@ -576,8 +515,8 @@ void AdminApi::ownership(std::shared_ptr<Call> c) {
     // Sample the key space: who owns each hash now, and after the change.
     const ring::MoveEstimate moves =
         ring::estimate_moves(current, after, simulate ? kOwnershipSamples : 0);
-    std::map<std::string, json> stats;
-    for (auto& [id, s] : all_member_stats()) stats[id] = std::move(s);
+    std::map<std::string, MemberStats> stats;
+    for (MemberStats& s : all_member_stats()) stats[s.id] = std::move(s);
     json members = json::array();
     double moved_bytes = 0, moved_pages = 0;
     bool complete = true;
@@ -585,8 +524,11 @@ void AdminApi::ownership(std::shared_ptr<Call> c) {
     for (std::size_t i = 0; i < current.size(); ++i) {
       const ring::Member& m = current.members()[i];
       json row = {{"id", m.id}, {"weight", m.weight}, {"share", current.share(i)}};
-      std::string why;
-      const std::optional<MemoryFigures> mem = memory_figures(stats[m.id], &why);
+      const MemberStats& ms = stats[m.id];
+      std::string why = ms.error;
+      std::optional<router::MemoryFigures> mem;
+      if (why.empty() && !ms.doc.is_object()) why = "no /stats";
+      if (why.empty()) mem = router::memory_figures(ms.doc, &why);
       const bool known = mem.has_value();
       row["cached_bytes"] = known ? json(mem->page_bytes) : json(nullptr);
       row["cached_pages"] = known ? json(mem->pages) : json(nullptr);
@@ -630,12 +572,41 @@ void AdminApi::ownership(std::shared_ptr<Call> c) {
   });
 }
 
-std::vector<std::pair<std::string, json>> AdminApi::all_member_stats() {
-  std::vector<std::pair<std::string, json>> out;
+std::vector<AdminApi::MemberStats> AdminApi::fetch_member_stats(
+    const std::vector<std::pair<std::string, std::string>>& members) {
+  const auto tls = member_tls(host_.config());
+  const std::string scheme = tls ? "https://" : "http://";
+  std::vector<MemberStats> out;
+  for (std::size_t i = 0; i < members.size() && !stopping_; i += kStatsFanOut) {
+    std::vector<router::HttpRequest> batch;
+    for (std::size_t k = i; k < std::min(members.size(), i + kStatsFanOut); ++k) {
+      batch.push_back(stats_request(members[k].second, tls));
+    }
+    std::vector<router::HttpResult> results = router::http_requests(std::move(batch), kStatsFanOut);
+    for (std::size_t k = 0; k < results.size(); ++k) {
+      const auto& [id, addr] = members[i + k];
+      const std::string url = scheme + addr + "/stats";
+      router::HttpResult& r = results[k];
+      MemberStats m{id, json(), ""};
+      if (!r.ok()) {
+        m.error = url + ": " + r.error;
+      } else if (r.status != 200) {
+        m.error = url + ": HTTP " + std::to_string(r.status);
+      } else {
+        m.doc = json::parse(r.body, nullptr, false);
+        if (m.doc.is_discarded() || !m.doc.is_object()) m.error = url + ": not a JSON object";
+      }
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
+std::vector<AdminApi::MemberStats> AdminApi::all_member_stats() {
   const NodeConfig& cfg = host_.config();
-  const bool tls = cfg.tls_self || !cfg.tls_cert.empty();
+  std::vector<MemberStats> out;
+  out.push_back({cfg.node_id, json::parse(host_.stats_json(), nullptr, false), ""});
   std::vector<std::pair<std::string, std::string>> others;  // id, client_addr
-  out.emplace_back(cfg.node_id, json::parse(host_.stats_json(), nullptr, false));
   if (Cluster* cl = host_.cluster()) {
     // Hold the view: the peer loop may publish a new one (freeing this) while we iterate.
     const auto view = cl->view();
@@ -645,19 +616,7 @@ std::vector<std::pair<std::string, json>> AdminApi::all_member_stats() {
       }
     }
   }
-  for (std::size_t i = 0; i < others.size() && !stopping_; i += kStatsFanOut) {
-    std::vector<std::future<json>> batch;
-    for (std::size_t k = i; k < std::min(others.size(), i + kStatsFanOut); ++k) {
-      batch.push_back(std::async(std::launch::async, [addr = others[k].second, tls] {
-        std::string error;
-        auto s = get_stats(addr, tls, &error);
-        return s ? *s : json{{"error", error}};
-      }));
-    }
-    for (std::size_t k = 0; k < batch.size(); ++k) {
-      out.emplace_back(others[i + k].first, batch[k].get());
-    }
-  }
+  for (MemberStats& m : fetch_member_stats(others)) out.push_back(std::move(m));
   return out;
 }
 
@@ -732,31 +691,32 @@ void AdminApi::drain(std::shared_ptr<Call> c) {
 
 AdminResponse AdminApi::wait_for_weight_zero(std::chrono::milliseconds timeout) {
   const NodeConfig& cfg = host_.config();
-  const bool tls = cfg.tls_self || !cfg.tls_cert.empty();
   const auto started = Clock::now();
   const auto deadline = started + timeout;
   std::set<std::string> confirmed;
   std::map<std::string, std::string> pending;  // id -> why not yet
   while (!stopping_) {
     pending.clear();
-    // Hold the view for the loop: a range-for keeps only the last temporary alive, not the
-    // shared_ptr view() returns, and the peer loop may publish a new view meanwhile.
-    const auto view = host_.cluster()->view();
-    for (const peer::MemberRecord& rec : view->members) {
-      if (rec.id == cfg.node_id || rec.state != peer::MemberState::kAlive) continue;
-      if (confirmed.count(rec.id)) continue;
-      std::string error;
-      auto s = get_stats(rec.meta.client_addr, tls, &error);
-      const json* me = s ? find_member(*s, cfg.node_id) : nullptr;
-      if (shown_weight(me) == 0.0) {
-        confirmed.insert(rec.id);
-      } else {
-        pending[rec.id] =
-            s ? "still shows weight " + dump(me ? me->value("weight", json(nullptr)) : json("none"))
-              : error;
+    std::vector<std::pair<std::string, std::string>> ask;  // id, client_addr
+    {
+      // Hold the view while reading it: the peer loop may publish a new one meanwhile.
+      const auto view = host_.cluster()->view();
+      for (const peer::MemberRecord& rec : view->members) {
+        if (rec.id == cfg.node_id || rec.state != peer::MemberState::kAlive) continue;
+        if (!confirmed.count(rec.id)) ask.emplace_back(rec.id, rec.meta.client_addr);
       }
     }
-    if (pending.empty()) {
+    for (const MemberStats& s : fetch_member_stats(ask)) {
+      std::string why = s.error;
+      std::optional<router::NodeInfo> me;
+      if (why.empty()) me = router::find_node_info(s.doc, cfg.node_id, &why);
+      if (me && me->weight == 0.0) {
+        confirmed.insert(s.id);
+      } else {
+        pending[s.id] = me ? "still shows weight " + dump(json(me->weight)) : why;
+      }
+    }
+    if (pending.empty() && !stopping_) {
       return json_response(
           200,
           {{"id", cfg.node_id},

@@ -129,9 +129,19 @@ class AdminApi {
   void warm_done(std::shared_ptr<WarmJob> job);
   // Waits (pool thread) until every other live member's /stats shows this node at weight 0.
   AdminResponse wait_for_weight_zero(std::chrono::milliseconds timeout);
-  // Every member's /stats (pool thread): this node's own directly, others over HTTP; a member
-  // that does not answer maps to {"error": "..."}.
-  std::vector<std::pair<std::string, nlohmann::json>> all_member_stats();
+  // One member's /stats document, or why there is none.
+  struct MemberStats {
+    std::string id;
+    nlohmann::json doc;  // a JSON object when error is ""
+    std::string error;   // "URL: reason" when the GET failed or did not give a JSON object
+  };
+  // Every member's /stats (pool thread): this node's own directly, the other live members' over
+  // HTTP (fetch_member_stats()).
+  std::vector<MemberStats> all_member_stats();
+  // GET /stats of each (id, client address) pair, kStatsFanOut at a time, each within
+  // kMemberStatsTimeout (pool thread); stops early once the API is stopping.
+  std::vector<MemberStats> fetch_member_stats(
+      const std::vector<std::pair<std::string, std::string>>& members);
   FetchOptions fetch_options(const std::string& kind) const;
   // Runs fn() on pool_. An exception escaping it (a bug: handlers check what they read) is
   // logged and answered 500 on `c` (unless fn replied already) instead of ending the process.
