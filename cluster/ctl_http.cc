@@ -1,5 +1,7 @@
 #include "cluster/ctl_http.h"
 
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <fstream>
 #include <sstream>
 
@@ -81,18 +83,7 @@ std::vector<nlohmann::json> get_json_all(const std::vector<std::string>& host_po
 }
 
 std::string query_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
 }
 
 std::string read_token_file(const std::string& path) {

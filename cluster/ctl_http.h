@@ -51,7 +51,8 @@ std::vector<nlohmann::json> get_json_all(const std::vector<std::string>& host_po
                                          const std::string& target,
                                          std::chrono::milliseconds timeout);
 
-// RFC 3986 percent-encoding of a query value (unreserved characters kept).
+// RFC 3986 percent-encoding of a query value (Boost.URL): unreserved characters kept, every
+// other byte as %XX with upper-case hex digits.
 std::string query_encode(const std::string& s);
 
 // Reads a token file: its contents without trailing whitespace. Throws CtlError when it cannot

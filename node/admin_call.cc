@@ -1,15 +1,24 @@
 #include "node/admin_call.h"
 
 #include <algorithm>
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/rfc/pchars.hpp>
 
 #include "ring/base/fetch_path.h"
 #include "ring/base/page_key.h"
 #include "ring/rendezvous.h"
 
 namespace shoal::node {
+namespace urls = boost::urls;
 using json = nlohmann::json;
 
 namespace {
+
+// The bytes of a query Boost.URL parses as they are: RFC 3986's query characters (pchar, '/',
+// '?') and the '%' of escapes.
+constexpr urls::grammar::lut_chars kQueryText = urls::pchars + urls::grammar::lut_chars("/?%");
 
 // Text rules shared by kind and object (ring/base/fetch_path.h): valid UTF-8, no control
 // characters.
@@ -76,16 +85,17 @@ bool valid_weight(double w) {
 }
 
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q) {
+  // Escape first what Boost.URL's query grammar would refuse but a request target may carry
+  // raw: decoding gives those bytes back unchanged, and '%' stays, so a bad escape still fails.
+  const std::string text = urls::encode(q, kQueryText);
+  const auto params = urls::parse_query(text);  // a view of `text`
+  if (!params) return std::nullopt;
+  urls::encoding_opts opts;
+  opts.space_as_plus = false;
   std::vector<std::pair<std::string, std::string>> out;
-  while (!q.empty()) {
-    std::string_view part = q.substr(0, q.find('&'));
-    q.remove_prefix(std::min(q.size(), part.size() + 1));
-    if (part.empty()) continue;
-    auto eq = part.find('=');
-    auto name = base::percent_decode(part.substr(0, eq));
-    auto value = base::percent_decode(eq == std::string_view::npos ? "" : part.substr(eq + 1));
-    if (!name || !value) return std::nullopt;
-    out.emplace_back(std::move(*name), std::move(*value));
+  for (const urls::param_pct_view p : *params) {
+    if (p.key.empty() && !p.has_value) continue;  // an empty part: "a=1&&b=2", or ""
+    out.emplace_back(p.key.decode(opts), p.value.decode(opts));
   }
   return out;
 }

@@ -276,6 +276,12 @@ TEST_F(ShoalctlTest, ReadCommandsPrintTablesAndJson) {
   r = c->ctl(0, {"locate", kBucket, "missing.bin"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "HTTP 404")) << r.err;
+  // A name with the query's delimiters, '+', a space and UTF-8 reaches the node unchanged.
+  const std::string odd = "odd dir/a+b&c=d \xc3\xa9.bin";
+  put(odd, kPage + 1, 5);
+  j = parse(c->ctl(0, {"--json", "locate", kBucket, odd}));
+  EXPECT_EQ(j["object"], odd);
+  EXPECT_EQ(j["pages"].size(), 2u);
 
   // stats: a row per member and a total; --watch refreshes with request rates
   r = c->ctl(0, {"stats"});
