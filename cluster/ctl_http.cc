@@ -2,6 +2,7 @@
 
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
