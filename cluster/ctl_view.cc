@@ -1,6 +1,5 @@
 // shoalctl commands that read the cluster: members, status, locate, stats, ownership.
 #include <algorithm>
-#include <future>
 #include <set>
 #include <thread>
 
@@ -130,20 +129,15 @@ std::string member_addr(const json& members, const std::string& id) {
 }
 
 std::map<std::string, json> fan_out_stats(const json& members) {
-  std::vector<std::pair<std::string, std::future<json>>> calls;
+  std::vector<std::string> ids, addrs;
   for (const json& m : members["members"]) {
     if (!is_live(m)) continue;
-    calls.emplace_back(
-        m.value("id", ""), std::async(std::launch::async, [addr = m.value("client_addr", "")] {
-          try {
-            return call_json(addr, http::verb::get, "/stats", "", nullptr, kStatsTimeout);
-          } catch (const CtlError& e) {
-            return json{{"error", e.what()}};
-          }
-        }));
+    ids.push_back(m.value("id", ""));
+    addrs.push_back(m.value("client_addr", ""));
   }
+  std::vector<json> stats = get_json_all(addrs, "/stats", kStatsTimeout);
   std::map<std::string, json> out;
-  for (auto& [id, f] : calls) out[id] = f.get();
+  for (std::size_t i = 0; i < ids.size(); ++i) out[ids[i]] = std::move(stats[i]);
   return out;
 }
 

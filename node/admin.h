@@ -1,11 +1,14 @@
 // The admin API: /admin/... on the client port, for operators and shoalctl (cluster/). The
 // routes, their JSON bodies and status codes are documented in docs/http-api.md ("Admin API").
 //
-// Authentication: every /admin/ request needs "Authorization: Bearer <token>", the token being
-// the contents of --admin-token-file (trailing whitespace removed). Without that flag the admin
-// API answers 403 "admin API disabled" to everything; a missing, malformed or wrong token gets
-// 401 with "WWW-Authenticate: Bearer realm="shoal-admin"". Tokens are compared in constant time
-// (token_equals()). /stats and /metrics stay open (they are not under /admin/).
+// Authentication (node/admin_auth.h): every /admin/ request needs "Authorization: Bearer
+// <token>" with the token of --admin-token-file; without that flag the API answers 403 to
+// everything, and a missing, malformed or wrong token gets 401 with a WWW-Authenticate
+// challenge. /stats and /metrics stay open (they are not under /admin/).
+//
+// Files: admin.cc (authentication, routing), admin_members.cc (members, ownership, reading
+// other members' /stats), admin_lifecycle.cc (weight, drain, leave), admin_cache.cc (locate,
+// purge, warm); admin_call.h holds what they share.
 //
 // Routes (JSON in and out; errors are {"error": "one line"}):
 //   GET  /admin/members                    this node's membership view
@@ -40,6 +43,7 @@
 #include <utility>
 #include <vector>
 
+#include "node/admin_auth.h"
 #include "node/config.h"
 #include "node/page_fetcher.h"
 
@@ -55,12 +59,10 @@ inline constexpr std::uint64_t kAdminMaxPages = 4096;
 inline constexpr std::size_t kWarmConcurrency = 4;
 // Hashes sampled by /admin/ownership to measure which share of the key space moves.
 inline constexpr std::size_t kOwnershipSamples = 1 << 18;
-// Bound on one GET of another member's /stats (connect + answer).
+// Bound on one GET of another member's /stats (resolve, connect, answer).
 inline constexpr std::chrono::milliseconds kMemberStatsTimeout{2000};
 // Default bound on /admin/drain's wait for the others to see weight 0.
 inline constexpr std::chrono::milliseconds kDefaultDrainTimeout{30000};
-// Shortest token --admin-token-file may hold.
-inline constexpr std::size_t kMinAdminTokenBytes = 16;
 
 // What the admin API needs from the server; implemented by Server.
 class AdminHost {
@@ -110,33 +112,50 @@ class AdminApi {
   void handle(AdminRequest req, boost::asio::any_io_executor ex, Handler done);
 
  private:
-  struct Call;
+  struct Call;  // node/admin_call.h
   struct WarmJob;
+  // One member's /stats document, or why there is none.
+  struct MemberStats {
+    std::string id;
+    nlohmann::json doc;  // a JSON object when error is ""
+    std::string error;   // "URL: reason" when the GET failed or did not give a JSON object
+  };
 
+  // admin.cc
   void route(std::shared_ptr<Call> c);
+  FetchOptions fetch_options(const std::string& kind) const;
+  // Runs fn() on pool_. An exception escaping it (a bug: handlers check what they read) is
+  // logged and answered 500 on `c` (unless fn replied already) instead of ending the process.
+  template <class Fn>
+  void post_guarded(std::shared_ptr<Call> c, Fn fn);  // defined in node/admin_call.h
+
+  // admin_members.cc
   void members(std::shared_ptr<Call> c);
-  void locate(std::shared_ptr<Call> c);
-  void locate_pages(std::shared_ptr<Call> c, const std::string& kind, const std::string& object,
-                    std::uint64_t first, std::uint64_t last, std::uint64_t size);
   void ownership(std::shared_ptr<Call> c);
+  // Every member's /stats (pool thread): this node's own directly, the other live members' over
+  // HTTP (fetch_member_stats()).
+  std::vector<MemberStats> all_member_stats();
+  // GET /stats of each (id, client address) pair, 16 at a time, each within
+  // kMemberStatsTimeout (pool thread); stops early once the API is stopping.
+  std::vector<MemberStats> fetch_member_stats(
+      const std::vector<std::pair<std::string, std::string>>& members);
+
+  // admin_lifecycle.cc
   void weight(std::shared_ptr<Call> c);
   void drain(std::shared_ptr<Call> c);
   void leave(std::shared_ptr<Call> c);
+  // Waits (pool thread) until every other live member's /stats shows this node at weight 0.
+  AdminResponse wait_for_weight_zero(std::chrono::milliseconds timeout);
+
+  // admin_cache.cc
+  void locate(std::shared_ptr<Call> c);
+  void locate_pages(std::shared_ptr<Call> c, const std::string& kind, const std::string& object,
+                    std::uint64_t first, std::uint64_t last, std::uint64_t size);
   void purge(std::shared_ptr<Call> c);
   void warm(std::shared_ptr<Call> c);
   void warm_first_page(std::shared_ptr<WarmJob> job);
   void warm_next(std::shared_ptr<WarmJob> job);
   void warm_done(std::shared_ptr<WarmJob> job);
-  // Waits (pool thread) until every other live member's /stats shows this node at weight 0.
-  AdminResponse wait_for_weight_zero(std::chrono::milliseconds timeout);
-  // Every member's /stats (pool thread): this node's own directly, others over HTTP; a member
-  // that does not answer maps to {"error": "..."}.
-  std::vector<std::pair<std::string, nlohmann::json>> all_member_stats();
-  FetchOptions fetch_options(const std::string& kind) const;
-  // Runs fn() on pool_. An exception escaping it (a bug: handlers check what they read) is
-  // logged and answered 500 on `c` (unless fn replied already) instead of ending the process.
-  template <class Fn>
-  void post_guarded(std::shared_ptr<Call> c, Fn fn);
 
   AdminHost& host_;
   const std::optional<std::string> token_;
@@ -144,22 +163,5 @@ class AdminApi {
   std::atomic<bool> draining_{false};
   boost::asio::thread_pool pool_{2};
 };
-
-// Reads an admin token file: its contents without trailing whitespace. Returns nullopt and sets
-// *error ("cannot read PATH: reason", "PATH is empty", "token in PATH is shorter than 16
-// bytes", "token in PATH contains whitespace or control characters").
-std::optional<std::string> load_admin_token(const std::string& path, std::string* error);
-
-// Equality of two secrets in time independent of where they differ and of their lengths
-// (compares SHA-256 digests with CRYPTO_memcmp).
-bool token_equals(std::string_view a, std::string_view b);
-
-// The value of "Authorization: Bearer <token>" (scheme case-insensitive, RFC 6750 §2.1), or
-// nullopt when the field is absent or not a bearer credential.
-std::optional<std::string_view> bearer_token(std::string_view authorization);
-
-// Splits a query string ("a=1&b=x%20y", without '?') into percent-decoded pairs ('+' stays
-// '+'). Returns nullopt when a name or value has a bad percent escape.
-std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q);
 
 }  // namespace shoal::node

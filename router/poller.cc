@@ -1,23 +1,13 @@
 #include "router/poller.h"
 
 #include <algorithm>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include "ring/base/host_port.h"
+#include "router/http_client.h"
 
 namespace shoal::router {
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
 
 std::optional<std::string> PollerOptions::validate() const {
   if (seeds.empty()) return "seeds: none given";
@@ -31,97 +21,6 @@ std::optional<std::string> PollerOptions::validate() const {
   }
   return std::nullopt;
 }
-
-// One GET /stats: resolve, connect, write, read, each under the poll's deadline. `done` runs once
-// on the executor with ("", body) or (reason, "").
-class ViewPoller::Request : public std::enable_shared_from_this<Request> {
- public:
-  using Done = std::function<void(std::string error, std::string body)>;
-
-  Request(net::any_io_executor ex, std::string addr, const PollerOptions& o, Done done)
-      : resolver_(ex),
-        stream_(ex),
-        addr_(std::move(addr)),
-        timeout_(o.timeout),
-        max_body_bytes_(o.max_body_bytes),
-        done_(std::move(done)) {}
-
-  void start() {
-    auto hp = base::split_host_port(addr_);
-    if (!hp) return finish("'" + addr_ + "' is not HOST:PORT");
-    host_ = hp->host;
-    stream_.expires_after(timeout_);
-    resolver_.async_resolve(
-        hp->host, std::to_string(hp->port),
-        [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type r) {
-          self->on_resolve(ec, std::move(r));
-        });
-  }
-
-  // Cancels everything; `done` is not called afterwards.
-  void cancel() {
-    done_ = nullptr;
-    resolver_.cancel();
-    beast::error_code ec;
-    stream_.socket().close(ec);
-  }
-
- private:
-  void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
-    if (ec) return finish("resolve " + host_ + ": " + ec.message());
-    stream_.async_connect(results,
-                          [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
-                            self->on_connect(ec);
-                          });
-  }
-
-  void on_connect(beast::error_code ec) {
-    if (ec) return finish("connect: " + ec.message());
-    req_ = {http::verb::get, "/stats", 11};
-    req_.set(http::field::host, addr_);
-    req_.set(http::field::user_agent, "shoal-router");
-    http::async_write(
-        stream_, req_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
-  }
-
-  void on_write(beast::error_code ec) {
-    if (ec) return finish("send: " + ec.message());
-    parser_.body_limit(max_body_bytes_);
-    http::async_read(
-        stream_, buffer_, parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
-  }
-
-  void on_read(beast::error_code ec) {
-    if (ec) return finish("read: " + ec.message());
-    auto& res = parser_.get();
-    if (res.result() != http::status::ok) {
-      return finish("status " + std::to_string(res.result_int()));
-    }
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    finish("", std::move(res.body()));
-  }
-
-  void finish(std::string error, std::string body = {}) {
-    if (!done_) return;
-    auto done = std::move(done_);
-    done_ = nullptr;
-    done(error.empty() ? "" : addr_ + ": " + error, std::move(body));
-  }
-
-  tcp::resolver resolver_;
-  beast::tcp_stream stream_;
-  std::string addr_;
-  std::string host_;
-  std::chrono::milliseconds timeout_;
-  std::uint64_t max_body_bytes_;
-  Done done_;
-  http::request<http::empty_body> req_;
-  beast::flat_buffer buffer_;
-  http::response_parser<http::string_body> parser_;
-};
 
 ViewPoller::ViewPoller(net::any_io_executor executor, PollerOptions options)
     : executor_(std::move(executor)),
@@ -180,11 +79,18 @@ void ViewPoller::do_poll() {
     addr = known_[next_];
   }
   last_start_ = std::chrono::steady_clock::now();
-  request_ = std::make_shared<Request>(executor_, addr, options_,
-                                       [this, addr](std::string error, std::string body) {
-                                         on_polled(addr, std::move(error), std::move(body));
-                                       });
-  request_->start();
+  HttpRequest req;
+  req.host_port = addr;
+  req.target = "/stats";
+  req.user_agent = "shoal-router";
+  req.timeout = options_.timeout;
+  req.max_body_bytes = options_.max_body_bytes;
+  request_ = start_http_request(executor_, std::move(req), [this, addr](HttpResult r) {
+    std::string error = !r.ok()           ? r.error
+                        : r.status != 200 ? "status " + std::to_string(r.status)
+                                          : "";
+    on_polled(addr, error.empty() ? "" : addr + ": " + error, std::move(r.body));
+  });
 }
 
 void ViewPoller::on_polled(const std::string& addr, std::string error, std::string body) {
@@ -244,7 +150,7 @@ void ViewPoller::update_known(const View& v) {
 
 void ViewPoller::schedule(std::chrono::milliseconds delay) {
   timer_.expires_after(delay);
-  timer_.async_wait([this](beast::error_code ec) {
+  timer_.async_wait([this](boost::system::error_code ec) {
     if (stopped_) return;
     if (ec && !poll_now_) return;
     poll_now_ = false;

@@ -1,13 +1,14 @@
 // Keeps a router's membership view fresh: polls one node's GET /stats at a time, builds a View
-// (router/view.h) from each good answer, and fails over across every node it knows.
+// (router/view.h) from each good answer, and fails over across every node it knows. The GET is
+// router/http_client.h's, over plain HTTP.
 //
 // Known nodes: the seeds given at start, plus the client address of every alive member of the
 // latest view (their order: the latest view's alive members by id, then the seeds not among
 // them). Polling sticks to one node while it answers (every `interval`). When a poll fails
-// (connect, timeout after `timeout`, a status other than 200, a body that is not a valid /stats
-// document), the next known node is polled after a backoff that starts at `min_backoff` and
-// doubles with every consecutive failure up to `max_backoff`; the last good view is kept
-// meanwhile. poll_soon() asks for an early poll (the data path calls it when a node fails).
+// (resolve, connect, no answer within `timeout`, a status other than 200, a body over
+// `max_body_bytes` or not a valid /stats document), the next known node is polled after a
+// backoff that starts at `min_backoff` and doubles with every consecutive failure up to
+// `max_backoff`; the last good view is kept meanwhile. poll_soon() asks for an early poll (the data path calls it when a node fails).
 //
 // Thread rules: start(), stop() and the view callback run on the executor given to the
 // constructor (one thread, or a strand); view(), known(), poll_soon() and the counters may be
@@ -33,7 +34,7 @@ namespace shoal::router {
 struct PollerOptions {
   std::vector<std::string> seeds;               // HOST:PORT client addresses, at least one
   std::chrono::milliseconds interval{1000};     // between polls while they succeed
-  std::chrono::milliseconds timeout{1000};      // one poll: resolve, connect, request, answer
+  std::chrono::milliseconds timeout{1000};      // one poll, in all: resolve, connect, answer
   std::chrono::milliseconds min_backoff{50};    // wait after the first failure
   std::chrono::milliseconds max_backoff{5000};  // the doubling stops here
   std::uint64_t max_body_bytes = 8ull << 20;    // a larger /stats body is a failure
@@ -43,6 +44,8 @@ struct PollerOptions {
   // max_backoff", "seeds: 'X' is not HOST:PORT"), or nullopt.
   std::optional<std::string> validate() const;
 };
+
+class HttpCall;
 
 class ViewPoller {
  public:
@@ -75,8 +78,6 @@ class ViewPoller {
   std::uint64_t polls_failed() const { return polls_failed_.load(); }
 
  private:
-  class Request;
-
   void do_poll();
   void on_polled(const std::string& addr, std::string error, std::string body);
   void schedule(std::chrono::milliseconds delay);
@@ -86,9 +87,9 @@ class ViewPoller {
   PollerOptions options_;
   boost::asio::steady_timer timer_;
   std::function<void(std::shared_ptr<const View>)> on_view_;
-  std::shared_ptr<Request> request_;  // the poll in progress
-  std::size_t next_ = 0;              // index into known_ of the node to poll
-  int failures_ = 0;                  // consecutive
+  std::shared_ptr<HttpCall> request_;  // the poll in progress
+  std::size_t next_ = 0;               // index into known_ of the node to poll
+  int failures_ = 0;                   // consecutive
   bool stopped_ = false;
   bool poll_now_ = false;
   std::chrono::steady_clock::time_point last_start_{};

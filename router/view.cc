@@ -15,27 +15,6 @@ bool is_count(const nlohmann::json& v) {
   return v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0);
 }
 
-// Reads one member object of /stats "members" into *out.
-bool parse_member(const nlohmann::json& m, NodeInfo* out, std::string* error) {
-  if (!m.is_object()) return fail(error, "/stats: a member is not an object");
-  for (const char* key : {"id", "state", "client_addr"}) {
-    if (!m.contains(key) || !m[key].is_string()) {
-      return fail(error, std::string("/stats: member without string \"") + key + "\"");
-    }
-  }
-  if (!m.contains("weight") || !m["weight"].is_number()) {
-    return fail(error, "/stats: member without number \"weight\"");
-  }
-  out->id = m["id"].get<std::string>();
-  out->state = m["state"].get<std::string>();
-  out->client_addr = m["client_addr"].get<std::string>();
-  out->weight = m["weight"].get<double>();
-  if (m.contains("in_flight") && is_count(m["in_flight"])) {
-    out->in_flight = m["in_flight"].get<std::uint64_t>();
-  }
-  return true;
-}
-
 bool unsigned_field(const nlohmann::json& stats, const char* key, std::uint64_t* out,
                     std::string* error) {
   if (!stats.contains(key) || !is_count(stats[key])) {
@@ -51,9 +30,9 @@ bool parse_members(const nlohmann::json& stats, std::string_view polled_addr,
     return fail(error, "/stats: no array \"members\"");
   }
   for (const auto& m : stats["members"]) {
-    NodeInfo node;
-    if (!parse_member(m, &node, error)) return false;
-    out->push_back(std::move(node));
+    auto node = parse_node_info(m, error);
+    if (!node) return false;
+    out->push_back(std::move(*node));
   }
   if (!out->empty()) return true;
   // A node without a cluster: the view is that node alone.
@@ -66,6 +45,60 @@ bool parse_members(const nlohmann::json& stats, std::string_view polled_addr,
 }
 
 }  // namespace
+
+std::optional<NodeInfo> parse_node_info(const nlohmann::json& m, std::string* error) {
+  if (!m.is_object()) {
+    fail(error, "/stats: a member is not an object");
+    return std::nullopt;
+  }
+  for (const char* key : {"id", "state", "client_addr"}) {
+    if (!m.contains(key) || !m[key].is_string()) {
+      fail(error, std::string("/stats: member without string \"") + key + "\"");
+      return std::nullopt;
+    }
+  }
+  if (!m.contains("weight") || !m["weight"].is_number()) {
+    fail(error, "/stats: member without number \"weight\"");
+    return std::nullopt;
+  }
+  NodeInfo out;
+  out.id = m["id"].get<std::string>();
+  out.state = m["state"].get<std::string>();
+  out.client_addr = m["client_addr"].get<std::string>();
+  out.weight = m["weight"].get<double>();
+  if (m.contains("in_flight") && is_count(m["in_flight"])) {
+    out.in_flight = m["in_flight"].get<std::uint64_t>();
+  }
+  return out;
+}
+
+std::optional<NodeInfo> find_node_info(const nlohmann::json& stats, std::string_view id,
+                                       std::string* error) {
+  if (stats.is_object() && stats.contains("members") && stats["members"].is_array()) {
+    for (const auto& m : stats["members"]) {
+      if (m.is_object() && m.contains("id") && m["id"].is_string() &&
+          m["id"].get_ref<const std::string&>() == id) {
+        return parse_node_info(m, error);
+      }
+    }
+  }
+  fail(error, "/stats: no member '" + std::string(id) + "'");
+  return std::nullopt;
+}
+
+std::optional<MemoryFigures> memory_figures(const nlohmann::json& stats, std::string* error) {
+  const bool has_memory = stats.is_object() && stats.contains("memory");
+  MemoryFigures f;
+  for (auto [key, out] : {std::pair{"page_bytes", &f.page_bytes}, std::pair{"pages", &f.pages}}) {
+    if (!has_memory || !stats["memory"].is_object() || !stats["memory"].contains(key) ||
+        !is_count(stats["memory"][key])) {
+      fail(error, std::string("/stats: no non-negative integer memory.") + key);
+      return std::nullopt;
+    }
+    *out = stats["memory"][key].get<std::uint64_t>();
+  }
+  return f;
+}
 
 std::optional<View> View::from_stats(const nlohmann::json& stats, std::string_view polled_addr,
                                      std::string* error) {

@@ -36,14 +36,45 @@ struct NodeInfo {
   bool alive() const { return state == "alive"; }
 };
 
+// The /stats member schema: one parser for every reader of a node's /stats (View::from_stats()
+// for the whole document; the admin API's ownership and drain, node/admin_members.cc, for one
+// member's record and figures). Another node's /stats is read, never trusted: these accept any
+// JSON value and never throw.
+
+// Reads one record of /stats "members": string "id", "state" and "client_addr", number
+// "weight", and "in_flight" when it is a non-negative integer (else 0). Returns nullopt with a
+// one-line reason in *error (if not null) when a required field is missing or has the wrong
+// type ("/stats: a member is not an object", "/stats: member without string \"state\"",
+// "/stats: member without number \"weight\"").
+std::optional<NodeInfo> parse_node_info(const nlohmann::json& member, std::string* error = nullptr);
+
+// The record of member `id` in a /stats document, read by parse_node_info(). A record is `id`'s
+// when it is an object whose "id" is the string `id`; the other records are not looked at, so
+// one malformed record hides no other. Returns nullopt with *error (if not null) "/stats: no
+// member 'ID'" when there is none (also when `stats` has no array "members"), or
+// parse_node_info()'s reason when that record is malformed.
+std::optional<NodeInfo> find_node_info(const nlohmann::json& stats, std::string_view id,
+                                       std::string* error = nullptr);
+
+// A node's memory tier as its /stats "memory" object reports it.
+struct MemoryFigures {
+  std::uint64_t page_bytes = 0;  // bytes of page bodies held
+  std::uint64_t pages = 0;       // pages held
+};
+
+// Reads /stats "memory": "page_bytes" and "pages", non-negative integers. Returns nullopt with
+// *error (if not null) "/stats: no non-negative integer memory.page_bytes" (or memory.pages)
+// when a figure, or the "memory" object itself, is missing or has the wrong type.
+std::optional<MemoryFigures> memory_figures(const nlohmann::json& stats,
+                                            std::string* error = nullptr);
+
 class View {
  public:
   // Builds a view from a parsed /stats document fetched from `polled_addr` (HOST:PORT). Needs
   // "page_size_bytes" (a positive integer), "epoch" (a non-negative integer) and "members" (an
-  // array; each member needs string "id", "state", "client_addr" and number "weight";
-  // "in_flight" is optional, default 0); for an empty "members" also "node_id". Returns nullopt
-  // and stores a one-line reason in `*error` (if not null) when a field is missing or has the
-  // wrong type, or when the live members do not form a valid ring (duplicate id, bad weight:
+  // array of records parse_node_info() accepts); for an empty "members" also "node_id". Returns
+  // nullopt and stores a one-line reason in `*error` (if not null) when a field is missing or has
+  // the wrong type, or when the live members do not form a valid ring (duplicate id, bad weight:
   // ring::Ring::validate()'s reason).
   static std::optional<View> from_stats(const nlohmann::json& stats, std::string_view polled_addr,
                                         std::string* error = nullptr);

@@ -276,6 +276,12 @@ TEST_F(ShoalctlTest, ReadCommandsPrintTablesAndJson) {
   r = c->ctl(0, {"locate", kBucket, "missing.bin"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "HTTP 404")) << r.err;
+  // A name with the query's delimiters, '+', a space and UTF-8 reaches the node unchanged.
+  const std::string odd = "odd dir/a+b&c=d \xc3\xa9.bin";
+  put(odd, kPage + 1, 5);
+  j = parse(c->ctl(0, {"--json", "locate", kBucket, odd}));
+  EXPECT_EQ(j["object"], odd);
+  EXPECT_EQ(j["pages"].size(), 2u);
 
   // stats: a row per member and a total; --watch refreshes with request rates
   r = c->ctl(0, {"stats"});
@@ -589,6 +595,10 @@ TEST_F(ShoalctlTest, AStandaloneNodeIsAOneMemberCluster) {
   EXPECT_EQ(own["members"][0]["share"], 1.0);
   EXPECT_EQ(own["cached_bytes"], 3 * kPage);
   EXPECT_NEAR(own["simulation"]["moved_fraction"].get<double>(), 0.5, 0.01);
+  // Removing the only member moves every page (to nobody); the node keeps serving.
+  own = parse(ctl({"--json", "ownership", "--simulate-remove", m["self"].get<std::string>()}));
+  EXPECT_EQ(own["simulation"]["moved_fraction"], 1.0) << own.dump();
+  EXPECT_EQ(own["simulation"]["members"].size(), 0u) << own.dump();
   // Membership changes need a cluster.
   for (auto args :
        std::vector<std::vector<std::string>>{{"set-weight", m["self"].get<std::string>(), "2"},

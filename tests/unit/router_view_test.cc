@@ -1,6 +1,6 @@
 // Tests for router/view.h and router/choose.h: the membership view a router builds from /stats,
-// page owners computed with the cluster's own ring code, and the candidate order (ranking,
-// bounded load, quarantine, round-robin).
+// the /stats member schema read record by record, page owners computed with the cluster's own
+// ring code, and the candidate order (ranking, bounded load, quarantine, round-robin).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -154,6 +154,64 @@ TEST(RouterView, RejectsDocumentsWithoutRequiredFields) {
   doc["page_size_bytes"] = 0;
   EXPECT_FALSE(View::from_stats(doc, "a:1", &error));
   EXPECT_EQ(error, "/stats: \"page_size_bytes\" is 0");
+}
+
+// ---- the member schema on its own (what the admin API reads from another member) -----------
+
+TEST(RouterStatsSchema, ParsesOneMemberRecord) {
+  auto n = router::parse_node_info(member("node3", "suspect", 0.5, 9));
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->id, "node3");
+  EXPECT_EQ(n->state, "suspect");
+  EXPECT_EQ(n->weight, 0.5);
+  EXPECT_EQ(n->client_addr, "10.0.0.3:8080");
+  EXPECT_EQ(n->in_flight, 9u);
+  nlohmann::json m = member("node3", "alive");
+  m["in_flight"] = -1;  // not a count: ignored
+  EXPECT_EQ(router::parse_node_info(m)->in_flight, 0u);
+  std::string error;
+  EXPECT_FALSE(router::parse_node_info("node3", &error));
+  EXPECT_EQ(error, "/stats: a member is not an object");
+  m.erase("state");
+  EXPECT_FALSE(router::parse_node_info(m, &error));
+  EXPECT_EQ(error, "/stats: member without string \"state\"");
+}
+
+TEST(RouterStatsSchema, FindsOneMemberAndIgnoresTheOtherRecords) {
+  nlohmann::json doc = stats({member("node1", "alive", 0.0)});
+  doc["members"].push_back(42);
+  doc["members"].push_back({{"id", 7}, {"weight", "zero"}});
+  std::string error;
+  auto n = router::find_node_info(doc, "node1", &error);
+  ASSERT_TRUE(n.has_value()) << error;
+  EXPECT_EQ(n->weight, 0.0);
+  EXPECT_FALSE(router::find_node_info(doc, "node2", &error));
+  EXPECT_EQ(error, "/stats: no member 'node2'");
+  doc["members"].push_back({{"id", "node2"}, {"weight", "zero"}});
+  EXPECT_FALSE(router::find_node_info(doc, "node2", &error));
+  EXPECT_EQ(error, "/stats: member without string \"state\"");
+  for (const nlohmann::json& bad :
+       {nlohmann::json(nullptr), nlohmann::json::array(), nlohmann::json{{"members", "x"}}}) {
+    EXPECT_FALSE(router::find_node_info(bad, "node1", &error)) << bad.dump();
+    EXPECT_EQ(error, "/stats: no member 'node1'");
+  }
+}
+
+TEST(RouterStatsSchema, ReadsMemoryFiguresOrSaysWhichIsMissing) {
+  nlohmann::json doc = {{"memory", {{"page_bytes", 4096}, {"pages", 2}, {"used_bytes", 5000}}}};
+  auto f = router::memory_figures(doc);
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->page_bytes, 4096u);
+  EXPECT_EQ(f->pages, 2u);
+  std::string error;
+  doc["memory"]["pages"] = -2;
+  EXPECT_FALSE(router::memory_figures(doc, &error));
+  EXPECT_EQ(error, "/stats: no non-negative integer memory.pages");
+  doc["memory"] = nlohmann::json::array({1, 2});
+  EXPECT_FALSE(router::memory_figures(doc, &error));
+  EXPECT_EQ(error, "/stats: no non-negative integer memory.page_bytes");
+  EXPECT_FALSE(router::memory_figures(nlohmann::json("text"), &error));
+  EXPECT_EQ(error, "/stats: no non-negative integer memory.page_bytes");
 }
 
 TEST(RouteKey, FirstPageComesFromTheRangeStart) {
