@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "node/page_fetcher.h"
-#include "tests/unit/disk_test_util.h"
+#include "tests/unit/store_test_util.h"
 
 namespace shoal::node {
 namespace {

@@ -98,42 +98,6 @@ void expect_shares_match(const Ring& r) {
 
 // ---- page_hash: the wire contract -------------------------------------------------------
 
-TEST(PageHash, GoldenValueIsPinned) {
-  // Changing these values re-homes every page of a running cluster: never update them casually.
-  // Cross-checked with an independent implementation (Python xxhash.xxh3_64 over
-  // struct.pack("<Q", len) framing, see page_key.h).
-  EXPECT_EQ(base::page_hash("s3", "bucket/key.bin", 7), 0x5573c947ab59728dull);
-  EXPECT_EQ(base::page_hash("", "", 0), 0x743df94ee4c78a2aull);
-}
-
-TEST(PageHash, EncodingIsLengthPrefixedLittleEndian) {
-  const std::string expected("\x02\0\0\0\0\0\0\0ab\x01\0\0\0\0\0\0\0c\x02\x01\0\0\0\0\0\0", 27);
-  EXPECT_EQ(base::page_key_bytes("ab", "c", 0x0102), expected);
-}
-
-TEST(PageHash, EqualsXxh3OfEncoding) {
-  for (std::size_t len : {0, 1, 15, 64, 200, 240, 1024, 5000}) {
-    const std::string object(len, 'o');
-    const std::uint64_t page = 0x1122334455667788ull + len;
-    const std::string bytes = base::page_key_bytes("kind", object, page);
-    EXPECT_EQ(base::page_hash("kind", object, page), XXH3_64bits(bytes.data(), bytes.size()))
-        << "object length " << len;
-  }
-}
-
-TEST(PageHash, FieldBoundariesAreUnambiguous) {
-  EXPECT_NE(base::page_hash("a", "bc", 0), base::page_hash("ab", "c", 0));
-  EXPECT_NE(base::page_hash("a", "b", 0), base::page_hash("b", "a", 0));
-  EXPECT_NE(base::page_hash("", "ab", 0), base::page_hash("ab", "", 0));
-}
-
-TEST(PageHash, PageIndexMatters) {
-  EXPECT_NE(base::page_hash("a", "b", 1), base::page_hash("a", "b", 2));
-  EXPECT_NE(base::page_hash("a", "b", 0), base::page_hash("a", "b", 1ull << 32));
-}
-
-// ---- score ------------------------------------------------------------------------------
-
 TEST(Score, UnitIntervalIsOpen) {
   EXPECT_EQ(ring::unit_interval(0), 0x1p-53);
   EXPECT_EQ(ring::unit_interval(~0ull), 1 - 0x1p-53);

@@ -1,8 +1,6 @@
 // Tests for shoald's configuration file (--config, node/config_file.h) and --print-config:
 // file values, command-line precedence, errors that name the key, the effective configuration
 // and its round trip, and masking of secrets.
-#include "node/config.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "node/config.h"
 #include "node/config_file.h"
 
 namespace shoal::test {

@@ -1,11 +1,12 @@
-// shoald's disk tier flags (node/config.h): --disk-path, --disk-kind, --disk-capacity.
+// shoald's flags (node/config.h), its disk tier flags first: --disk-path, --disk-kind,
+// --disk-capacity.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "node/config.h"
-#include "tests/unit/disk_test_util.h"
+#include "tests/unit/store_test_util.h"
 
 namespace shoal::node {
 namespace {

@@ -1,7 +1,6 @@
-// What reaches the disk tier: the admission rule (node/store/admission.h), the memory tier's
-// eviction handoff (node/memory_tier.h), and a measurement of admission rules and disk eviction
-// policies on synthetic traces, through the real MemoryTier and DiskTier (docs/benchmarks.md,
-// "Disk tier", quotes the table this prints).
+// What reaches the disk tier: the admission rule (node/store/admission.h), and a measurement of
+// admission rules and disk eviction policies on synthetic traces, through the real MemoryTier and
+// DiskTier (docs/benchmarks.md, "Disk tier", quotes the table this prints).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,7 +13,8 @@
 #include "node/memory_tier.h"
 #include "node/store/admission.h"
 #include "node/store/disk_tier.h"
-#include "tests/unit/disk_test_util.h"
+#include "tests/unit/node_test_pages.h"
+#include "tests/unit/store_test_util.h"
 
 namespace shoal::store {
 namespace {
@@ -24,6 +24,8 @@ using node::EvictedPage;
 using node::MemoryTier;
 using node::Page;
 using node::PageRef;
+using node::test::charge_of;
+using node::test::make_page;
 
 TEST(DiskAdmission, AllAdmitsEverything) {
   DiskAdmission a(AdmissionRule::kAll, 16);
@@ -54,81 +56,6 @@ TEST(DiskAdmission, ForgetsOldRejectionsBeyondItsCapacity) {
   EXPECT_TRUE(a.admit(4, false));  // current and old generations are remembered
   for (std::uint64_t k = 100; k < 108; ++k) a.admit(k, false);
   EXPECT_FALSE(a.admit(0, false));  // pushed out by 8 newer rejections
-}
-
-// ---- the memory tier's eviction handoff ----
-
-PageRef make_page(const base::PageKey& k, std::size_t n, const std::string& etag = "\"e\"") {
-  auto p = std::make_shared<Page>();
-  p->body.data = std::make_unique<char[]>(n);
-  p->body.size = n;
-  std::string bytes = test::page_bytes(base::PageKey{k.kind, k.object, k.page}, etag, n);
-  std::memcpy(p->body.data.get(), bytes.data(), n);
-  p->object_size = 1ull << 40;
-  p->etag = etag;
-  p->last_modified = "Sat, 01 Jan 2000 00:00:00 GMT";
-  p->bucket = "b";
-  return p;
-}
-
-std::uint64_t charge_of(std::size_t body) {
-  return node::memory_charge(base::PageKey{"k", "o", 0},
-                             *make_page(base::PageKey{"k", "o", 0}, body));
-}
-
-TEST(MemoryTierEviction, HandsOverEvictedPagesWithHitAndOrigin) {
-  MemoryTier mem(4 * charge_of(1000) + 2000);
-  std::vector<EvictedPage> out;
-  mem.set_eviction_handler([&](EvictedPage e) { out.push_back(std::move(e)); });
-  mem.insert(base::PageKey{"k", "o", 0}, make_page(base::PageKey{"k", "o", 0}, 1000));
-  mem.insert(base::PageKey{"k", "o", 1}, make_page(base::PageKey{"k", "o", 1}, 1000),
-             /*from_disk=*/true);
-  EXPECT_TRUE(mem.find(base::PageKey{"k", "o", 0}));
-  for (std::uint64_t p = 2; p < 12; ++p) {
-    mem.insert(base::PageKey{"k", "o", p}, make_page(base::PageKey{"k", "o", p}, 1000));
-  }
-  ASSERT_FALSE(out.empty());
-  bool saw_hit = false, saw_disk = false;
-  for (const EvictedPage& e : out) {
-    EXPECT_NE(e.key.page, node::kMetaPage);
-    if (e.key.page == 0) saw_hit = e.hit && !e.from_disk;
-    if (e.key.page == 1) saw_disk = e.from_disk && !e.hit;
-    if (e.key.page >= 2) {
-      EXPECT_FALSE(e.hit || e.from_disk);
-    }
-  }
-  EXPECT_TRUE(saw_disk);
-  // Page 0 was hit once while in the small queue: S3-FIFO evicts it from there like the others
-  // (frequency <= 1) but the hit is reported.
-  EXPECT_TRUE(saw_hit);
-}
-
-TEST(MemoryTierEviction, EtagChangesAndErasesAreNotHandedOver) {
-  MemoryTier mem(64 * charge_of(1000));
-  int handed = 0;
-  mem.set_eviction_handler([&](EvictedPage) { ++handed; });
-  mem.insert(base::PageKey{"k", "o", 0}, make_page(base::PageKey{"k", "o", 0}, 1000, "\"v1\""));
-  mem.insert(base::PageKey{"k", "o", 1}, make_page(base::PageKey{"k", "o", 1}, 1000, "\"v2\""));
-  EXPECT_EQ(mem.peek(base::PageKey{"k", "o", 0}), nullptr);  // dropped: stale version
-  mem.erase_object("k", "o");
-  EXPECT_EQ(handed, 0);
-}
-
-TEST(MemoryTierEviction, ResidentPagesListsEveryPageOnce) {
-  MemoryTier mem(64 * charge_of(1000));
-  for (std::uint64_t p = 0; p < 5; ++p) {
-    mem.insert(base::PageKey{"k", "o", p}, make_page(base::PageKey{"k", "o", p}, 1000), p == 3);
-  }
-  mem.find(base::PageKey{"k", "o", 2});
-  auto pages = mem.resident_pages();
-  ASSERT_EQ(pages.size(), 5u);
-  std::sort(pages.begin(), pages.end(),
-            [](const EvictedPage& a, const EvictedPage& b) { return a.key.page < b.key.page; });
-  for (std::uint64_t p = 0; p < 5; ++p) {
-    EXPECT_EQ(pages[p].key.page, p);
-    EXPECT_EQ(pages[p].hit, p == 2);
-    EXPECT_EQ(pages[p].from_disk, p == 3);
-  }
 }
 
 // ---- measurement: admission rule x disk eviction policy ----

@@ -1,10 +1,10 @@
-#include "ring/base/byte_range.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <limits>
 #include <string>
+
+#include "ring/base/byte_range.h"
 
 namespace shoal::base {
 namespace {

@@ -1,9 +1,9 @@
-#include "ring/base/fetch_path.h"
-
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <string>
+
+#include "ring/base/fetch_path.h"
 
 namespace shoal::base {
 namespace {

@@ -1,11 +1,11 @@
-#include "ring/base/size.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <random>
+
+#include "ring/base/size.h"
 
 namespace shoal::base {
 namespace {

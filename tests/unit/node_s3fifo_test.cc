@@ -1,5 +1,3 @@
-#include "node/s3fifo.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "node/s3fifo.h"
 #include "tests/unit/lru_cache.h"
 
 namespace shoal::node {

@@ -1,10 +1,10 @@
 // The slot header format (node/store/disk_format.h): encoding, validation, corruption.
-#include "node/store/disk_format.h"
-
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <vector>
+
+#include "node/store/disk_format.h"
 
 namespace shoal::store {
 namespace {

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "node/store/disk_tier.h"
-#include "tests/unit/disk_test_util.h"
+#include "tests/unit/store_test_util.h"
 
 namespace shoal::store {
 namespace {

@@ -1,7 +1,5 @@
 // Tests for node/log.h: one line per event, journald priority prefixes when stderr is the
 // journal, UTC timestamps otherwise, and the JOURNAL_STREAM test of systemd.exec(5).
-#include "ring/base/log.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -9,6 +7,8 @@
 
 #include <cstdio>
 #include <string>
+
+#include "ring/base/log.h"
 
 namespace shoal::test {
 namespace {

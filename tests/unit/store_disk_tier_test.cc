@@ -1,7 +1,5 @@
 // DiskTier (node/store/disk_tier.h) on real files: round trips, restarts, corruption, torn
 // writes, recovery rules, capacity, eviction order, device errors, block devices.
-#include "node/store/disk_tier.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -14,7 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "tests/unit/disk_test_util.h"
+#include "node/store/disk_tier.h"
+#include "tests/unit/store_test_util.h"
 
 namespace shoal::store {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "node/store/device.h"
 #include "node/store/disk_format.h"
-#include "tests/unit/disk_test_util.h"
+#include "tests/unit/store_test_util.h"
 
 namespace shoal::store {
 namespace {

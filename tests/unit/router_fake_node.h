@@ -1,8 +1,7 @@
-// Tests for router/poller.h and router/router.h against an in-process fake node that serves a
-// fixed /stats document on loopback: seed failover, keeping the last view, and the router's
-// accounting (bounded load from its own in-flight counts, quarantine of failed members,
-// round-robin for suffix ranges).
-#include "router/router.h"
+// Shared by router_poller_test.cc and router_router_test.cc: an in-process fake node that
+// serves a fixed /stats document on loopback, a stats document with three members, and a Router
+// polling it on its own thread.
+#pragma once
 
 #include <gtest/gtest.h>
 
@@ -20,9 +19,9 @@
 #include <thread>
 
 #include "ring/base/page_key.h"
+#include "router/router.h"
 
 namespace shoal::test {
-namespace {
 
 using namespace std::chrono_literals;
 namespace net = boost::asio;
@@ -88,7 +87,7 @@ class FakeNode {
 };
 
 // A /stats document with three alive members (client addresses 10.0.0.x, never contacted).
-std::string three_members() {
+inline std::string three_members() {
   nlohmann::json members = nlohmann::json::array();
   for (int i = 1; i <= 3; ++i) {
     members.push_back({{"id", "node" + std::to_string(i)},
@@ -103,13 +102,13 @@ std::string three_members() {
 }
 
 // A port nothing listens on.
-std::string dead_addr() {
+inline std::string dead_addr() {
   net::io_context io;
   tcp::acceptor a(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
   return "127.0.0.1:" + std::to_string(a.local_endpoint().port());
 }
 
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 5s) {
+inline bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 5s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!cond()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
@@ -152,100 +151,8 @@ class RunningRouter {
 };
 
 // The id of the owner of page 0 of /fetch/k/o according to the router's view.
-std::string owner_id(router::Router& r) {
+inline std::string owner_id(router::Router& r) {
   return r.view()->owner(base::page_hash("k", "o", 0))->id;
 }
 
-TEST(ViewPoller, FailsOverFromADeadSeedAndLearnsTheMembers) {
-  FakeNode node;
-  node.set_body(three_members());
-  RunningRouter r({dead_addr(), node.addr()});
-  ASSERT_TRUE(eventually([&] { return r->view() != nullptr; }));
-  EXPECT_GE(r->poller().polls_failed(), 1u);
-  EXPECT_EQ(r->view()->epoch(), 4u);
-  EXPECT_EQ(r->view()->source(), node.addr());
-  auto known = r->poller().known();
-  EXPECT_EQ(known[0], "10.0.0.1:8080");  // the members first, then the seeds
-  EXPECT_EQ(known.size(), 5u);
-}
-
-TEST(ViewPoller, KeepsTheLastViewWhileNoNodeAnswers) {
-  FakeNode node;
-  node.set_body(three_members());
-  RunningRouter r({node.addr()});
-  ASSERT_TRUE(eventually([&] { return r->view() != nullptr; }));
-  node.stop();
-  const auto failed = r->poller().polls_failed();
-  ASSERT_TRUE(eventually([&] { return r->poller().polls_failed() > failed + 2; }));
-  EXPECT_NE(r->view(), nullptr);
-  EXPECT_EQ(r->view()->epoch(), 4u);
-  EXPECT_FALSE(r->poller().last_error().empty());
-}
-
-TEST(ViewPoller, RejectsAnswersThatAreNotStats) {
-  FakeNode node;
-  node.set_body("{\"hello\": 1}");
-  RunningRouter r({node.addr()});
-  ASSERT_TRUE(eventually([&] { return r->poller().polls_failed() >= 2; }));
-  EXPECT_EQ(r->view(), nullptr);
-  EXPECT_NE(r->poller().last_error().find("page_size_bytes"), std::string::npos)
-      << r->poller().last_error();
-  EXPECT_TRUE(r->plan("/fetch/k/o", "bytes=0-9").empty());
-  EXPECT_EQ(r->counters().unrouted, 1u);
-}
-
-TEST(Router, BoundedLoadSendsRequestsPastABusyOwner) {
-  FakeNode node;
-  node.set_body(three_members());
-  RunningRouter r({node.addr()}, 1.25);
-  ASSERT_TRUE(eventually([&] { return r->view() != nullptr; }));
-  const std::string owner = owner_id(*r);
-  auto plan = r->plan("/fetch/k/o", "bytes=10-20");
-  ASSERT_EQ(plan.size(), 3u);
-  EXPECT_EQ(plan[0].id, owner);
-  EXPECT_TRUE(plan[0].owner);
-  r->served(plan, 0);
-  EXPECT_EQ(r->counters().to_owner, 1u);
-
-  for (int i = 0; i < 4; ++i) r->begin(owner);  // cap with total 4: ceil(1.25 * 5 / 3) = 3
-  plan = r->plan("/fetch/k/o", "bytes=10-20");
-  EXPECT_NE(plan[0].id, owner);
-  EXPECT_EQ(plan[2].id, owner);
-  EXPECT_TRUE(plan[2].overloaded);
-  r->served(plan, 0);
-  EXPECT_EQ(r->counters().load_skips, 1u);
-
-  for (int i = 0; i < 4; ++i) r->end(owner);
-  EXPECT_EQ(r->plan("/fetch/k/o", "bytes=10-20")[0].id, owner);
-}
-
-TEST(Router, AFailedMemberGoesLastUntilItsQuarantineEnds) {
-  FakeNode node;
-  node.set_body(three_members());
-  RunningRouter r({node.addr()}, 0, 200ms);
-  ASSERT_TRUE(eventually([&] { return r->view() != nullptr; }));
-  const std::string owner = owner_id(*r);
-  r->failed(owner);
-  auto plan = r->plan("/fetch/k/o", "bytes=0-0");
-  EXPECT_EQ(plan[2].id, owner);
-  EXPECT_TRUE(plan[2].quarantined);
-  r->served(plan, 1);  // the second candidate answered after the first failed
-  EXPECT_EQ(r->counters().fallbacks, 1u);
-  EXPECT_EQ(r->counters().upstream_failures, 1u);
-  ASSERT_TRUE(eventually([&] { return r->plan("/fetch/k/o", "bytes=0-0")[0].id == owner; }));
-  EXPECT_EQ(r->stats_json()["upstream_failures"], 1);
-}
-
-TEST(Router, SuffixRangesAreSpreadOverTheMembers) {
-  FakeNode node;
-  node.set_body(three_members());
-  RunningRouter r({node.addr()});
-  ASSERT_TRUE(eventually([&] { return r->view() != nullptr; }));
-  std::set<std::string> first;
-  for (int i = 0; i < 6; ++i) first.insert(r->plan("/fetch/k/o", "bytes=-100")[0].id);
-  EXPECT_EQ(first.size(), 3u);
-  EXPECT_EQ(r->counters().spread, 6u);
-}
-
-}  // namespace
 }  // namespace shoal::test

@@ -1,7 +1,5 @@
 // Tests for node/service_notifier.h: READY/STOPPING/STATUS messages, and WATCHDOG=1 keep-alives
 // that stop while a watched event loop is stuck.
-#include "node/service_notifier.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,6 +12,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "node/service_notifier.h"
 
 namespace shoal::test {
 namespace {
