@@ -101,11 +101,15 @@ class PageFetchNoOrigin : public ::testing::Test {
     rc.max_attempts = 1;
     PageFetchResult out;
     int calls = 0;
-    fetch_.fetch_page(std::move(buckets), "k", 0, length, rc, "", [&](PageFetchResult r) {
-      out = std::move(r);
-      calls++;
-      loop_.stop();
-    });
+    PageSink sink;
+    sink.on_head = [](const ObjectInfo&, std::uint64_t) -> char* { return nullptr; };
+    sink.on_progress = [](std::uint64_t) {};
+    fetch_.fetch_page(std::move(buckets), "k", 0, length, rc, "", std::move(sink),
+                      [&](PageFetchResult r) {
+                        out = std::move(r);
+                        calls++;
+                        loop_.stop();
+                      });
     loop_.run_for(std::chrono::seconds(10));
     EXPECT_EQ(calls, 1);
     return out;
