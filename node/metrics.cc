@@ -44,10 +44,14 @@ std::string escape_label(const std::string& v) {
   std::string s;
   s.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') s += "\\\\";
-    else if (c == '"') s += "\\\"";
-    else if (c == '\n') s += "\\n";
-    else s += c;
+    if (c == '\\')
+      s += "\\\\";
+    else if (c == '"')
+      s += "\\\"";
+    else if (c == '\n')
+      s += "\\n";
+    else
+      s += c;
   }
   return s;
 }
@@ -187,8 +191,7 @@ void write_gauge(std::string* out, const std::string& name, const std::string& h
   *out += name + " " + format_number(v) + "\n";
 }
 
-void write_counter(std::string* out, const std::string& name, const std::string& help,
-                   double v) {
+void write_counter(std::string* out, const std::string& name, const std::string& help, double v) {
   write_header(out, name, help, "counter");
   *out += name + " " + format_number(v) + "\n";
 }
