@@ -9,6 +9,9 @@
 // for with If-Match); if one does not, or a page fails after the header went out, the
 // connection is closed so the client sees a short body, never a mix.
 //
+// Sources: node/http_connection.h (reading requests, routing, simple responses),
+// node/fetch_response.h (/fetch streaming), node/http_session.cc (the plain and TLS sessions).
+//
 // Thread rules: a session lives on one worker io_context (one thread); page results are posted
 // back to it by PageFetcher.
 #pragma once
@@ -27,15 +30,6 @@
 #include "node/server.h"
 
 namespace shoal::node {
-
-inline constexpr std::size_t kWriteSlice = 1 << 20;  // bytes per write; the timeout re-arms each
-
-// Common to plain and TLS sessions: request routing and /fetch streaming over a byte stream.
-template <class Derived>
-class HttpSession;
-
-class PlainSession;
-class TlsSession;
 
 // Starts serving an accepted connection.
 void start_plain_session(boost::asio::ip::tcp::socket socket, SessionHost& host);

@@ -54,9 +54,13 @@ struct HeadAttempt {
   PageFetcher::HeadHandler done;
 };
 
-PageFetcher::PageFetcher(MemoryTier& memory, origin::PageFetch& origin, std::uint64_t page_size,
-                         NodeMetrics& metrics, FetchLimits limits)
-    : memory_(memory), origin_(origin), page_size_(page_size), metrics_(metrics), limits_(limits) {}
+PageFetcher::PageFetcher(MemoryTier& memory, std::unique_ptr<PageOrigin> origin,
+                         std::uint64_t page_size, NodeMetrics& metrics, FetchLimits limits)
+    : memory_(memory),
+      origin_(std::move(origin)),
+      page_size_(page_size),
+      metrics_(metrics),
+      limits_(limits) {}
 
 std::uint64_t PageFetcher::inflight_bytes() const {
   return static_cast<std::uint64_t>(metrics_.origin_in_flight.load()) * page_size_;
@@ -273,7 +277,7 @@ void PageFetcher::fetch_from_origin(std::shared_ptr<Attempt> a) {
   try_bucket(std::move(a));
 }
 
-// One origin::PageFetch call: buckets in health order, hedged, with fall-through.
+// One PageOrigin call: buckets in health order, hedged, with fall-through.
 void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
   auto body = std::make_shared<base::Bytes>();
   origin::PageSink sink;
@@ -283,7 +287,7 @@ void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
     return body->data.get();
   };
   sink.on_progress = [](std::uint64_t) {};
-  origin_.fetch_page(
+  origin_->fetch_page(
       a->opts.buckets, a->key.object, a->key.page * page_size_, page_size_, a->opts.config,
       a->opts.if_match, std::move(sink), [this, a, body](origin::PageFetchResult f) {
         for (const origin::AttemptRecord& at : f.attempts) {
@@ -357,7 +361,7 @@ void PageFetcher::head(const std::string& kind, const std::string& object, const
   a->object = object;
   a->opts = opts;
   // The same order a page fetch would use (breakers, error rates, latency, peers' figures).
-  a->opts.buckets = origin_.health().order(opts.buckets, std::chrono::steady_clock::now());
+  a->opts.buckets = origin_->head_order(opts.buckets);
   a->ex = std::move(ex);
   a->done = std::move(done);
   try_head(std::move(a));
@@ -365,7 +369,7 @@ void PageFetcher::head(const std::string& kind, const std::string& object, const
 
 void PageFetcher::try_head(std::shared_ptr<HeadAttempt> a) {
   const std::string bucket = a->opts.buckets[a->bucket];
-  origin_.client().head(bucket, a->object, a->opts.config, [this, a, bucket](origin::HeadResult r) {
+  origin_->head(bucket, a->object, a->opts.config, [this, a, bucket](origin::HeadResult r) {
     metrics_.origin_requests.add({bucket, "head", std::string(base::outcome_name(r.outcome))});
     if (r.outcome != base::Outcome::kOk && falls_through(r.outcome) &&
         a->bucket + 1 < a->opts.buckets.size()) {

@@ -18,12 +18,13 @@
 // client that goes away does not cancel a fetch others wait for, and the page is still cached.
 // Errors are not cached: the next get() after a failed fetch starts a new one.
 //
-// Bucket order: a miss is one origin::PageFetch::fetch_page() over the request's buckets
-// (C0-Bucket, else the kind): health order, fall-through, hedging and the hedge budget live there
-// (origin/page_fetch.h). head() tries the buckets in the same health order
-// (origin::BucketHealth::order, duplicates dropped), one HeadObject at a time, unhedged: a bucket
-// answering NoSuchKey or failing hands over to the next one; range errors and failed
-// preconditions end it. HEAD outcomes do not feed the bucket health (only page fetches do).
+// Bucket order: a miss is one PageOrigin::fetch_page() call over the request's buckets
+// (C0-Bucket, else the kind): health order, fall-through, hedging and the hedge budget live
+// behind it (node/page_origin.h over origin/page_fetch.h). head() tries the buckets in
+// PageOrigin::head_order() (the same health order, duplicates dropped), one HeadObject at a time,
+// unhedged: a bucket answering NoSuchKey or failing hands over to the next one; range errors and
+// failed preconditions end it. HEAD outcomes do not feed the bucket health (only page fetches
+// do).
 //
 // Thread rules: get() and head() may be called from any thread; `done` is posted to the executor
 // passed in (never invoked inline), exactly once.
@@ -42,10 +43,10 @@
 #include "node/memory_tier.h"
 #include "node/node_metrics.h"
 #include "node/page.h"
+#include "node/page_origin.h"
 #include "node/store/admission.h"
 #include "node/store/disk_tier.h"
-#include "origin/page_fetch.h"
-#include "origin/s3_client.h"
+#include "origin/request_config.h"
 
 namespace shoal::node {
 
@@ -116,8 +117,9 @@ class PageFetcher {
   using PageHandler = std::function<void(PageResult)>;
   using HeadHandler = std::function<void(HeadResult)>;
 
-  // `origin` (and the S3Client under it) must outlive this object.
-  PageFetcher(MemoryTier& memory, origin::PageFetch& origin, std::uint64_t page_size,
+  // Misses go to `origin` (owned; whatever it wraps must outlive this object). `memory` and
+  // `metrics` must outlive this object.
+  PageFetcher(MemoryTier& memory, std::unique_ptr<PageOrigin> origin, std::uint64_t page_size,
               NodeMetrics& metrics, FetchLimits limits = {});
 
   // The page `key.page` of the object: from memory, by joining a running fetch, or by starting
@@ -185,7 +187,7 @@ class PageFetcher {
   void try_head(std::shared_ptr<struct HeadAttempt> a);
 
   MemoryTier& memory_;
-  origin::PageFetch& origin_;
+  std::unique_ptr<PageOrigin> origin_;
   const std::uint64_t page_size_;
   NodeMetrics& metrics_;
   const FetchLimits limits_;

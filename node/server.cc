@@ -246,7 +246,8 @@ Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes
   FetchLimits limits;
   limits.max_fetches = static_cast<std::size_t>(cfg_.max_origin_fetches);
   limits.max_inflight_bytes = cfg_.max_inflight_bytes;
-  fetcher_ = std::make_unique<PageFetcher>(memory_, *page_fetch_, cfg_.page_size, metrics_, limits);
+  fetcher_ = std::make_unique<PageFetcher>(memory_, std::make_unique<PageFetchOrigin>(*page_fetch_),
+                                           cfg_.page_size, metrics_, limits);
   int n = cfg_.threads > 0 ? cfg_.threads
                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<net::io_context>(1));

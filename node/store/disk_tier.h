@@ -38,6 +38,9 @@
 // the newest ETag; losers are invalidated in the background. Payload checksums are verified lazily,
 // on read.
 //
+// Sources: disk_tier.cc (validation, open, recovery, stats), disk_tier_io.cc (read and write
+// paths, buffers), disk_tier_index.cc (index, allocation and eviction, invalidation, erase).
+//
 // Thread rules: every method may be called from any thread. Handlers run on an I/O thread with
 // no DiskTier lock held; they may call back into the DiskTier. The destructor waits for all
 // queued I/O and must not run on an I/O thread.

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "node/lru_cache.h"
+#include "tests/unit/lru_cache.h"
 
 namespace shoal::node {
 namespace {

@@ -1,5 +1,6 @@
 // LruCache: a byte-weighted least-recently-used cache with the same interface as S3FifoCache
-// (node/s3fifo.h). It is the baseline S3-FIFO is measured against in tests.
+// (node/s3fifo.h). It is the baseline S3-FIFO is measured against in
+// tests/unit/s3fifo_test.cc; test code only, no product file uses it.
 //
 // insert() and find() make an entry the most recently used; eviction removes the least
 // recently used entries until a new charge fits. Charges are in bytes (0 counts as 1); an entry

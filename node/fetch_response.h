@@ -1,0 +1,439 @@
+// The /fetch response of a connection (the contract is node/http_session.h's): the request's
+// range resolved (HEAD and suffix ranges learn the object's size first), the header, then the
+// body streamed page by page from PageFetcher with a window of readahead_pages pages,
+// If-Match on every page after the first, writes of at most kWriteSlice bytes with the write
+// timeout re-armed, C0-Status for the first page and as trailers for the others, and the
+// connection closed when a page cannot be sent correctly after the header went out.
+//
+// CRTP, over HttpConnection (node/http_connection.h), which routes /fetch requests to
+// start_fetch(). Internal to node/http_session.cc, the only file that includes it.
+//
+// Thread rules: as HttpConnection's; PageFetcher posts page results to the connection's
+// executor.
+#pragma once
+
+#include <algorithm>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "node/client_status.h"
+#include "node/fetch_request.h"
+#include "node/http_connection.h"
+#include "node/page_fetcher.h"
+#include "ring/base/log.h"
+
+namespace shoal::node {
+
+inline constexpr std::size_t kWriteSlice = 1 << 20;  // bytes per write; the timeout re-arms each
+
+template <class Derived>
+class FetchResponse : public HttpConnection<Derived> {
+ public:
+  explicit FetchResponse(SessionHost& host) : HttpConnection<Derived>(host) {}
+
+  // ---- /fetch --------------------------------------------------------------------------------
+  void start_fetch() {
+    auto parsed = parse_fetch_request(this->req_, this->cfg_.origin_request);
+    if (auto* err = std::get_if<RequestError>(&parsed)) {
+      return this->send_error(err->status, err->reason, false,
+                              err->status == 405 ? "GET, HEAD" : "");
+    }
+    fr_ = std::move(std::get<FetchRequest>(parsed));
+    this->kind_label_ = fr_.kind;
+    restarts_ = 0;
+    if (fr_.head || fr_.range.kind == base::ByteRange::Kind::kSuffix) return lookup_meta();
+    const std::uint64_t last =
+        fr_.range.kind == base::ByteRange::Kind::kClosed ? fr_.range.last : ~0ull;
+    request_first_page(fr_.range.first, last);
+  }
+
+  std::uint64_t page_size() const { return this->cfg_.page_size; }
+
+  // HEAD, and suffix ranges: the object's size first (memory, else HeadObject; no page GET).
+  void lookup_meta() {
+    this->host_.fetcher().head(
+        fr_.kind, fr_.object, fr_.options, this->derived().executor(),
+        [self = this->derived().shared_from_this()](HeadResult r) { self->on_meta(std::move(r)); });
+  }
+
+  void on_meta(HeadResult r) {
+    if (r.outcome != base::Outcome::kOk) return fail_origin(r.outcome, r.message);
+    base::ResolvedRange rr;
+    if (base::resolve_byte_range(fr_.range, r.meta.size, &rr) != base::RangeError::kOk) {
+      return this->send_error(
+          416, "range not satisfiable for an object of " + std::to_string(r.meta.size) + " bytes",
+          false, "", base::unsatisfied_content_range(r.meta.size));
+    }
+    if (fr_.head) return send_head(rr, r.meta);
+    request_first_page(rr.first, rr.last);
+  }
+
+  // Asks for the page holding byte `first`; only bytes first..last of it are needed (a page
+  // owned by another member is forwarded in part).
+  void request_first_page(std::uint64_t first, std::uint64_t last) {
+    const std::uint64_t page = first / page_size();
+    first_page_ = page;
+    FetchOptions opts = fr_.options;
+    set_slice(&opts, page, first, last);
+    this->host_.fetcher().get(base::PageKey{fr_.kind, fr_.object, page}, opts,
+                              this->derived().executor(),
+                              [self = this->derived().shared_from_this()](PageResult r) {
+                                self->on_first_page(std::move(r));
+                              });
+    // When the range's end is known, the next pages are asked for at once, so a cold read
+    // fetches them in parallel with the first; their ETags are checked when they are sent.
+    window_.clear();
+    window_.push_back(Slot{page, std::nullopt});
+    next_request_ = page + 1;
+    if (last != ~0ull) {
+      last_page_ = last / page_size();
+      fill_window(first, last, "");
+    }
+  }
+
+  void on_first_page(PageResult r) {
+    if (r.outcome == base::Outcome::kInvalidRange) {
+      // The first byte is past the end: learn the size for "Content-Range: bytes */size".
+      return this->host_.fetcher().head(
+          fr_.kind, fr_.object, fr_.options, this->derived().executor(),
+          [self = this->derived().shared_from_this()](HeadResult h) {
+            if (h.outcome != base::Outcome::kOk) {
+              return self->fail_origin(h.outcome, h.message);
+            }
+            self->send_error(416, "range starts past the object's end", false, "",
+                             base::unsatisfied_content_range(h.meta.size));
+          });
+    }
+    if (r.shed) {
+      this->host_.metrics().pages.add({"shed"});
+      return this->send_text(503, r.message + "\n", "text/plain; charset=utf-8", false, "", "",
+                             "1");
+    }
+    if (r.outcome != base::Outcome::kOk) {
+      this->host_.metrics().pages.add({"error"});
+      return fail_origin(r.outcome, r.message);
+    }
+    const Page& p = *r.page;
+    base::ResolvedRange rr;
+    if (base::resolve_byte_range(fr_.range, p.object_size, &rr) != base::RangeError::kOk) {
+      return this->send_error(
+          416, "range not satisfiable for an object of " + std::to_string(p.object_size) + " bytes",
+          false, "", base::unsatisfied_content_range(p.object_size));
+    }
+    if (rr.first / page_size() != first_page_) {
+      // A suffix range resolved against a stale size: the object changed; start over once.
+      if (++restarts_ > 2) return this->send_error(409, "object changed while reading", false);
+      return request_first_page(rr.first, rr.last);
+    }
+    this->host_.metrics().pages.add({page_outcome(r.source)});
+    this->host_.metrics().first_byte_seconds.observe(
+        {page_outcome(r.source)},
+        std::chrono::duration<double>(Clock::now() - this->started_).count());
+    begin_body(rr, std::move(r));
+  }
+
+  void fail_origin(base::Outcome o, const std::string& message) {
+    int status = node::client_status(o);
+    std::string reason = "origin: " + std::string(base::outcome_name(o));
+    if (!message.empty()) reason += ": " + message;
+    this->send_error(status, reason, false);
+  }
+
+  void set_common_headers(http::response<http::empty_body>& res, const base::ResolvedRange& rr,
+                          std::uint64_t size, const std::string& etag,
+                          const std::string& last_modified) {
+    res.set(http::field::server, "shoald");
+    res.set(http::field::content_type, "application/octet-stream");
+    res.set(http::field::accept_ranges, "bytes");
+    res.set(http::field::content_range, base::content_range(rr, size));
+    if (!etag.empty()) res.set(http::field::etag, etag);
+    if (!last_modified.empty()) res.set(http::field::last_modified, last_modified);
+    res.keep_alive(this->req_.keep_alive() && !this->host_.draining());
+  }
+
+  void send_head(const base::ResolvedRange& rr, const ObjectMeta& meta) {
+    res_.emplace(http::status::partial_content, this->req_.version());
+    set_common_headers(*res_, rr, meta.size, meta.etag, meta.last_modified);
+    res_->content_length(rr.length());
+    if (PageRef p = this->host_.fetcher().memory().peek(
+            base::PageKey{fr_.kind, fr_.object, rr.first / page_size()})) {
+      std::uint64_t page_last = (rr.first / page_size() + 1) * page_size() - 1;
+      res_->set("C0-Status",
+                c0_status(rr.first, std::min(rr.last, page_last), p->bucket, p->cached_at));
+    }
+    this->finish_status_ = 206;
+    write_header([self = this->derived().shared_from_this()](beast::error_code ec) {
+      self->finish_body(ec);
+    });
+  }
+
+  void begin_body(const base::ResolvedRange& rr, PageResult first) {
+    range_ = rr;
+    last_page_ = rr.last / page_size();
+    const Page& p = *first.page;
+    etag_ = p.etag;
+    size_ = p.object_size;
+    chunked_ = fr_.want_trailers && last_page_ > first_page_ && this->req_.version() >= 11;
+    res_.emplace(http::status::partial_content, this->req_.version());
+    set_common_headers(*res_, rr, p.object_size, p.etag, p.last_modified);
+    res_->set("C0-Status",
+              c0_status(rr.first, std::min(rr.last, page_end(first_page_)), p.bucket,
+                        first.source == PageSource::kMemory || first.source == PageSource::kPeer ||
+                                first.source == PageSource::kDisk
+                            ? p.cached_at
+                            : 0));
+    if (chunked_) {
+      res_->set(http::field::trailer, "C0-Status");
+      res_->chunked(true);
+    } else {
+      res_->content_length(rr.length());
+    }
+    trailers_.clear();
+    next_send_ = first_page_;
+    if (window_.empty() || window_.front().page != first_page_) {
+      window_.clear();
+      window_.push_back(Slot{first_page_, std::nullopt});
+      next_request_ = first_page_ + 1;
+    }
+    window_.front().result = std::move(first);
+    // Pages asked for before the size was known may lie past the resolved end: drop them.
+    while (window_.size() > 1 && window_.back().page > last_page_) window_.pop_back();
+    next_request_ = std::min(next_request_, last_page_ + 1);
+    fill_window(range_.first, range_.last, etag_);
+    this->finish_status_ = 206;
+    write_header([self = this->derived().shared_from_this()](beast::error_code ec) {
+      if (ec) return self->abort_body("header write: " + ec.message());
+      self->pump();
+    });
+  }
+
+  std::uint64_t page_start(std::uint64_t page) const { return page * page_size(); }
+
+  // The part of `page` within bytes first..last, page-relative, as FetchOptions' slice.
+  void set_slice(FetchOptions* opts, std::uint64_t page, std::uint64_t first,
+                 std::uint64_t last) const {
+    const std::uint64_t from = std::max(first, page_start(page));
+    const std::uint64_t to = std::min(last, page_end(page));
+    opts->slice_offset = from - page_start(page);
+    opts->slice_length = to - from + 1;
+  }
+  std::uint64_t page_end(std::uint64_t page) const { return page_start(page) + page_size() - 1; }
+
+  template <class Handler>
+  void write_header(Handler h) {
+    sr_.emplace(*res_);
+    this->lowest().expires_after(std::chrono::milliseconds(this->cfg_.write_timeout_ms));
+    http::async_write_header(
+        this->derived().stream(), *sr_,
+        [h = std::move(h)](beast::error_code ec, std::size_t) mutable { h(ec); });
+  }
+
+  // Requests pages ahead of the one being written, up to readahead_pages outstanding, each for
+  // its part of bytes first..last and, once known, with If-Match: etag.
+  void fill_window(std::uint64_t first, std::uint64_t last, const std::string& etag) {
+    const std::size_t limit = static_cast<std::size_t>(this->cfg_.readahead_pages) + 1;
+    while (next_request_ <= last_page_ && window_.size() < limit) {
+      const std::uint64_t page = next_request_++;
+      window_.push_back(Slot{page, std::nullopt});
+      FetchOptions opts = fr_.options;
+      opts.if_match = etag;
+      opts.may_shed = false;  // the response is (about to be) under way: finish it
+      set_slice(&opts, page, first, last);
+      this->host_.fetcher().get(
+          base::PageKey{fr_.kind, fr_.object, page}, opts, this->derived().executor(),
+          [self = this->derived().shared_from_this(), page, gen = this->gen_](PageResult r) {
+            if (gen == self->gen_) self->on_page(page, std::move(r));
+          });
+    }
+  }
+
+  void on_page(std::uint64_t page, PageResult r) {
+    for (auto& slot : window_) {
+      if (slot.page == page) {
+        slot.result = std::move(r);
+        break;
+      }
+    }
+    if (waiting_ && !window_.empty() && window_.front().page == page) {
+      waiting_ = false;
+      pump();
+    }
+  }
+
+  // Writes the next slice of the front page, or waits for it to arrive.
+  void pump() {
+    if (aborted_) return;
+    if (window_.empty()) return finish_stream();
+    Slot& front = window_.front();
+    if (!front.result) {
+      waiting_ = true;
+      this->lowest().expires_never();  // waiting on the origin, not on the client
+      return;
+    }
+    PageResult& r = *front.result;
+    if (slice_offset_ == 0 && front.page != first_page_) {
+      if (r.outcome != base::Outcome::kOk) {
+        this->host_.metrics().pages.add({"error"});
+        return abort_body("page " + std::to_string(front.page) + ": " +
+                          std::string(base::outcome_name(r.outcome)));
+      }
+      if (r.page->etag != etag_ || r.page->object_size != size_) {
+        this->host_.metrics().pages.add({"error"});
+        return abort_body("page " + std::to_string(front.page) + " has ETag " + r.page->etag +
+                          ", response began with " + etag_);
+      }
+      this->host_.metrics().pages.add({page_outcome(r.source)});
+      std::uint64_t first = std::max(range_.first, page_start(front.page));
+      trailers_.push_back(
+          c0_status(first, std::min(range_.last, page_end(front.page)), r.page->bucket,
+                    r.source == PageSource::kMemory || r.source == PageSource::kPeer ||
+                            r.source == PageSource::kDisk
+                        ? r.page->cached_at
+                        : 0));
+    }
+    const Page& p = *r.page;
+    const std::uint64_t base = page_start(front.page) + p.body_offset;  // offset of body[0]
+    const std::uint64_t from = std::max(range_.first, page_start(front.page));
+    const std::uint64_t to = std::min(range_.last, base + p.body.size - 1);
+    if (from < base || to < from) {
+      return abort_body("page " + std::to_string(front.page) + " does not hold the range");
+    }
+    const std::uint64_t begin = from - base + slice_offset_;
+    const std::uint64_t end = to - base + 1;
+    if (end > p.body.size || (to < std::min(range_.last, page_end(front.page)) &&
+                              base + p.body.size < std::min(size_, page_start(front.page + 1)))) {
+      return abort_body("page " + std::to_string(front.page) + " is shorter than the range");
+    }
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(end - begin, kWriteSlice));
+    net::const_buffer data(p.body.data.get() + begin, n);
+    const bool last_slice = begin + n == end;
+    this->lowest().expires_after(std::chrono::milliseconds(this->cfg_.write_timeout_ms));
+    auto on_write = [self = this->derived().shared_from_this(), n, last_slice](beast::error_code ec,
+                                                                               std::size_t) {
+      self->on_slice_written(ec, n, last_slice);
+    };
+    if (chunked_) {
+      net::async_write(this->derived().stream(), http::make_chunk(data), whole_slice,
+                       std::move(on_write));
+    } else {
+      net::async_write(this->derived().stream(), data, whole_slice, std::move(on_write));
+    }
+  }
+
+  void on_slice_written(beast::error_code ec, std::size_t n, bool last_slice) {
+    if (ec) {
+      this->host_.metrics().client_errors.add(
+          {ec == beast::error::timeout ? "write_timeout" : "disconnect"});
+      return abort_body("write: " + ec.message());
+    }
+    this->host_.metrics().egress.add(n);
+    this->host_.metrics().egress_bytes.add({}, n);
+    if (last_slice) {
+      slice_offset_ = 0;
+      window_.pop_front();
+      fill_window(range_.first, range_.last, etag_);
+    } else {
+      slice_offset_ += n;
+    }
+    pump();
+  }
+
+  void finish_stream() {
+    if (!chunked_) return finish_body({});
+    // The last chunk and its trailer section (RFC 9112 §7.1.2). Trailer values are generated
+    // here from validated bucket names and numbers, so they hold no CR/LF.
+    auto last = std::make_shared<std::string>("0\r\n");
+    for (auto& t : trailers_) *last += "C0-Status: " + t + "\r\n";
+    *last += "\r\n";
+    this->lowest().expires_after(std::chrono::milliseconds(this->cfg_.write_timeout_ms));
+    net::async_write(this->derived().stream(), net::buffer(*last),
+                     [self = this->derived().shared_from_this(), last](
+                         beast::error_code ec, std::size_t) { self->finish_body(ec); });
+  }
+
+  void finish_body(beast::error_code ec) {
+    const bool close = ec || !res_->keep_alive();
+    res_.reset();
+    sr_.reset();
+    window_.clear();
+    this->end_request();
+    if (close) return this->derived().do_eof();
+    this->do_read();
+  }
+
+  // The header is out and the body cannot be completed correctly: close so the client sees a
+  // short body (never a wrong or mixed one).
+  void abort_body(const std::string& why) {
+    if (aborted_) return;
+    aborted_ = true;
+    SHOAL_LOG(kWarn,
+              "aborting response for /fetch/" << fr_.kind << "/" << fr_.object << ": " << why);
+    window_.clear();
+    this->finish_status_ = 206;
+    this->end_request();
+    beast::error_code ignored;
+    this->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    this->lowest().close();
+  }
+
+ private:
+  // Completion condition for body writes: hand the kernel the whole slice per write call. Asio's
+  // default (transfer_all) caps each call at 64 KiB, which costs ~16 sendmsg and timer re-arms per
+  // MiB on a fast path.
+  static std::size_t whole_slice(const boost::system::error_code& ec, std::size_t) {
+    return ec ? 0 : kWriteSlice + 64;
+  }
+
+  static std::string c0_status(std::uint64_t first, std::uint64_t last, const std::string& bucket,
+                               std::int64_t cached_at) {
+    return std::to_string(first) + "-" + std::to_string(last) + "; " + bucket + "; " +
+           std::to_string(cached_at);
+  }
+
+  static const char* page_outcome(PageSource s) {
+    switch (s) {
+      case PageSource::kMemory:
+        return "hit_memory";
+      case PageSource::kOrigin:
+        return "miss";
+      case PageSource::kCoalesced:
+        return "coalesced";
+      case PageSource::kPeer:
+        return "forwarded";
+      case PageSource::kDisk:
+        return "hit_disk";
+    }
+    return "miss";
+  }
+
+  // A page of the window: requested, and its result once it arrived.
+  struct Slot {
+    std::uint64_t page;
+    std::optional<PageResult> result;
+  };
+
+  bool aborted_ = false;
+  bool waiting_ = false;
+  bool chunked_ = false;
+  int restarts_ = 0;
+  FetchRequest fr_;
+  base::ResolvedRange range_;
+  std::uint64_t first_page_ = 0, last_page_ = 0, next_send_ = 0, next_request_ = 0;
+  std::uint64_t slice_offset_ = 0;
+  std::uint64_t size_ = 0;
+  std::string etag_;
+  std::deque<Slot> window_;
+  std::vector<std::string> trailers_;
+  std::optional<http::response<http::empty_body>> res_;
+  std::optional<http::response_serializer<http::empty_body>> sr_;
+};
+
+}  // namespace shoal::node
