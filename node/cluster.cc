@@ -115,11 +115,11 @@ nlohmann::json Cluster::stats_json() const {
           {"deaths", c.deaths}};
 }
 
-void Cluster::write_metrics(std::string* out) const {
+void Cluster::write_metrics(PrometheusWriter& out) const {
   auto v = membership_->view();
   auto c = membership_->counters();
-  write_gauge(out, "shoal_membership_epoch", "Membership epoch (bumped on every live-set change)",
-              static_cast<double>(v->epoch));
+  out.gauge("shoal_membership_epoch", "Membership epoch (bumped on every live-set change)",
+            static_cast<double>(v->epoch));
   std::size_t alive = 0, suspect = 0, dead = 0, left = 0;
   for (const auto& rec : v->members) {
     switch (rec.state) {
@@ -137,27 +137,25 @@ void Cluster::write_metrics(std::string* out) const {
         break;
     }
   }
-  *out += "# HELP shoal_members Known members by state\n# TYPE shoal_members gauge\n";
-  *out += "shoal_members{state=\"alive\"} " + std::to_string(alive) + "\n";
-  *out += "shoal_members{state=\"suspect\"} " + std::to_string(suspect) + "\n";
-  *out += "shoal_members{state=\"dead\"} " + std::to_string(dead) + "\n";
-  *out += "shoal_members{state=\"left\"} " + std::to_string(left) + "\n";
-  write_counter(out, "shoal_forwards_out_total", "Page requests forwarded to their owner",
-                static_cast<double>(metrics_.forwards_out.load()));
-  write_counter(out, "shoal_forwards_in_total", "Page requests served for other members",
-                static_cast<double>(metrics_.forwards_in.load()));
-  write_counter(out, "shoal_forward_fallbacks_total",
-                "Forwards moved to the next member in the ranking",
-                static_cast<double>(metrics_.forward_failovers.load()));
-  write_counter(out, "shoal_forward_uncached_total",
-                "Pages fetched from the origin uncached because no ranked member was reachable",
-                static_cast<double>(metrics_.forward_uncached.load()));
-  write_counter(
-      out, "shoal_peer_errors_total", "Malformed or refused peer frames and packets",
-      static_cast<double>(metrics_.peer_errors.load() + c.decode_errors + c.auth_failures));
-  write_counter(out, "shoal_swim_suspicions_total", "Members this node suspected",
-                static_cast<double>(c.suspicions));
-  write_counter(out, "shoal_swim_probes_total", "SWIM probes sent", static_cast<double>(c.probes));
+  out.family("shoal_members", "Known members by state", "gauge");
+  out.sample({{"state", "alive"}}, static_cast<double>(alive));
+  out.sample({{"state", "suspect"}}, static_cast<double>(suspect));
+  out.sample({{"state", "dead"}}, static_cast<double>(dead));
+  out.sample({{"state", "left"}}, static_cast<double>(left));
+  out.counter("shoal_forwards_out_total", "Page requests forwarded to their owner",
+              static_cast<double>(metrics_.forwards_out.load()));
+  out.counter("shoal_forwards_in_total", "Page requests served for other members",
+              static_cast<double>(metrics_.forwards_in.load()));
+  out.counter("shoal_forward_fallbacks_total", "Forwards moved to the next member in the ranking",
+              static_cast<double>(metrics_.forward_failovers.load()));
+  out.counter("shoal_forward_uncached_total",
+              "Pages fetched from the origin uncached because no ranked member was reachable",
+              static_cast<double>(metrics_.forward_uncached.load()));
+  out.counter("shoal_peer_errors_total", "Malformed or refused peer frames and packets",
+              static_cast<double>(metrics_.peer_errors.load() + c.decode_errors + c.auth_failures));
+  out.counter("shoal_swim_suspicions_total", "Members this node suspected",
+              static_cast<double>(c.suspicions));
+  out.counter("shoal_swim_probes_total", "SWIM probes sent", static_cast<double>(c.probes));
 }
 
 }  // namespace shoal::node

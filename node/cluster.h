@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "node/forwarding.h"
+#include "node/metrics.h"
 #include "node/page_fetcher.h"
 #include "peer/membership.h"
 
@@ -58,8 +59,8 @@ class Cluster : public PageRouter {
   std::shared_ptr<const peer::MembershipView> view() const { return membership_->view(); }
   // "members", "epoch" and peer counters for /stats.
   nlohmann::json stats_json() const;
-  // Prometheus series for /metrics.
-  void write_metrics(std::string* out) const;
+  // The membership and forwarding families of /metrics.
+  void write_metrics(PrometheusWriter& out) const;
   const std::string& self_id() const { return self_id_; }
 
  private:

@@ -3,7 +3,9 @@
 // parse_command_line() turns argv into a NodeConfig, rejecting bad values with a message that
 // names the flag (e.g. "--page-size: must be a power of two >= 64KiB, got 100000"). Origin
 // settings (endpoint, region, credentials) are resolved from flags and the environment the AWS
-// way (origin/s3_config.h).
+// way (origin/s3_config.h). The flags are registered and converted in groups by area (client
+// port, memory and pages, origin, TLS and admin, origin resilience, cluster, disk tier, logging
+// and the config file) in node/config_flags.cc; NodeConfig::validate() checks the result.
 #pragma once
 
 #include <cstdint>

@@ -19,41 +19,74 @@ std::string format_number(double v) {
   return buf;
 }
 
-std::string label_text(const std::vector<std::string>& names,
-                       const std::vector<std::string>& values, const std::string& extra = "") {
+// `v` with a backslash, a double quote and a newline escaped.
+std::string escape_label(std::string_view v) {
   std::string s;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (!s.empty()) s += ',';
-    s += names[i] + "=\"" + escape_label(values[i]) + "\"";
+  s.reserve(v.size());
+  for (char c : v) {
+    switch (c) {
+      case '\\':
+        s += "\\\\";
+        break;
+      case '"':
+        s += "\\\"";
+        break;
+      case '\n':
+        s += "\\n";
+        break;
+      default:
+        s += c;
+    }
   }
-  if (!extra.empty()) {
-    if (!s.empty()) s += ',';
-    s += extra;
-  }
-  return s.empty() ? s : "{" + s + "}";
-}
-
-void write_header(std::string* out, const std::string& name, const std::string& help,
-                  const char* type) {
-  *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  return s;
 }
 
 }  // namespace
 
-std::string escape_label(const std::string& v) {
-  std::string s;
-  s.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\')
-      s += "\\\\";
-    else if (c == '"')
-      s += "\\\"";
-    else if (c == '\n')
-      s += "\\n";
-    else
-      s += c;
-  }
-  return s;
+Labels::Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
+  for (const auto& [name, value] : pairs) add(name, value);
+}
+
+Labels::Labels(const std::vector<std::string>& names, const std::vector<std::string>& values) {
+  for (std::size_t i = 0; i < names.size(); ++i) add(names[i], values[i]);
+}
+
+Labels& Labels::add(std::string_view name, std::string_view value) {
+  if (!pairs_.empty()) pairs_ += ',';
+  pairs_ += name;
+  pairs_ += "=\"";
+  pairs_ += escape_label(value);
+  pairs_ += '"';
+  return *this;
+}
+
+std::string Labels::text() const {
+  return pairs_.empty() ? pairs_ : "{" + pairs_ + "}";
+}
+
+void PrometheusWriter::family(std::string_view name, std::string_view help, std::string_view type) {
+  name_ = name;
+  *out_ += "# HELP " + name_ + " ";
+  *out_ += help;
+  *out_ += "\n# TYPE " + name_ + " ";
+  *out_ += type;
+  *out_ += '\n';
+}
+
+void PrometheusWriter::sample(const Labels& labels, double value, std::string_view suffix) {
+  *out_ += name_;
+  *out_ += suffix;
+  *out_ += labels.text() + " " + format_number(value) + "\n";
+}
+
+void PrometheusWriter::gauge(std::string_view name, std::string_view help, double value) {
+  family(name, help, "gauge");
+  sample({}, value);
+}
+
+void PrometheusWriter::counter(std::string_view name, std::string_view help, double value) {
+  family(name, help, "counter");
+  sample({}, value);
 }
 
 CounterFamily::CounterFamily(std::string name, std::string help,
@@ -97,12 +130,12 @@ std::uint64_t CounterFamily::total() const {
   return t;
 }
 
-void CounterFamily::write(std::string* out) const {
-  write_header(out, name_, help_, "counter");
+void CounterFamily::write(PrometheusWriter& out) const {
+  out.family(name_, help_, "counter");
   std::shared_lock lock(mu_);
   for (auto& [values, v] : series_) {
-    *out += name_ + label_text(label_names_, values) + " " +
-            format_number(static_cast<double>(v->load(std::memory_order_relaxed))) + "\n";
+    out.sample(Labels(label_names_, values),
+               static_cast<double>(v->load(std::memory_order_relaxed)));
   }
 }
 
@@ -139,21 +172,19 @@ void HistogramFamily::observe(const std::vector<std::string>& values, double v) 
   }
 }
 
-void HistogramFamily::write(std::string* out) const {
-  write_header(out, name_, help_, "histogram");
+void HistogramFamily::write(PrometheusWriter& out) const {
+  out.family(name_, help_, "histogram");
   std::shared_lock lock(mu_);
   for (auto& [values, s] : series_) {
+    const Labels labels(label_names_, values);
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i <= bounds_.size(); ++i) {
       cumulative += s->buckets[i].load(std::memory_order_relaxed);
-      std::string le = i < bounds_.size() ? format_number(bounds_[i]) : "+Inf";
-      *out += name_ + "_bucket" + label_text(label_names_, values, "le=\"" + le + "\"") + " " +
-              format_number(static_cast<double>(cumulative)) + "\n";
+      const std::string le = i < bounds_.size() ? format_number(bounds_[i]) : "+Inf";
+      out.sample(Labels(labels).add("le", le), static_cast<double>(cumulative), "_bucket");
     }
-    *out += name_ + "_sum" + label_text(label_names_, values) + " " +
-            format_number(s->sum.load(std::memory_order_relaxed)) + "\n";
-    *out += name_ + "_count" + label_text(label_names_, values) + " " +
-            format_number(static_cast<double>(s->count.load(std::memory_order_relaxed))) + "\n";
+    out.sample(labels, s->sum.load(std::memory_order_relaxed), "_sum");
+    out.sample(labels, static_cast<double>(s->count.load(std::memory_order_relaxed)), "_count");
   }
 }
 
@@ -184,16 +215,6 @@ double ThroughputWindow::bits_per_second() const {
     }
   }
   return static_cast<double>(sum) * 8.0 / static_cast<double>(kSeconds);
-}
-
-void write_gauge(std::string* out, const std::string& name, const std::string& help, double v) {
-  write_header(out, name, help, "gauge");
-  *out += name + " " + format_number(v) + "\n";
-}
-
-void write_counter(std::string* out, const std::string& name, const std::string& help, double v) {
-  write_header(out, name, help, "counter");
-  *out += name + " " + format_number(v) + "\n";
 }
 
 std::vector<double> latency_bounds() {

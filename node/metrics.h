@@ -1,4 +1,5 @@
-// Counters, histograms and throughput windows for /stats and /metrics.
+// Counters, histograms and throughput windows for /stats and /metrics, and the one writer of
+// the Prometheus text every /metrics family goes through (PrometheusWriter).
 //
 // Prometheus text exposition format 0.0.4
 // (https://prometheus.io/docs/instrumenting/exposition_formats/): every family has # HELP and
@@ -16,15 +17,59 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace shoal::node {
 
 inline constexpr std::size_t kMaxSeries = 512;
+
+// The labels of one sample, in the order added: name="value" pairs whose values are escaped
+// (a backslash, a double quote and a newline become \\, \" and \n). Names are written as given
+// (callers pass valid Prometheus label names).
+class Labels {
+ public:
+  Labels() = default;
+  Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs);
+  // names[i]="values[i]" for every i; both vectors have the same length.
+  Labels(const std::vector<std::string>& names, const std::vector<std::string>& values);
+  // Appends name="value".
+  Labels& add(std::string_view name, std::string_view value);
+  // "{a=\"x\",b=\"y\"}", or "" when there are no labels.
+  std::string text() const;
+
+ private:
+  std::string pairs_;  // a="x",b="y"
+};
+
+// Appends Prometheus text to a string: a family's # HELP and # TYPE lines once, then its samples,
+// one line each: NAME[SUFFIX][{LABELS}] VALUE. Values: whole numbers below 1e15 in magnitude in
+// full ("1234"), others with 9 significant digits ("0.0125", "1.5e+20"), "+Inf", "-Inf", "NaN".
+// Not thread-safe; one writer per output string.
+class PrometheusWriter {
+ public:
+  explicit PrometheusWriter(std::string* out) : out_(out) {}
+
+  // Starts a family: "# HELP NAME HELP" and "# TYPE NAME TYPE" (TYPE: counter, gauge or
+  // histogram). A family may have no samples.
+  void family(std::string_view name, std::string_view help, std::string_view type);
+  // One sample of the family started last; `suffix` extends its name ("_bucket", "_sum").
+  void sample(const Labels& labels, double value, std::string_view suffix = {});
+  // A gauge family with one unlabelled sample.
+  void gauge(std::string_view name, std::string_view help, double value);
+  // A counter family with one unlabelled sample.
+  void counter(std::string_view name, std::string_view help, double value);
+
+ private:
+  std::string* out_;
+  std::string name_;
+};
 
 // A family of counters with a fixed list of label names.
 class CounterFamily {
@@ -34,7 +79,8 @@ class CounterFamily {
   void add(const std::vector<std::string>& label_values, std::uint64_t n = 1);
   std::uint64_t value(const std::vector<std::string>& label_values) const;
   std::uint64_t total() const;
-  void write(std::string* out) const;
+  // The family: HELP, TYPE and every series (in label order).
+  void write(PrometheusWriter& out) const;
 
  private:
   std::atomic<std::uint64_t>* series(const std::vector<std::string>& values);
@@ -50,7 +96,8 @@ class HistogramFamily {
   HistogramFamily(std::string name, std::string help, std::vector<std::string> label_names,
                   std::vector<double> bounds);
   void observe(const std::vector<std::string>& label_values, double value);
-  void write(std::string* out) const;
+  // The family: HELP, TYPE and every series (in label order).
+  void write(PrometheusWriter& out) const;
 
  private:
   struct Series {
@@ -85,13 +132,6 @@ class ThroughputWindow {
   std::array<Slot, kSeconds + 1> slots_;
   std::atomic<std::uint64_t> total_{0};
 };
-
-// Writes one gauge family with a single unlabelled series.
-void write_gauge(std::string* out, const std::string& name, const std::string& help, double v);
-// Writes one counter family with a single unlabelled series.
-void write_counter(std::string* out, const std::string& name, const std::string& help, double v);
-// Escapes a label value for the exposition format.
-std::string escape_label(const std::string& v);
 
 // Default latency bounds in seconds (1 ms .. 60 s).
 std::vector<double> latency_bounds();

@@ -7,7 +7,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <ctime>
-#include <nlohmann/json.hpp>
 
 #include "node/http_session.h"
 #include "node/tls.h"
@@ -26,116 +25,6 @@ constexpr std::chrono::seconds kStatsInterval{2};
 std::string endpoint_text(const tcp::endpoint& ep) {
   const std::string host = ep.address().to_string();
   return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
-}
-
-// A latency in milliseconds, or null when unknown.
-nlohmann::json ms_or_null(const std::optional<std::chrono::microseconds>& v) {
-  return v ? nlohmann::json(static_cast<double>(v->count()) / 1000.0) : nlohmann::json(nullptr);
-}
-
-// /stats "origin.buckets": per-bucket latency, health and hedges (origin/page_fetch.h).
-nlohmann::json buckets_json(const std::vector<origin::BucketReport>& reports) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const origin::BucketReport& r : reports) {
-    out[r.bucket] = {
-        {"latency_samples", r.latency_samples},
-        {"ttfb_p50_ms", ms_or_null(r.first_byte_p50)},
-        {"ttfb_p99_ms", ms_or_null(r.first_byte_p99)},
-        {"page_p50_ms", ms_or_null(r.page_p50)},
-        {"page_p99_ms", ms_or_null(r.page_p99)},
-        {"hedge_delay_ms", ms_or_null(r.hedge_delay)},
-        {"error_rate", r.error_rate},
-        {"effective_error_rate", r.effective_error_rate},
-        {"source", r.latency_with_peers || r.errors_with_peers ? "peers" : "local"},
-        {"peers",
-         {{"members", r.peer_count},
-          {"latency_samples", r.peer_latency_samples},
-          {"page_p50_ms", ms_or_null(r.peer_page_p50)},
-          {"page_p99_ms", ms_or_null(r.peer_page_p99)},
-          {"error_rate", r.peer_error_rate},
-          {"evidence", r.peer_evidence},
-          {"latency_used", r.latency_with_peers},
-          {"error_rate_used", r.errors_with_peers}}},
-        {"breaker", origin::breaker_state_name(r.breaker)},
-        {"consecutive_failures", r.consecutive_failures},
-        {"hedges",
-         {{"sent", r.hedges_sent}, {"won", r.hedges_won}, {"refused", r.hedges_refused}}}};
-  }
-  return out;
-}
-
-// One metric family: HELP, TYPE and one line per (labels, value); labels already formatted.
-void write_family(std::string* out, const std::string& name, const std::string& help,
-                  const char* type, const std::vector<std::pair<std::string, double>>& series) {
-  *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-  char value[64];
-  for (const auto& [labels, v] : series) {
-    std::snprintf(value, sizeof value, "%.9g", v);
-    *out += name + "{" + labels + "} " + value + "\n";
-  }
-}
-
-// The per-bucket origin series of /metrics.
-void write_bucket_metrics(std::string* out, const std::vector<origin::BucketReport>& reports) {
-  std::vector<std::pair<std::string, double>> latency, delay, errors, breaker, hedges;
-  std::vector<std::pair<std::string, double>> effective, uses_peers, peer_latency, peer_errors;
-  for (const origin::BucketReport& r : reports) {
-    const std::string b = "bucket=\"" + escape_label(r.bucket) + "\"";
-    auto add_latency = [&](const char* kind, const char* q,
-                           const std::optional<std::chrono::microseconds>& v) {
-      if (v) {
-        latency.emplace_back(b + ",kind=\"" + kind + "\",q=\"" + q + "\"",
-                             static_cast<double>(v->count()) / 1e6);
-      }
-    };
-    add_latency("first_byte", "0.5", r.first_byte_p50);
-    add_latency("first_byte", "0.99", r.first_byte_p99);
-    add_latency("page", "0.5", r.page_p50);
-    add_latency("page", "0.99", r.page_p99);
-    if (r.hedge_delay) delay.emplace_back(b, static_cast<double>(r.hedge_delay->count()) / 1e6);
-    errors.emplace_back(b, r.error_rate);
-    effective.emplace_back(b, r.effective_error_rate);
-    uses_peers.emplace_back(b + ",figure=\"latency\"", r.latency_with_peers ? 1 : 0);
-    uses_peers.emplace_back(b + ",figure=\"error_rate\"", r.errors_with_peers ? 1 : 0);
-    if (r.peer_page_p50) {
-      peer_latency.emplace_back(b + ",q=\"0.5\"",
-                                static_cast<double>(r.peer_page_p50->count()) / 1e6);
-    }
-    if (r.peer_page_p99) {
-      peer_latency.emplace_back(b + ",q=\"0.99\"",
-                                static_cast<double>(r.peer_page_p99->count()) / 1e6);
-    }
-    if (r.peer_evidence > 0) peer_errors.emplace_back(b, r.peer_error_rate);
-    breaker.emplace_back(b, static_cast<double>(r.breaker));
-    hedges.emplace_back(b + ",result=\"sent\"", static_cast<double>(r.hedges_sent));
-    hedges.emplace_back(b + ",result=\"won\"", static_cast<double>(r.hedges_won));
-    hedges.emplace_back(b + ",result=\"refused\"", static_cast<double>(r.hedges_refused));
-  }
-  write_family(out, "shoal_origin_bucket_latency_seconds",
-               "Decaying origin latency quantile q by bucket and kind: first_byte or whole page",
-               "gauge", latency);
-  write_family(out, "shoal_origin_bucket_hedge_delay_seconds",
-               "Page fetches from this bucket running longer than this are hedged", "gauge", delay);
-  write_family(out, "shoal_origin_bucket_error_rate",
-               "Error-rate EWMA of origin page fetches by bucket", "gauge", errors);
-  write_family(out, "shoal_origin_bucket_effective_error_rate",
-               "Error rate bucket order uses: own EWMA, blended with peers' while own evidence is "
-               "short",
-               "gauge", effective);
-  write_family(out, "shoal_origin_bucket_uses_peers",
-               "1 when the figure in use (latency or error_rate) includes peers' gossiped figures",
-               "gauge", uses_peers);
-  write_family(out, "shoal_origin_bucket_peer_latency_seconds",
-               "Whole-page origin latency quantile q by bucket from peers' gossiped figures alone",
-               "gauge", peer_latency);
-  write_family(out, "shoal_origin_bucket_peer_error_rate",
-               "Evidence-weighted error rate by bucket from peers' gossiped figures alone", "gauge",
-               peer_errors);
-  write_family(out, "shoal_origin_bucket_breaker_state",
-               "Circuit breaker by bucket: 0 closed, 1 half-open, 2 open", "gauge", breaker);
-  write_family(out, "shoal_origin_hedges_total",
-               "Hedged origin requests by bucket of the slow attempt: sent, won, refused (budget)",
-               "counter", hedges);
 }
 
 // Opens the disk tier before the client port: recovery reads every slot header. While it runs,
@@ -165,73 +54,6 @@ bool open_disk_tier(PageFetcher& fetcher, const NodeConfig& cfg) {
                          << "; using buffered I/O (pages also fill the page cache)");
   }
   return true;
-}
-
-// /stats "disk": the disk tier's figures, or {"enabled": false}.
-nlohmann::json disk_json(const PageFetcher& fetcher) {
-  const store::DiskTier* disk = fetcher.disk();
-  if (disk == nullptr) return {{"enabled", false}};
-  const store::DiskStats s = disk->stats();
-  const store::AdmissionStats a = fetcher.admission_stats();
-  return {{"enabled", true},
-          {"path", disk->device_path()},
-          {"direct_io", s.direct_io},
-          {"capacity_bytes", s.capacity_bytes},
-          {"used_bytes", s.used_bytes},
-          {"page_bytes", s.page_bytes},
-          {"slots", s.slots},
-          {"slots_used", s.slots_used},
-          {"slots_bad", s.slots_bad},
-          {"hits", s.hits},
-          {"misses", s.misses},
-          {"writes", s.writes},
-          {"bytes_written", s.bytes_written},
-          {"writes_rejected", s.writes_rejected},
-          {"admitted", a.admitted},
-          {"not_admitted", a.rejected},
-          {"evictions", s.evictions},
-          {"checksum_failures", s.checksum_failures},
-          {"io_errors", s.io_errors},
-          {"recovery_seconds", s.recovery_seconds},
-          {"pages_recovered", s.pages_recovered}};
-}
-
-// The disk tier's /metrics series (none when memory-only).
-void write_disk_metrics(std::string* out, const PageFetcher& fetcher) {
-  const store::DiskTier* disk = fetcher.disk();
-  if (disk == nullptr) return;
-  const store::DiskStats s = disk->stats();
-  const store::AdmissionStats a = fetcher.admission_stats();
-  auto d = [](std::uint64_t v) { return static_cast<double>(v); };
-  write_gauge(out, "shoal_disk_capacity_bytes", "Disk tier size (slots times slot size)",
-              d(s.capacity_bytes));
-  write_gauge(out, "shoal_disk_used_bytes", "Disk tier bytes in slots holding pages",
-              d(s.used_bytes));
-  write_gauge(out, "shoal_disk_slots", "Disk tier slots", d(s.slots));
-  write_gauge(out, "shoal_disk_slots_used", "Disk tier slots holding pages", d(s.slots_used));
-  write_gauge(out, "shoal_disk_slots_bad", "Disk tier slots marked bad after EIO", d(s.slots_bad));
-  write_counter(out, "shoal_disk_hits_total", "Pages read from the disk tier and verified",
-                d(s.hits));
-  write_counter(out, "shoal_disk_writes_total", "Pages written to the disk tier", d(s.writes));
-  write_counter(out, "shoal_disk_written_bytes_total",
-                "Bytes written to the disk tier's device (headers, payloads, invalidations)",
-                d(s.bytes_written));
-  write_counter(out, "shoal_disk_writes_rejected_total",
-                "Disk writes refused (already stored, queue full, no free slot)",
-                d(s.writes_rejected));
-  write_counter(out, "shoal_disk_not_admitted_total",
-                "Pages evicted from memory that the admission rule kept off disk", d(a.rejected));
-  write_counter(out, "shoal_disk_evictions_total", "Disk pages displaced to make room",
-                d(s.evictions));
-  write_counter(out, "shoal_disk_checksum_failures_total",
-                "Disk pages that failed verification on read (dropped, refetched)",
-                d(s.checksum_failures));
-  write_counter(out, "shoal_disk_io_errors_total", "Failed disk tier reads and writes",
-                d(s.io_errors));
-  write_gauge(out, "shoal_disk_recovery_seconds", "Time the last start spent scanning slot headers",
-              s.recovery_seconds);
-  write_gauge(out, "shoal_disk_pages_recovered", "Pages found on disk at the last start",
-              d(s.pages_recovered));
 }
 
 }  // namespace
@@ -602,125 +424,17 @@ void Server::unregister_session(std::uint64_t id) {
 }
 
 std::string Server::stats_json() {
-  auto mem = memory_.stats();
-  origin::ClientStats org = origin_ ? origin_->stats() : origin::ClientStats{};
-  const auto& m = metrics_;
-  auto pages = [&](const char* o) { return m.pages.value({o}); };
-  std::uint64_t hits = pages("hit_memory");
-  std::uint64_t disk_hits = pages("hit_disk");
-  std::uint64_t misses = pages("miss");
-  std::uint64_t coalesced = pages("coalesced");
-  std::uint64_t lookups = hits + disk_hits + misses + coalesced;
-  nlohmann::json j = {
-      {"node_id", cfg_.node_id},
-      {"version", SHOAL_VERSION},
-      {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::steady_clock::now() - m.started)
-                       .count()},
-      {"draining", draining_.load()},
-      {"egress_throughput_10s_bps", m.egress.bits_per_second()},
-      {"ingress_throughput_10s_bps", m.ingress.bits_per_second()},
-      {"page_size_bytes", cfg_.page_size},
-      {"memory",
-       {{"capacity_bytes", mem.capacity_bytes},
-        {"used_bytes", mem.used_bytes},
-        {"pages", mem.pages},
-        {"page_bytes", mem.page_bytes},
-        {"evictions", mem.evictions},
-        {"rejected", mem.rejected},
-        {"invalidations", mem.invalidations}}},
-      {"pages",
-       {{"hit_memory", hits},
-        {"hit_disk", disk_hits},
-        {"miss", misses},
-        {"coalesced", coalesced},
-        {"error", pages("error")},
-        {"hit_ratio",
-         lookups ? static_cast<double>(hits + disk_hits) / static_cast<double>(lookups) : 0.0}}},
-      {"requests",
-       {{"total", m.requests.total()},
-        {"in_flight", m.requests_in_flight.load()},
-        {"connections", m.connections.load()},
-        {"connections_refused", m.connections_refused.load()},
-        {"shed", fetcher_ ? fetcher_->shed() : 0}}},
-      {"origin",
-       {{"requests", org.requests},
-        {"bytes", org.bytes},
-        {"errors", org.errors},
-        {"retries", org.retries},
-        {"in_flight", org.in_flight},
-        {"fetches_in_flight", m.origin_in_flight.load()}}},
-  };
-  if (fetcher_) j["disk"] = disk_json(*fetcher_);
-  if (page_fetch_) {
-    j["origin"]["buckets"] = buckets_json(page_fetch_->report());
-    j["origin"]["hedges"] = {{"sent", page_fetch_->hedges_sent()},
-                             {"refused", page_fetch_->hedges_refused()},
-                             {"quantile", cfg_.hedge_quantile},
-                             {"budget", cfg_.hedge_budget}};
-  }
-  if (cluster_) {
-    nlohmann::json c = cluster_->stats_json();
-    j["members"] = std::move(c["members"]);
-    j["epoch"] = c["epoch"];
-    c.erase("members");
-    c.erase("epoch");
-    j["cluster"] = std::move(c);
-  } else {
-    j["members"] = nlohmann::json::array();
-    j["epoch"] = 0;
-  }
-  return j.dump() + "\n";
+  return stats_report(report_sources());
 }
 
 std::string Server::metrics_text() {
-  std::string out;
-  out.reserve(16 * 1024);
-  const auto& m = metrics_;
-  m.requests.write(&out);
-  m.pages.write(&out);
-  m.origin_requests.write(&out);
-  m.origin_bytes.write(&out);
-  m.egress_bytes.write(&out);
-  m.client_errors.write(&out);
-  m.request_seconds.write(&out);
-  m.first_byte_seconds.write(&out);
-  m.origin_seconds.write(&out);
-  m.origin_pages.write(&out);
-  if (page_fetch_) write_bucket_metrics(&out, page_fetch_->report());
-  auto mem = memory_.stats();
-  origin::ClientStats org = origin_ ? origin_->stats() : origin::ClientStats{};
-  write_gauge(&out, "shoal_memory_capacity_bytes", "Memory tier budget",
-              static_cast<double>(mem.capacity_bytes));
-  write_gauge(&out, "shoal_memory_used_bytes", "Bytes held by the memory tier",
-              static_cast<double>(mem.used_bytes));
-  write_gauge(&out, "shoal_memory_pages", "Pages in the memory tier",
-              static_cast<double>(mem.pages));
-  write_gauge(&out, "shoal_memory_evictions", "Entries evicted from the memory tier (since start)",
-              static_cast<double>(mem.evictions));
-  write_gauge(&out, "shoal_connections", "Open client connections",
-              static_cast<double>(m.connections.load()));
-  write_counter(&out, "shoal_connections_refused_total",
-                "Connections refused over --max-connections",
-                static_cast<double>(m.connections_refused.load()));
-  write_counter(&out, "shoal_pages_shed_total",
-                "Page misses refused with 503 because too many fetches were in progress",
-                static_cast<double>(fetcher_ ? fetcher_->shed() : 0));
-  write_gauge(&out, "shoal_inflight_bytes", "Page buffers of origin fetches in progress",
-              static_cast<double>(fetcher_ ? fetcher_->inflight_bytes() : 0));
-  write_gauge(&out, "shoal_requests_in_flight", "Client requests being served",
-              static_cast<double>(m.requests_in_flight.load()));
-  write_gauge(&out, "shoal_origin_in_flight", "Origin operations not yet completed",
-              static_cast<double>(org.in_flight));
-  write_gauge(&out, "shoal_origin_retries", "Origin attempts retried (since start)",
-              static_cast<double>(org.retries));
-  if (cluster_) cluster_->write_metrics(&out);
-  if (fetcher_) write_disk_metrics(&out, *fetcher_);
-  write_gauge(&out, "shoal_egress_throughput_10s_bps", "Bits per second sent, last 10 s",
-              m.egress.bits_per_second());
-  write_gauge(&out, "shoal_ingress_throughput_10s_bps",
-              "Bits per second received from the origin, last 10 s", m.ingress.bits_per_second());
-  return out;
+  return metrics_report(report_sources());
+}
+
+ReportSources Server::report_sources() const {
+  return ReportSources{cfg_,           metrics_,          memory_,
+                       origin_.get(),  page_fetch_.get(), fetcher_.get(),
+                       cluster_.get(), draining_.load()};
 }
 
 }  // namespace shoal::node

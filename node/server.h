@@ -34,6 +34,7 @@
 #include "node/memory_tier.h"
 #include "node/node_metrics.h"
 #include "node/page_fetcher.h"
+#include "node/report.h"
 #include "node/service_notifier.h"
 #include "origin/s3_client.h"
 
@@ -85,6 +86,8 @@ class Server : public SessionHost, public AdminHost {
   bool start_cluster();
   void start_notifier();
   std::string status_line() const;
+  // The parts /stats and /metrics read (node/report.h).
+  ReportSources report_sources() const;
   void publish_stats();
   void do_accept();
   void refuse(boost::asio::ip::tcp::socket socket);

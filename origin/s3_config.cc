@@ -6,6 +6,8 @@
 
 #include <boost/property_tree/ini_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <filesystem>
 #include <memory>
 #include <system_error>
@@ -136,24 +138,10 @@ bool is_virtual_host_bucket(const std::string& bucket) {
   return true;
 }
 
-// Percent-encodes `text` per RFC 3986 (unreserved characters kept), keeping '/' when
-// `keep_slash`. curl_easy_escape encodes '/', so the text is escaped one segment at a time.
-std::string encode(const std::string& text, bool keep_slash) {
-  std::string out;
-  std::size_t pos = 0;
-  while (pos <= text.size()) {
-    std::size_t end = keep_slash ? text.find('/', pos) : std::string::npos;
-    if (end == std::string::npos) end = text.size();
-    if (end > pos) {
-      CurlString escaped(curl_easy_escape(nullptr, text.data() + pos, static_cast<int>(end - pos)),
-                         &curl_free);
-      out += escaped.get();
-    }
-    if (end < text.size()) out += '/';
-    pos = end + 1;
-  }
-  return out;
-}
+// What object URLs keep unencoded: RFC 3986's unreserved characters, and in keys also '/' (a key
+// is a path of segments). Everything else is percent-encoded once, hex digits in upper case.
+constexpr boost::urls::grammar::lut_chars kBucketChars = boost::urls::unreserved_chars;
+constexpr boost::urls::grammar::lut_chars kKeyChars = boost::urls::unreserved_chars + '/';
 
 bool use_virtual_host(const S3Config& cfg, const std::string& bucket) {
   switch (cfg.addressing) {
@@ -212,9 +200,9 @@ std::map<std::string, std::string> environment_map() {
 }
 
 std::string object_url(const S3Config& cfg, const std::string& bucket, const std::string& key) {
-  const std::string encoded_key = encode(key, /*keep_slash=*/true);
+  const std::string encoded_key = boost::urls::encode(key, kKeyChars);
   if (!use_virtual_host(cfg, bucket)) {
-    return cfg.endpoint + "/" + encode(bucket, false) + "/" + encoded_key;
+    return cfg.endpoint + "/" + boost::urls::encode(bucket, kBucketChars) + "/" + encoded_key;
   }
   const std::size_t scheme_end = cfg.endpoint.find("://");
   const std::size_t host_begin = scheme_end == std::string::npos ? 0 : scheme_end + 3;

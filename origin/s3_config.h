@@ -59,9 +59,11 @@ std::optional<std::string> resolve_s3_config(const std::string& endpoint_flag,
 std::map<std::string, std::string> environment_map();
 
 // The URL for `key` (raw, not encoded) in `bucket`; the key is percent-encoded once per
-// RFC 3986 keeping '/' (curl_easy_escape per '/'-separated segment). kAuto uses virtual-host
-// style only for endpoint_is_default and buckets of 3-63 [a-z0-9-] characters starting and
-// ending with a letter or digit (no dots: they break the wildcard TLS certificate).
+// RFC 3986 (Boost.URL's encode): unreserved characters and '/' are kept, every other byte
+// becomes %XX with upper-case hex. A bucket in the path is encoded likewise, '/' included.
+// kAuto uses virtual-host style only for endpoint_is_default and buckets of 3-63 [a-z0-9-]
+// characters starting and ending with a letter or digit (no dots: they break the wildcard TLS
+// certificate).
 std::string object_url(const S3Config& cfg, const std::string& bucket, const std::string& key);
 
 }  // namespace shoal::origin

@@ -2,18 +2,12 @@
 
 #include <algorithm>
 #include <boost/locale/utf.hpp>
+#include <boost/url/pct_string_view.hpp>
 
 namespace shoal::base {
 namespace {
 
 constexpr std::string_view kPrefix = "/fetch/";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_control(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -42,21 +36,11 @@ std::optional<std::string> decode_part(std::string_view name, std::string_view r
 }  // namespace
 
 std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    const int hi = hex_value(s[i + 1]);
-    const int lo = hex_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
+  // Boost.URL checks that every '%' starts an escape of two hex digits, then decodes each escape
+  // once; '+' is not a space here (encoding_opts' default).
+  const auto encoded = boost::urls::make_pct_string_view(s);
+  if (!encoded) return std::nullopt;
+  return encoded->decode();
 }
 
 bool is_valid_utf8(std::string_view s) {

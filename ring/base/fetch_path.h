@@ -41,7 +41,8 @@ struct FetchTarget {
 std::optional<std::string> parse_fetch_target(std::string_view target, FetchTarget* out);
 
 // Decodes every "%XY" (two hex digits) in `s` once; other bytes, '+' included, are copied.
-// Returns nullopt when a '%' is not followed by two hex digits.
+// Returns nullopt when a '%' is not followed by two hex digits. Uses Boost.URL
+// (make_pct_string_view, then decode).
 std::optional<std::string> percent_decode(std::string_view s);
 
 // True when `s` is well-formed UTF-8 (Unicode 15, Table 3-7): no overlong encodings, no

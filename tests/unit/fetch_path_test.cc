@@ -163,6 +163,33 @@ TEST(PercentDecode, DecodesEscapesAndCopiesTheRest) {
   EXPECT_EQ(percent_decode("x%"), std::nullopt);
 }
 
+TEST(PercentDecode, EveryEscapeOfTwoBytesDecodesIffBothAreHexDigits) {
+  auto hex = [](int c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  for (int hi = 0; hi < 256; ++hi) {
+    for (int lo = 0; lo < 256; ++lo) {
+      const std::string escape = {'%', static_cast<char>(hi), static_cast<char>(lo), 'x'};
+      const auto decoded = percent_decode(escape);
+      if (!hex(hi) || !hex(lo)) {
+        EXPECT_EQ(decoded, std::nullopt) << hi << " " << lo;
+        continue;
+      }
+      const int value = static_cast<int>(std::stoi(escape.substr(1, 2), nullptr, 16));
+      EXPECT_EQ(decoded, std::string({static_cast<char>(value), 'x'})) << hi << " " << lo;
+    }
+  }
+}
+
+TEST(PercentDecode, CopiesEveryOtherByteAsIs) {
+  std::string raw;
+  for (int c = 1; c < 256; ++c) {
+    if (c != '%') raw += static_cast<char>(c);
+  }
+  raw += '\0';
+  EXPECT_EQ(percent_decode(raw), raw);
+}
+
 TEST(Utf8Validator, AcceptsWellFormed) {
   EXPECT_TRUE(is_valid_utf8(""));
   EXPECT_TRUE(is_valid_utf8("plain ascii"));

@@ -235,6 +235,25 @@ TEST(ObjectUrl, EncodesKeysOnceKeepingSlashes) {
   EXPECT_EQ(object_url(cfg, "b", "%2F"), "http://h:1/b/%252F");
 }
 
+TEST(ObjectUrl, EncodesEveryByteButUnreservedOnesAndSlashesInKeysAsUpperCaseHex) {
+  S3Config cfg = config("http://h:1", false, Addressing::kPath);
+  auto expected = [](int c, bool keep_slash) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                            c == '~' || (keep_slash && c == '/');
+    if (unreserved) return std::string(1, static_cast<char>(c));
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    return std::string{'%', kHex[c >> 4], kHex[c & 15]};
+  };
+  for (int c = 0; c < 256; ++c) {
+    const std::string text = {'a', static_cast<char>(c), 'z'};
+    EXPECT_EQ(object_url(cfg, "b", text), "http://h:1/b/a" + expected(c, true) + "z") << c;
+    EXPECT_EQ(object_url(cfg, text, "k"), "http://h:1/a" + expected(c, false) + "z/k") << c;
+  }
+  EXPECT_EQ(object_url(cfg, "my bucket/x", "k"), "http://h:1/my%20bucket%2Fx/k");
+  EXPECT_EQ(object_url(cfg, "b", ""), "http://h:1/b/");
+}
+
 TEST(S3ConfigValidate, ChecksEveryField) {
   S3Config cfg = config("http://127.0.0.1:9000", false, Addressing::kPath);
   EXPECT_EQ(cfg.validate(), std::nullopt);

@@ -1,0 +1,347 @@
+// parse_command_line() (node/config.h): shoald's flags in groups by area. Each group registers
+// its CLI11 options (plain values straight into the NodeConfig, values that need converting into
+// its own strings) and, after parsing, converts its strings, returning "--flag: reason" for the
+// first bad one. --help lists the flags in the order the groups register them.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "node/config.h"
+#include "node/config_file.h"
+#include "ring/base/host_port.h"
+#include "ring/base/size.h"
+
+namespace shoal::node {
+namespace {
+
+using Error = std::optional<std::string>;
+
+// Parses a size flag value; returns an error naming the flag.
+Error size_flag(const std::string& flag, const std::string& text, std::uint64_t* out) {
+  auto v = base::parse_size(text);
+  if (!v) return flag + ": not a size (examples: 512MiB, 2GB, 1.5GiB), got '" + text + "'";
+  *out = *v;
+  return std::nullopt;
+}
+
+// Parses a plain decimal number ("0.99"), or with `percent` also "5%" (= 0.05); returns an error
+// naming the flag. Range checks are NodeConfig::validate()'s.
+Error fraction_flag(const std::string& flag, const std::string& text, bool percent, double* out) {
+  std::string_view digits = text;
+  const bool is_percent = percent && !digits.empty() && digits.back() == '%';
+  if (is_percent) digits.remove_suffix(1);
+  double v = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    return flag + ": not a number" + (percent ? " or percentage (0.05, 5%)" : std::string()) +
+           ", got '" + text + "'";
+  }
+  *out = is_percent ? v / 100 : v;
+  return std::nullopt;
+}
+
+std::string default_node_id(std::uint16_t port) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "localhost");
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+// Logging and the configuration file: --config, --print-config, --log-level.
+struct ProcessFlags {
+  bool print_config = false;
+  std::string log_level = "info";
+
+  void add(CLI::App& app) {
+    // --config FILE: JSON, keys are flag names (node/config_file.h); the command line wins.
+    app.config_formatter(std::make_shared<JsonConfigFile>());
+    app.set_config("--config", "",
+                   "JSON file of flag values (keys: flag names without '--'); flags given on the "
+                   "command line win");
+    app.allow_config_extras(CLI::config_extras_mode::error);
+    app.add_flag("--print-config", print_config,
+                 "Print the effective configuration as JSON (secrets masked) and exit")
+        ->configurable(false);
+    app.add_option("--log-level", log_level, "error, warn, info or debug")->capture_default_str();
+  }
+
+  Error apply(NodeConfig& cfg) const {
+    auto level = base::parse_log_level(log_level);
+    if (!level) return "--log-level: expected error, warn, info or debug, got '" + log_level + "'";
+    cfg.log_level = *level;
+    return std::nullopt;
+  }
+};
+
+// The client port: its address, the node id, threads, per-connection limits and drain.
+struct ClientFlags {
+  std::string listen = "0.0.0.0:8080";
+
+  void add(CLI::App& app, NodeConfig& cfg) {
+    app.add_option("--listen", listen, "Client address HOST:PORT")->capture_default_str();
+    app.add_option("--node-id", cfg.node_id, "Stable node id (default: HOSTNAME:PORT)");
+    app.add_option("--threads", cfg.threads, "Event-loop threads (0 = one per core)")
+        ->capture_default_str();
+    app.add_option("--readahead-pages", cfg.readahead_pages,
+                   "Pages fetched ahead of the one being sent, per response")
+        ->capture_default_str();
+    app.add_option("--max-header-bytes", cfg.header_limit, "Largest request header accepted")
+        ->capture_default_str();
+    app.add_option("--max-header-fields", cfg.max_header_fields,
+                   "Most request header fields accepted (more: 431)")
+        ->capture_default_str();
+    app.add_option("--max-connections", cfg.max_connections,
+                   "Most open client connections; more are answered 503 and closed")
+        ->capture_default_str();
+    app.add_option("--header-timeout-ms", cfg.header_timeout_ms,
+                   "Close a connection whose request header takes longer than this to arrive")
+        ->capture_default_str();
+    app.add_option("--idle-timeout-ms", cfg.idle_timeout_ms,
+                   "Close a keep-alive connection idle this long")
+        ->capture_default_str();
+    app.add_option("--write-timeout-ms", cfg.write_timeout_ms,
+                   "Close a connection whose client accepts no bytes this long")
+        ->capture_default_str();
+    app.add_option("--drain-timeout-ms", cfg.drain_timeout_ms,
+                   "On SIGTERM, wait this long for in-flight requests")
+        ->capture_default_str();
+  }
+
+  // --listen, then the default node id (which names the port).
+  Error apply(NodeConfig& cfg) const {
+    auto hp = base::split_host_port(listen);
+    if (!hp) return "--listen: expected HOST:PORT, got '" + listen + "'";
+    cfg.listen_host = hp->host;
+    cfg.listen_port = hp->port;
+    if (cfg.node_id.empty()) cfg.node_id = default_node_id(cfg.listen_port);
+    return std::nullopt;
+  }
+};
+
+// Memory and pages: the memory tier, the page size and the budget of fetches in progress.
+struct MemoryFlags {
+  std::string memory = "4GiB", page_size = "16MiB", inflight_memory = "1GiB";
+
+  void add(CLI::App& app, NodeConfig& cfg) {
+    app.add_option("--memory", memory, "Memory tier budget (e.g. 512MiB, 2GB, 1.5GiB)")
+        ->capture_default_str();
+    app.add_option("--page-size", page_size, "Page size, a power of two >= 64KiB")
+        ->capture_default_str();
+    app.add_option("--max-origin-fetches", cfg.max_origin_fetches,
+                   "Most page fetches from the origin in progress; more misses get 503")
+        ->capture_default_str();
+    app.add_option("--max-inflight-memory", inflight_memory,
+                   "Budget for page buffers of fetches in progress, apart from --memory")
+        ->capture_default_str();
+  }
+
+  Error apply(NodeConfig& cfg) const {
+    if (auto e = size_flag("--memory", memory, &cfg.memory_bytes)) return e;
+    if (auto e = size_flag("--page-size", page_size, &cfg.page_size)) return e;
+    return size_flag("--max-inflight-memory", inflight_memory, &cfg.max_inflight_bytes);
+  }
+};
+
+// The origin: S3 endpoint, region and addressing (credentials come from the environment).
+struct OriginFlags {
+  std::string endpoint, region, addressing = "auto";
+
+  void add(CLI::App& app) {
+    app.add_option("--s3-endpoint", endpoint,
+                   "S3 endpoint URL (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS's)");
+    app.add_option("--s3-region", region, "S3 region (else AWS_REGION, AWS_DEFAULT_REGION)");
+    app.add_option("--s3-addressing", addressing, "auto, path or virtual")->capture_default_str();
+  }
+
+  Error apply(NodeConfig& cfg) const {
+    if (auto e = origin::resolve_s3_config(endpoint, region, origin::environment_map(), &cfg.s3)) {
+      return "--s3-endpoint: " + *e;
+    }
+    if (addressing == "auto") {
+      cfg.s3.addressing = origin::Addressing::kAuto;
+    } else if (addressing == "path") {
+      cfg.s3.addressing = origin::Addressing::kPath;
+    } else if (addressing == "virtual") {
+      cfg.s3.addressing = origin::Addressing::kVirtual;
+    } else {
+      return "--s3-addressing: expected auto, path or virtual, got '" + addressing + "'";
+    }
+    return std::nullopt;
+  }
+};
+
+// TLS on the client port and the admin API's token: values taken as given (validate() checks
+// that the files can be read).
+struct SecurityFlags {
+  void add(CLI::App& app, NodeConfig& cfg) {
+    app.add_flag("--tls-self", cfg.tls_self,
+                 "Serve HTTPS with a generated self-signed certificate");
+    app.add_option("--tls-cert", cfg.tls_cert, "TLS certificate chain (PEM); needs --tls-key");
+    app.add_option("--tls-key", cfg.tls_key, "TLS private key (PEM); needs --tls-cert");
+    app.add_option("--admin-token-file", cfg.admin_token_file,
+                   "Bearer token for the /admin/ API (shoalctl); without it /admin/ answers 403");
+  }
+};
+
+// Origin resilience: hedging and the circuit breaker.
+struct ResilienceFlags {
+  std::string hedge_quantile = "0.99", hedge_budget = "5%";
+
+  void add(CLI::App& app, NodeConfig& cfg) {
+    app.add_option("--hedge-quantile", hedge_quantile,
+                   "Hedge a page fetch once it runs longer than this latency quantile of its "
+                   "bucket (0 disables)")
+        ->capture_default_str();
+    app.add_option("--hedge-budget", hedge_budget,
+                   "Most hedges, as a share of origin requests over 10 s (0.05 or 5%)")
+        ->capture_default_str();
+    app.add_option("--breaker-cooldown-ms", cfg.breaker_cooldown_ms,
+                   "How long a bucket's open circuit breaker waits before a probe")
+        ->capture_default_str();
+  }
+
+  Error apply(NodeConfig& cfg) const {
+    if (auto e = fraction_flag("--hedge-quantile", hedge_quantile, false, &cfg.hedge_quantile)) {
+      return e;
+    }
+    return fraction_flag("--hedge-budget", hedge_budget, true, &cfg.hedge_budget);
+  }
+};
+
+// The cluster: the peer port, seeds, weight, key and SWIM timings (checked by validate()).
+struct ClusterFlags {
+  void add(CLI::App& app, NodeConfig& cfg) {
+    app.add_option("--peer-listen", cfg.peer_listen,
+                   "Peer address HOST:PORT (UDP+TCP); enables the cluster");
+    app.add_option("--peer-advertise", cfg.peer_advertise,
+                   "Peer address other members use (default: the bound address)");
+    app.add_option("--client-advertise", cfg.client_advertise,
+                   "Client address other members and routers use (default: --listen)");
+    app.add_option("--seed", cfg.seeds, "A member to join through, HOST:PORT (repeatable)");
+    app.add_option("--weight", cfg.weight, "Share of pages this node owns, relative to others")
+        ->capture_default_str();
+    app.add_option("--cluster-key-file", cfg.cluster_key_file,
+                   "Secret that authenticates every peer packet and frame (HMAC-SHA256, AES-GMAC)");
+    app.add_flag("--insecure-peer", cfg.insecure_peer,
+                 "Run the peer port without authentication (tests and trusted networks only)");
+    app.add_option("--probe-interval-ms", cfg.probe_interval_ms, "SWIM protocol period")
+        ->capture_default_str();
+    app.add_option("--probe-timeout-ms", cfg.probe_timeout_ms, "SWIM direct probe timeout")
+        ->capture_default_str();
+    app.add_option("--gossip-interval-ms", cfg.gossip_interval_ms, "Gossip period")
+        ->capture_default_str();
+    app.add_option("--push-pull-interval-ms", cfg.push_pull_interval_ms,
+                   "Full state sync period (TCP)")
+        ->capture_default_str();
+  }
+};
+
+// The disk tier: path, kind and capacity.
+struct DiskFlags {
+  std::string kind = "fs", capacity;
+
+  void add(CLI::App& app, NodeConfig& cfg) {
+    app.add_option("--disk-path", cfg.disk_path,
+                   "Disk tier: a directory (file shoal.slots in it), a file, or a block device; "
+                   "without it the node is memory-only");
+    app.add_option("--disk-kind", kind, "fs (directory or file) or block (a block device)")
+        ->capture_default_str();
+    app.add_option("--disk-capacity", capacity,
+                   "Disk tier size (e.g. 100GiB); default 80% of the free space at --disk-path");
+  }
+
+  Error apply(NodeConfig& cfg) const {
+    if (!capacity.empty()) {
+      if (auto e = size_flag("--disk-capacity", capacity, &cfg.disk_capacity)) return e;
+      if (cfg.disk_capacity == 0) return std::string("--disk-capacity: must be above 0");
+    }
+    if (kind == "fs") {
+      cfg.disk_kind = store::DeviceKind::kFile;
+    } else if (kind == "block") {
+      cfg.disk_kind = store::DeviceKind::kBlock;
+    } else {
+      return "--disk-kind: expected fs or block, got '" + kind + "'";
+    }
+    return std::nullopt;
+  }
+};
+
+// A ParseResult for CLI11's own exceptions: help, version, or a parse error (exit 2).
+ParseResult parse_error_result(const CLI::App& app, const CLI::ParseError& e) {
+  ParseResult r;
+  r.exit_code = e.get_exit_code();
+  if (e.get_name() == "CallForHelp" || e.get_name() == "CallForAllHelp") {
+    r.output = app.help();
+  } else if (e.get_name() == "CallForVersion") {
+    r.output = std::string("shoald ") + SHOAL_VERSION + "\n";
+  } else {
+    r.exit_code = 2;
+    // CLI11 names an unknown config key "INI was not able to parse KEY".
+    static constexpr std::string_view kUnknown = "INI was not able to parse ";
+    const std::string what = e.what();
+    r.output = what.starts_with(kUnknown)
+                   ? "shoald: --config: unknown key '" + what.substr(kUnknown.size()) + "'\n"
+                   : "shoald: " + what + "\n";
+  }
+  return r;
+}
+
+}  // namespace
+
+ParseResult parse_command_line(int argc, const char* const* argv) {
+  CLI::App app{
+      "shoald: a node of Shoal, a distributed read-through cache for object storage.\n"
+      "Serves GET|HEAD /fetch/{kind}/{object} with a Range, /stats and /metrics."};
+  app.set_version_flag("-V,--version", std::string("shoald ") + SHOAL_VERSION);
+  NodeConfig cfg;
+  ProcessFlags process;
+  ClientFlags client;
+  MemoryFlags memory;
+  OriginFlags origin;
+  SecurityFlags security;
+  ResilienceFlags resilience;
+  ClusterFlags cluster;
+  DiskFlags disk;
+  process.add(app);
+  client.add(app, cfg);
+  memory.add(app, cfg);
+  origin.add(app);
+  security.add(app, cfg);
+  resilience.add(app, cfg);
+  cluster.add(app, cfg);
+  disk.add(app, cfg);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return parse_error_result(app, e);
+  }
+  auto fail = [](const std::string& msg) {
+    ParseResult r;
+    r.exit_code = 2;
+    r.output = "shoald: " + msg + "\n";
+    return r;
+  };
+  // The first bad value is reported, checked in this order; the S3 settings last, as resolving
+  // them reads the environment and the credentials file.
+  if (auto e = client.apply(cfg)) return fail(*e);
+  if (auto e = memory.apply(cfg)) return fail(*e);
+  if (auto e = disk.apply(cfg)) return fail(*e);
+  if (auto e = resilience.apply(cfg)) return fail(*e);
+  if (auto e = process.apply(cfg)) return fail(*e);
+  if (auto e = origin.apply(cfg)) return fail(*e);
+  if (auto e = cfg.validate()) return fail(*e);
+  ParseResult r;
+  if (process.print_config) {
+    std::map<std::string, nlohmann::json> resolved = {{"node-id", cfg.node_id},
+                                                      {"s3-region", cfg.s3.region}};
+    if (!cfg.s3.endpoint_is_default) resolved["s3-endpoint"] = cfg.s3.endpoint;
+    r.output = effective_config(app, resolved).dump(2) + "\n";
+    return r;
+  }
+  r.config = std::move(cfg);
+  return r;
+}
+
+}  // namespace shoal::node
