@@ -1,7 +1,25 @@
 #include "node/memory_tier.h"
 
+#include <malloc.h>
+
 namespace shoal::node {
 namespace {
+
+// Large allocations come from mmap(2) from this size on (configure_allocator()).
+constexpr std::uint64_t kMmapThreshold = 256 * 1024;
+
+// The bytes glibc's malloc takes for a request of n bytes: an 8-byte header, rounded up to 16,
+// at least 32; from the mmap threshold on, whole pages.
+std::uint64_t heap_block(std::uint64_t n) {
+  if (n == 0) return 0;
+  if (n >= kMmapThreshold) return (n + 16 + 4095) / 4096 * 4096;
+  return std::max<std::uint64_t>(32, (n + 8 + 15) / 16 * 16);
+}
+
+// The heap bytes of a string beyond its in-object buffer (libstdc++ keeps up to 15 chars inline).
+std::uint64_t heap_of(const std::string& s) {
+  return s.capacity() > 15 ? heap_block(s.capacity() + 1) : 0;
+}
 
 base::PageKey meta_key(const std::string& kind, const std::string& object) {
   return base::PageKey{kind, object, kMetaPage};
@@ -10,6 +28,17 @@ base::PageKey meta_key(const std::string& kind, const std::string& object) {
 }  // namespace
 
 MemoryTier::MemoryTier(std::uint64_t capacity_bytes) : cache_(capacity_bytes) {}
+
+std::uint64_t MemoryTier::charge(const base::PageKey& key, const Page& page) {
+  constexpr std::uint64_t kControlBlock = 16;  // make_shared's counts beside the Page
+  return decltype(cache_)::entry_overhead_bytes() + heap_of(key.kind) + heap_of(key.object) +
+         heap_block(sizeof(Page) + kControlBlock) + heap_of(page.etag) +
+         heap_of(page.last_modified) + heap_of(page.bucket) + heap_block(page.body.size);
+}
+
+void MemoryTier::configure_allocator() {
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMmapThreshold));
+}
 
 PageRef MemoryTier::find(const base::PageKey& key) {
   std::lock_guard lock(mu_);
@@ -26,14 +55,14 @@ PageRef MemoryTier::peek(const base::PageKey& key) const {
 }
 
 bool MemoryTier::insert(const base::PageKey& key, PageRef page, bool from_disk) {
-  const std::uint64_t charge = memory_charge(key, *page);
+  const std::uint64_t page_charge = charge(key, *page);
   auto meta = std::make_shared<Page>();
   meta->object_size = page->object_size;
   meta->etag = page->etag;
   meta->last_modified = page->last_modified;
   meta->cached_at = page->cached_at;
   base::PageKey mkey = meta_key(key.kind, key.object);
-  const std::uint64_t meta_charge = memory_charge(mkey, *meta);
+  const std::uint64_t meta_charge = charge(mkey, *meta);
 
   std::vector<EvictedPage> evicted;
   bool admitted = false;
@@ -41,8 +70,8 @@ bool MemoryTier::insert(const base::PageKey& key, PageRef page, bool from_disk) 
     std::lock_guard lock(mu_);
     drop_other_etags_locked(key, page->etag);
     insert_locked(mkey, Entry{std::move(meta)}, meta_charge, &evicted);
-    admitted = charge <= cache_.capacity_bytes();
-    insert_locked(key, Entry{std::move(page), false, from_disk}, charge, &evicted);
+    admitted = page_charge <= cache_.capacity_bytes();
+    insert_locked(key, Entry{std::move(page), false, from_disk}, page_charge, &evicted);
   }
   hand_over(std::move(evicted));
   return admitted;
@@ -116,12 +145,12 @@ void MemoryTier::put_meta(const std::string& kind, const std::string& object, co
   meta->last_modified = m.last_modified;
   meta->cached_at = m.cached_at;
   base::PageKey mkey = meta_key(kind, object);
-  const std::uint64_t charge = memory_charge(mkey, *meta);
+  const std::uint64_t meta_charge = charge(mkey, *meta);
   std::vector<EvictedPage> evicted;
   {
     std::lock_guard lock(mu_);
     drop_other_etags_locked(mkey, m.etag);
-    insert_locked(mkey, Entry{std::move(meta)}, charge, &evicted);
+    insert_locked(mkey, Entry{std::move(meta)}, meta_charge, &evicted);
   }
   hand_over(std::move(evicted));
 }

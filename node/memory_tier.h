@@ -1,9 +1,10 @@
 // The memory tier: pages (and small per-object metadata entries) held in RAM under a byte
 // budget, evicted by S3-FIFO (node/s3fifo.h; Yang et al., SOSP 2023), which resists scans.
 //
-// Every byte is counted: page bodies, keys, strings and a fixed per-entry overhead
-// (memory_charge()). Metadata entries (page index kMetaPage) record an object's size, ETag and
-// Last-Modified so a HEAD or a suffix range costs no page GET once anything of it is known.
+// Every byte is counted: what holding an entry really costs on the heap (charge()): the body,
+// the key (held once), the Page and its strings, with the allocator's rounding, and the cache's
+// own list and index nodes. Metadata entries (page index kMetaPage) record an object's size, ETag
+// and Last-Modified so a HEAD or a suffix range costs no page GET once anything of it is known.
 //
 // ETag consistency: the tier holds pages of one ETag per object. Inserting a page whose ETag
 // differs from the object's recorded ETag drops every cached page of that object with another
@@ -61,6 +62,17 @@ class MemoryTier {
   using EvictionHandler = std::function<void(EvictedPage)>;
 
   explicit MemoryTier(std::uint64_t capacity_bytes);
+
+  // Bytes charged against the capacity for holding `page` under `key`: the heap blocks of the
+  // body, of the key's and the page's strings (beyond the small-string buffer) and of the Page
+  // itself (with its shared_ptr control block), as glibc's malloc sizes them, plus the cache's
+  // per-entry structures. Pure; any thread.
+  static std::uint64_t charge(const base::PageKey& key, const Page& page);
+
+  // Makes large page buffers come from mmap(2) and go back to the kernel when freed (a fixed
+  // mmap threshold instead of glibc's sliding one, under which freed 16 MiB buffers stay in the
+  // heap), so the resident size follows what the tier holds. Call once at start.
+  static void configure_allocator();
 
   // Installs the handler for pages evicted for room (before use; not thread-safe against
   // inserts).

@@ -10,7 +10,8 @@
 namespace shoal::node {
 
 struct NodeMetrics {
-  CounterFamily requests{"shoal_requests_total", "Client requests by kind, method and status",
+  CounterFamily requests{"shoal_requests_total",
+                         "Client requests by kind, method and status",
                          {"kind", "method", "status"}};
   CounterFamily pages{"shoal_pages_total",
                       "Pages served by outcome: hit_memory, miss (fetched from the origin by this "
@@ -19,8 +20,8 @@ struct NodeMetrics {
   CounterFamily origin_requests{"shoal_origin_requests_total",
                                 "Origin operations by bucket, operation and outcome",
                                 {"bucket", "op", "outcome"}};
-  CounterFamily origin_bytes{"shoal_origin_bytes_total", "Page bytes received from the origin",
-                             {"bucket"}};
+  CounterFamily origin_bytes{
+      "shoal_origin_bytes_total", "Page bytes received from the origin", {"bucket"}};
   CounterFamily origin_pages{"shoal_origin_pages_total",
                              "Pages fetched from the origin by serving bucket and how: primary "
                              "(first-listed bucket), hedged_won (a hedge delivered), fallback "
@@ -32,14 +33,17 @@ struct NodeMetrics {
                               {"reason"}};
   HistogramFamily request_seconds{"shoal_request_duration_seconds",
                                   "Time from request to last body byte, by method",
-                                  {"method"}, latency_bounds()};
+                                  {"method"},
+                                  latency_bounds()};
   HistogramFamily first_byte_seconds{"shoal_request_first_byte_seconds",
                                      "Time from request to response header, by cache outcome "
                                      "of the first page",
-                                     {"outcome"}, latency_bounds()};
+                                     {"outcome"},
+                                     latency_bounds()};
   HistogramFamily origin_seconds{"shoal_origin_duration_seconds",
                                  "Origin page fetch time (all attempts), by bucket",
-                                 {"bucket"}, latency_bounds()};
+                                 {"bucket"},
+                                 latency_bounds()};
   ThroughputWindow egress;   // bytes sent to clients
   ThroughputWindow ingress;  // bytes received from the origin
   std::atomic<std::int64_t> connections{0};

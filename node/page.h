@@ -46,8 +46,4 @@ inline std::uint64_t page_length(std::uint64_t object_size, std::uint64_t page_s
   return std::min(page_size, object_size - start);
 }
 
-// Bytes of memory the tier charges for holding `p` under key `k`: the body plus the key, the
-// strings and a fixed per-entry overhead for the index structures.
-std::uint64_t memory_charge(const base::PageKey& k, const Page& p);
-
 }  // namespace shoal::node

@@ -279,9 +279,17 @@ void PageFetcher::fetch_from_origin(std::shared_ptr<Attempt> a) {
 
 // One PageOrigin call: buckets in health order, hedged, with fall-through.
 void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
+  auto body = std::make_shared<base::Bytes>();
+  origin::PageSink sink;
+  sink.on_head = [body](const origin::ObjectInfo&, std::uint64_t length) {
+    body->data = std::make_unique_for_overwrite<char[]>(length);
+    body->size = length;
+    return body->data.get();
+  };
+  sink.on_progress = [](std::uint64_t) {};
   origin_->fetch_page(
       a->opts.buckets, a->key.object, a->key.page * page_size_, page_size_, a->opts.config,
-      a->opts.if_match, [this, a](origin::PageFetchResult f) {
+      a->opts.if_match, std::move(sink), [this, a, body](origin::PageFetchResult f) {
         for (const origin::AttemptRecord& at : f.attempts) {
           metrics_.origin_requests.add(
               {at.bucket, "get", std::string(base::outcome_name(at.outcome))});
@@ -295,13 +303,13 @@ void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
         result.outcome = r.outcome;
         result.message = r.message;
         if (r.outcome == base::Outcome::kOk) {
-          metrics_.origin_bytes.add({bucket}, r.body.size);
-          metrics_.ingress.add(r.body.size);
+          metrics_.origin_bytes.add({bucket}, body->size);
+          metrics_.ingress.add(body->size);
           metrics_.origin_seconds.observe(
               {bucket},
               std::chrono::duration<double>(std::chrono::steady_clock::now() - a->started).count());
           auto page = std::make_shared<Page>();
-          page->body = std::move(r.body);
+          page->body = std::move(*body);
           page->object_size = r.info.size;
           page->etag = std::move(r.info.etag);
           page->last_modified = std::move(r.info.last_modified);

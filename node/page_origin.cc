@@ -7,9 +7,9 @@ namespace shoal::node {
 void PageFetchOrigin::fetch_page(std::vector<std::string> buckets, std::string key,
                                  std::uint64_t offset, std::uint64_t length,
                                  origin::RequestConfig config, std::string if_match,
-                                 PageHandler done) {
+                                 origin::PageSink sink, PageHandler done) {
   fetch_.fetch_page(std::move(buckets), std::move(key), offset, length, std::move(config),
-                    std::move(if_match), std::move(done));
+                    std::move(if_match), std::move(sink), std::move(done));
 }
 
 std::vector<std::string> PageFetchOrigin::head_order(

@@ -27,12 +27,12 @@ class PageOrigin {
 
   virtual ~PageOrigin() = default;
 
-  // Bytes [offset, offset + length) of `key` from `buckets` (preference order): bucket order,
-  // hedging and fall-through as origin::PageFetch::fetch_page, whose outcomes it reports
-  // (origin/outcome.h).
+  // Streams bytes [offset, offset + length) of `key` from `buckets` (preference order) into
+  // `sink`: bucket order, hedging, resumes and fall-through as origin::PageFetch::fetch_page,
+  // whose sink rules and outcomes it follows (ring/base/outcome.h).
   virtual void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
                           std::uint64_t length, origin::RequestConfig config, std::string if_match,
-                          PageHandler done) = 0;
+                          origin::PageSink sink, PageHandler done) = 0;
 
   // The order in which to try `buckets` for a HEAD now: the order a page fetch would use
   // (origin::BucketHealth::order: preference order demoted by breakers, error rates and
@@ -53,7 +53,7 @@ class PageFetchOrigin final : public PageOrigin {
 
   void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
                   std::uint64_t length, origin::RequestConfig config, std::string if_match,
-                  PageHandler done) override;
+                  origin::PageSink sink, PageHandler done) override;
   std::vector<std::string> head_order(const std::vector<std::string>& buckets) const override;
   void head(std::string bucket, std::string key, origin::RequestConfig config,
             HeadHandler done) override;

@@ -40,8 +40,8 @@
 // frequency). Pointers returned by find()/peek() stay valid until the next insert, erase or
 // erase_if on this cache.
 //
-// Requirements: Key is copyable and equality-comparable, Hash maps it to std::size_t, Value is
-// movable.
+// Requirements: Key is movable and equality-comparable, Hash maps it to std::size_t, Value is
+// movable. Each key is held once (the index refers to the key inside its entry).
 #pragma once
 
 #include <algorithm>
@@ -81,7 +81,7 @@ class S3FifoCache {
   std::vector<std::pair<Key, Value>> insert(Key key, Value value, std::uint64_t charge) {
     charge = std::max<std::uint64_t>(charge, 1);
     std::vector<std::pair<Key, Value>> evicted;
-    auto found = index_.find(key);
+    auto found = index_.find(&key);
     if (charge > capacity_) {
       if (found != index_.end()) remove(found->second);
       evicted.emplace_back(std::move(key), std::move(value));
@@ -100,7 +100,7 @@ class S3FifoCache {
 
   // The value under `key`, counting an access (frequency + 1, capped at 3); nullptr if absent.
   Value* find(const Key& key) {
-    auto found = index_.find(key);
+    auto found = index_.find(&key);
     if (found == index_.end()) return nullptr;
     Entry& e = *found->second;
     e.freq = static_cast<std::uint8_t>(std::min<int>(e.freq + 1, kMaxFrequency));
@@ -109,17 +109,17 @@ class S3FifoCache {
 
   // The value under `key` without counting an access; nullptr if absent.
   Value* peek(const Key& key) {
-    auto found = index_.find(key);
+    auto found = index_.find(&key);
     return found == index_.end() ? nullptr : &found->second->value;
   }
   const Value* peek(const Key& key) const {
-    auto found = index_.find(key);
+    auto found = index_.find(&key);
     return found == index_.end() ? nullptr : &found->second->value;
   }
 
   // Removes `key` (without recording it in ghost). Returns false if it was absent.
   bool erase(const Key& key) {
-    auto found = index_.find(key);
+    auto found = index_.find(&key);
     if (found == index_.end()) return false;
     remove(found->second);
     return true;
@@ -135,6 +135,14 @@ class S3FifoCache {
   std::uint64_t used_bytes() const { return used_; }
   std::uint64_t capacity_bytes() const { return capacity_; }
   std::size_t size() const { return index_.size(); }
+
+  // Bytes of the cache's own structures per resident entry, beyond what the key and value
+  // themselves hold on the heap: the list node (entry and links) and the index's node and
+  // bucket. For charges that account for everything an entry costs.
+  static constexpr std::uint64_t entry_overhead_bytes() {
+    return sizeof(Entry) + 2 * sizeof(void*) + sizeof(std::pair<const Key*, EntryIt>) +
+           3 * sizeof(void*);
+  }
 
   // Introspection for tests and metrics.
   std::uint64_t small_bytes() const { return small_.bytes; }      // charges in the small queue
@@ -167,8 +175,8 @@ class S3FifoCache {
 
   void admit(Queue& q, Key key, Value value, std::uint64_t charge) {
     const QueueId id = &q == &small_ ? QueueId::kSmall : QueueId::kMain;
-    q.list.push_front(Entry{key, std::move(value), charge, 0, id});
-    index_.emplace(std::move(key), q.list.begin());
+    q.list.push_front(Entry{std::move(key), std::move(value), charge, 0, id});
+    index_.emplace(&q.list.front().key, q.list.begin());
     q.bytes += charge;
     used_ += charge;
   }
@@ -185,7 +193,7 @@ class S3FifoCache {
     Queue& q = queue_of(*it);
     q.bytes -= it->charge;
     used_ -= it->charge;
-    index_.erase(it->key);
+    index_.erase(&it->key);
     q.list.erase(it);
   }
 
@@ -194,7 +202,7 @@ class S3FifoCache {
     Queue& q = queue_of(*it);
     q.bytes -= it->charge;
     used_ -= it->charge;
-    index_.erase(it->key);
+    index_.erase(&it->key);
     evicted->emplace_back(std::move(it->key), std::move(it->value));
     q.list.erase(it);
   }
@@ -285,7 +293,15 @@ class S3FifoCache {
   std::uint64_t used_ = 0;
   Queue small_;
   Queue main_;
-  std::unordered_map<Key, EntryIt, Hash> index_;
+  // The index points at the key inside its entry, so each key is held once.
+  struct KeyPtrHash {
+    Hash hash;
+    std::size_t operator()(const Key* k) const { return hash(*k); }
+  };
+  struct KeyPtrEqual {
+    bool operator()(const Key* a, const Key* b) const { return *a == *b; }
+  };
+  std::unordered_map<const Key*, EntryIt, KeyPtrHash, KeyPtrEqual> index_;
   GhostList ghost_;
   std::unordered_map<std::size_t, typename GhostList::iterator> ghost_index_;
   std::uint64_t ghost_bytes_ = 0;

@@ -5,10 +5,12 @@
 #include <cstdio>
 
 #include "node/config.h"
+#include "node/memory_tier.h"
 #include "node/server.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  shoal::node::MemoryTier::configure_allocator();
   // Every connection is a descriptor: use all the descriptors the hard limit allows.
   struct rlimit nofile {};
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {

@@ -2,35 +2,50 @@
 // hedge budget. The node's page fetcher makes one fetch_page() call per miss; everything about
 // buckets, breakers, latency and hedging lives here.
 //
-// fetch_page(buckets, key, offset, length, config, if_match, done):
+// fetch_page(buckets, key, offset, length, config, if_match, sink, done) streams bytes
+// [offset, offset + length) of the object (clamped at its end) into the sink's buffer:
 //   1. The distinct buckets are ordered by BucketHealth::order (preference order, demoted by an
-//      open breaker, error rate and latency) and the first is tried: one S3Client::get with
-//      `config` (its own retries and timeouts).
-//   2. Hedging (Dean and Barroso, "The Tail at Scale", CACM 2013): when that attempt has run
-//      longer than its bucket's hedge delay, ONE more attempt starts, if the HedgeBudget grants it
-//      (else the refusal is counted): on the next bucket in the order not yet tried whose breaker
-//      is closed, else on the same bucket. At most one hedge per fetch. The hedge delay is the
-//      bucket's hedge_quantile page-time latency (LatencyTracker; only once it has
-//      hedge_min_samples samples; hedge_quantile 0 disables), but at most max_delay_over_median
-//      times its median: a quantile that far above the median sits inside a stall mode (say 2% of
-//      requests stalled for seconds, with Q = 0.99), and waiting that long would never cut the
-//      stalls it exists for; worse, the stalls would then keep being recorded and hold the
-//      quantile there. Below the cap the delay is the plain quantile.
-//   3. The first kOk wins: every other attempt is cancelled at once (S3Client::cancel: its
-//      transfer is removed and its connection closed) and `done` gets the page.
-//   4. A failed attempt while another runs: wait for that one. Otherwise the next untried bucket
-//      in the order is tried (a fallback; it may be hedged if no hedge was sent yet). The fetch
-//      ends with the failure when no bucket is left.
+//      open breaker, error rate and latency) and the first is tried: one S3Client::stream with
+//      `config` (its own retries, which resume after the bytes delivered).
+//   2. The first validated head fixes the object (size, ETag, Last-Modified) and how many bytes
+//      the range holds; the sink's on_head() gives the buffer for them (or refuses: the fetch
+//      ends with kPreconditionFailed). Every later head (hedge, fallback, resume) must carry the
+//      same ETag and size, and every request after the first head carries If-Match on that
+//      ETag; an attempt with another version is stopped and the fetch goes on without it.
+//      Exactly one attempt at a time, the owner, writes: each byte once, in order, reported to
+//      on_progress() as it lands, so readers may stream it before the page is complete.
+//   3. Hedging (Dean and Barroso, "The Tail at Scale", CACM 2013), at most one hedge per fetch,
+//      if the HedgeBudget grants it (else the refusal is counted), on the next bucket in the
+//      order not yet tried whose breaker is closed, else on the same bucket:
+//      - first byte: no head within the bucket's hedge delay -> a second attempt for the same
+//        bytes; the first head to validate owns the page and the other is cancelled at once;
+//      - stall: the owner's body has not moved for a hedge delay -> an attempt resuming after the
+//        bytes written; when its head validates (and the owner has not moved meanwhile) it takes
+//        over and the stalled one is cancelled.
+//      The hedge delay is the bucket's hedge_quantile first-byte latency (LatencyTracker; only
+//      once it has hedge_min_samples samples; hedge_quantile 0 disables), but at most
+//      max_delay_over_median times its median: a quantile that far above the median sits inside
+//      a stall mode (say 2% of requests stalled for seconds, with Q = 0.99), and waiting that
+//      long would never cut the stalls it exists for; worse, the stalls would then keep being
+//      recorded and hold the quantile there. Below the cap the delay is the plain quantile.
+//   4. The owner's kOk with every byte written wins: every other attempt is cancelled
+//      (S3Client::cancel: its transfer is removed and its connection closed) and `done` runs.
+//   5. A failed attempt while another runs: wait for that one. Otherwise the next untried bucket
+//      in the order is tried from the bytes written on (a fallback; it may be hedged if no hedge
+//      was sent yet). The fetch ends with the failure when no bucket is left. At most two
+//      attempts run at once.
 //   Object answers: InvalidRange and PreconditionFailed end the fetch at once (other attempts
 //   cancelled), and so does a request S3Client rejects before sending it (kMalformed with
 //   attempts == 0: bad length or config; it does not count against the bucket). NoSuchKey
 //   falls through to the next bucket only when several buckets are listed (a migration from an
 //   old bucket to a new one); with one bucket it ends the fetch. When every bucket failed, the
 //   reported failure is the last one that is not NoSuchKey (so "not found in A, 503 in B" is a
-//   503, not a 404), or NoSuchKey when every bucket said so.
-//   Every finished attempt feeds BucketHealth (its verdict) and, when kOk, the LatencyTracker
-//   (first_byte_latency and total_latency of that attempt). A cancelled loser is not a latency
-//   sample (it is censored: recording it would pull the hedge delay towards the stalls it cuts).
+//   503, not a 404), or NoSuchKey when every bucket said so. A failure may come after bytes were
+//   written and reported: the caller must then drop what it has (never serve a partial page).
+//   Every finished attempt feeds BucketHealth (its verdict) and, when kOk and it started at the
+//   range's start, the LatencyTracker (first_byte_latency and total_latency of that attempt).
+//   An attempt this fetch stopped is not a latency sample nor a verdict (it is censored:
+//   recording it would pull the hedge delay towards the stalls it cuts).
 //
 // The result names the bucket that served and how:
 //   primary     the page came from the client's first-listed bucket, not through a hedge;
@@ -83,10 +98,10 @@ struct PageFetchOptions {
   std::optional<std::string> validate() const;
 };
 
-// The delay after which an attempt on `bucket` is hedged, as of `now` (see step 2 above): the
-// hedge_quantile page-time latency capped at max_delay_over_median times the median, at least
-// min_hedge_delay. nullopt when hedging is off (hedge_quantile 0) or the bucket has fewer than
-// hedge_min_samples samples.
+// The delay after which an attempt on `bucket` is hedged, as of `now` (see step 3 above): the
+// hedge_quantile first-byte latency capped at max_delay_over_median times the median, at least
+// min_hedge_delay; also the longest gap between body bytes before a stall is hedged. nullopt when
+// hedging is off (hedge_quantile 0) or the bucket has fewer than hedge_min_samples samples.
 std::optional<std::chrono::microseconds> hedge_delay(const LatencyTracker& latency,
                                                      const std::string& bucket,
                                                      const PageFetchOptions& opts, SteadyTime now);
@@ -99,11 +114,24 @@ struct AttemptRecord {
   bool hedge = false;
 };
 
+// Where fetch_page() puts the bytes. Both run on the origin loop, inside curl's callbacks: they
+// must not block or call PageFetch or S3Client.
+struct PageSink {
+  // The first validated head: the object, and `length`, the bytes of the asked range it holds
+  // (clamped at its end). Return where those `length` bytes go (valid until `done` ran), or
+  // nullptr to refuse the page (the fetch ends with kPreconditionFailed).
+  std::function<char*(const ObjectInfo& info, std::uint64_t length)> on_head;
+  // Bytes [0, written) of the destination are final (written grows; at most `length`).
+  std::function<void(std::uint64_t written)> on_progress;
+};
+
 struct PageFetchResult {
-  GetResult get;       // the winning response (kOk), or the reported failure
+  GetResult get;       // the winner's outcome and info (kOk; get.delivered == length), or the
+                       // reported failure (get.delivered: bytes written before it)
   std::string bucket;  // the bucket that served, or whose failure is reported ("" if none tried)
   ServedAs served_as = ServedAs::kPrimary;  // meaningful when get.outcome == kOk
   std::vector<AttemptRecord> attempts;      // in start order
+  std::uint64_t gets = 0;                   // origin GET requests sent, retries included
 };
 
 // One bucket's figures for /stats and /metrics. The quantiles, hedge delay and
@@ -140,10 +168,12 @@ class PageFetch {
   PageFetch(const PageFetch&) = delete;
   PageFetch& operator=(const PageFetch&) = delete;
 
-  // Fetches bytes [offset, offset + length) of `key` from `buckets` (preference order; empty
-  // ends at once with kMalformed). Outcomes as S3Client::get's (origin/outcome.h).
+  // Streams bytes [offset, offset + length) of `key` from `buckets` (preference order; empty
+  // ends at once with kMalformed) into `sink`, as above. `if_match` (may be empty) is the ETag the
+  // object must have. Outcomes as S3Client::stream's (ring/base/outcome.h).
   void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
-                  std::uint64_t length, RequestConfig config, std::string if_match, Handler done);
+                  std::uint64_t length, RequestConfig config, std::string if_match, PageSink sink,
+                  Handler done);
 
   // Every bucket with any local figure or any peer's figures, in name order.
   std::vector<BucketReport> report() const;

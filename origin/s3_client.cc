@@ -2,9 +2,10 @@
 // Transfer; see s3_client.h.
 //
 // Life of an operation (all on the origin loop):
-//   get()/head() post start() -> start_attempt() -> Transfer::prepare + CurlLoop::add, with an
-//   rt timer (time to first byte) -> on_curl_done() (or rt expiry) -> judge() -> finish() or a
-//   backoff timer -> start_attempt() ...
+//   stream()/head() post start() -> start_attempt() -> Transfer::prepare + CurlLoop::add, with
+//   an rt watchdog (first byte, then gaps between body bytes) -> on_body() per chunk (head
+//   validated before the first) -> on_curl_done() (or the watchdog) -> judge() -> finish() or a
+//   backoff timer -> start_attempt() resuming after the bytes delivered ...
 // Backoff is "full jitter" from the AWS Architecture Blog, "Exponential Backoff And Jitter"
 // (Marc Brooker, 2015): sleep = uniform(0, min(mb, ib * 2^(attempt-1))).
 // Completion handlers are always posted to the loop (never run inside curl callbacks), except
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <random>
@@ -62,26 +64,40 @@ std::optional<std::string> check_request(const GetRequest& req, bool head) {
 
 }  // namespace
 
-// One get() or head() across its attempts.
+// One stream() or head() across its attempts.
 struct Operation {
   Operation(boost::asio::io_context& loop, std::uint64_t op_id)
-      : id(op_id), first_byte_timer(loop), backoff_timer(loop) {}
+      : id(op_id), watchdog(loop), backoff_timer(loop) {}
 
   std::uint64_t id;
   bool head = false;
   GetRequest req;
   std::string url;
+  GetSink sink;
   S3Client::GetHandler get_done;
   S3Client::HeadHandler head_done;
   Transfer transfer;
-  base::Bytes body;
-  boost::asio::steady_timer first_byte_timer;
+  // rt: the wait for an attempt's first byte, then the longest gap between body bytes.
+  boost::asio::steady_timer watchdog;
   boost::asio::steady_timer backoff_timer;
   Clock::time_point started;
   Clock::time_point deadline;
   Clock::time_point attempt_started;
+  Clock::time_point last_progress;  // the attempt's last header line or body bytes
   int attempts = 0;
   bool in_multi = false;
+  // Streaming state across attempts. The first validated head fixes the object's info and where
+  // the body ends; later attempts resume at req.offset + delivered and must match it.
+  std::uint64_t attempt_offset = 0;  // this attempt's Range
+  std::uint64_t attempt_length = 0;
+  bool head_checked = false;       // this attempt's head was validated
+  std::uint64_t attempt_body = 0;  // body bytes this attempt's head announced
+  bool have_info = false;
+  std::uint64_t total = 0;      // body bytes of the whole operation (from the first head)
+  std::uint64_t delivered = 0;  // body bytes handed to the sink
+  bool final = false;           // the sink refused: no retry
+  base::Outcome refusal = base::Outcome::kOk;  // why the body handler stopped the transfer
+  std::string refusal_message;
   // The judgement of the last attempt.
   base::Outcome outcome = base::Outcome::kOk;
   std::string message;
@@ -108,12 +124,13 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
   // --- operation start and end ---
 
   // Creates the operation on the loop and makes its first attempt.
-  void start(std::uint64_t id, bool head, GetRequest req, GetHandler get_done,
+  void start(std::uint64_t id, bool head, GetRequest req, GetSink sink, GetHandler get_done,
              HeadHandler head_done) {
     auto owned = std::make_unique<Operation>(loop, id);
     Operation& op = *owned;
     op.head = head;
     op.req = std::move(req);
+    op.sink = std::move(sink);
     op.get_done = std::move(get_done);
     op.head_done = std::move(head_done);
     op.started = Clock::now();
@@ -126,29 +143,29 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     op.url = object_url(config, op.req.bucket, op.req.key);
-    if (!op.head) op.body.data = std::make_unique_for_overwrite<char[]>(op.req.length);
     start_attempt(op);
   }
 
   // Called from any thread: posts start(), or a kCancelled completion when the client is gone
   // by the time the post runs.
   static void post_start(const std::shared_ptr<Impl>& impl, std::uint64_t id, bool head,
-                         GetRequest req, GetHandler get_done, HeadHandler head_done) {
+                         GetRequest req, GetSink sink, GetHandler get_done, HeadHandler head_done) {
     impl->stats.in_flight.fetch_add(1, std::memory_order_relaxed);
-    boost::asio::post(
-        impl->loop, [weak = std::weak_ptr<Impl>(impl), id, head, req = std::move(req),
-                     get_done = std::move(get_done), head_done = std::move(head_done)]() mutable {
-          if (auto self = weak.lock(); self && !self->closing) {
-            self->start(id, head, std::move(req), std::move(get_done), std::move(head_done));
-          } else if (head) {
-            head_done(HeadResult{base::Outcome::kCancelled, {}, 0, "client destroyed", 0});
-          } else {
-            GetResult result;
-            result.outcome = base::Outcome::kCancelled;
-            result.message = "client destroyed";
-            get_done(std::move(result));
-          }
-        });
+    boost::asio::post(impl->loop, [weak = std::weak_ptr<Impl>(impl), id, head, req = std::move(req),
+                                   sink = std::move(sink), get_done = std::move(get_done),
+                                   head_done = std::move(head_done)]() mutable {
+      if (auto self = weak.lock(); self && !self->closing) {
+        self->start(id, head, std::move(req), std::move(sink), std::move(get_done),
+                    std::move(head_done));
+      } else if (head) {
+        head_done(HeadResult{base::Outcome::kCancelled, {}, 0, "client destroyed", 0});
+      } else {
+        GetResult result;
+        result.outcome = base::Outcome::kCancelled;
+        result.message = "client destroyed";
+        get_done(std::move(result));
+      }
+    });
   }
 
   // Removes the operation and posts its handler with the last attempt's judgement.
@@ -171,11 +188,10 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     GetResult result;
     result.outcome = op.outcome;
     if (op.outcome == base::Outcome::kOk) {
-      result.body = std::move(op.body);
-      result.body.size = op.transfer.received();
       result.info = op.info;
       result.first_byte_latency = op.first_byte_latency;
     }
+    result.delivered = op.delivered;
     result.http_status = op.http_status;
     result.error_code = op.error_code;
     result.message = op.message;
@@ -207,18 +223,32 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     }
     const RequestConfig& rc = op.req.config;
     const milliseconds total = std::min(rc.attempt_timeout, ceil_ms(op.deadline - now));
-    AttemptSpec spec{op.url,        op.head,         op.req.offset,
-                     op.req.length, op.req.if_match, std::min(rc.connect_timeout, total),
+    // A retry resumes after the bytes delivered, and only for the version already seen.
+    op.attempt_offset = op.req.offset + op.delivered;
+    op.attempt_length = (op.have_info ? op.total : op.req.length) - op.delivered;
+    std::string if_match = op.req.if_match;
+    if (if_match.empty() && op.have_info) if_match = op.info.etag;
+    AttemptSpec spec{op.url,
+                     op.head,
+                     op.attempt_offset,
+                     op.attempt_length,
+                     if_match,
+                     std::min(rc.connect_timeout, total),
                      total};
     op.attempts++;
     op.attempt_started = now;
+    op.last_progress = now;
+    op.head_checked = false;
+    op.attempt_body = 0;
+    op.refusal = base::Outcome::kOk;
     stats.requests.fetch_add(1, std::memory_order_relaxed);
-    op.transfer.prepare(config, spec, op.body.data.get(), op.head ? 0 : op.req.length, &op,
-                        [&op] { op.first_byte_timer.cancel(); });
-    arm_first_byte_timer(op, std::min(rc.read_timeout, total));
+    op.transfer.prepare(
+        config, spec, &op, [&op] { op.last_progress = Clock::now(); },
+        [this, &op](std::string_view bytes) { return on_body(op, bytes); });
+    arm_watchdog(op, std::min(rc.read_timeout, total));
     const CURLMcode code = curl.add(op.transfer.easy());
     if (code != CURLM_OK) {
-      op.first_byte_timer.cancel();
+      op.watchdog.cancel();
       op.outcome = base::Outcome::kTransportError;
       op.message = std::string("curl_multi_add_handle: ") + curl_multi_strerror(code);
       after_attempt(op);
@@ -227,30 +257,97 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     op.in_multi = true;
   }
 
-  void arm_first_byte_timer(Operation& op, milliseconds timeout) {
-    op.first_byte_timer.expires_after(timeout);
-    op.first_byte_timer.async_wait(
+  void arm_watchdog(Operation& op, Clock::duration after) {
+    op.watchdog.expires_after(after);
+    op.watchdog.async_wait(
         [weak = weak_from_this(), id = op.id, attempt = op.attempts](boost::system::error_code ec) {
           auto self = weak.lock();
-          if (self && !ec) self->on_first_byte_timeout(id, attempt);
+          if (self && !ec) self->on_watchdog(id, attempt);
         });
+  }
+
+  // rt passed since the attempt started or since its last bytes: the attempt is stalled. The
+  // timer is re-armed lazily (once per rt), not on every body write.
+  void on_watchdog(std::uint64_t id, int attempt) {
+    Operation* op = find(id, attempt);
+    if (op == nullptr || !op->in_multi) return;
+    const milliseconds rt = op->req.config.read_timeout;
+    const Clock::time_point due = op->last_progress + rt;
+    if (op->transfer.got_first_byte() && Clock::now() < due)
+      return arm_watchdog(*op, due - Clock::now());
+    end_attempt(*op);
+    op->outcome = base::Outcome::kTimeout;
+    op->http_status = 0;
+    op->error_code.clear();
+    op->message = op->transfer.got_first_byte()
+                      ? "body stalled for rt=" + std::to_string(rt.count()) + " ms"
+                      : "no response within rt=" + std::to_string(rt.count()) + " ms";
+    after_attempt(*op);
+  }
+
+  // curl's write callback for a 2xx body: validates the head before the first byte goes on,
+  // then hands the bytes to the sink. Returns false to abort the transfer (the reason is kept
+  // in op.refusal for judge()).
+  bool on_body(Operation& op, std::string_view bytes) {
+    if (!op.head_checked && !check_head(op)) return false;
+    if (bytes.size() > op.attempt_body - op.transfer.received()) {
+      return refuse(op, base::Outcome::kMalformed,
+                    "body longer than the " + std::to_string(op.attempt_body) + " bytes announced");
+    }
+    if (!op.sink.on_data(op.attempt_offset + op.transfer.received(), bytes)) {
+      op.final = true;
+      return refuse(op, base::Outcome::kCancelled, "stopped by the caller");
+    }
+    op.delivered += bytes.size();
+    op.last_progress = Clock::now();
+    return true;
+  }
+
+  bool refuse(Operation& op, base::Outcome outcome, std::string message) {
+    op.refusal = outcome;
+    op.refusal_message = std::move(message);
+    return false;
+  }
+
+  // Validates this attempt's head (status, Content-Range, Content-Length) and, for a resumed
+  // attempt, that it describes the object the first head did.
+  bool check_head(Operation& op) {
+    const Transfer& t = op.transfer;
+    const Verdict v = validate_get_head(static_cast<int>(t.status()), t.headers(),
+                                        op.attempt_offset, op.attempt_length);
+    if (v.outcome != base::Outcome::kOk) return refuse(op, v.outcome, v.message);
+    ObjectInfo info{v.size, t.headers().etag, t.headers().last_modified};
+    const std::string& wanted = op.have_info ? op.info.etag : op.req.if_match;
+    if (!wanted.empty() && info.etag != wanted) {
+      op.final = true;
+      return refuse(op, base::Outcome::kPreconditionFailed,
+                    "object changed: ETag " + info.etag + ", expected " + wanted);
+    }
+    if (op.have_info && info.size != op.info.size) {
+      op.final = true;
+      return refuse(op, base::Outcome::kPreconditionFailed,
+                    "object changed: " + std::to_string(info.size) + " bytes, was " +
+                        std::to_string(op.info.size));
+    }
+    const std::uint64_t last = op.attempt_offset + v.body_length - 1;
+    if (!op.sink.on_head(info, op.attempt_offset, last)) {
+      op.final = true;
+      return refuse(op, base::Outcome::kPreconditionFailed, "refused by the caller");
+    }
+    if (!op.have_info) {
+      op.have_info = true;
+      op.info = std::move(info);
+      op.total = v.body_length;
+    }
+    op.attempt_body = v.body_length;
+    op.head_checked = true;
+    op.first_byte_latency = micros(t.first_byte_at() - op.attempt_started);
+    return true;
   }
 
   Operation* find(std::uint64_t id, int attempt) {
     auto it = ops.find(id);
     return it != ops.end() && it->second->attempts == attempt ? it->second.get() : nullptr;
-  }
-
-  void on_first_byte_timeout(std::uint64_t id, int attempt) {
-    Operation* op = find(id, attempt);
-    if (op == nullptr || !op->in_multi || op->transfer.got_first_byte()) return;
-    end_attempt(*op);
-    op->outcome = base::Outcome::kTimeout;
-    op->http_status = 0;
-    op->error_code.clear();
-    op->message =
-        "no response within rt=" + std::to_string(op->req.config.read_timeout.count()) + " ms";
-    after_attempt(*op);
   }
 
   void on_curl_done(CURL* easy, CURLcode result) {
@@ -265,7 +362,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
   void end_attempt(Operation& op) {
     curl.remove(op.transfer.easy());
     op.in_multi = false;
-    op.first_byte_timer.cancel();
+    op.watchdog.cancel();
     stats.bytes.fetch_add(op.transfer.received() + op.transfer.error_body().size(),
                           std::memory_order_relaxed);
   }
@@ -277,15 +374,15 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     const S3Error s3 = parse_s3_error(t.error_body());
     op.error_code = s3.code;
     const bool success_status = op.http_status >= 200 && op.http_status <= 299;
-    if (t.overflow()) {
-      op.outcome = base::Outcome::kMalformed;
-      op.message = "body longer than the " + std::to_string(op.req.length) + " bytes asked";
+    if (t.refused_body()) {
+      op.outcome = op.refusal;
+      op.message = op.refusal_message;
     } else if (!success_status && op.http_status != 0) {
       op.outcome = classify_status(op.http_status, s3.code);
       op.message = "HTTP " + std::to_string(op.http_status) +
                    (s3.code.empty() ? std::string() : " " + s3.code) +
                    (s3.message.empty() ? std::string() : ": " + s3.message);
-    } else if (result != CURLE_OK) {
+    } else if (result != CURLE_OK && !(op.head_checked && t.received() == op.attempt_body)) {
       op.outcome = classify_curl_code(result);
       op.message = std::string(curl_easy_strerror(result)) +
                    (t.error_detail().empty() ? std::string() : ": " + t.error_detail());
@@ -296,14 +393,28 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
 
   void judge_success(Operation& op) {
     const Transfer& t = op.transfer;
-    const Verdict verdict = op.head ? validate_head(op.http_status, t.headers())
-                                    : validate_get(op.http_status, t.headers(), op.req.offset,
-                                                   op.req.length, t.received());
-    op.outcome = verdict.outcome;
-    op.message = verdict.message;
-    if (verdict.outcome != base::Outcome::kOk) return;
-    op.info = ObjectInfo{verdict.size, t.headers().etag, t.headers().last_modified};
-    op.first_byte_latency = micros(t.first_byte_at() - op.attempt_started);
+    if (op.head) {
+      const Verdict v = validate_head(op.http_status, t.headers());
+      op.outcome = v.outcome;
+      op.message = v.message;
+      if (v.outcome == base::Outcome::kOk) {
+        op.info = ObjectInfo{v.size, t.headers().etag, t.headers().last_modified};
+      }
+      return;
+    }
+    if (!op.head_checked && !check_head(op)) {  // a 2xx without a body byte
+      op.outcome = op.refusal;
+      op.message = op.refusal_message;
+      return;
+    }
+    if (t.received() != op.attempt_body) {
+      op.outcome = base::Outcome::kMalformed;
+      op.message = "the head announced " + std::to_string(op.attempt_body) + " body bytes, " +
+                   std::to_string(t.received()) + " arrived";
+      return;
+    }
+    op.outcome = base::Outcome::kOk;
+    op.message.clear();
   }
 
   // Finishes the operation or schedules the next attempt after a jittered backoff.
@@ -313,7 +424,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     stats.errors.fetch_add(1, std::memory_order_relaxed);
-    if (!base::is_retryable(op.outcome) || op.attempts >= op.req.config.max_attempts) {
+    if (op.final || !base::is_retryable(op.outcome) || op.attempts >= op.req.config.max_attempts) {
       finish(op);
       return;
     }
@@ -390,8 +501,31 @@ S3Client::~S3Client() {
 }
 
 std::uint64_t S3Client::get(GetRequest req, GetHandler done) {
+  // Collects the stream into one buffer, sized by the first head (resumed heads fill it on).
+  auto body = std::make_shared<base::Bytes>();
+  const std::uint64_t offset = req.offset;
+  GetSink sink;
+  sink.on_head = [body](const ObjectInfo&, std::uint64_t first, std::uint64_t last) {
+    if (!body->data) {
+      body->size = last - first + 1;
+      body->data = std::make_unique_for_overwrite<char[]>(body->size);
+    }
+    return true;
+  };
+  sink.on_data = [body, offset](std::uint64_t at, std::string_view bytes) {
+    std::memcpy(body->data.get() + (at - offset), bytes.data(), bytes.size());
+    return true;
+  };
+  return stream(std::move(req), std::move(sink), [body, done = std::move(done)](GetResult r) {
+    if (r.outcome == base::Outcome::kOk) r.body = std::move(*body);
+    done(std::move(r));
+  });
+}
+
+std::uint64_t S3Client::stream(GetRequest req, GetSink sink, GetHandler done) {
   const std::uint64_t id = impl_->next_id.fetch_add(1, std::memory_order_relaxed);
-  Impl::post_start(impl_, id, /*head=*/false, std::move(req), std::move(done), nullptr);
+  Impl::post_start(impl_, id, /*head=*/false, std::move(req), std::move(sink), std::move(done),
+                   nullptr);
   return id;
 }
 
@@ -402,7 +536,7 @@ std::uint64_t S3Client::head(std::string bucket, std::string key, RequestConfig 
   req.bucket = std::move(bucket);
   req.key = std::move(key);
   req.config = config;
-  Impl::post_start(impl_, id, /*head=*/true, std::move(req), nullptr, std::move(done));
+  Impl::post_start(impl_, id, /*head=*/true, std::move(req), {}, nullptr, std::move(done));
   return id;
 }
 

@@ -9,9 +9,17 @@
 //
 // Timeouts (RequestConfig): ct is CURLOPT_CONNECTTIMEOUT_MS; oat is CURLOPT_TIMEOUT_MS of one
 // attempt; rt runs from an attempt's start (connection set-up and any wait behind the per-host
-// connection limit included) to the first response header line; ot bounds all attempts and
-// backoff together, and each attempt's oat is clipped to the time left in ot. A retry is not
-// started when its backoff would end after ot; the last attempt's outcome is reported then.
+// connection limit included) to the first response header line, and then bounds every gap
+// between body bytes (a body stalled for rt ends the attempt with kTimeout); ot bounds all
+// attempts and backoff together, and each attempt's oat is clipped to the time left in ot. A
+// retry is not started when its backoff would end after ot; the last attempt's outcome is
+// reported then.
+//
+// Streaming GETs (stream()): the body goes to a GetSink as it arrives, never buffered here. An
+// attempt's head is validated (validate_get_head) before its first body byte is handed on. A
+// retry after an attempt that delivered body bytes resumes where they stopped, with If-Match on
+// the ETag the first head carried (an answer with another ETag or size is kPreconditionFailed:
+// the object changed; origins that ignore If-Match are caught by that comparison).
 // Invalid requests (empty bucket or key, length 0 or > 1 GiB, offset + length overflowing,
 // config.validate() failing) complete with kMalformed and attempts == 0, without any request.
 //
@@ -30,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "origin/request_config.h"
 #include "origin/s3_config.h"
@@ -54,14 +63,28 @@ struct ObjectInfo {
   std::string last_modified;  // HTTP-date as sent
 };
 
+// Where a streaming GET (S3Client::stream) delivers its body. Both run on the origin loop thread,
+// inside curl's callbacks: they must not block or call the S3Client.
+struct GetSink {
+  // An attempt's head passed validation: bytes [first, last] of the object `info` describes
+  // follow. `first` is the request's offset, or where a retry resumes. Return false to refuse the
+  // answer: the operation ends at once with kPreconditionFailed (no retry).
+  std::function<bool(const ObjectInfo& info, std::uint64_t first, std::uint64_t last)> on_head;
+  // `bytes` of the body, which belong at object offset `at`: in order, each call continuing the
+  // previous one, or at a retry's resume point (the end of what was delivered before). Return
+  // false to stop the operation at once: it ends with kCancelled.
+  std::function<bool(std::uint64_t at, std::string_view bytes)> on_data;
+};
+
 struct GetResult {
   base::Outcome outcome = base::Outcome::kOk;
-  base::Bytes body;        // exactly the validated bytes [offset, offset + body.size)
-  ObjectInfo info;         // valid when outcome == kOk
-  int http_status = 0;     // last attempt's status (0 if none)
-  std::string error_code;  // S3 <Code> of the last error response, if any
-  std::string message;     // one-line human reason for a failure
-  int attempts = 0;        // attempts made (retries + 1)
+  base::Bytes body;             // exactly the validated bytes [offset, offset + body.size)
+  ObjectInfo info;              // valid when outcome == kOk
+  int http_status = 0;          // last attempt's status (0 if none)
+  std::string error_code;       // S3 <Code> of the last error response, if any
+  std::string message;          // one-line human reason for a failure
+  int attempts = 0;             // attempts made (retries + 1)
+  std::uint64_t delivered = 0;  // stream(): body bytes handed to the sink
   std::chrono::microseconds first_byte_latency{0};  // of the successful attempt
   std::chrono::microseconds total_latency{0};       // whole operation
 };
@@ -99,6 +122,12 @@ class S3Client {
   // Anything else is kMalformed and retried. Retries follow config (ma, jittered exponential
   // backoff between ib and mb, all within ot). Returns an operation id for cancel().
   std::uint64_t get(GetRequest req, GetHandler done);
+
+  // Starts a streaming ranged GetObject of [offset, offset+length): the same validation, retries
+  // and timeouts as get(), the body handed to `sink` as it arrives (see GetSink) and retries
+  // resuming after the bytes already delivered. `done` gets the outcome and metadata (its body
+  // is empty; `delivered` counts the bytes given to the sink). Returns an id for cancel().
+  std::uint64_t stream(GetRequest req, GetSink sink, GetHandler done);
 
   // HeadObject: size, ETag, Last-Modified. Same retries and timeouts.
   std::uint64_t head(std::string bucket, std::string key, RequestConfig config, HeadHandler done);

@@ -31,24 +31,12 @@ std::string range_text(std::uint64_t first, std::uint64_t last) {
   return std::to_string(first) + "-" + std::to_string(last);
 }
 
-// Checks that a present Content-Length agrees with the bytes received.
-std::optional<std::string> check_content_length(const ResponseHeaders& h, std::uint64_t received) {
-  if (h.content_length.empty()) return std::nullopt;
-  auto length = parse_content_length(h.content_length);
-  if (!length) return "bad Content-Length '" + h.content_length + "'";
-  if (*length != received) {
-    return "Content-Length " + h.content_length + " but " + std::to_string(received) +
-           " body bytes";
-  }
-  return std::nullopt;
-}
-
 Verdict malformed(std::string message) {
   return Verdict{base::Outcome::kMalformed, std::move(message)};
 }
 
-Verdict validate_partial(const ResponseHeaders& h, std::uint64_t offset, std::uint64_t length,
-                         std::uint64_t received) {
+// The head of a 206: Content-Range starts at `offset` and ends where asked or at the object's end.
+Verdict partial_head(const ResponseHeaders& h, std::uint64_t offset, std::uint64_t length) {
   auto range = parse_content_range(h.content_range);
   if (!range) return malformed("206 with bad Content-Range '" + h.content_range + "'");
   const std::uint64_t want_last = offset + length - 1;
@@ -58,25 +46,21 @@ Verdict validate_partial(const ResponseHeaders& h, std::uint64_t offset, std::ui
     return malformed("asked bytes " + range_text(offset, want_last) + ", got Content-Range '" +
                      h.content_range + "'");
   }
-  const std::uint64_t expected = range->last - range->first + 1;
-  if (received != expected) {
-    return malformed("Content-Range '" + h.content_range + "' but " + std::to_string(received) +
-                     " body bytes");
-  }
-  if (auto reason = check_content_length(h, received)) return malformed(*reason);
-  return Verdict{base::Outcome::kOk, "", range->size};
+  return Verdict{base::Outcome::kOk, "", range->size, range->last - range->first + 1};
 }
 
-Verdict validate_whole(const ResponseHeaders& h, std::uint64_t offset, std::uint64_t length,
-                       std::uint64_t received) {
-  if (offset != 0)
+// The head of a 200: only for a range from 0 that the whole object (Content-Length) fits in.
+Verdict whole_head(const ResponseHeaders& h, std::uint64_t offset, std::uint64_t length) {
+  if (offset != 0) {
     return malformed("200 (whole object) to a range starting at " + std::to_string(offset));
-  if (received > length) {
-    return malformed("200 with " + std::to_string(received) + " bytes, more than the " +
-                     std::to_string(length) + " asked");
   }
-  if (auto reason = check_content_length(h, received)) return malformed(*reason);
-  return Verdict{base::Outcome::kOk, "", received};
+  auto size = parse_content_length(h.content_length);
+  if (!size) return malformed("200 without a valid Content-Length");
+  if (*size > length || *size == 0) {
+    return malformed("200 with " + h.content_length + " bytes for a range of " +
+                     std::to_string(length));
+  }
+  return Verdict{base::Outcome::kOk, "", *size, *size};
 }
 
 }  // namespace
@@ -122,12 +106,33 @@ std::optional<std::uint64_t> parse_content_length(std::string_view value) {
   return length;
 }
 
+Verdict validate_get_head(int status, const ResponseHeaders& headers, std::uint64_t offset,
+                          std::uint64_t length) {
+  if (length == 0) return malformed("empty range asked");
+  Verdict v = status == 206 ? partial_head(headers, offset, length)
+              : status == 200
+                  ? whole_head(headers, offset, length)
+                  : malformed("unexpected status " + std::to_string(status) + " to a ranged GET");
+  if (v.outcome != base::Outcome::kOk) return v;
+  if (!headers.content_length.empty()) {
+    auto n = parse_content_length(headers.content_length);
+    if (!n) return malformed("bad Content-Length '" + headers.content_length + "'");
+    if (*n != v.body_length) {
+      return malformed("Content-Length " + headers.content_length + " but the range holds " +
+                       std::to_string(v.body_length) + " bytes");
+    }
+  }
+  return v;
+}
+
 Verdict validate_get(int status, const ResponseHeaders& headers, std::uint64_t offset,
                      std::uint64_t length, std::uint64_t received) {
-  if (length == 0) return malformed("empty range asked");
-  if (status == 206) return validate_partial(headers, offset, length, received);
-  if (status == 200) return validate_whole(headers, offset, length, received);
-  return malformed("unexpected status " + std::to_string(status) + " to a ranged GET");
+  Verdict v = validate_get_head(status, headers, offset, length);
+  if (v.outcome == base::Outcome::kOk && received != v.body_length) {
+    return malformed("the head announced " + std::to_string(v.body_length) + " body bytes, " +
+                     std::to_string(received) + " arrived");
+  }
+  return v;
 }
 
 Verdict validate_head(int status, const ResponseHeaders& headers) {

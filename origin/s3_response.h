@@ -45,15 +45,21 @@ struct Verdict {
   base::Outcome outcome = base::Outcome::kOk;  // kOk or kMalformed
   std::string message;                         // why kMalformed
   std::uint64_t size = 0;                      // whole object size in bytes, when kOk
+  std::uint64_t body_length = 0;               // GET: body bytes the head announces, when kOk
 };
 
-// Validates the answer to `Range: bytes=offset-(offset+length-1)` (length > 0) whose body had
-// `received` bytes (the caller aborts bodies longer than `length`). Accepts
+// Validates the head of the answer to `Range: bytes=offset-(offset+length-1)` (length > 0),
+// before any body byte is used. Accepts
 //   206 with Content-Range first == offset and last == offset+length-1, or last == size-1 when
-//       the object ends inside the range; body length == last-first+1;
-//   200 only when offset == 0 and the whole object (the body) fits in `length`
-//       (size = body length).
-// A Content-Length, when present, must equal `received`. Everything else is kMalformed.
+//       the object ends inside the range (body_length = last-first+1);
+//   200 only when offset == 0 and the whole object (Content-Length, required) fits in `length`
+//       (size = body_length = Content-Length).
+// A Content-Length, when present, must equal body_length. Everything else is kMalformed.
+Verdict validate_get_head(int status, const ResponseHeaders& headers, std::uint64_t offset,
+                          std::uint64_t length);
+
+// validate_get_head(), and then the body: exactly body_length bytes arrived (`received`; the
+// caller aborts bodies longer than asked).
 Verdict validate_get(int status, const ResponseHeaders& headers, std::uint64_t offset,
                      std::uint64_t length, std::uint64_t received);
 

@@ -1,7 +1,6 @@
 // One S3 request's easy handle; see s3_transfer.h.
 #include "origin/s3_transfer.h"
 
-#include <cstring>
 #include <stdexcept>
 
 namespace shoal::origin {
@@ -15,15 +14,14 @@ Transfer::~Transfer() {
   curl_slist_free_all(header_list_);
 }
 
-void Transfer::prepare(const S3Config& config, const AttemptSpec& spec, char* body,
-                       std::size_t capacity, void* owner, std::function<void()> on_first_byte) {
-  body_ = body;
-  capacity_ = capacity;
+void Transfer::prepare(const S3Config& config, const AttemptSpec& spec, void* owner,
+                       std::function<void()> on_first_byte, BodyHandler on_body) {
   on_first_byte_ = std::move(on_first_byte);
+  on_body_ = std::move(on_body);
   got_first_byte_ = false;
   headers_ = ResponseHeaders{};
   received_ = 0;
-  overflow_ = false;
+  refused_body_ = false;
   error_body_.clear();
   error_body_capped_ = false;
   error_buffer_[0] = '\0';
@@ -107,11 +105,10 @@ std::size_t Transfer::on_body(char* data, std::size_t size, std::size_t count, v
 std::size_t Transfer::store_body(const char* data, std::size_t bytes) {
   const long code = status();
   if (code >= 200 && code <= 299) {
-    if (bytes > capacity_ - received_) {
-      overflow_ = true;
+    if (!on_body_(std::string_view(data, bytes))) {
+      refused_body_ = true;
       return 0;
     }
-    std::memcpy(body_ + received_, data, bytes);
     received_ += bytes;
     return bytes;
   }

@@ -8,9 +8,10 @@
 // options: TCP_NODELAY, 256 KiB receive buffer, NOSIGNAL, HTTP/1.1, PATH_AS_IS (keys may hold
 // "." and ".." segments that must not be normalised), TLS verification per S3Config.
 //
-// Received data: a 2xx body goes into the caller's buffer of `capacity` bytes; one byte more
-// aborts the transfer (overflow(), CURLE_WRITE_ERROR). Other bodies (S3 XML errors) are kept
-// up to kMaxErrorBody bytes; a longer one aborts the transfer (error_body_capped()).
+// Received data: a 2xx body is handed to the caller's body handler as it arrives (from inside
+// curl's write callback); the handler returning false aborts the transfer (CURLE_WRITE_ERROR,
+// refused_body()). Other bodies (S3 XML errors) are kept up to kMaxErrorBody bytes; a longer one
+// aborts the transfer (error_body_capped()).
 //
 // Thread rules: used on the origin loop's thread only. The handle must be removed from its
 // multi handle before prepare() or destruction.
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "origin/s3_config.h"
 #include "origin/s3_response.h"
@@ -50,20 +52,23 @@ class Transfer {
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
 
-  // Resets the handle and all received state for a new attempt. `body` (capacity bytes) must
-  // outlive the attempt; `owner` is stored as CURLOPT_PRIVATE. `on_first_byte` runs once, from
-  // inside curl's header callback, when the first response header line arrives; it must not
-  // call curl.
-  void prepare(const S3Config& config, const AttemptSpec& spec, char* body, std::size_t capacity,
-               void* owner, std::function<void()> on_first_byte);
+  // Takes the bytes of a 2xx body as they arrive, in order; false aborts the transfer. Runs inside
+  // curl's write callback: it must not call curl.
+  using BodyHandler = std::function<bool(std::string_view bytes)>;
+
+  // Resets the handle and all received state for a new attempt. `owner` is stored as
+  // CURLOPT_PRIVATE. `on_first_byte` runs once, from inside curl's header callback, when the
+  // first response header line arrives; `on_body` as above; neither may call curl.
+  void prepare(const S3Config& config, const AttemptSpec& spec, void* owner,
+               std::function<void()> on_first_byte, BodyHandler on_body);
 
   CURL* easy() const { return easy_; }
   long status() const;  // the last response's HTTP status, 0 if none
   bool got_first_byte() const { return got_first_byte_; }
   std::chrono::steady_clock::time_point first_byte_at() const { return first_byte_at_; }
   const ResponseHeaders& headers() const { return headers_; }
-  std::uint64_t received() const { return received_; }  // 2xx body bytes stored
-  bool overflow() const { return overflow_; }
+  std::uint64_t received() const { return received_; }  // 2xx body bytes taken by on_body
+  bool refused_body() const { return refused_body_; }   // on_body returned false
   const std::string& error_body() const { return error_body_; }
   bool error_body_capped() const { return error_body_capped_; }
   std::string error_detail() const { return error_buffer_; }  // CURLOPT_ERRORBUFFER text
@@ -77,14 +82,13 @@ class Transfer {
 
   CURL* easy_ = nullptr;
   curl_slist* header_list_ = nullptr;
-  char* body_ = nullptr;
-  std::size_t capacity_ = 0;
   std::function<void()> on_first_byte_;
+  BodyHandler on_body_;
   bool got_first_byte_ = false;
   std::chrono::steady_clock::time_point first_byte_at_;
   ResponseHeaders headers_;
   std::uint64_t received_ = 0;
-  bool overflow_ = false;
+  bool refused_body_ = false;
   std::string error_body_;
   bool error_body_capped_ = false;
   char error_buffer_[CURL_ERROR_SIZE] = {};

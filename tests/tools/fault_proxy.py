@@ -2,11 +2,17 @@
 """A fault-injecting HTTP/1.1 reverse proxy for Shoal's integration tests (standard library only).
 
     fault_proxy.py --upstream HOST:PORT --listen HOST:PORT [--seed N]
+                   [--first-byte-ms MS] [--bytes-per-second N]
 
 Forwards every request (method, target, headers but hop-by-hop ones, body; Host untouched) to the
 upstream (s3rver), one keep-alive upstream connection per client connection, and streams the
 response back. Prints "ready" once listening. Records every request. When the upstream cannot be
 reached or fails mid-response, the client connection is reset, as a dead origin's would be.
+
+Shaping, to look like S3 rather than a loopback server (Durner et al., VLDB 2023: tens of ms to
+the first byte, 25-95 MiB/s per connection): --first-byte-ms delays every forwarded request's
+answer; --bytes-per-second paces every response body on its connection (0: unpaced). Both also
+settable at run time with POST /__proxy/shape. Rules apply on top.
 
 Control API (JSON), not recorded:
   GET    /__proxy/stats   {"requests": [{"method", "path", "range", "status", "aborted", "action",
@@ -15,6 +21,7 @@ Control API (JSON), not recorded:
   POST   /__proxy/rules   append one rule (400 with {"error": ...} if it is invalid)
   GET    /__proxy/rules   the rules, with "fired" counts
   DELETE /__proxy/rules   remove every rule
+  POST   /__proxy/shape   {"first_byte_ms": M, "bytes_per_second": N} (either optional)
 Rule: {"match": {"method": "GET", "path_contains": "/b/k%20x"},   (both optional; raw target)
        "action": "delay_first_byte", "ms": M          sleep M ms, then forward
                | "stall_mid_body", "after_bytes": N, "ms": M   N body bytes, pause M ms, rest
@@ -101,8 +108,10 @@ def validate_rule(rule):
 class State:
     """Rules and the request log, shared by all handler threads (every access under lock)."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, first_byte_ms=0, bytes_per_second=0):
         self.lock = threading.Lock()
+        self.first_byte_ms = first_byte_ms
+        self.bytes_per_second = bytes_per_second
         self.rng = random.Random(seed)
         self.rules = []
         self.requests = []
@@ -248,6 +257,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def serve(self, entry, rule, body):
         action = rule["action"]
+        with self.state.lock:
+            shaped_delay, self.rate = self.state.first_byte_ms, self.state.bytes_per_second
+        self.pace_start = None
+        if shaped_delay:
+            self.pause(shaped_delay)
         if action == "delay_first_byte":
             self.pause(rule["ms"])
         elif action == "status":
@@ -301,8 +315,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.write(b"0\r\n\r\n")
 
     def send_chunk(self, data, chunked):
-        if data:
-            self.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+        if not data:
+            return
+        if self.rate:
+            # Paced in slices so a fast burst never runs ahead of the rate by more than a slice.
+            step = max(1, min(len(data), self.rate // 100))
+            for i in range(0, len(data), step):
+                part = data[i:i + step]
+                self.pace(len(part))
+                self.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+            return
+        self.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+
+    def pace(self, n):
+        """Sleeps so that this connection's body bytes stay at or below the shaped rate."""
+        now = time.monotonic()
+        if getattr(self, "pace_start", None) is None or now - self.pace_last > 1.0:
+            self.pace_start, self.pace_sent = now, 0
+        self.pace_sent += n
+        self.pace_last = now
+        due = self.pace_start + self.pace_sent / self.rate
+        if due > now:
+            self.pause((due - now) * 1000)
 
     def send_error_status(self, entry, rule):
         status = rule["status"]
@@ -334,6 +368,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 else:
                     self.state.rules = []
             return self.reply(200, "{}")
+        if route == ("POST", "/__proxy/shape"):
+            try:
+                shape = json.loads(body or b"null")
+                if not isinstance(shape, dict) or set(shape) - {"first_byte_ms", "bytes_per_second"} \
+                        or not all(is_int(v, 0) for v in shape.values()):
+                    raise ValueError('shape is {"first_byte_ms": int >= 0, "bytes_per_second": int >= 0}')
+            except ValueError as e:
+                return self.reply(400, json.dumps({"error": str(e)}))
+            with self.state.lock:
+                self.state.first_byte_ms = shape.get("first_byte_ms", self.state.first_byte_ms)
+                self.state.bytes_per_second = shape.get("bytes_per_second", self.state.bytes_per_second)
+            return self.reply(200, json.dumps(shape))
         if route == ("POST", "/__proxy/rules"):
             try:
                 rule = validate_rule(json.loads(body or b"null"))
@@ -385,9 +431,13 @@ def main():
     parser.add_argument("--upstream", required=True, help="HOST:PORT of the origin")
     parser.add_argument("--listen", required=True, help="HOST:PORT to listen on")
     parser.add_argument("--seed", type=int, default=1, help="seed for rule probabilities")
+    parser.add_argument("--first-byte-ms", type=int, default=0,
+                        help="delay before every answer, ms (S3 shaping; default 0)")
+    parser.add_argument("--bytes-per-second", type=int, default=0,
+                        help="pace every response body per connection (S3 shaping; 0: unpaced)")
     args = parser.parse_args()
     Handler.upstream_address = host_port(args.upstream)
-    Handler.state = State(args.seed)
+    Handler.state = State(args.seed, args.first_byte_ms, args.bytes_per_second)
     server = Server(host_port(args.listen), Handler)
     print("ready", flush=True)
     server.serve_forever()

@@ -88,6 +88,7 @@ class ScriptedOrigin : public PageOrigin {
     std::string key;
     std::uint64_t offset = 0, length = 0;
     std::string if_match;
+    origin::PageSink sink;
     PageHandler done;
   };
   struct HeadCall {
@@ -97,10 +98,10 @@ class ScriptedOrigin : public PageOrigin {
 
   void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
                   std::uint64_t length, origin::RequestConfig, std::string if_match,
-                  PageHandler done) override {
+                  origin::PageSink sink, PageHandler done) override {
     std::lock_guard lock(mu_);
     pages_.push_back(PageCall{std::move(buckets), std::move(key), offset, length,
-                              std::move(if_match), std::move(done)});
+                              std::move(if_match), std::move(sink), std::move(done)});
   }
   std::vector<std::string> head_order(const std::vector<std::string>& buckets) const override {
     std::lock_guard lock(mu_);
@@ -128,6 +129,7 @@ class ScriptedOrigin : public PageOrigin {
   PageCall page_call(std::size_t i) const {
     std::lock_guard lock(mu_);
     PageCall c = pages_.at(i);
+    c.sink = {};
     c.done = nullptr;
     return c;
   }
@@ -135,8 +137,24 @@ class ScriptedOrigin : public PageOrigin {
     std::lock_guard lock(mu_);
     return heads_.at(i).bucket;
   }
-  // Answers page call `i` (head call `i`) on this thread, as the origin loop would.
-  void answer_page(std::size_t i, origin::PageFetchResult r) { answer(pages_, i, std::move(r)); }
+  // Answers page call `i` (head call `i`) on this thread, as the origin loop would: a page's
+  // bytes (r.get.body) go through the call's sink first, as origin::PageFetch streams them.
+  void answer_page(std::size_t i, origin::PageFetchResult r) {
+    if (r.get.outcome == Outcome::kOk) {
+      origin::PageSink sink;
+      {
+        std::lock_guard lock(mu_);
+        sink = pages_.at(i).sink;
+      }
+      char* dest = sink.on_head(r.get.info, r.get.body.size);
+      ASSERT_NE(dest, nullptr) << "the page fetcher refused the head";
+      std::memcpy(dest, r.get.body.data.get(), r.get.body.size);
+      sink.on_progress(r.get.body.size);
+      r.get.delivered = r.get.body.size;
+      r.get.body = {};
+    }
+    answer(pages_, i, std::move(r));
+  }
   void answer_head(std::size_t i, origin::HeadResult r) { answer(heads_, i, std::move(r)); }
 
  private:

@@ -18,7 +18,8 @@ PageRef make_page(const base::PageKey& k, std::size_t n, const std::string& etag
 }
 
 std::uint64_t charge_of(std::size_t body) {
-  return memory_charge(base::PageKey{"k", "o", 0}, *make_page(base::PageKey{"k", "o", 0}, body));
+  return MemoryTier::charge(base::PageKey{"k", "o", 0},
+                            *make_page(base::PageKey{"k", "o", 0}, body));
 }
 
 }  // namespace shoal::node::test

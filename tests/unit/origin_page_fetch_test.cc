@@ -12,8 +12,10 @@ using std::chrono::milliseconds;
 
 const SteadyTime kT0 = SteadyTime{} + std::chrono::hours(1);
 
-void record(LatencyTracker& t, int n, milliseconds page) {
-  for (int i = 0; i < n; ++i) t.record("b", page / 2, page, kT0);
+// n samples whose first byte came after `first_byte` (the hedge delay's latency) and whose
+// whole page took twice that.
+void record(LatencyTracker& t, int n, milliseconds first_byte) {
+  for (int i = 0; i < n; ++i) t.record("b", first_byte, first_byte * 2, kT0);
 }
 
 TEST(HedgeDelay, NeedsEnoughSamples) {
@@ -42,7 +44,7 @@ TEST(HedgeDelay, IsCappedAtTwentyMediansWhenTheQuantileIsAStall) {
   PageFetchOptions opts;
   record(t, 98, milliseconds(5));
   record(t, 2, milliseconds(2000));  // 2% stalled: the p99 is a stall
-  ASSERT_GT(t.estimate("b", LatencyKind::kPage, 0.99, kT0)->value, milliseconds(1900));
+  ASSERT_GT(t.estimate("b", LatencyKind::kFirstByte, 0.99, kT0)->value, milliseconds(1900));
   auto d = hedge_delay(t, "b", opts, kT0);
   ASSERT_TRUE(d);
   EXPECT_NEAR(d->count(), 20 * 5000, 20 * 5000 * 0.02);
@@ -101,11 +103,15 @@ class PageFetchNoOrigin : public ::testing::Test {
     rc.max_attempts = 1;
     PageFetchResult out;
     int calls = 0;
-    fetch_.fetch_page(std::move(buckets), "k", 0, length, rc, "", [&](PageFetchResult r) {
-      out = std::move(r);
-      calls++;
-      loop_.stop();
-    });
+    PageSink sink;
+    sink.on_head = [](const ObjectInfo&, std::uint64_t) -> char* { return nullptr; };
+    sink.on_progress = [](std::uint64_t) {};
+    fetch_.fetch_page(std::move(buckets), "k", 0, length, rc, "", std::move(sink),
+                      [&](PageFetchResult r) {
+                        out = std::move(r);
+                        calls++;
+                        loop_.stop();
+                      });
     loop_.run_for(std::chrono::seconds(10));
     EXPECT_EQ(calls, 1);
     return out;
