@@ -1,7 +1,6 @@
 #include "node/admin_call.h"
 
 #include <algorithm>
-#include <boost/url/encode.hpp>
 #include <boost/url/grammar/lut_chars.hpp>
 #include <boost/url/parse_query.hpp>
 #include <boost/url/rfc/pchars.hpp>
@@ -17,7 +16,7 @@ using json = nlohmann::json;
 namespace {
 
 // The bytes of a query Boost.URL parses as they are: RFC 3986's query characters (pchar, '/',
-// '?') and the '%' of escapes.
+// '?') and the '%' of escapes. (urls::encode cannot keep '%': it asserts the set excludes it.)
 constexpr urls::grammar::lut_chars kQueryText = urls::pchars + urls::grammar::lut_chars("/?%");
 
 // Text rules shared by kind and object (ring/base/fetch_path.h): valid UTF-8, no control
@@ -87,7 +86,19 @@ bool valid_weight(double w) {
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q) {
   // Escape first what Boost.URL's query grammar would refuse but a request target may carry
   // raw: decoding gives those bytes back unchanged, and '%' stays, so a bad escape still fails.
-  const std::string text = urls::encode(q, kQueryText);
+  std::string text;
+  text.reserve(q.size());
+  for (const char ch : q) {
+    if (kQueryText(ch)) {
+      text += ch;
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      const auto b = static_cast<unsigned char>(ch);
+      text += '%';
+      text += kHex[b >> 4];
+      text += kHex[b & 15];
+    }
+  }
   const auto params = urls::parse_query(text);  // a view of `text`
   if (!params) return std::nullopt;
   urls::encoding_opts opts;
