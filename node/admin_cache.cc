@@ -9,6 +9,7 @@
 #include "node/client_status.h"
 #include "node/cluster.h"
 #include "ring/base/byte_range.h"
+#include "ring/base/names.h"
 #include "ring/base/page_key.h"
 
 namespace shoal::node {
@@ -79,8 +80,8 @@ void AdminApi::locate(std::shared_ptr<Call> c) {
   }
   if (!has_kind || !has_object)
     return c->reply(error_response(400, "kind and object are required"));
-  if (auto e = check_kind(kind)) return c->reply(error_response(400, *e));
-  if (auto e = check_object(object)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_kind(kind)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_object(object)) return c->reply(error_response(400, *e));
   base::ByteRange range{base::ByteRange::Kind::kOpen, 0, 0, 0};
   if (!range_text.empty() && base::parse_byte_range(range_text, &range) != base::RangeError::kOk) {
     return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
@@ -168,9 +169,9 @@ void AdminApi::purge(std::shared_ptr<Call> c) {
     return c->reply(error_response(400, *e));
   }
   if (!has_kind) return c->reply(error_response(400, "'kind' is required"));
-  if (auto e = check_kind(kind)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_kind(kind)) return c->reply(error_response(400, *e));
   if (has_object) {
-    if (auto e = check_object(object)) return c->reply(error_response(400, *e));
+    if (auto e = base::check_object(object)) return c->reply(error_response(400, *e));
   }
   MemoryTier& memory = host_.fetcher().memory();
   const std::size_t dropped =
@@ -208,8 +209,8 @@ void AdminApi::warm(std::shared_ptr<Call> c) {
   }
   if (!has_kind || !has_object)
     return c->reply(error_response(400, "'kind' and 'object' are required"));
-  if (auto e = check_kind(job->kind)) return c->reply(error_response(400, *e));
-  if (auto e = check_object(job->object)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_kind(job->kind)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_object(job->object)) return c->reply(error_response(400, *e));
   job->range = base::ByteRange{base::ByteRange::Kind::kOpen, 0, 0, 0};
   if (job->has_range && base::parse_byte_range(range_text, &job->range) != base::RangeError::kOk) {
     return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
