@@ -86,21 +86,22 @@ void AdminApi::locate(std::shared_ptr<Call> c) {
   if (!range_text.empty() && base::parse_byte_range(range_text, &range) != base::RangeError::kOk) {
     return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
   }
-  host_.fetcher().head(
-      kind, object, fetch_options(kind), c->ex, [this, c, kind, object, range](HeadResult h) {
-        if (h.outcome != base::Outcome::kOk) {
-          return c->reply(error_response(node::client_status(h.outcome),
-                                         "origin: " + std::string(base::outcome_name(h.outcome)) +
-                                             (h.message.empty() ? "" : ": " + h.message)));
-        }
-        base::ResolvedRange rr{1, 0};  // empty: no pages
-        if (h.meta.size > 0 &&
-            base::resolve_byte_range(range, h.meta.size, &rr) != base::RangeError::kOk) {
-          return c->reply(error_response(416, "range not satisfiable for an object of " +
-                                                  std::to_string(h.meta.size) + " bytes"));
-        }
-        locate_pages(c, kind, object, rr.first, rr.last, h.meta.size);
-      });
+  FetchOptions opts;
+  if (auto refused = fetch_options(kind, &opts)) return c->reply(std::move(*refused));
+  host_.fetcher().head(kind, object, opts, c->ex, [this, c, kind, object, range](HeadResult h) {
+    if (h.outcome != base::Outcome::kOk) {
+      return c->reply(error_response(node::client_status(h.outcome),
+                                     "origin: " + std::string(base::outcome_name(h.outcome)) +
+                                         (h.message.empty() ? "" : ": " + h.message)));
+    }
+    base::ResolvedRange rr{1, 0};  // empty: no pages
+    if (h.meta.size > 0 &&
+        base::resolve_byte_range(range, h.meta.size, &rr) != base::RangeError::kOk) {
+      return c->reply(error_response(
+          416, "range not satisfiable for an object of " + std::to_string(h.meta.size) + " bytes"));
+    }
+    locate_pages(c, kind, object, rr.first, rr.last, h.meta.size);
+  });
 }
 
 void AdminApi::locate_pages(std::shared_ptr<Call> c, const std::string& kind,
@@ -215,7 +216,7 @@ void AdminApi::warm(std::shared_ptr<Call> c) {
   if (job->has_range && base::parse_byte_range(range_text, &job->range) != base::RangeError::kOk) {
     return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
   }
-  job->opts = fetch_options(job->kind);
+  if (auto refused = fetch_options(job->kind, &job->opts)) return c->reply(std::move(*refused));
   if (job->range.kind != base::ByteRange::Kind::kSuffix) return warm_first_page(std::move(job));
   // A suffix needs the size first (cached metadata, else one HeadObject).
   host_.fetcher().head(job->kind, job->object, job->opts, c->ex, [this, job](HeadResult h) {

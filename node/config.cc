@@ -63,6 +63,10 @@ std::optional<std::string> NodeConfig::validate() const {
   }
   if (auto e = check_secret_file("--admin-token-file", admin_token_file)) return e;
   if (auto e = origin_request.validate()) return *e;
+  if (auto e = client_caps.validate(origin_request)) return *e;
+  if (trust_client_buckets && !bucket_policy_file.empty()) {
+    return "--trust-client-buckets: cannot be combined with --bucket-policy-file";
+  }
   if (!(hedge_quantile >= 0 && hedge_quantile < 1)) {
     return "--hedge-quantile: must be 0 (off) or in (0, 1), got " + std::to_string(hedge_quantile);
   }
