@@ -42,6 +42,14 @@ std::optional<std::string> parse_buckets(const std::string& where, const json& v
   return std::nullopt;
 }
 
+// 'text' when it is short printable ASCII, else a placeholder: error messages are one line.
+std::string quoted_if_printable(const std::string& text) {
+  const bool printable = text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
+                           return c >= 0x20 && c < 0x7f;
+                         });
+  return printable ? "'" + text + "'" : std::string("(not printable)");
+}
+
 std::string quoted_list(const std::vector<std::string>& buckets) {
   std::string text;
   for (const std::string& b : buckets) text += (text.empty() ? "'" : ", '") + b + "'";
@@ -97,7 +105,7 @@ std::optional<BucketPolicy> BucketPolicy::parse(std::string_view json_text, std:
         return std::nullopt;
       }
     } else {
-      *error = "unknown key '" + key + "' (expected \"kinds\" and \"default\")";
+      *error = "unknown key " + quoted_if_printable(key) + " (expected \"kinds\" and \"default\")";
       return std::nullopt;
     }
   }

@@ -112,6 +112,7 @@ TEST(BucketPolicy, FileErrorsNameThePlace) {
       {R"({"default": "bucket-x"})", "default: expected \"refuse\", \"kind\" or a list"},
       {R"({"default": ["Bad"]})", "default: bucket name may hold only"},
       {R"({"kind": {}})", "unknown key 'kind'"},
+      {R"({"k\nds": "mo"})", "unknown key (not printable)"},  // found by fuzz_request
   };
   for (const auto& [text, want] : cases) {
     EXPECT_NE(parse_error(text).find(want), std::string::npos)
