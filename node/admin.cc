@@ -68,12 +68,16 @@ void AdminApi::route(std::shared_ptr<Call> c) {
   c->reply(error_response(404, "no such admin route: " + c->path));
 }
 
-FetchOptions AdminApi::fetch_options(const std::string& kind) const {
+std::optional<AdminResponse> AdminApi::fetch_options(const std::string& kind,
+                                                     FetchOptions* out) const {
   FetchOptions o;
-  o.buckets = {kind};
+  if (auto refusal = host_.config().bucket_policy.resolve(kind, {}, &o.buckets)) {
+    return error_response(refusal->status, refusal->reason);
+  }
   o.config = host_.config().origin_request;
   o.may_shed = false;  // an operator's request: queue behind other misses rather than fail
-  return o;
+  *out = std::move(o);
+  return std::nullopt;
 }
 
 }  // namespace shoal::node

@@ -123,7 +123,10 @@ class AdminApi {
 
   // admin.cc
   void route(std::shared_ptr<Call> c);
-  FetchOptions fetch_options(const std::string& kind) const;
+  // Options for reading `kind`'s pages: the buckets the node's bucket policy gives the kind, the
+  // node's origin defaults, never shed. Returns the policy's refusal (status and reason) instead
+  // when it refuses the kind.
+  std::optional<AdminResponse> fetch_options(const std::string& kind, FetchOptions* out) const;
   // Runs fn() on pool_. An exception escaping it (a bug: handlers check what they read) is
   // logged and answered 500 on `c` (unless fn replied already) instead of ending the process.
   template <class Fn>

@@ -5,8 +5,6 @@
 #include <boost/url/parse_query.hpp>
 #include <boost/url/rfc/pchars.hpp>
 
-#include "ring/base/fetch_path.h"
-#include "ring/base/page_key.h"
 #include "ring/rendezvous.h"
 
 namespace shoal::node {
@@ -18,16 +16,6 @@ namespace {
 // The bytes of a query Boost.URL parses as they are: RFC 3986's query characters (pchar, '/',
 // '?') and the '%' of escapes. (urls::encode cannot keep '%': it asserts the set excludes it.)
 constexpr urls::grammar::lut_chars kQueryText = urls::pchars + urls::grammar::lut_chars("/?%");
-
-// Text rules shared by kind and object (ring/base/fetch_path.h): valid UTF-8, no control
-// characters.
-std::optional<std::string> check_text(const char* what, const std::string& s) {
-  if (!base::is_valid_utf8(s)) return std::string(what) + " is not valid UTF-8";
-  for (unsigned char ch : s) {
-    if (ch < 0x20 || ch == 0x7f) return std::string(what) + " contains a control character";
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -41,17 +29,6 @@ AdminResponse json_response(int status, const json& j) {
 
 AdminResponse error_response(int status, const std::string& message) {
   return json_response(status, json{{"error", message}});
-}
-
-std::optional<std::string> check_kind(const std::string& kind) {
-  if (kind.empty() || kind.size() > base::kMaxKindBytes) return "kind must be 1-64 bytes";
-  if (kind.find('/') != std::string::npos) return "kind must not contain '/'";
-  return check_text("kind", kind);
-}
-
-std::optional<std::string> check_object(const std::string& object) {
-  if (object.empty() || object.size() > base::kMaxObjectBytes) return "object must be 1-1024 bytes";
-  return check_text("object", object);
 }
 
 std::optional<std::string> parse_body(const std::string& body,

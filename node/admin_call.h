@@ -64,11 +64,6 @@ std::optional<std::string> parse_body(const std::string& body,
 std::optional<std::string> string_field(const nlohmann::json& body, const char* name,
                                         std::string* out, bool* present);
 
-// The client API's rules for a kind (1-64 bytes, no '/') and an object key (1-1024 bytes):
-// valid UTF-8 without control characters. Return the reason a name breaks them, or nullopt.
-std::optional<std::string> check_kind(const std::string& kind);
-std::optional<std::string> check_object(const std::string& object);
-
 // True for a weight the ring accepts: 0 or in [ring::kMinWeight, ring::kMaxWeight].
 bool valid_weight(double w);
 

@@ -12,7 +12,7 @@ constexpr std::size_t kMaxRanks = 8;
 }  // namespace
 
 Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer::ClusterKey key,
-                 PageFetcher& fetcher, const origin::RequestConfig& defaults, NodeMetrics& metrics,
+                 PageFetcher& fetcher, const FetchRules& rules, NodeMetrics& metrics,
                  std::uint64_t page_size)
     : loop_(peer_loop),
       config_(std::move(config)),
@@ -21,7 +21,7 @@ Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer:
   config_.membership.log = [](std::string_view line) { SHOAL_LOG(kInfo, "membership: " << line); };
   membership_ = std::make_unique<peer::Membership>(loop_, config_.membership, key);
   client_ = std::make_unique<ForwardClient>(loop_, key, page_size, metrics_);
-  server_ = std::make_unique<ForwardServer>(loop_, fetcher, defaults, metrics_);
+  server_ = std::make_unique<ForwardServer>(loop_, fetcher, rules, metrics_);
   membership_->on_stream(
       [this](std::shared_ptr<peer::FrameStream> s, peer::Frame first, peer::FrameHeader header) {
         server_->serve(std::move(s), std::move(first), std::move(header));
@@ -105,6 +105,7 @@ nlohmann::json Cluster::stats_json() const {
           {"members", members},
           {"forwarded_out", metrics_.forwards_out.load()},
           {"forwarded_in", metrics_.forwards_in.load()},
+          {"forwards_refused", metrics_.forwards_refused.load()},
           {"fallbacks", metrics_.forward_failovers.load()},
           {"uncached_fetches", metrics_.forward_uncached.load()},
           {"peer_errors", metrics_.peer_errors.load() + c.decode_errors + c.auth_failures},
@@ -146,6 +147,9 @@ void Cluster::write_metrics(PrometheusWriter& out) const {
               static_cast<double>(metrics_.forwards_out.load()));
   out.counter("shoal_forwards_in_total", "Page requests served for other members",
               static_cast<double>(metrics_.forwards_in.load()));
+  out.counter("shoal_forwards_refused_total",
+              "Forwarded page requests this node's bucket policy refused",
+              static_cast<double>(metrics_.forwards_refused.load()));
   out.counter("shoal_forward_fallbacks_total", "Forwards moved to the next member in the ranking",
               static_cast<double>(metrics_.forward_failovers.load()));
   out.counter("shoal_forward_uncached_total",

@@ -5,8 +5,24 @@
 #include <algorithm>
 
 #include "ring/base/host_port.h"
+#include "ring/base/private_file.h"
 
 namespace shoal::node {
+namespace {
+
+// "FLAG: reason" when the secret file `path` (if given) cannot be read or could be written by
+// someone but this user or root (base::read_private_file), so shoald stops before any port opens.
+std::optional<std::string> check_secret_file(const char* flag, const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
+  std::string contents;
+  if (auto reason = base::read_private_file(path, kMaxSecretFileBytes, &contents)) {
+    return std::string(flag) + ": " + *reason;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::optional<std::string> NodeConfig::validate() const {
   if (page_size < (64ull << 10) || (page_size & (page_size - 1)) != 0) {
@@ -45,10 +61,12 @@ std::optional<std::string> NodeConfig::validate() const {
   if (tls_key.size() && access(tls_key.c_str(), R_OK) != 0) {
     return "--tls-key: cannot read " + tls_key;
   }
-  if (!admin_token_file.empty() && access(admin_token_file.c_str(), R_OK) != 0) {
-    return "--admin-token-file: cannot read " + admin_token_file;
-  }
+  if (auto e = check_secret_file("--admin-token-file", admin_token_file)) return e;
   if (auto e = origin_request.validate()) return *e;
+  if (auto e = client_caps.validate(origin_request)) return *e;
+  if (trust_client_buckets && !bucket_policy_file.empty()) {
+    return "--trust-client-buckets: cannot be combined with --bucket-policy-file";
+  }
   if (!(hedge_quantile >= 0 && hedge_quantile < 1)) {
     return "--hedge-quantile: must be 0 (off) or in (0, 1), got " + std::to_string(hedge_quantile);
   }
@@ -76,6 +94,7 @@ std::optional<std::string> NodeConfig::validate() const {
       return "--cluster-key-file: required with --peer-listen (or --insecure-peer to run the "
              "peer port unauthenticated)";
     }
+    if (auto e = check_secret_file("--cluster-key-file", cluster_key_file)) return e;
     if (probe_interval_ms < 10) return "--probe-interval-ms: must be >= 10";
     if (probe_timeout_ms < 5 || probe_timeout_ms >= probe_interval_ms) {
       return "--probe-timeout-ms: must be >= 5 and below --probe-interval-ms";

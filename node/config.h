@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "node/bucket_policy.h"
 #include "node/store/disk_tier.h"
 #include "origin/request_config.h"
 #include "origin/s3_config.h"
@@ -57,9 +58,17 @@ struct NodeConfig {
   int push_pull_interval_ms = 30000;  // --push-pull-interval-ms
   bool cluster_enabled() const { return !peer_listen.empty(); }
   origin::RequestConfig origin_request;  // defaults for C0-Config keys
-  double hedge_quantile = 0.99;          // --hedge-quantile: hedge after this latency; 0: off
-  double hedge_budget = 0.05;            // --hedge-budget: hedges per origin request (10 s window)
-  int breaker_cooldown_ms = 30000;       // --breaker-cooldown-ms: open breaker -> half-open probe
+
+  // What clients may ask for (docs/operations.md, "Security").
+  std::string bucket_policy_file;  // --bucket-policy-file: which buckets each kind may be read from
+  bool trust_client_buckets = false;  // --trust-client-buckets: C0-Bucket may name any bucket
+  BucketPolicy bucket_policy;         // loaded from the two above (node/bucket_policy.h)
+  origin::ClientCaps client_caps;     // --max-client-timeout-ms, -attempts, -backoff-ms
+  // The rules requests are held to (refers to this object's bucket_policy).
+  FetchRules fetch_rules() const { return FetchRules{origin_request, client_caps, &bucket_policy}; }
+  double hedge_quantile = 0.99;     // --hedge-quantile: hedge after this latency; 0: off
+  double hedge_budget = 0.05;       // --hedge-budget: hedges per origin request (10 s window)
+  int breaker_cooldown_ms = 30000;  // --breaker-cooldown-ms: open breaker -> half-open probe
 
   // Disk tier (enabled by --disk-path; node/store/disk_tier.h).
   std::string disk_path;  // --disk-path: directory, file or block device

@@ -40,7 +40,7 @@ class FetchResponse : public HttpConnection<Derived> {
 
   // ---- /fetch --------------------------------------------------------------------------------
   void start_fetch() {
-    auto parsed = parse_fetch_request(this->req_, this->cfg_.origin_request);
+    auto parsed = parse_fetch_request(this->req_, this->cfg_);
     if (auto* err = std::get_if<RequestError>(&parsed)) {
       return this->send_error(err->status, err->reason, false,
                               err->status == 405 ? "GET, HEAD" : "");

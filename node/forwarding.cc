@@ -194,8 +194,8 @@ void ForwardClient::close_all() {
 // ---- ForwardServer ------------------------------------------------------------------------------
 
 ForwardServer::ForwardServer(net::io_context& peer_loop, PageFetcher& fetcher,
-                             const origin::RequestConfig& defaults, NodeMetrics& metrics)
-    : loop_(peer_loop), fetcher_(fetcher), defaults_(defaults), metrics_(metrics) {}
+                             const FetchRules& rules, NodeMetrics& metrics)
+    : loop_(peer_loop), fetcher_(fetcher), rules_(rules), metrics_(metrics) {}
 
 void ForwardServer::serve(std::shared_ptr<peer::FrameStream> stream, peer::Frame /*first*/,
                           peer::FrameHeader header) {
@@ -233,14 +233,23 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
   if (req == nullptr) return refuse(s, "expected a forward request");
   metrics_.forwards_in.fetch_add(1, std::memory_order_relaxed);
   FetchOptions opts;
-  opts.buckets = req->buckets.empty() ? std::vector<std::string>{req->kind} : req->buckets;
   opts.config_text = req->config;
   opts.hop = true;
   peer::ForwardResponse resp;
   resp.request_id = req->request_id;
-  if (auto err = origin::apply_c0_config(req->config, defaults_, &opts.config)) {
+  // This node's rules, not the sender's: its bucket policy (names were checked by the codec),
+  // then the C0-Config under its defaults and caps.
+  std::optional<std::string> err;
+  if (auto refusal = rules_.buckets->resolve(req->kind, req->buckets, &opts.buckets)) {
+    metrics_.forwards_refused.fetch_add(1, std::memory_order_relaxed);
+    resp.outcome = base::Outcome::kAccessDenied;
+    err = "owner: " + refusal->reason;
+  } else if ((err = origin::apply_c0_config(req->config, rules_.defaults, rules_.caps,
+                                            &opts.config))) {
     resp.outcome = base::Outcome::kMalformed;
-    resp.message = *err;
+  }
+  if (err) {
+    resp.message = err->substr(0, 200);
     s->async_write_frame(peer::encode_frame_header(resp), {}, nullptr,
                          [s](boost::system::error_code ec) {
                            if (ec) s->close();

@@ -24,6 +24,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "node/bucket_policy.h"
 #include "node/node_metrics.h"
 #include "node/page.h"
 #include "node/page_fetcher.h"
@@ -81,8 +82,11 @@ class ForwardClient {
 
 class ForwardServer {
  public:
-  ForwardServer(boost::asio::io_context& peer_loop, PageFetcher& fetcher,
-                const origin::RequestConfig& defaults, NodeMetrics& metrics);
+  // Forwarded requests are held to `rules` (this node's): the buckets they name must be allowed
+  // by its bucket policy (else an answer kAccessDenied, counted in forwards_refused), their
+  // C0-Config is applied to its defaults under its caps.
+  ForwardServer(boost::asio::io_context& peer_loop, PageFetcher& fetcher, const FetchRules& rules,
+                NodeMetrics& metrics);
 
   // Takes over an inbound authenticated stream whose first frame (`first`, decoded as
   // `header`) is a ForwardRequest (Membership's stream handler). Serves every request on it
@@ -98,7 +102,7 @@ class ForwardServer {
 
   boost::asio::io_context& loop_;
   PageFetcher& fetcher_;
-  origin::RequestConfig defaults_;
+  FetchRules rules_;
   NodeMetrics& metrics_;
 };
 

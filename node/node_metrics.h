@@ -54,6 +54,7 @@ struct NodeMetrics {
   std::atomic<std::uint64_t> forward_failovers{0};  // requests that moved to a later rank
   std::atomic<std::uint64_t> forward_uncached{0};   // pages fetched here uncached: no owner up
   std::atomic<std::uint64_t> peer_errors{0};        // malformed or refused peer frames
+  std::atomic<std::uint64_t> forwards_refused{0};   // forwarded requests the bucket policy refused
   std::atomic<std::uint64_t> peer_ingress_bytes{0};
   std::atomic<std::uint64_t> peer_egress_bytes{0};
   std::atomic<std::int64_t> requests_in_flight{0};

@@ -190,6 +190,14 @@ void Server::refuse(tcp::socket socket) {
 
 int Server::run() {
   base::set_log_level(cfg_.log_level);
+  if (cfg_.bucket_policy.trusts_client()) {
+    SHOAL_LOG(kWarn,
+              "--trust-client-buckets: C0-Bucket may name ANY bucket the node's credentials "
+              "reach; any client can fill what every client reads for a kind from a bucket of "
+              "its choice (use --bucket-policy-file)");
+  } else {
+    SHOAL_LOG(kInfo, cfg_.bucket_policy.summary());
+  }
   if (!start_admin()) return 1;
   if (cfg_.tls_self || !cfg_.tls_cert.empty()) {
     if (auto e =
@@ -334,7 +342,7 @@ bool Server::start_cluster() {
   }
   try {
     cluster_ = std::make_unique<Cluster>(peer_loop_, std::move(cc), *key, *fetcher_,
-                                         cfg_.origin_request, metrics_, cfg_.page_size);
+                                         cfg_.fetch_rules(), metrics_, cfg_.page_size);
     cluster_->start();
   } catch (const std::exception& e) {
     SHOAL_LOG(kError,

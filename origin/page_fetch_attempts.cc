@@ -256,8 +256,12 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
     // nothing about their bucket.
     const bool was_stopped = stopped.count(attempt) > 0 && r.outcome != base::Outcome::kOk;
     const bool unsent = r.attempts == 0 && r.outcome != base::Outcome::kOk;
-    core->health.end_attempt(bucket, was_stopped || unsent ? base::Outcome::kCancelled : r.outcome,
-                             a.probe, now);
+    // Nor does a timeout under a C0-Config that shortened the node's timeouts (the client's
+    // choice): otherwise one client could open the breaker for everyone.
+    const bool client_timeout = r.outcome == base::Outcome::kTimeout && base.config.client_timeouts;
+    core->health.end_attempt(
+        bucket, was_stopped || unsent || client_timeout ? base::Outcome::kCancelled : r.outcome,
+        a.probe, now);
     if (r.outcome == base::Outcome::kOk && a.start == 0) {
       core->latency.record(bucket, r.first_byte_latency, r.total_latency, now);
     }

@@ -142,7 +142,12 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
       finish(op);
       return;
     }
-    op.url = object_url(config, op.req.bucket, op.req.key);
+    if (auto reason = object_url(config, op.req.bucket, op.req.key, &op.url)) {
+      op.outcome = base::Outcome::kMalformed;
+      op.message = "bad request: " + *reason;
+      finish(op);
+      return;
+    }
     start_attempt(op);
   }
 

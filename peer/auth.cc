@@ -8,12 +8,13 @@
 #include <algorithm>
 #include <boost/endian/conversion.hpp>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
+
+#include "ring/base/private_file.h"
 
 namespace shoal::peer {
 namespace {
@@ -64,22 +65,10 @@ std::optional<ClusterKey> ClusterKey::from_secret(std::string_view secret, std::
 }
 
 std::optional<ClusterKey> ClusterKey::load_file(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (error) *error = "cannot open cluster key file '" + path + "'";
-    return std::nullopt;
-  }
+  // Only the node's user (or root) may be able to write it (ring/base/private_file.h).
   std::string secret;
-  char buf[1024];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    secret.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (secret.size() > kMaxSecretBytes + 64) {
-      if (error) *error = "cluster key file '" + path + "' is too large";
-      return std::nullopt;
-    }
-  }
-  if (in.bad()) {
-    if (error) *error = "cannot read cluster key file '" + path + "'";
+  if (auto reason = base::read_private_file(path, kMaxSecretBytes + 64, &secret)) {
+    if (error) *error = "cluster key file: " + *reason;
     return std::nullopt;
   }
   while (!secret.empty() && std::strchr(" \t\r\n", secret.back()) != nullptr) secret.pop_back();

@@ -81,7 +81,8 @@ class ClusterKey {
                                                std::string* error = nullptr);
   // Reads a key file: its bytes with trailing whitespace (space, \t, \r, \n) removed are the
   // secret (e.g. `openssl rand -hex 32 > key`). Returns nullopt and sets `*error` when the file
-  // cannot be read, is larger than kMaxSecretBytes + 64 bytes, or the secret is too short.
+  // cannot be read, is larger than kMaxSecretBytes + 64 bytes, could be written by someone but
+  // the node's user or root (base::read_private_file), or the secret is too short.
   static std::optional<ClusterKey> load_file(const std::string& path, std::string* error = nullptr);
 
   bool keyed() const { return keyed_; }

@@ -174,7 +174,7 @@ struct ForwardRequest {
   std::string kind;                  // 1..base::kMaxKindBytes
   std::string object;                // 1..base::kMaxObjectBytes
   std::uint64_t page = 0;            // page index
-  std::vector<std::string> buckets;  // C0-Bucket list, 0..kMaxRequestBuckets, each 1..255 bytes
+  std::vector<std::string> buckets;  // 0..kMaxRequestBuckets, each an S3 bucket name
   std::string config;                // C0-Config header value, 0..kMaxConfigBytes
   bool hop = true;                   // already forwarded once: the receiver must not forward it
   std::uint64_t sender_epoch = 0;    // the sender's membership epoch when it chose the owner

@@ -2,7 +2,8 @@
 // UDP envelopes (open and keyed), TCP frames (prefix bounds, open-mode tags, headers, push-pull
 // member lists). The first input byte picks the path, the rest is the input. Besides "no crash,
 // no sanitizer report", it checks that whatever decodes re-encodes to something that decodes to
-// the same value (codec symmetry).
+// the same value (codec symmetry), and that a forwarded request that decodes follows the name
+// rules (ring/base/names.h).
 //
 // Build: -DSHOAL_FUZZ=ON with clang (tests/fuzz/CMakeLists.txt, target fuzz_peer_frame). Run:
 //   build-fuzz/bin/fuzz_peer_frame -max_total_time=60 /tmp/work tests/fuzz/corpus/peer_frame
@@ -15,6 +16,7 @@
 #include "peer/auth.h"
 #include "peer/codec.h"
 #include "peer/frame.h"
+#include "ring/base/names.h"
 
 namespace {
 
@@ -36,6 +38,12 @@ void header(std::string_view in) {
   if (!decode_frame_header(in, &h).ok()) return;
   FrameHeader again;
   check(decode_frame_header(encode_frame_header(h), &again).ok() && again == h);
+  // A forwarded request that decodes names nothing that could steer the origin request
+  // (ring/base/names.h): the owner's origin client only ever sees valid names.
+  if (const auto* req = std::get_if<ForwardRequest>(&h)) {
+    check(!shoal::base::check_kind(req->kind) && !shoal::base::check_object(req->object));
+    for (const std::string& b : req->buckets) check(!shoal::base::check_bucket(b));
+  }
 }
 
 void member_list(std::string_view in) {

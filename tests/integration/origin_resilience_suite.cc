@@ -69,8 +69,15 @@ class OriginResilience : public ::testing::Test {
     proxy_->reset();
   }
 
+  // Kinds "dual" and "any" are read from alpha and beta (C0-Bucket picks among them); every
+  // other kind is its own bucket.
   static Shoald start(std::vector<std::string> flags = {}) {
-    std::vector<std::string> all = {"--page-size", "64KiB", "--memory", "64MiB"};
+    static const TempDir dir;
+    static const std::string policy = write_file(
+        dir.path() + "/policy.json",
+        R"({"kinds": {"dual": ["alpha", "beta"], "any": ["alpha", "beta"]}, "default": "kind"})");
+    std::vector<std::string> all = {"--page-size",          "64KiB", "--memory", "64MiB",
+                                    "--bucket-policy-file", policy};
     all.insert(all.end(), flags.begin(), flags.end());
     return Shoald(proxy_->endpoint(), all);
   }
@@ -162,7 +169,7 @@ TEST_F(OriginResilience, HedgePrefersTheNextHealthyBucket) {
                     {"ms", 5000},
                     {"times", 1}});
   const auto t = Clock::now();
-  auto r = node.fetch(kA, "hedge2.bin", "bytes=0-99", kBoth);
+  auto r = node.fetch("dual", "hedge2.bin", "bytes=0-99", kBoth);
   ASSERT_EQ(r.status, 206) << r.body;
   EXPECT_LT(ms_since(t), 2000);
   EXPECT_TRUE(r.body == data.substr(0, 100));

@@ -76,18 +76,6 @@ TEST(NodeAdminBody, StringFieldsArePresentAbsentOrWrong) {
   EXPECT_EQ(node::string_field(body, "object", &out, &present), "'object' must be a string");
 }
 
-TEST(NodeAdminNames, KindAndObjectFollowTheClientApi) {
-  EXPECT_FALSE(node::check_kind("videos"));
-  EXPECT_EQ(node::check_kind(""), "kind must be 1-64 bytes");
-  EXPECT_EQ(node::check_kind(std::string(65, 'k')), "kind must be 1-64 bytes");
-  EXPECT_EQ(node::check_kind("a/b"), "kind must not contain '/'");
-  EXPECT_EQ(node::check_kind("a\x01"), "kind contains a control character");
-  EXPECT_FALSE(node::check_object("dir/file name.bin"));
-  EXPECT_EQ(node::check_object(std::string(1025, 'o')), "object must be 1-1024 bytes");
-  EXPECT_EQ(node::check_object("\xff"), "object is not valid UTF-8");
-  EXPECT_EQ(node::check_object("a\x7f"), "object contains a control character");
-}
-
 TEST(NodeAdminNames, WeightsAreZeroOrInTheRingsRange) {
   EXPECT_TRUE(node::valid_weight(0));
   EXPECT_TRUE(node::valid_weight(1e-6));

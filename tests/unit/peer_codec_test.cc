@@ -394,8 +394,39 @@ TEST(PeerCodec, EnforcesForwardRequestRules) {
   r.kind = std::string(base::kMaxKindBytes + 1, 'k');
   EXPECT_EQ(error_of(r), Error::kInvalidValue);
   r = sample_request();
-  r.buckets.assign(kMaxRequestBuckets + 1, "b");
+  r.buckets.assign(kMaxRequestBuckets + 1, "bucket");
   EXPECT_EQ(error_of(r), Error::kInvalidValue);
+}
+
+// A forwarded request's names follow the rules of every input path (ring/base/names.h): a
+// bucket that is not an S3 bucket name (a host, a port, a path) or a kind or object outside its
+// rule never decodes, so it never reaches the origin client.
+TEST(PeerCodec, ForwardRequestNamesFollowTheNameRules) {
+  auto reason_of = [](const ForwardRequest& r) {
+    FrameHeader h;
+    return decode_frame_header(encode_frame_header(r), &h);
+  };
+  for (const char* bucket : {"127.0.0.1:28399/#", "evil.example.com:443", "Primary", "a/b", "ab",
+                             "192.168.5.4", "my..bucket", "x y"}) {
+    ForwardRequest r = sample_request();
+    r.buckets = {"primary", bucket};
+    Status st = reason_of(r);
+    EXPECT_EQ(st.code, Error::kInvalidValue) << bucket;
+    EXPECT_NE(st.reason.find("bucket name"), std::string::npos) << st.reason;
+  }
+  for (const char* kind : {"a/b", "a:80", "..", "k k", "-k"}) {
+    ForwardRequest r = sample_request();
+    r.kind = kind;
+    EXPECT_EQ(reason_of(r).code, Error::kInvalidValue) << kind;
+  }
+  for (const char* object : {"../secret", "a/./b", "a\x01"}) {
+    ForwardRequest r = sample_request();
+    r.object = object;
+    EXPECT_EQ(reason_of(r).code, Error::kInvalidValue) << object;
+  }
+}
+
+TEST(PeerCodec, EnforcesForwardResponseRules) {
   ForwardResponse resp = sample_response();
   resp.etag = std::string(kMaxEtagBytes + 1, 'e');
   EXPECT_EQ(header_error(encode_frame_header(resp)), Error::kInvalidValue);
