@@ -72,8 +72,15 @@ struct NodeConfig {
   // The disk tier's settings from the flags above and --page-size.
   store::DiskConfig disk_config() const;
 
-  // Returns "--flag: reason" for the first invalid setting, or nullopt.
+  // Returns "--flag: reason" for the first invalid setting, or nullopt. Reads the files the
+  // node needs before it opens a port (check_secret_files), so a bad one stops it at start.
   std::optional<std::string> validate() const;
+  // Loads the TLS certificate and key, the admin token and (with --peer-listen) the cluster key
+  // as the server will; returns "--flag: reason" for the first that fails, or nullopt.
+  std::optional<std::string> check_secret_files() const;
+  // Without --peer-listen: the first cluster flag whose value differs from its default (a
+  // value that would be ignored), e.g. "--weight"; nullopt when none does.
+  std::optional<std::string> cluster_flag_set() const;
 };
 
 struct ParseResult {

@@ -190,20 +190,24 @@ void Server::refuse(tcp::socket socket) {
 
 int Server::run() {
   base::set_log_level(cfg_.log_level);
-  if (!start_admin()) return 1;
+  // Files and secrets first, before any port opens: a bad one is a configuration error (exit 2,
+  // as parse_command_line() gives; it checked them already, so this is a file changed since).
+  if (!start_admin()) return 2;
   if (cfg_.tls_self || !cfg_.tls_cert.empty()) {
     if (auto e =
             make_tls_context(cfg_.tls_self, cfg_.tls_cert, cfg_.tls_key, cfg_.listen_host, &tls_)) {
       SHOAL_LOG(kError, *e);
-      return 1;
+      return 2;
     }
   }
+  std::optional<peer::ClusterKey> key;
+  if (cfg_.cluster_enabled() && !(key = load_cluster_key())) return 2;
   if (cfg_.disk_enabled() && !open_disk_tier(*fetcher_, cfg_)) return 1;
   if (!open_listener()) return 1;
   auto peer_guard = net::make_work_guard(peer_loop_);
   std::thread peer_thread;
   if (cfg_.cluster_enabled()) {
-    if (!start_cluster()) return 1;
+    if (!start_cluster(*key)) return 1;
     peer_thread = std::thread([this] { peer_loop_.run(); });
   }
 
@@ -295,23 +299,24 @@ void Server::begin_shutdown() {
   net::post(*workers_[0], [this] { start_drain(); });
 }
 
-// Starts the membership and forwarding on the peer loop (not yet running). Errors (key file,
-// binding the peer port) are logged naming the flag.
-bool Server::start_cluster() {
-  std::optional<peer::ClusterKey> key;
-  if (!cfg_.cluster_key_file.empty()) {
-    std::string error;
-    key = peer::ClusterKey::load_file(cfg_.cluster_key_file, &error);
-    if (!key) {
-      SHOAL_LOG(kError, "--cluster-key-file: " << error);
-      return false;
-    }
-  } else {
+// The peer port's key from --cluster-key-file, or open mode for --insecure-peer (with a
+// warning). A key file that cannot be used is logged naming the flag: nullopt.
+std::optional<peer::ClusterKey> Server::load_cluster_key() const {
+  if (cfg_.cluster_key_file.empty()) {
     SHOAL_LOG(kWarn,
               "--insecure-peer: the peer port accepts UNAUTHENTICATED packets and frames; "
               "anyone who reaches it can join, read pages and inject gossip");
-    key = peer::ClusterKey::open();
+    return peer::ClusterKey::open();
   }
+  std::string error;
+  auto key = peer::ClusterKey::load_file(cfg_.cluster_key_file, &error);
+  if (!key) SHOAL_LOG(kError, "--cluster-key-file: " << error);
+  return key;
+}
+
+// Starts the membership and forwarding on the peer loop (not yet running). Errors (binding the
+// peer port) are logged naming the flag.
+bool Server::start_cluster(const peer::ClusterKey& key) {
   ClusterConfig cc;
   auto& m = cc.membership;
   m.node_id = cfg_.node_id;
@@ -333,7 +338,7 @@ bool Server::start_cluster() {
     return false;
   }
   try {
-    cluster_ = std::make_unique<Cluster>(peer_loop_, std::move(cc), *key, *fetcher_,
+    cluster_ = std::make_unique<Cluster>(peer_loop_, std::move(cc), key, *fetcher_,
                                          cfg_.origin_request, metrics_, cfg_.page_size);
     cluster_->start();
   } catch (const std::exception& e) {

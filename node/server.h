@@ -63,8 +63,9 @@ class Server : public SessionHost, public AdminHost {
   explicit Server(NodeConfig cfg);
   ~Server() override;
 
-  // Serves until SIGTERM/SIGINT; returns the process exit code. Errors binding the port are
-  // logged and give exit code 1.
+  // Serves until SIGTERM/SIGINT; returns the process exit code: 0 after a drain, 2 when a file
+  // the configuration names cannot be used (admin token, TLS, cluster key; checked before any
+  // port opens), 1 for other start-up failures (disk tier, binding a port), all logged.
   int run();
 
   const NodeConfig& config() const override { return cfg_; }
@@ -83,7 +84,8 @@ class Server : public SessionHost, public AdminHost {
  private:
   bool open_listener();
   bool start_admin();
-  bool start_cluster();
+  std::optional<peer::ClusterKey> load_cluster_key() const;
+  bool start_cluster(const peer::ClusterKey& key);
   void start_notifier();
   std::string status_line() const;
   // The parts /stats and /metrics read (node/report.h).

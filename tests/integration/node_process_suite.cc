@@ -1,7 +1,9 @@
-// shoald as a process: flag validation at start-up, graceful drain on SIGTERM, TLS.
+// shoald as a process: flag and file validation at start-up, graceful drain on SIGTERM (the port
+// open for load balancers' checks until exit), TLS.
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <thread>
 
 #include "tests/integration/harness/harness.h"
@@ -32,6 +34,48 @@ TEST(ShoaldFlags, BadValuesFailAtStartNamingTheFlag) {
     EXPECT_EQ(code, 2) << out;
     EXPECT_NE(out.find(c.flag), std::string::npos) << "output does not name " << c.flag << ":\n"
                                                    << out;
+  }
+}
+
+// Files the node needs (admin token, cluster key, TLS certificate) are read, and cluster flags
+// without --peer-listen refused, before any port opens: exit 2 naming the flag, nothing bound.
+TEST(ShoaldFlags, BadFilesAndStrayClusterFlagsFailBeforeAnyPortOpens) {
+  TempDir dir;
+  auto file = [&](const std::string& name, const std::string& text) {
+    const std::string path = dir.path() + "/" + name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  };
+  const std::string short_token = file("short.token", "too-short\n");
+  const std::string spaced_token = file("spaced.token", "a token with spaces inside\n");
+  const std::string short_key = file("short.key", "123456789012");
+  const std::string not_pem = file("cert.pem", "not a certificate\n");
+  const std::uint16_t port = free_port();
+  const std::uint16_t peer_port = free_port();
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"--admin-token-file", short_token}, "--admin-token-file: token in " + short_token},
+      {{"--admin-token-file", spaced_token}, "--admin-token-file: token in " + spaced_token},
+      {{"--peer-listen", "127.0.0.1:" + std::to_string(peer_port), "--cluster-key-file", short_key},
+       "--cluster-key-file: "},
+      {{"--tls-cert", not_pem, "--tls-key", not_pem}, "--tls-cert: "},
+      {{"--weight", "-1"}, "--weight: needs --peer-listen"},
+      {{"--probe-interval-ms", "-5"}, "--probe-interval-ms: needs --peer-listen"},
+      {{"--seed", "127.0.0.1:7946"}, "--seed: needs --peer-listen"},
+      {{"--cluster-key-file", short_key}, "--cluster-key-file: needs --peer-listen"},
+      {{"--insecure-peer"}, "--insecure-peer: needs --peer-listen"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"--listen", "127.0.0.1:" + std::to_string(port),
+                                     "--s3-endpoint", "http://127.0.0.1:9"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto [code, out] = run_shoald_to_exit(args);
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find(c.message), std::string::npos) << "expected '" << c.message << "' in:\n"
+                                                      << out;
+    EXPECT_EQ(out.find("listening on"), std::string::npos) << out;
   }
 }
 
