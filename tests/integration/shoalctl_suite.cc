@@ -392,7 +392,9 @@ TEST_F(ShoalctlTest, UsageErrorsExitWith2) {
                                              {"drain"},
                                              {"--token-file", "/nonexistent/token", "members"},
                                              {"stats", "--interval", "0"},
-                                             {"members", "--bogus"}}) {
+                                             {"members", "--bogus"},
+                                             {"--node", "garbage", "members"},
+                                             {"--node", "127.0.0.1:99999", "members"}}) {
     auto r = shoalctl(args);
     std::string joined;
     for (auto& a : args) joined += a + " ";
