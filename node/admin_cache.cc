@@ -82,8 +82,8 @@ void AdminApi::locate(std::shared_ptr<Call> c) {
   if (auto e = check_kind(kind)) return c->reply(error_response(400, *e));
   if (auto e = check_object(object)) return c->reply(error_response(400, *e));
   base::ByteRange range{base::ByteRange::Kind::kOpen, 0, 0, 0};
-  if (!range_text.empty() && base::parse_byte_range(range_text, &range) != base::RangeError::kOk) {
-    return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
+  if (!range_text.empty() && !parse_admin_range(range_text, &range)) {
+    return c->reply(error_response(400, kAdminRangeError));
   }
   host_.fetcher().head(
       kind, object, fetch_options(kind), c->ex, [this, c, kind, object, range](HeadResult h) {
@@ -211,8 +211,8 @@ void AdminApi::warm(std::shared_ptr<Call> c) {
   if (auto e = check_kind(job->kind)) return c->reply(error_response(400, *e));
   if (auto e = check_object(job->object)) return c->reply(error_response(400, *e));
   job->range = base::ByteRange{base::ByteRange::Kind::kOpen, 0, 0, 0};
-  if (job->has_range && base::parse_byte_range(range_text, &job->range) != base::RangeError::kOk) {
-    return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
+  if (job->has_range && !parse_admin_range(range_text, &job->range)) {
+    return c->reply(error_response(400, kAdminRangeError));
   }
   job->opts = fetch_options(job->kind);
   if (job->range.kind != base::ByteRange::Kind::kSuffix) return warm_first_page(std::move(job));

@@ -210,6 +210,17 @@ TEST_F(FetchRanges, ClientErrors) {
                          {{"Range", "bytes=0-1"}})
                 .status,
             405);
+  // Another method is 405 with Allow, with a body too (the body is not read).
+  for (const char* target : {"/fetch/ranges/dir/sub/object.bin", "/stats", "/metrics"}) {
+    auto put = http_request(node_->port(), "PUT", target, {{"Range", "bytes=0-1"}}, "some body");
+    EXPECT_EQ(put.status, 405) << target << ": " << put.body;
+    EXPECT_EQ(put.header("Allow"), "GET, HEAD") << target;
+  }
+  // A body on GET is a 400.
+  EXPECT_EQ(http_request(node_->port(), "GET", "/fetch/" + kBucket + "/" + kKey,
+                         {{"Range", "bytes=0-1"}}, "some body")
+                .status,
+            400);
   EXPECT_EQ(http_request(node_->port(), "GET", "/nope").status, 404);
   EXPECT_EQ(node_->fetch(kBucket, kKey, range(0, 1), {{"C0-Bucket", "bad/bucket"}}).status, 400);
   EXPECT_EQ(node_->fetch(kBucket, kKey, range(0, 1), {{"C0-Config", "ma=zero"}}).status, 400);
