@@ -297,7 +297,9 @@ void AdminApi::warm_next(std::shared_ptr<WarmJob> job) {
 void AdminApi::warm_done(std::shared_ptr<WarmJob> job) {
   if (job->failure) return job->call->reply(std::move(*job->failure));
   json sources = json::object();
-  for (const char* s : {"memory", "origin", "coalesced", "peer"}) sources[s] = job->sources[s];
+  for (const char* s : {"memory", "disk", "origin", "coalesced", "peer"}) {
+    sources[s] = job->sources[s];
+  }
   const bool empty = job->pages == 0;
   json j = {
       {"kind", job->kind},
