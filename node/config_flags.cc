@@ -334,9 +334,10 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   if (auto e = cfg.validate()) return fail(*e);
   ParseResult r;
   if (process.print_config) {
-    std::map<std::string, nlohmann::json> resolved = {{"node-id", cfg.node_id},
-                                                      {"s3-region", cfg.s3.region}};
-    if (!cfg.s3.endpoint_is_default) resolved["s3-endpoint"] = cfg.s3.endpoint;
+    // The endpoint as resolved, also AWS's own: given back as --s3-endpoint it is still
+    // recognised as AWS's (origin/s3_config.h), so the output gives the same node.
+    std::map<std::string, nlohmann::json> resolved = {
+        {"node-id", cfg.node_id}, {"s3-region", cfg.s3.region}, {"s3-endpoint", cfg.s3.endpoint}};
     r.output = effective_config(app, resolved).dump(2) + "\n";
     return r;
   }
