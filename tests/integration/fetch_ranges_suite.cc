@@ -2,6 +2,7 @@
 // keys that need encoding, HEAD, C0-Status on miss and hit, trailers, and the client errors.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 #include "tests/integration/harness/harness.h"
@@ -148,6 +149,36 @@ TEST_F(FetchRanges, LaterPagesStatusComesAsTrailersWhenAsked) {
   EXPECT_EQ(plain.header("Content-Length"), std::to_string(2 * kPage + 5 - 10 + 1));
   EXPECT_TRUE(plain.trailers.empty());
   EXPECT_EQ(plain.body, r.body);
+}
+
+// A HEAD gets the header a GET of the same range gets (RFC 9110 §9.3.2), framing included:
+// with TE: trailers on a multi-page range both are chunked with Trailer: C0-Status, without it
+// both carry Content-Length. Only C0-Status's cached_at may differ (the GET fetched the page).
+TEST_F(FetchRanges, HeadAnswersWithTheHeaderOfAGet) {
+  s3_->put_object(kBucket, "head-get.bin", random_bytes(3 * kPage, 12));
+  auto fields = [](const HttpResponse& r) {
+    std::map<std::string, std::string> out;
+    for (auto [name, value] : r.headers) {
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (name == "c0-status") value = value.substr(0, value.rfind(' '));
+      out[name] = value;
+    }
+    return out;
+  };
+  for (const bool trailers : {true, false}) {
+    std::vector<std::pair<std::string, std::string>> te;
+    if (trailers) te = {{"TE", "trailers"}};
+    auto get = node_->fetch(kBucket, "head-get.bin", range(10, 2 * kPage + 5), te);
+    ASSERT_EQ(get.status, 206);
+    ASSERT_TRUE(get.complete) << get.error;
+    auto head = node_->fetch(kBucket, "head-get.bin", range(10, 2 * kPage + 5), te, "HEAD");
+    ASSERT_EQ(head.status, 206);
+    EXPECT_TRUE(head.body.empty());
+    EXPECT_EQ(fields(head), fields(get)) << "TE: trailers " << trailers;
+    EXPECT_EQ(head.header("Trailer"), trailers ? "C0-Status" : "");
+    EXPECT_EQ(head.header("Content-Length"),
+              trailers ? "" : std::to_string(2 * kPage + 5 - 10 + 1));
+  }
 }
 
 TEST_F(FetchRanges, KeysWithSlashesSpacesAndUtf8) {
