@@ -115,6 +115,10 @@ class AdminApi {
   // Authenticates and serves one request; see the route list above.
   void handle(AdminRequest req, boost::asio::any_io_executor ex, Handler done);
 
+  // True from a /admin/drain's start (the weight-0 phase) on, until the drain is not confirmed
+  // in time (then false again: the node stays). Any thread.
+  bool draining() const { return draining_.load(); }
+
  private:
   struct Call;  // node/admin_call.h
   struct WarmJob;

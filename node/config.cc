@@ -36,6 +36,9 @@ std::optional<std::string> NodeConfig::validate() const {
   }
   if (write_timeout_ms < 100) return "--write-timeout-ms: must be >= 100";
   if (drain_timeout_ms < 0) return "--drain-timeout-ms: must be >= 0";
+  if (drain_notice_ms < 0 || drain_notice_ms > 600'000) {
+    return "--drain-notice-ms: must be in [0, 600000]";
+  }
   if (tls_self && (!tls_cert.empty() || !tls_key.empty())) {
     return "--tls-self: cannot be combined with --tls-cert/--tls-key";
   }

@@ -36,7 +36,8 @@ struct NodeConfig {
   std::uint64_t max_inflight_bytes = 1ull << 30;  // --max-inflight-memory: their page buffers
   int idle_timeout_ms = 60000;    // --idle-timeout-ms: keep-alive idle / header read
   int write_timeout_ms = 60000;   // --write-timeout-ms: a client must accept bytes this often
-  int drain_timeout_ms = 30000;   // --drain-timeout-ms: SIGTERM waits this long at most
+  int drain_notice_ms = 0;        // --drain-notice-ms: SIGTERM keeps serving this long at least
+  int drain_timeout_ms = 30000;   // --drain-timeout-ms: then waits this long at most
   bool tls_self = false;          // --tls-self
   std::string tls_cert, tls_key;  // --tls-cert, --tls-key
   base::LogLevel log_level = base::LogLevel::kInfo;  // --log-level

@@ -104,8 +104,12 @@ struct ClientFlags {
     app.add_option("--write-timeout-ms", cfg.write_timeout_ms,
                    "Close a connection whose client accepts no bytes this long")
         ->capture_default_str();
+    app.add_option("--drain-notice-ms", cfg.drain_notice_ms,
+                   "On SIGTERM, keep serving (and /stats saying \"draining\": true) this long "
+                   "at least, for load balancers' health checks")
+        ->capture_default_str();
     app.add_option("--drain-timeout-ms", cfg.drain_timeout_ms,
-                   "On SIGTERM, wait this long for in-flight requests")
+                   "On SIGTERM, then wait this long at most for in-flight requests")
         ->capture_default_str();
   }
 

@@ -66,8 +66,10 @@ class HttpConnection {
   }
 
  public:
+  // Drain (Server::start_drain): a connection waiting for its next request is closed; one that
+  // has not yet carried a request keeps it (a load balancer's, about to send it).
   void close_if_idle() {
-    if (idle_) {
+    if (idle_ && requests_ > 0) {
       beast::error_code ec;
       lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
       lowest().cancel();
@@ -79,7 +81,7 @@ class HttpConnection {
   // --header-timeout-ms to arrive, so a client trickling its header (slowloris) is dropped
   // without shortening keep-alive for well-behaved clients.
   void do_read() {
-    if (host_.draining()) return derived().do_eof();
+    if (host_.draining() && requests_ > 0) return derived().do_eof();
     idle_ = true;
     if (buffer_.size() > 0 || derived().has_buffered_input()) return do_read_header();
     if (!idle_timer_) idle_timer_.emplace(derived().executor());
@@ -96,7 +98,7 @@ class HttpConnection {
   }
 
   void do_read_header() {
-    if (host_.draining() && buffer_.size() == 0) return derived().do_eof();
+    if (host_.draining() && requests_ > 0 && buffer_.size() == 0) return derived().do_eof();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(cfg_.header_limit));
     parser_->body_limit(kAdminBodyLimit);  // only /admin/ requests may carry a body
@@ -182,6 +184,7 @@ class HttpConnection {
           true);
     }
     started_ = Clock::now();
+    ++requests_;
     host_.metrics().requests_in_flight.fetch_add(1);
     in_request_ = true;
     route();
@@ -322,8 +325,9 @@ class HttpConnection {
   int finish_status_ = 0;
   std::string kind_label_;
   std::uint64_t session_id_ = 0;
-  std::uint64_t gen_ = 0;     // request generation on this connection
-  bool unread_body_ = false;  // the request's body was refused unread: linger_close()
+  std::uint64_t gen_ = 0;       // request generation on this connection
+  std::uint64_t requests_ = 0;  // requests begun on this connection
+  bool unread_body_ = false;    // the request's body was refused unread: linger_close()
 };
 
 }  // namespace shoal::node

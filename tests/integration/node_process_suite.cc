@@ -116,6 +116,39 @@ TEST(ShoaldLifecycle, SigtermDrainsInFlightRequestsThenExitsZero) {
   EXPECT_EQ(*code, 0) << node.log();
 }
 
+// From SIGTERM until it exits, a node keeps its client port open for load balancers' checks:
+// /stats says "draining": true on a new connection, a request that still arrives is served (and
+// its connection closed), and after --drain-notice-ms with nothing in flight the port closes
+// and the process exits 0.
+TEST(ShoaldLifecycle, AfterSigtermStatsSaysDrainingAndRequestsAreStillServed) {
+  S3Server s3;
+  s3.create_bucket("notice");
+  const std::string data = random_bytes(100000, 8);
+  s3.put_object("notice", "obj", data);
+  Shoald node(s3.endpoint(), {"--page-size", "64KiB", "--drain-notice-ms", "1500"});
+  EXPECT_EQ(stats_json(node.port())["draining"], false);
+  HttpConnection idle(node.port());  // a keep-alive connection that already served a request
+  ASSERT_EQ(idle.request("GET", "/stats").status, 200);
+  const auto signalled = std::chrono::steady_clock::now();
+  node.process().signal(SIGTERM);
+  std::this_thread::sleep_for(200ms);
+  auto stats = http_request(node.port(), "GET", "/stats");
+  ASSERT_EQ(stats.status, 200) << "the client port closed at SIGTERM";
+  EXPECT_EQ(nlohmann::json::parse(stats.body)["draining"], true) << stats.body;
+  EXPECT_EQ(stats.header("Connection"), "close");
+  auto r = node.fetch("notice", "obj", "bytes=10-99999");
+  EXPECT_EQ(r.status, 206);
+  EXPECT_TRUE(r.complete && r.body == data.substr(10)) << r.error;
+  EXPECT_EQ(r.header("Connection"), "close");
+  // The idle keep-alive connection was closed at SIGTERM.
+  EXPECT_EQ(idle.request("GET", "/stats").status, 0);
+  auto code = node.process().wait(10s);
+  ASSERT_TRUE(code.has_value()) << "shoald did not exit after SIGTERM";
+  EXPECT_EQ(*code, 0) << node.log();
+  EXPECT_GE(std::chrono::steady_clock::now() - signalled, 1500ms);
+  EXPECT_FALSE(wait_for_port(node.port(), 200ms));
+}
+
 TEST(ShoaldTls, SelfSignedCertificateServesHttps) {
   S3Server s3;
   s3.create_bucket("tls");
@@ -123,11 +156,11 @@ TEST(ShoaldTls, SelfSignedCertificateServesHttps) {
   s3.put_object("tls", "obj", data);
   Shoald node(s3.endpoint(), {"--page-size", "64KiB", "--tls-self"});
   TempDir dir;
-  Process curl = Process::spawn({"curl", "-sS", "-k", "-o", dir.path() + "/body", "-w",
-                                 "%{http_code}", "-H", "Range: bytes=10-70009",
-                                 "https://127.0.0.1:" + std::to_string(node.port()) +
-                                     "/fetch/tls/obj"},
-                                {}, dir.path() + "/curl.log");
+  Process curl =
+      Process::spawn({"curl", "-sS", "-k", "-o", dir.path() + "/body", "-w", "%{http_code}", "-H",
+                      "Range: bytes=10-70009",
+                      "https://127.0.0.1:" + std::to_string(node.port()) + "/fetch/tls/obj"},
+                     {}, dir.path() + "/curl.log");
   ASSERT_EQ(curl.wait(std::chrono::seconds(20)), 0) << curl.log();
   EXPECT_EQ(curl.log(), "206");
   std::FILE* f = std::fopen((dir.path() + "/body").c_str(), "rb");

@@ -711,10 +711,20 @@ TEST_F(ShoalctlTest, AMemberWithMalformedStatsIsReportedAndCrashesNothing) {
   }
   EXPECT_TRUE(c.node(0).process().running());
 
-  r = c.ctl(0, {"drain", "node0", "--timeout-ms", "1500"});
+  // While the drain waits for confirmation (weight 0), /stats says draining, so load balancers
+  // move clients off the node; once it gives up, the node stays and is not draining any more.
+  std::atomic<bool> seen_draining{false};
+  std::thread drain([&] { r = c.ctl(0, {"drain", "node0", "--timeout-ms", "1500"}); });
+  for (int i = 0; i < 30 && !seen_draining; ++i) {
+    seen_draining = stats_json(c.node(0).port())["draining"] == true;
+    std::this_thread::sleep_for(50ms);
+  }
+  drain.join();
+  EXPECT_TRUE(seen_draining) << "/stats never said draining during the weight-0 phase";
   EXPECT_EQ(r.code, 1) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "node1")) << r.err;  // named as the member that did not confirm
   EXPECT_TRUE(c.node(0).process().running());
+  EXPECT_EQ(stats_json(c.node(0).port())["draining"], false);
   EXPECT_EQ(c.ctl(0, {"members"}).code, 0);
 }
 
