@@ -83,8 +83,8 @@ void AdminApi::locate(std::shared_ptr<Call> c) {
   if (auto e = base::check_kind(kind)) return c->reply(error_response(400, *e));
   if (auto e = base::check_object(object)) return c->reply(error_response(400, *e));
   base::ByteRange range{base::ByteRange::Kind::kOpen, 0, 0, 0};
-  if (!range_text.empty() && base::parse_byte_range(range_text, &range) != base::RangeError::kOk) {
-    return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
+  if (!range_text.empty() && !parse_admin_range(range_text, &range)) {
+    return c->reply(error_response(400, kAdminRangeError));
   }
   FetchOptions opts;
   if (auto refused = fetch_options(kind, &opts)) return c->reply(std::move(*refused));
@@ -213,8 +213,8 @@ void AdminApi::warm(std::shared_ptr<Call> c) {
   if (auto e = base::check_kind(job->kind)) return c->reply(error_response(400, *e));
   if (auto e = base::check_object(job->object)) return c->reply(error_response(400, *e));
   job->range = base::ByteRange{base::ByteRange::Kind::kOpen, 0, 0, 0};
-  if (job->has_range && base::parse_byte_range(range_text, &job->range) != base::RangeError::kOk) {
-    return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
+  if (job->has_range && !parse_admin_range(range_text, &job->range)) {
+    return c->reply(error_response(400, kAdminRangeError));
   }
   if (auto refused = fetch_options(job->kind, &job->opts)) return c->reply(std::move(*refused));
   if (job->range.kind != base::ByteRange::Kind::kSuffix) return warm_first_page(std::move(job));
@@ -299,7 +299,9 @@ void AdminApi::warm_next(std::shared_ptr<WarmJob> job) {
 void AdminApi::warm_done(std::shared_ptr<WarmJob> job) {
   if (job->failure) return job->call->reply(std::move(*job->failure));
   json sources = json::object();
-  for (const char* s : {"memory", "origin", "coalesced", "peer"}) sources[s] = job->sources[s];
+  for (const char* s : {"memory", "disk", "origin", "coalesced", "peer"}) {
+    sources[s] = job->sources[s];
+  }
   const bool empty = job->pages == 0;
   json j = {
       {"kind", job->kind},

@@ -56,6 +56,13 @@ std::optional<std::string> string_field(const json& body, const char* name, std:
   return std::nullopt;
 }
 
+bool parse_admin_range(std::string_view text, base::ByteRange* out) {
+  // With a unit ("bytes=", any case) it is a Range value as it is; without, bytes are meant.
+  const std::string header =
+      text.find('=') != std::string_view::npos ? std::string(text) : "bytes=" + std::string(text);
+  return base::parse_byte_range(header, out) == base::RangeError::kOk;
+}
+
 bool valid_weight(double w) {
   return w == 0 || (w >= ring::kMinWeight && w <= ring::kMaxWeight);
 }

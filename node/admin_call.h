@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "node/admin.h"
+#include "ring/base/byte_range.h"
 #include "ring/base/log.h"
 
 namespace shoal::node {
@@ -63,6 +64,13 @@ std::optional<std::string> parse_body(const std::string& body,
 // a string" when it is there but not a string, else stores it in *out (when present).
 std::optional<std::string> string_field(const nlohmann::json& body, const char* name,
                                         std::string* out, bool* present);
+
+// A range as /admin/locate and /admin/warm take it: "a-b", "a-" or "-n", with or without the
+// "bytes=" of a Range header (ring/base/byte_range.h). False when it is none of those.
+bool parse_admin_range(std::string_view text, base::ByteRange* out);
+// The 400 message for a range parse_admin_range() refuses.
+inline constexpr const char* kAdminRangeError =
+    "range: expected a-b, a- or -n (bytes=a-b, bytes=a-, bytes=-n)";
 
 // True for a weight the ring accepts: 0 or in [ring::kMinWeight, ring::kMaxWeight].
 bool valid_weight(double w);

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "node/admin_auth.h"
+#include "node/tls.h"
+#include "peer/auth.h"
 #include "ring/base/host_port.h"
 #include "ring/base/private_file.h"
 
@@ -49,6 +52,9 @@ std::optional<std::string> NodeConfig::validate() const {
   }
   if (write_timeout_ms < 100) return "--write-timeout-ms: must be >= 100";
   if (drain_timeout_ms < 0) return "--drain-timeout-ms: must be >= 0";
+  if (drain_notice_ms < 0 || drain_notice_ms > 600'000) {
+    return "--drain-notice-ms: must be in [0, 600000]";
+  }
   if (tls_self && (!tls_cert.empty() || !tls_key.empty())) {
     return "--tls-self: cannot be combined with --tls-cert/--tls-key";
   }
@@ -62,6 +68,7 @@ std::optional<std::string> NodeConfig::validate() const {
     return "--tls-key: cannot read " + tls_key;
   }
   if (auto e = check_secret_file("--admin-token-file", admin_token_file)) return e;
+  if (auto e = check_secret_files()) return e;
   if (auto e = origin_request.validate()) return *e;
   if (auto e = client_caps.validate(origin_request)) return *e;
   if (trust_client_buckets && !bucket_policy_file.empty()) {
@@ -101,8 +108,8 @@ std::optional<std::string> NodeConfig::validate() const {
     }
     if (gossip_interval_ms < 5) return "--gossip-interval-ms: must be >= 5";
     if (push_pull_interval_ms < 100) return "--push-pull-interval-ms: must be >= 100";
-  } else if (!seeds.empty()) {
-    return "--seed: needs --peer-listen";
+  } else if (auto flag = cluster_flag_set()) {
+    return *flag + ": needs --peer-listen";
   }
   if (disk_enabled()) {
     if (auto e = disk_config().validate()) return with_disk_flag(*e);
@@ -111,6 +118,39 @@ std::optional<std::string> NodeConfig::validate() const {
                               : "--disk-kind: needs --disk-path";
   }
   if (auto e = s3.validate()) return "--s3-endpoint: " + *e;
+  return std::nullopt;
+}
+
+// The files whose contents the node needs before it opens a port, read as the server will read
+// them: the TLS certificate and key, the admin token, the cluster key.
+std::optional<std::string> NodeConfig::check_secret_files() const {
+  if (!tls_cert.empty()) {
+    std::optional<boost::asio::ssl::context> tls;
+    if (auto e = make_tls_context(false, tls_cert, tls_key, listen_host, &tls)) return e;
+  }
+  std::string error;
+  if (!admin_token_file.empty() && !load_admin_token(admin_token_file, &error)) {
+    return "--admin-token-file: " + error;
+  }
+  if (cluster_enabled() && !cluster_key_file.empty() &&
+      !peer::ClusterKey::load_file(cluster_key_file, &error)) {
+    return "--cluster-key-file: " + error;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> NodeConfig::cluster_flag_set() const {
+  const NodeConfig d;
+  if (!seeds.empty()) return "--seed";
+  if (!peer_advertise.empty()) return "--peer-advertise";
+  if (!client_advertise.empty()) return "--client-advertise";
+  if (weight != d.weight) return "--weight";
+  if (!cluster_key_file.empty()) return "--cluster-key-file";
+  if (insecure_peer) return "--insecure-peer";
+  if (probe_interval_ms != d.probe_interval_ms) return "--probe-interval-ms";
+  if (probe_timeout_ms != d.probe_timeout_ms) return "--probe-timeout-ms";
+  if (gossip_interval_ms != d.gossip_interval_ms) return "--gossip-interval-ms";
+  if (push_pull_interval_ms != d.push_pull_interval_ms) return "--push-pull-interval-ms";
   return std::nullopt;
 }
 

@@ -37,7 +37,8 @@ struct NodeConfig {
   std::uint64_t max_inflight_bytes = 1ull << 30;  // --max-inflight-memory: their page buffers
   int idle_timeout_ms = 60000;    // --idle-timeout-ms: keep-alive idle / header read
   int write_timeout_ms = 60000;   // --write-timeout-ms: a client must accept bytes this often
-  int drain_timeout_ms = 30000;   // --drain-timeout-ms: SIGTERM waits this long at most
+  int drain_notice_ms = 0;        // --drain-notice-ms: SIGTERM keeps serving this long at least
+  int drain_timeout_ms = 30000;   // --drain-timeout-ms: then waits this long at most
   bool tls_self = false;          // --tls-self
   std::string tls_cert, tls_key;  // --tls-cert, --tls-key
   base::LogLevel log_level = base::LogLevel::kInfo;  // --log-level
@@ -81,8 +82,15 @@ struct NodeConfig {
   // The disk tier's settings from the flags above and --page-size.
   store::DiskConfig disk_config() const;
 
-  // Returns "--flag: reason" for the first invalid setting, or nullopt.
+  // Returns "--flag: reason" for the first invalid setting, or nullopt. Reads the files the
+  // node needs before it opens a port (check_secret_files), so a bad one stops it at start.
   std::optional<std::string> validate() const;
+  // Loads the TLS certificate and key, the admin token and (with --peer-listen) the cluster key
+  // as the server will; returns "--flag: reason" for the first that fails, or nullopt.
+  std::optional<std::string> check_secret_files() const;
+  // Without --peer-listen: the first cluster flag whose value differs from its default (a
+  // value that would be ignored), e.g. "--weight"; nullopt when none does.
+  std::optional<std::string> cluster_flag_set() const;
 };
 
 struct ParseResult {

@@ -104,8 +104,12 @@ struct ClientFlags {
     app.add_option("--write-timeout-ms", cfg.write_timeout_ms,
                    "Close a connection whose client accepts no bytes this long")
         ->capture_default_str();
+    app.add_option("--drain-notice-ms", cfg.drain_notice_ms,
+                   "On SIGTERM, keep serving (and /stats saying \"draining\": true) this long "
+                   "at least, for load balancers' health checks")
+        ->capture_default_str();
     app.add_option("--drain-timeout-ms", cfg.drain_timeout_ms,
-                   "On SIGTERM, wait this long for in-flight requests")
+                   "On SIGTERM, then wait this long at most for in-flight requests")
         ->capture_default_str();
   }
 
@@ -375,9 +379,10 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   if (auto e = cfg.validate()) return fail(*e);
   ParseResult r;
   if (process.print_config) {
-    std::map<std::string, nlohmann::json> resolved = {{"node-id", cfg.node_id},
-                                                      {"s3-region", cfg.s3.region}};
-    if (!cfg.s3.endpoint_is_default) resolved["s3-endpoint"] = cfg.s3.endpoint;
+    // The endpoint as resolved, also AWS's own: given back as --s3-endpoint it is still
+    // recognised as AWS's (origin/s3_config.h), so the output gives the same node.
+    std::map<std::string, nlohmann::json> resolved = {
+        {"node-id", cfg.node_id}, {"s3-region", cfg.s3.region}, {"s3-endpoint", cfg.s3.endpoint}};
     r.output = effective_config(app, resolved).dump(2) + "\n";
     return r;
   }

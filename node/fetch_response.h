@@ -146,7 +146,11 @@ class FetchResponse : public HttpConnection<Derived> {
     this->send_error(status, reason, false);
   }
 
-  void set_common_headers(http::response<http::empty_body>& res, const base::ResolvedRange& rr,
+  // The header fields a GET and a HEAD of the same range share (RFC 9110 §9.3.2: a HEAD gets
+  // the header a GET would), framing included: chunked with "Trailer: C0-Status" when the client
+  // takes trailers (TE: trailers, HTTP/1.1) and the range spans pages, else Content-Length.
+  // Returns true for chunked.
+  bool set_common_headers(http::response<http::empty_body>& res, const base::ResolvedRange& rr,
                           std::uint64_t size, const std::string& etag,
                           const std::string& last_modified) {
     res.set(http::field::server, "shoald");
@@ -156,12 +160,20 @@ class FetchResponse : public HttpConnection<Derived> {
     if (!etag.empty()) res.set(http::field::etag, etag);
     if (!last_modified.empty()) res.set(http::field::last_modified, last_modified);
     res.keep_alive(this->req_.keep_alive() && !this->host_.draining());
+    const bool chunked = fr_.want_trailers && rr.last / page_size() > rr.first / page_size() &&
+                         this->req_.version() >= 11;
+    if (chunked) {
+      res.set(http::field::trailer, "C0-Status");
+      res.chunked(true);
+    } else {
+      res.content_length(rr.length());
+    }
+    return chunked;
   }
 
   void send_head(const base::ResolvedRange& rr, const ObjectMeta& meta) {
     res_.emplace(http::status::partial_content, this->req_.version());
     set_common_headers(*res_, rr, meta.size, meta.etag, meta.last_modified);
-    res_->content_length(rr.length());
     if (PageRef p = this->host_.fetcher().memory().peek(
             base::PageKey{fr_.kind, fr_.object, rr.first / page_size()})) {
       std::uint64_t page_last = (rr.first / page_size() + 1) * page_size() - 1;
@@ -180,21 +192,14 @@ class FetchResponse : public HttpConnection<Derived> {
     const Page& p = *first.page;
     etag_ = p.etag;
     size_ = p.object_size;
-    chunked_ = fr_.want_trailers && last_page_ > first_page_ && this->req_.version() >= 11;
     res_.emplace(http::status::partial_content, this->req_.version());
-    set_common_headers(*res_, rr, p.object_size, p.etag, p.last_modified);
+    chunked_ = set_common_headers(*res_, rr, p.object_size, p.etag, p.last_modified);
     res_->set("C0-Status",
               c0_status(rr.first, std::min(rr.last, page_end(first_page_)), p.bucket,
                         first.source == PageSource::kMemory || first.source == PageSource::kPeer ||
                                 first.source == PageSource::kDisk
                             ? p.cached_at
                             : 0));
-    if (chunked_) {
-      res_->set(http::field::trailer, "C0-Status");
-      res_->chunked(true);
-    } else {
-      res_->content_length(rr.length());
-    }
     trailers_.clear();
     next_send_ = first_page_;
     if (window_.empty() || window_.front().page != first_page_) {

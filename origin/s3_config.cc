@@ -172,8 +172,9 @@ std::optional<std::string> resolve_s3_config(const std::string& endpoint_flag,
       {region_flag, lookup(env, "AWS_REGION"), lookup(env, "AWS_DEFAULT_REGION"), "us-east-1"});
   cfg.endpoint = strip_trailing_slashes(first_of(
       {endpoint_flag, lookup(env, "AWS_ENDPOINT_URL_S3"), lookup(env, "AWS_ENDPOINT_URL")}));
-  cfg.endpoint_is_default = cfg.endpoint.empty();
-  if (cfg.endpoint_is_default) cfg.endpoint = "https://s3." + cfg.region + ".amazonaws.com";
+  const std::string aws = "https://s3." + cfg.region + ".amazonaws.com";
+  if (cfg.endpoint.empty()) cfg.endpoint = aws;
+  cfg.endpoint_is_default = cfg.endpoint == aws;
   if (auto reason = resolve_credentials(env, &cfg.credentials)) return reason;
   if (auto reason = cfg.validate()) return reason;
   *out = cfg;

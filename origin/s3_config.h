@@ -31,7 +31,7 @@ struct S3Config {
   std::string region;
   Credentials credentials;
   Addressing addressing = Addressing::kAuto;
-  bool endpoint_is_default = true;    // true when derived from the region (AWS)
+  bool endpoint_is_default = true;    // AWS's own endpoint for the region (derived or given)
   int max_connections_per_host = 64;  // CURLMOPT_MAX_HOST_CONNECTIONS
   int max_connections_total = 256;    // CURLMOPT_MAX_TOTAL_CONNECTIONS
   bool verify_tls = true;

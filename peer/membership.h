@@ -140,7 +140,7 @@ struct MembershipCounters {
   std::uint64_t packets_sent = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
-  std::uint64_t auth_failures = 0;  // bad envelope, mode mismatch, bad tag (UDP and TCP)
+  std::uint64_t auth_failures = 0;  // bad envelope, mode, tag or proof (UDP; TCP both sides)
   std::uint64_t stale_packets = 0;  // outside the replay window
   std::uint64_t replays = 0;
   std::uint64_t decode_errors = 0;  // UDP and TCP

@@ -131,6 +131,7 @@ void Membership::Impl::push_pull_round() {
   exchange(to, PushPull{false}, member_list(),
            [self = shared_from_this()](error_code ec, std::vector<MemberRecord> members) {
              if (self->stopped_) return;
+             if (is_auth_error(ec)) self->bump(&MembershipCounters::auth_failures);
              if (ec) return self->bump(&MembershipCounters::push_pull_failures);
              self->bump(&MembershipCounters::push_pulls);
              self->merge(members);
@@ -301,6 +302,7 @@ void Membership::Impl::join_seed(const std::string& seed, const std::shared_ptr<
                        [self, round, seed](error_code ec, std::vector<MemberRecord> members) {
                          if (self->stopped_) return;
                          if (ec) {
+                           if (is_auth_error(ec)) self->bump(&MembershipCounters::auth_failures);
                            self->bump(&MembershipCounters::join_failures);
                            self->log("join via '" + seed + "' failed: " + ec.message());
                            return self->seed_done(round, false);

@@ -238,10 +238,15 @@ TEST_F(ClusterTest, ANodeWithAWrongKeyIsKeptOut) {
     auto s = stats_json(c.node(i).port());
     for (auto& m : s["members"]) EXPECT_NE(m["id"], "intruder");
   }
-  // The intruder's joins fail the handshake (it cannot prove the key) and it stays alone.
+  // The intruder's joins fail the handshake (it cannot prove the key) and it stays alone; each
+  // refused handshake counts as an authentication failure and a peer error, the signal
+  // operators watch for a wrong key (docs/operations.md).
   auto s = stats_json(intruder.port());
   EXPECT_EQ(s["members"].size(), 1u);
   EXPECT_GT(s["cluster"]["join_failures"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(s["cluster"]["auth_failures"].get<std::uint64_t>(), 0u) << s["cluster"].dump();
+  EXPECT_GT(metric_value(metrics(intruder.port()), "shoal_peer_errors_total"), 0)
+      << s["cluster"].dump();
 }
 
 // A request that arrives forwarded (hop set) is served by the receiver even when it is not the

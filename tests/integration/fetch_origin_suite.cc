@@ -132,6 +132,21 @@ TEST_F(FetchOrigin, SlowFirstByteIs504UnderReadTimeout) {
       {{"match", {{"path_contains", "slow.bin"}}}, {"action", "delay_first_byte"}, {"ms", 3000}});
   auto r = node_->fetch(kBucket, "slow.bin", "bytes=0-9", {{"C0-Config", "rt=200 ma=1"}});
   EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_NE(r.body.find("rt=200 ms"), std::string::npos) << r.body;
+}
+
+// The 504's body names the limit that fired: an attempt timeout shorter than rt is oat, not rt.
+TEST_F(FetchOrigin, TimeoutBodyNamesTheLimitThatFired) {
+  put("slow-oat.bin", kPage, 15);
+  proxy_->add_rule({{"match", {{"path_contains", "slow-oat.bin"}}},
+                    {"action", "delay_first_byte"},
+                    {"ms", 3000}});
+  const auto started = std::chrono::steady_clock::now();
+  auto r = node_->fetch(kBucket, "slow-oat.bin", "bytes=0-9", {{"C0-Config", "oat=400 ma=1"}});
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(2500));
+  EXPECT_NE(r.body.find("oat=400 ms"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("rt="), std::string::npos) << r.body;
 }
 
 TEST_F(FetchOrigin, TruncatedBodyIs502AndNotCached) {

@@ -76,6 +76,34 @@ TEST(NodeAdminBody, StringFieldsArePresentAbsentOrWrong) {
   EXPECT_EQ(node::string_field(body, "object", &out, &present), "'object' must be a string");
 }
 
+TEST(NodeAdminRange, TakesRangesWithOrWithoutTheUnit) {
+  using base::ByteRange;
+  auto parse = [](std::string_view text) {
+    ByteRange r{ByteRange::Kind::kOpen, 0, 0, 0};
+    EXPECT_TRUE(node::parse_admin_range(text, &r)) << text;
+    return r;
+  };
+  for (std::string_view text : {"10-20", "bytes=10-20"}) {
+    ByteRange r = parse(text);
+    EXPECT_EQ(r.kind, ByteRange::Kind::kClosed) << text;
+    EXPECT_EQ(r.first, 10u);
+    EXPECT_EQ(r.last, 20u);
+  }
+  for (std::string_view text : {"70000-", "bytes=70000-"}) {
+    ByteRange r = parse(text);
+    EXPECT_EQ(r.kind, ByteRange::Kind::kOpen) << text;
+    EXPECT_EQ(r.first, 70000u);
+  }
+  for (std::string_view text : {"-50", "bytes=-50"}) {
+    EXPECT_EQ(parse(text).kind, ByteRange::Kind::kSuffix) << text;
+  }
+  ByteRange untouched{ByteRange::Kind::kClosed, 1, 2, 0};
+  for (std::string_view bad : {"", "x-y", "20-10", "1-2,5-6", "items=1-2", "bytes=", "-"}) {
+    EXPECT_FALSE(node::parse_admin_range(bad, &untouched)) << bad;
+  }
+  EXPECT_EQ(untouched.first, 1u);
+}
+
 TEST(NodeAdminNames, WeightsAreZeroOrInTheRingsRange) {
   EXPECT_TRUE(node::valid_weight(0));
   EXPECT_TRUE(node::valid_weight(1e-6));

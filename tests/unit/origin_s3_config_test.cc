@@ -56,6 +56,18 @@ TEST(S3ConfigResolve, DefaultsToAwsInUsEast1) {
   EXPECT_TRUE(cfg.credentials.anonymous());
 }
 
+// --print-config writes the resolved endpoint; given back as --s3-endpoint it must still count
+// as AWS's own (virtual-host addressing under kAuto), so the printed file gives the same node.
+TEST(S3ConfigResolve, AwsOwnEndpointGivenExplicitlyIsStillAws) {
+  S3Config cfg = resolve_ok("https://s3.eu-west-1.amazonaws.com/", "eu-west-1", {});
+  EXPECT_EQ(cfg.endpoint, "https://s3.eu-west-1.amazonaws.com");
+  EXPECT_TRUE(cfg.endpoint_is_default);
+  EXPECT_EQ(object_url(cfg, "my-bucket", "a/b"),
+            object_url(resolve_ok("", "eu-west-1", {}), "my-bucket", "a/b"));
+  EXPECT_FALSE(
+      resolve_ok("https://s3.eu-west-1.amazonaws.com", "us-east-1", {}).endpoint_is_default);
+}
+
 TEST(S3ConfigResolve, RegionPrecedence) {
   Env env = {{"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-2"}};
   EXPECT_EQ(resolve_ok("", "ap-south-1", env).region, "ap-south-1");

@@ -269,6 +269,8 @@ TEST_F(PeerMembership, OutsiderWithWrongKeyCannotJoinOrInject) {
   auto iv = nodes_[intruder]->view();
   EXPECT_EQ(iv->members.size(), 1u);  // it learned nothing
   EXPECT_EQ(nodes_[intruder]->counters().joins, 0u);
+  // Its refused handshakes count as authentication failures on its side too.
+  EXPECT_GE(nodes_[intruder]->counters().auth_failures, 4u);
 }
 
 TEST_F(PeerMembership, AnswersAuthenticPingsAndRefusesTheirReplay) {
