@@ -39,8 +39,11 @@
 // The membership epoch starts at 1 and is bumped on every change of the live set (alive +
 // suspect members) or of a live member's weight; each bump rebuilds the ring (ring/rendezvous.h).
 //
-// Every datagram and frame is authenticated (peer/auth.h) unless the ClusterKey is open;
-// refused input is counted (counters()), never answered.
+// Every datagram is authenticated for its receiver (peer/auth.h) and every frame encrypted and
+// authenticated (peer/frame_cipher.h) unless the ClusterKey is open; refused input is counted
+// (counters()), never answered. An inbound TCP connection must prove the key within
+// handshake_timeout, and one source address may have at most max_handshakes_per_source
+// connections that have not yet.
 //
 // Thread rules: a Membership runs on one io_context, which must be run by a single thread (or
 // all calls and handlers must be serialised by the caller). start, join, leave, stop,
