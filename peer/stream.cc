@@ -285,10 +285,12 @@ void FrameStream::write_next() {
 // Keyed: encrypts the next chunk of the front write's payload into the scratch buffer (with the
 // payload's tag after the last chunk) and sends it, behind the head for the first chunk.
 void FrameStream::write_payload_chunk(bool first) {
-  if (!scratch_)
-    scratch_ = std::make_unique_for_overwrite<char[]>(kSealChunkBytes + kFrameTagBytes);
   PendingWrite& w = writes_.front();
   const std::size_t n = std::min(kSealChunkBytes, w.payload.size() - write_offset_);
+  if (scratch_bytes_ < n + kFrameTagBytes) {  // sized for the largest chunk so far
+    scratch_bytes_ = n + kFrameTagBytes;
+    scratch_ = std::make_unique_for_overwrite<char[]>(scratch_bytes_);
+  }
   sealer_->seal_payload(w.payload.data() + write_offset_, scratch_.get(), n);
   write_offset_ += n;
   std::size_t len = n;
