@@ -174,6 +174,9 @@ class Membership::Impl : public std::enable_shared_from_this<Impl> {
   // TCP: join, push-pull, inbound sessions (membership_sync.cc)
   void join_round();
   void join_seed(const std::string& seed, const std::shared_ptr<JoinRound>& round);
+  // `name`: the seed is a name, not an IP literal (worth resolving again later).
+  void on_seed_resolved(const std::string& seed, bool name, const std::shared_ptr<JoinRound>& round,
+                        error_code ec, const tcp::resolver::results_type& res);
   void join_address(const std::string& seed, const tcp::endpoint& to,
                     const std::shared_ptr<JoinRound>& round);
   void seed_done(const std::shared_ptr<JoinRound>& round, bool ok);
@@ -191,6 +194,7 @@ class Membership::Impl : public std::enable_shared_from_this<Impl> {
   void serve_join(const std::shared_ptr<Session>& s, const Join& j);
   void serve_push_pull(const std::shared_ptr<Session>& s, const PushPull& pp,
                        std::string_view payload);
+  void read_first_frame(const std::shared_ptr<Session>& s);
   void on_proven(const std::shared_ptr<Session>& s);
   void release_handshake(Session& s);
   void reply(const std::shared_ptr<Session>& s, bool join_reply);

@@ -206,21 +206,28 @@ void Membership::Impl::serve(tcp::socket socket) {
   });
   s->stream->async_handshake([self = shared_from_this(), s](error_code ec) {
     if (ec) return self->end_session(s, ec);
-    s->stream->async_read_header(kMaxPushPullBytes, [self, s](error_code ec, std::string header,
-                                                              std::uint32_t payload_bytes) {
-      if (ec) return self->end_session(s, ec);
-      self->on_proven(s);
-      auto frame = std::make_shared<Frame>();
-      frame->header = std::move(header);
-      if (payload_bytes == 0) return self->on_first_frame(s, std::move(*frame));
-      frame->payload.data = std::make_unique_for_overwrite<char[]>(payload_bytes);
-      frame->payload.size = payload_bytes;
-      s->stream->async_read_payload(frame->payload.data.get(), [self, s, frame](error_code ec) {
-        if (ec) return self->end_session(s, ec);
-        self->on_first_frame(s, std::move(*frame));
-      });
-    });
+    self->read_first_frame(s);
   });
+}
+
+// Reads the first frame in two steps: once its header verified the peer has proven the key
+// (on_proven), then its payload, if any, is read into a buffer of its own.
+void Membership::Impl::read_first_frame(const std::shared_ptr<Session>& s) {
+  s->stream->async_read_header(
+      kMaxPushPullBytes, [self = shared_from_this(), s](error_code ec, std::string header,
+                                                        std::uint32_t payload_bytes) {
+        if (ec) return self->end_session(s, ec);
+        self->on_proven(s);
+        auto frame = std::make_shared<Frame>();
+        frame->header = std::move(header);
+        if (payload_bytes == 0) return self->on_first_frame(s, std::move(*frame));
+        frame->payload.data = std::make_unique_for_overwrite<char[]>(payload_bytes);
+        frame->payload.size = payload_bytes;
+        s->stream->async_read_payload(frame->payload.data.get(), [self, s, frame](error_code ec) {
+          if (ec) return self->end_session(s, ec);
+          self->on_first_frame(s, std::move(*frame));
+        });
+      });
 }
 
 // The first frame header verified: the other side holds the key. Its handshake slot is free
@@ -350,29 +357,30 @@ void Membership::Impl::join_seed(const std::string& seed, const std::shared_ptr<
   resolver_.async_resolve(hp->host, std::to_string(hp->port),
                           [self = shared_from_this(), round, seed, name = !literal](
                               error_code ec, tcp::resolver::results_type res) {
-                            if (self->stopped_) return;
-                            // A name may resolve to other members later (a StatefulSet's pods start
-                            // one by one).
-                            if (name) round->others = true;
-                            if (ec) {
-                              round->others = true;
-                              self->log("seed '" + seed + "': " + ec.message());
-                              return self->seed_done(round, false);
-                            }
-                            std::vector<tcp::endpoint> targets;
-                            for (const auto& entry : res) {
-                              const tcp::endpoint& ep = entry.endpoint();
-                              if (self->is_self_endpoint(ep)) continue;
-                              if (std::find(targets.begin(), targets.end(), ep) == targets.end())
-                                targets.push_back(ep);
-                            }
-                            if (targets.empty()) return self->seed_done(round, false);
-                            round->others = true;
-                            round->pending +=
-                                targets.size() - 1;  // each address finishes on its own
-                            for (const tcp::endpoint& ep : targets)
-                              self->join_address(seed, ep, round);
+                            if (!self->stopped_) self->on_seed_resolved(seed, name, round, ec, res);
                           });
+}
+
+void Membership::Impl::on_seed_resolved(const std::string& seed, bool name,
+                                        const std::shared_ptr<JoinRound>& round, error_code ec,
+                                        const tcp::resolver::results_type& res) {
+  // A name may resolve to other members later (a StatefulSet's pods start one by one).
+  if (name) round->others = true;
+  if (ec) {
+    round->others = true;
+    log("seed '" + seed + "': " + ec.message());
+    return seed_done(round, false);
+  }
+  std::vector<tcp::endpoint> targets;
+  for (const auto& entry : res) {
+    const tcp::endpoint& ep = entry.endpoint();
+    if (is_self_endpoint(ep)) continue;
+    if (std::find(targets.begin(), targets.end(), ep) == targets.end()) targets.push_back(ep);
+  }
+  if (targets.empty()) return seed_done(round, false);
+  round->others = true;
+  round->pending += targets.size() - 1;  // each address finishes on its own
+  for (const tcp::endpoint& ep : targets) join_address(seed, ep, round);
 }
 
 void Membership::Impl::join_address(const std::string& seed, const tcp::endpoint& to,
