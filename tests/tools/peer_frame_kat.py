@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Known answers for the peer protocol's frame encryption (docs/peer-protocol.md, section 1),
 computed independently of the C++ code with Python's hmac and the `cryptography` package's
-AESGCM. tests/unit/peer_auth_test.cc (PeerFrameCipher.MatchesIndependentKnownAnswers) embeds
-this script's output; run it to check or regenerate them:
+AESGCM. tests/unit/peer_frame_cipher_test.cc (PeerFrameCipher.MatchesIndependentKnownAnswers)
+and tests/unit/peer_auth_test.cc (PeerUdpAuth.VerifiesAnIndependentKnownAnswer) embed this
+script's output:
 
-    python3 tests/tools/peer_frame_kat.py
+    python3 tests/tools/peer_frame_kat.py                 prints the vectors
+    python3 tests/tools/peer_frame_kat.py --check FILE... exits 1 unless every vector appears in
+                                                          one of the files (ctest runs this)
+
+Exits 77 (ctest: skipped) when the `cryptography` package is missing.
 
 Inputs: secret "0123456789abcdef-shoal-test", client nonce 00 01 .. 0f, server nonce 10 11 .. 1f.
 Frames in the client-to-server direction: frame 0 with header "header" and payload "payload",
@@ -12,13 +17,15 @@ frame 1 with header "h" and no payload. Also one UDP envelope tag.
 """
 import hashlib
 import hmac
+import pathlib
 import struct
 import sys
 
 try:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 except ImportError:
-    sys.exit("python3 'cryptography' package is missing")
+    print("peer_frame_kat: python3 'cryptography' package is missing; skipped")
+    sys.exit(77)
 
 
 def hmac_sha256(key, *parts):
@@ -31,30 +38,45 @@ def seal(key, part, seq, prefix, plaintext):
     return out[:-16], out[-16:]
 
 
-def main():
+def vectors():
+    """(name, hex) pairs."""
+    out = []
     secret = b"0123456789abcdef-shoal-test"
     nc = bytes(range(16))
     ns = bytes(range(16, 32))
     tcp_key = hmac_sha256(secret, b"shoal peer tcp v1")
     k_c2s = hmac_sha256(tcp_key, b"c2s v3", nc, ns)
     k_s2c = hmac_sha256(tcp_key, b"s2c v3", nc, ns)
-    print("k_c2s", k_c2s.hex())
-    print("k_s2c", k_s2c.hex())
+    out += [("k_c2s", k_c2s.hex()), ("k_s2c", k_s2c.hex())]
 
     prefix0 = struct.pack(">II", 6, 7)
-    ct, tag = seal(k_c2s, 0, 0, prefix0, b"header")
-    print("frame0 header", ct.hex(), tag.hex())
-    ct, tag = seal(k_c2s, 1, 0, prefix0, b"payload")
-    print("frame0 payload", ct.hex(), tag.hex())
-    prefix1 = struct.pack(">II", 1, 0)
-    ct, tag = seal(k_c2s, 0, 1, prefix1, b"h")
-    print("frame1 header", ct.hex(), tag.hex())
+    for name, part, seq, prefix, plain in [
+        ("frame0 header", 0, 0, prefix0, b"header"),
+        ("frame0 payload", 1, 0, prefix0, b"payload"),
+        ("frame1 header", 0, 1, struct.pack(">II", 1, 0), b"h"),
+    ]:
+        ct, tag = seal(k_c2s, part, seq, prefix, plain)
+        out += [(name + " ciphertext", ct.hex()), (name + " tag", tag.hex())]
 
     # UDP: tag = HMAC(udp_key, first 28 envelope bytes || u8 len(dest) || dest || body).
     udp_key = hmac_sha256(secret, b"shoal peer udp v1")
     head = b"SH\x02\x01" + struct.pack(">Q", 1_700_000_000_000) + bytes(range(16))
     dest = b"node-a"
-    print("udp tag", hmac_sha256(udp_key, head, bytes([len(dest)]), dest, b"body").hex())
+    out.append(("udp tag", hmac_sha256(udp_key, head, bytes([len(dest)]), dest, b"body").hex()))
+    return out
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--check":
+        text = "".join(pathlib.Path(f).read_text() for f in sys.argv[2:])
+        missing = [(n, h) for n, h in vectors() if '"' + h + '"' not in text]
+        for n, h in missing:
+            print(f"peer_frame_kat: {n} {h} is not in the tests")
+        if not missing:
+            print(f"peer_frame_kat: {len(vectors())} known answers agree")
+        sys.exit(1 if missing else 0)
+    for name, value in vectors():
+        print(name, value)
 
 
 if __name__ == "__main__":
