@@ -4,6 +4,7 @@
 //     capture works);
 //   - a frame with one bit flipped (header or payload) is refused and the connection closed;
 //   - a peer of another protocol version is refused explicitly: a log line and a counter;
+//   - a datagram is bound to the member it was sealed for; replays and stale ones are counted;
 //   - a flood of idle handshakes from one host neither stops real forwards nor lingers.
 // The hand-made peer here speaks the protocol through peer/auth.h and peer/frame_cipher.h
 // directly, so it knows its connection's nonces and can seal (and break) frames itself.
@@ -412,6 +413,37 @@ TEST_F(PeerSecurity, APeerOfAnotherVersionIsRefusedExplicitly) {
   const std::string log = nodes_[0]->log();
   EXPECT_NE(log.find("peer speaks TCP hello version 2, this node speaks 3"), std::string::npos)
       << log;
+}
+
+// Issue 15, item 7: a datagram is sealed for one member. Played again to that member it is a
+// replay, to another member it does not verify; both, and stale datagrams, are counted in
+// /metrics and /stats.
+TEST_F(PeerSecurity, DatagramsAreBoundToTheirMemberAndRefusalsCounted) {
+  start(1);
+  const peer::ClusterKey key = *peer::ClusterKey::from_secret(kSecret);
+  peer::UdpAuth sender(key, "outsider-with-the-key");
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const std::string body =
+      peer::encode_packet(peer::Packet{"outsider-with-the-key", {peer::Ping{7, "node0"}}});
+  const std::string for_node0 = sender.seal(body, now, "node0");
+  const std::string for_node1 = sender.seal(body, now, "node1");
+  const std::string stale = sender.seal(body, now - 60'000, "node0");
+  asio::io_context io;
+  asio::ip::udp::socket u(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const asio::ip::udp::endpoint to(asio::ip::make_address("127.0.0.1"), peer_ports_[0]);
+  const double errors_before = metric(0, "shoal_peer_errors_total");
+  for (const std::string* d : {&for_node0, &for_node0, &for_node1, &stale}) {
+    u.send_to(asio::buffer(*d), to);
+  }
+  EXPECT_EQ(metric_reaching(0, "shoal_peer_replays_total", 1), 1);
+  EXPECT_EQ(metric_reaching(0, "shoal_peer_stale_total", 1), 1);
+  // The one sealed for another member fails authentication here.
+  EXPECT_EQ(metric_reaching(0, "shoal_peer_errors_total", errors_before + 1), errors_before + 1);
+  const nlohmann::json s = stats_json(nodes_[0]->port());
+  EXPECT_EQ(s["cluster"]["replays"], 1);
+  EXPECT_EQ(s["cluster"]["stale_packets"], 1);
 }
 
 // Issue 15, item 6: 70 connections from one host that never finish their handshake used to take
