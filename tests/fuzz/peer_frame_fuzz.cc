@@ -1,8 +1,8 @@
 // libFuzzer target for the peer protocol's decoders of untrusted bytes: UDP packet bodies,
 // UDP envelopes (open and keyed), TCP frames (prefix bounds, open-mode tags, keyed decryption of
-// forged frames, headers, push-pull member lists). The first input byte picks the path, the rest is the input. Besides "no crash,
-// no sanitizer report", it checks that whatever decodes re-encodes to something that decodes to
-// the same value (codec symmetry).
+// forged frames, headers, push-pull member lists). The first input byte picks the path, the rest is
+// the input. Besides "no crash, no sanitizer report", it checks that whatever decodes re-encodes to
+// something that decodes to the same value (codec symmetry).
 //
 // Build: -DSHOAL_FUZZ=ON with clang (tests/fuzz/CMakeLists.txt, target fuzz_peer_frame). Run:
 //   build-fuzz/bin/fuzz_peer_frame -max_total_time=60 /tmp/work tests/fuzz/corpus/peer_frame
