@@ -110,6 +110,11 @@ nlohmann::json Cluster::stats_json() const {
           {"uncached_fetches", metrics_.forward_uncached.load()},
           {"peer_errors", metrics_.peer_errors.load() + c.decode_errors + c.auth_failures},
           {"auth_failures", c.auth_failures},
+          {"version_mismatches", c.version_mismatches},
+          {"replays", c.replays},
+          {"stale_packets", c.stale_packets},
+          {"handshake_timeouts", c.handshake_timeouts},
+          {"handshakes_refused", c.handshakes_refused},
           {"join_failures", c.join_failures},
           {"tcp_errors", c.tcp_errors},
           {"suspicions", c.suspicions},
@@ -157,6 +162,20 @@ void Cluster::write_metrics(PrometheusWriter& out) const {
               static_cast<double>(metrics_.forward_uncached.load()));
   out.counter("shoal_peer_errors_total", "Malformed or refused peer frames and packets",
               static_cast<double>(metrics_.peer_errors.load() + c.decode_errors + c.auth_failures));
+  out.counter("shoal_peer_version_mismatches_total",
+              "Peer datagrams and connections refused for another protocol version",
+              static_cast<double>(c.version_mismatches));
+  out.counter("shoal_peer_replays_total", "Sealed peer datagrams refused as replays",
+              static_cast<double>(c.replays));
+  out.counter("shoal_peer_stale_total",
+              "Sealed peer datagrams refused for a timestamp outside the replay window",
+              static_cast<double>(c.stale_packets));
+  out.counter("shoal_peer_handshake_timeouts_total",
+              "Inbound peer connections closed for not proving the key in time",
+              static_cast<double>(c.handshake_timeouts));
+  out.counter("shoal_peer_handshakes_refused_total",
+              "Inbound peer connections refused: too many handshakes from one address",
+              static_cast<double>(c.handshakes_refused));
   out.counter("shoal_swim_suspicions_total", "Members this node suspected",
               static_cast<double>(c.suspicions));
   out.counter("shoal_swim_probes_total", "SWIM probes sent", static_cast<double>(c.probes));

@@ -265,7 +265,7 @@ struct ClusterFlags {
     app.add_option("--weight", cfg.weight, "Share of pages this node owns, relative to others")
         ->capture_default_str();
     app.add_option("--cluster-key-file", cfg.cluster_key_file,
-                   "Secret that authenticates every peer packet and frame (HMAC-SHA256, AES-GMAC)");
+                   "Secret that authenticates peer packets and encrypts peer frames (AES-256-GCM)");
     app.add_flag("--insecure-peer", cfg.insecure_peer,
                  "Run the peer port without authentication (tests and trusted networks only)");
     app.add_option("--probe-interval-ms", cfg.probe_interval_ms, "SWIM protocol period")

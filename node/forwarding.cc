@@ -101,7 +101,15 @@ std::shared_ptr<ForwardClient::Conn> ForwardClient::connection(const std::string
     c->stream =
         peer::FrameStream::create(std::move(*socket), key_, peer::FrameStream::Role::kClient);
     c->stream->async_handshake([this, c](boost::system::error_code hec) {
-      if (hec) return fail(c, "handshake with " + c->peer_addr + ": " + hec.message());
+      if (hec) {
+        // A refusal by the protocol (another version, another key) is a peer error.
+        if (hec.category() == peer::peer_category()) {
+          metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
+        }
+        const std::string& detail = c->stream->error_detail();
+        return fail(c, "handshake with " + c->peer_addr + ": " + hec.message() +
+                           (detail.empty() ? "" : " (" + detail + ")"));
+      }
       c->ready = true;
       while (!c->queued.empty()) {
         send(c, c->queued.front());

@@ -508,16 +508,26 @@ TEST(PeerFrame, SplitsCompleteFramesOnly) {
   std::string payload = "PAYLOAD";
   auto pre = encode_frame_prefix(
       {static_cast<std::uint32_t>(header.size()), static_cast<std::uint32_t>(payload.size())});
-  std::string frame =
-      std::string(pre.data(), pre.size()) + header + payload + std::string(kFrameTagBytes, 't');
+  std::string frame = std::string(pre.data(), pre.size()) + header +
+                      std::string(kFrameTagBytes, 'h') + payload + std::string(kFrameTagBytes, 't');
   FrameView v;
   std::size_t used = 0;
   std::string two = frame + "next";
   ASSERT_TRUE(split_frame(two, 100, &v, &used).ok());
   EXPECT_EQ(used, frame.size());
+  EXPECT_EQ(used, frame_wire_bytes({static_cast<std::uint32_t>(header.size()), 7}));
   EXPECT_EQ(v.header, header);
+  EXPECT_EQ(v.header_tag, std::string(kFrameTagBytes, 'h'));
   EXPECT_EQ(v.payload, payload);
-  EXPECT_EQ(v.tag, std::string(kFrameTagBytes, 't'));
+  EXPECT_EQ(v.payload_tag, std::string(kFrameTagBytes, 't'));
+  // Without payload there is no payload part at all.
+  auto bare = encode_frame_prefix({static_cast<std::uint32_t>(header.size()), 0});
+  std::string short_frame =
+      std::string(bare.data(), bare.size()) + header + std::string(kFrameTagBytes, 'h');
+  ASSERT_TRUE(split_frame(short_frame + "next", 100, &v, &used).ok());
+  EXPECT_EQ(used, short_frame.size());
+  EXPECT_TRUE(v.payload.empty());
+  EXPECT_TRUE(v.payload_tag.empty());
   for (std::size_t n = 0; n < frame.size(); ++n) {
     EXPECT_EQ(split_frame(frame.substr(0, n), 100, &v, &used).code, Error::kMalformed);
   }
