@@ -249,7 +249,7 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
   }
   base::PageKey key{req->kind, req->object, req->page};
   const std::uint64_t offset = req->offset, length = req->length;
-  fetcher_.get(
+  fetcher_.get_complete(
       key, opts, loop_.get_executor(), [this, s, resp, offset, length](PageResult r) mutable {
         resp.outcome = r.outcome;
         resp.message = r.message.substr(0, 200);

@@ -3,17 +3,20 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <utility>
 
+#include "node/page_fetcher_attempt.h"
 #include "ring/base/log.h"
 
 namespace shoal::node {
-namespace {
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+namespace {
 
 store::PageMeta store_meta(const Page& p) {
   return store::PageMeta{p.object_size, p.etag, p.last_modified, p.bucket, p.cached_at};
@@ -36,15 +39,6 @@ bool falls_through(base::Outcome o) {
 }
 
 }  // namespace
-
-struct PageFetcher::Attempt {
-  base::PageKey key;
-  FetchOptions opts;
-  std::vector<PageRouter::Target> targets;  // cluster ranking for this page (empty: local)
-  std::size_t target = 0;                   // the one being tried
-  bool cache = true;                        // keep the page here (owner or failover owner)
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-};
 
 struct HeadAttempt {
   std::string kind, object;
@@ -84,6 +78,23 @@ void PageFetcher::get(const base::PageKey& key, const FetchOptions& opts,
   get_flight(key, opts, std::move(ex), std::move(done));
 }
 
+void PageFetcher::get_complete(const base::PageKey& key, const FetchOptions& opts,
+                               boost::asio::any_io_executor ex, PageHandler done) {
+  get(key, opts, ex, [ex, done = std::move(done)](PageResult r) mutable {
+    if (r.outcome != base::Outcome::kOk || r.page->complete()) return done(std::move(r));
+    auto fill = r.page->fill;
+    fill->when_ready(0, fill->length(), ex, [r = std::move(r), done = std::move(done)]() mutable {
+      if (r.page->failed()) {
+        PageResult failed;
+        failed.outcome = r.page->fill->failure();
+        failed.message = r.page->fill->failure_message();
+        return done(std::move(failed));
+      }
+      done(std::move(r));
+    });
+  });
+}
+
 // A part of a page owned by another member: forwarded as is (the owner coalesces and caches
 // the whole page), without a local flight. When no ranked member answers, the normal path
 // takes over (which ends in an uncached origin fetch).
@@ -110,31 +121,63 @@ void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::si
 
 void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
                              boost::asio::any_io_executor ex, PageHandler done) {
-  bool start = false;
+  std::shared_ptr<Flight> flight;
   {
     std::lock_guard lock(mu_);
     auto it = flights_.find(key);
-    if (it == flights_.end()) {
-      const std::uint64_t next_bytes = (flights_.size() + 1) * page_size_;
-      if (opts.may_shed &&
-          (flights_.size() >= limits_.max_fetches || next_bytes > limits_.max_inflight_bytes)) {
-        shed_.fetch_add(1, std::memory_order_relaxed);
-        PageResult r;
-        r.outcome = base::Outcome::kThrottled;
-        r.shed = true;
-        r.message = "node busy: " + std::to_string(flights_.size()) + " page fetches in progress";
-        boost::asio::post(
-            ex, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    if (it != flights_.end()) {
+      coalesced_.fetch_add(1, std::memory_order_relaxed);
+      if (!it->second->page) {
+        it->second->waiters.push_back(Waiter{std::move(ex), std::move(done)});
         return;
       }
-      it = flights_.emplace(key, std::make_shared<Flight>()).first;
-      start = true;
-    } else {
-      coalesced_.fetch_add(1, std::memory_order_relaxed);
+      const PageSource source =
+          it->second->source == PageSource::kPeer ? PageSource::kPeer : PageSource::kCoalesced;
+      PageResult r{base::Outcome::kOk, it->second->page, source, {}};
+      boost::asio::post(
+          ex, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+      return;
     }
-    it->second->waiters.push_back(Waiter{std::move(ex), std::move(done)});
+    const std::uint64_t next_bytes = (flights_.size() + 1) * page_size_;
+    if (opts.may_shed &&
+        (flights_.size() >= limits_.max_fetches || next_bytes > limits_.max_inflight_bytes)) {
+      return shed(std::move(ex), std::move(done),
+                  "node busy: " + std::to_string(flights_.size()) + " page fetches in progress");
+    }
+    flight = std::make_shared<Flight>();
+    flight->waiters.push_back(Waiter{std::move(ex), std::move(done)});
+    flights_.emplace(key, flight);
   }
-  if (start) start_fetch(key, opts);
+  // Pages in flight count inside --memory: make room for this one, or shed it.
+  const std::uint64_t bytes = expected_length(key);
+  if (!memory_.reserve(bytes, /*force=*/!opts.may_shed)) {
+    PageResult r;
+    r.outcome = base::Outcome::kThrottled;
+    r.shed = true;
+    r.message = "node busy: no memory left for another page in flight";
+    shed_.fetch_add(1, std::memory_order_relaxed);
+    metrics_.origin_in_flight.fetch_add(1, std::memory_order_relaxed);
+    return finish(key, std::move(r));
+  }
+  flight->reserved = bytes;
+  start_fetch(key, opts);
+}
+
+void PageFetcher::shed(boost::asio::any_io_executor ex, PageHandler done, std::string message) {
+  shed_.fetch_add(1, std::memory_order_relaxed);
+  PageResult r;
+  r.outcome = base::Outcome::kThrottled;
+  r.shed = true;
+  r.message = std::move(message);
+  boost::asio::post(ex,
+                    [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+}
+
+std::uint64_t PageFetcher::expected_length(const base::PageKey& key) {
+  if (auto meta = memory_.find_meta(key.kind, key.object)) {
+    if (const std::uint64_t n = page_length(meta->size, page_size_, key.page)) return n;
+  }
+  return page_size_;
 }
 
 void PageFetcher::start_fetch(const base::PageKey& key, const FetchOptions& opts) {
@@ -144,6 +187,9 @@ void PageFetcher::start_fetch(const base::PageKey& key, const FetchOptions& opts
   a->opts = opts;
   // A flight serves every waiter of the page, so it fetches the whole page: a slice would reach
   // other requests for the page cut short (e.g. after forward_slice() fell back to a flight).
+  // The slice only says where to split the origin fetch, so its bytes come first.
+  a->split = opts.slice_offset / kSplitAlign * kSplitAlign;
+  if (a->split >= page_size_) a->split = 0;
   a->opts.slice_offset = 0;
   a->opts.slice_length = 0;
   if (disk_) {
@@ -269,57 +315,44 @@ void PageFetcher::route_next(std::shared_ptr<Attempt> a) {
       ++a->target;
       return route_next(a);
     }
-    finish(a->key, std::move(r));
+    deliver_forwarded(a->key, std::move(r));
   });
 }
 
-void PageFetcher::fetch_from_origin(std::shared_ptr<Attempt> a) {
-  try_bucket(std::move(a));
+void PageFetcher::adjust_reservation(const base::PageKey& key, std::uint64_t bytes) {
+  std::uint64_t give_back = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = flights_.find(key);
+    if (it == flights_.end() || it->second->reserved <= bytes) return;
+    give_back = it->second->reserved - bytes;
+    it->second->reserved = bytes;
+  }
+  memory_.release(give_back);
 }
 
-// One PageOrigin call: buckets in health order, hedged, with fall-through.
-void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
-  auto body = std::make_shared<base::Bytes>();
-  origin::PageSink sink;
-  sink.on_head = [body](const origin::ObjectInfo&, std::uint64_t length) {
-    body->data = std::make_unique_for_overwrite<char[]>(length);
-    body->size = length;
-    return body->data.get();
-  };
-  sink.on_progress = [](std::uint64_t) {};
-  origin_->fetch_page(
-      a->opts.buckets, a->key.object, a->key.page * page_size_, page_size_, a->opts.config,
-      a->opts.if_match, std::move(sink), [this, a, body](origin::PageFetchResult f) {
-        for (const origin::AttemptRecord& at : f.attempts) {
-          metrics_.origin_requests.add(
-              {at.bucket, "get", std::string(base::outcome_name(at.outcome))});
-        }
-        origin::GetResult& r = f.get;
-        const std::string& bucket = f.bucket;
-        if (r.outcome == base::Outcome::kOk) {
-          metrics_.origin_pages.add({bucket, std::string(origin::served_as_name(f.served_as))});
-        }
-        PageResult result;
-        result.outcome = r.outcome;
-        result.message = r.message;
-        if (r.outcome == base::Outcome::kOk) {
-          metrics_.origin_bytes.add({bucket}, body->size);
-          metrics_.ingress.add(body->size);
-          metrics_.origin_seconds.observe(
-              {bucket},
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - a->started).count());
-          auto page = std::make_shared<Page>();
-          page->body = std::move(*body);
-          page->object_size = r.info.size;
-          page->etag = std::move(r.info.etag);
-          page->last_modified = std::move(r.info.last_modified);
-          page->bucket = bucket;
-          page->cached_at = unix_now();
-          if (a->cache) memory_.insert(a->key, page);
-          result.page = std::move(page);
-        }
-        finish(a->key, std::move(result));
-      });
+void PageFetcher::take_reservation(const base::PageKey& key) {
+  std::uint64_t bytes = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = flights_.find(key);
+    if (it == flights_.end()) return;
+    bytes = std::exchange(it->second->reserved, 0);
+  }
+  memory_.release(bytes);
+}
+
+void PageFetcher::publish(const base::PageKey& key, PageRef page, PageSource source) {
+  std::vector<Waiter> waiters;
+  {
+    std::lock_guard lock(mu_);
+    auto it = flights_.find(key);
+    if (it == flights_.end()) return;
+    it->second->page = page;
+    it->second->source = source;
+    waiters.swap(it->second->waiters);
+  }
+  deliver(std::move(waiters), PageResult{base::Outcome::kOk, std::move(page), source, {}});
 }
 
 void PageFetcher::finish(const base::PageKey& key, PageResult r) {
@@ -334,18 +367,34 @@ void PageFetcher::finish(const base::PageKey& key, PageResult r) {
   }
   metrics_.origin_in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (!flight) return;
-  for (std::size_t i = 0; i < flight->waiters.size(); ++i) {
+  memory_.release(flight->reserved);
+  deliver(std::move(flight->waiters), std::move(r));
+}
+
+// Posts `r` to each waiter: the first keeps its source, the others joined a flight (kCoalesced),
+// except pages from a peer, which stay kPeer.
+void PageFetcher::deliver(std::vector<Waiter> waiters, PageResult r) {
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
     PageResult copy = r;
-    if (r.source != PageSource::kPeer) {
-      copy.source = i > 0                           ? PageSource::kCoalesced
-                    : r.source == PageSource::kDisk ? PageSource::kDisk
-                                                    : PageSource::kOrigin;
-    }
-    auto& w = flight->waiters[i];
+    if (r.source != PageSource::kPeer && i > 0) copy.source = PageSource::kCoalesced;
+    auto& w = waiters[i];
     boost::asio::post(w.ex, [done = std::move(w.done), copy = std::move(copy)]() mutable {
       done(std::move(copy));
     });
   }
+}
+
+void PageFetcher::deliver_forwarded(const base::PageKey& key, PageResult r) {
+  if (r.outcome != base::Outcome::kOk || r.page->complete()) return finish(key, std::move(r));
+  publish(key, r.page, PageSource::kPeer);
+  r.page->fill->on_end([this, key, page = r.page](PageFill::State s) {
+    if (s == PageFill::State::kComplete)
+      return finish(key, PageResult{base::Outcome::kOk, page, PageSource::kPeer, {}});
+    PageResult failed;
+    failed.outcome = page->fill->failure();
+    failed.message = page->fill->failure_message();
+    finish(key, std::move(failed));
+  });
 }
 
 void PageFetcher::head(const std::string& kind, const std::string& object, const FetchOptions& opts,

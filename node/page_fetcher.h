@@ -13,10 +13,20 @@
 // leaves the page memory-only, never an error to a client. Disk I/O runs on the disk tier's
 // threads; page copies out of disk buffers happen there too, never on an event loop.
 //
-// A miss starts one origin fetch per page key; every get() for that key while it runs joins it
-// and gets the same page (or the same error). Fetches are never cancelled by their callers: a
-// client that goes away does not cancel a fetch others wait for, and the page is still cached.
-// Errors are not cached: the next get() after a failed fetch starts a new one.
+// A miss starts one flight per page key; every get() for that key while it runs joins it. A
+// page fetched from the origin (or forwarded whole by its owner) is published to every waiter as
+// soon as its response head is validated: the PageResult then holds a filling page
+// (Page::fill) whose bytes readers stream as they land; waiters that join later get the same
+// page at once and read it from its start. A request deep in a page (slice_offset) splits the
+// origin fetch at that offset (rounded down to kSplitAlign): the part holding it and the part
+// before it are fetched in parallel (node/page_fill.h). The page is cached only once complete
+// and validated; a failure after it was published fails its fill (readers abort their
+// responses, never serve a wrong byte), and errors are not cached: the next get() after a failed
+// fetch starts a new one. Clients that go away do not cancel a flight others wait for.
+//
+// Memory: a flight reserves its page's bytes in the memory tier before it starts
+// (MemoryTier::reserve: pages in flight count inside --memory); when the tier cannot make room
+// the miss is shed (503), except for pages of a response already under way.
 //
 // Bucket order: a miss is one PageOrigin::fetch_page() call over the request's buckets
 // (C0-Bucket, else the kind): health order, fall-through, hedging and the hedge budget live
@@ -114,6 +124,9 @@ class PageRouter {
 
 class PageFetcher {
  public:
+  // A split of a page's origin fetch (at a request's offset) is rounded down to this.
+  static constexpr std::uint64_t kSplitAlign = 64 * 1024;
+
   using PageHandler = std::function<void(PageResult)>;
   using HeadHandler = std::function<void(HeadResult)>;
 
@@ -128,6 +141,11 @@ class PageFetcher {
   // with `shed` set when starting a fetch would exceed the FetchLimits.
   void get(const base::PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
            PageHandler done);
+
+  // get(), but `done` runs only once the page is all there (or with its fill's failure): for
+  // callers that need the whole page rather than a stream (warming, whole-page answers).
+  void get_complete(const base::PageKey& key, const FetchOptions& opts,
+                    boost::asio::any_io_executor ex, PageHandler done);
 
   // Object metadata: from memory, else an origin HeadObject (no page GET).
   void head(const std::string& kind, const std::string& object, const FetchOptions& opts,
@@ -167,9 +185,13 @@ class PageFetcher {
     PageHandler done;
   };
   struct Flight {
-    std::vector<Waiter> waiters;
+    std::vector<Waiter> waiters;  // until a page is published
+    PageRef page;                 // published (filling or complete); later joiners get it
+    PageSource source = PageSource::kOrigin;
+    std::uint64_t reserved = 0;  // bytes reserved in the memory tier for it
   };
   struct Attempt;
+  struct OriginFill;
 
   void start_fetch(const base::PageKey& key, const FetchOptions& opts);
   void start_miss(std::shared_ptr<Attempt> a);
@@ -182,7 +204,25 @@ class PageFetcher {
   void forward_slice(std::vector<PageRouter::Target> targets, std::size_t i, base::PageKey key,
                      FetchOptions opts, boost::asio::any_io_executor ex, PageHandler done);
   void fetch_from_origin(std::shared_ptr<Attempt> a);
-  void try_bucket(std::shared_ptr<Attempt> a);
+  void start_part(std::shared_ptr<OriginFill> f, std::size_t part);
+  char* on_part_head(OriginFill& f, std::size_t part, const origin::ObjectInfo& info,
+                     std::uint64_t length, const std::string& bucket);
+  void on_part_done(std::shared_ptr<OriginFill> f, std::size_t part, origin::PageFetchResult r);
+  void complete_origin_fill(OriginFill& f);
+  void fail_origin_fill(OriginFill& f, base::Outcome o, std::string message);
+  // The flight's memory reservation: down to `bytes` once the page's length is known; handed
+  // over (zeroed, the caller releases it) just before the page is inserted.
+  void adjust_reservation(const base::PageKey& key, std::uint64_t bytes);
+  void take_reservation(const base::PageKey& key);
+  // Answers `done` with a shed result (503 + Retry-After).
+  void shed(boost::asio::any_io_executor ex, PageHandler done, std::string message);
+  // The bytes a flight for `key` reserves: the page's length when its object's size is known.
+  std::uint64_t expected_length(const base::PageKey& key);
+  void deliver(std::vector<Waiter> waiters, PageResult r);
+  // A page for the flight's waiters, at once; the flight goes on until its fill ends.
+  void publish(const base::PageKey& key, PageRef page, PageSource source);
+  // Delivers a forwarded page: published while it fills, the flight finished when it ends.
+  void deliver_forwarded(const base::PageKey& key, PageResult r);
   void finish(const base::PageKey& key, PageResult r);
   void try_head(std::shared_ptr<struct HeadAttempt> a);
 

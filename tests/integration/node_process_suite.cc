@@ -79,11 +79,11 @@ TEST(ShoaldTls, SelfSignedCertificateServesHttps) {
   s3.put_object("tls", "obj", data);
   Shoald node(s3.endpoint(), {"--page-size", "64KiB", "--tls-self"});
   TempDir dir;
-  Process curl = Process::spawn({"curl", "-sS", "-k", "-o", dir.path() + "/body", "-w",
-                                 "%{http_code}", "-H", "Range: bytes=10-70009",
-                                 "https://127.0.0.1:" + std::to_string(node.port()) +
-                                     "/fetch/tls/obj"},
-                                {}, dir.path() + "/curl.log");
+  Process curl =
+      Process::spawn({"curl", "-sS", "-k", "-o", dir.path() + "/body", "-w", "%{http_code}", "-H",
+                      "Range: bytes=10-70009",
+                      "https://127.0.0.1:" + std::to_string(node.port()) + "/fetch/tls/obj"},
+                     {}, dir.path() + "/curl.log");
   ASSERT_EQ(curl.wait(std::chrono::seconds(20)), 0) << curl.log();
   EXPECT_EQ(curl.log(), "206");
   std::FILE* f = std::fopen((dir.path() + "/body").c_str(), "rb");

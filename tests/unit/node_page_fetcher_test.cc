@@ -96,12 +96,29 @@ class ScriptedOrigin : public PageOrigin {
     HeadHandler done;
   };
 
-  void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
-                  std::uint64_t length, origin::RequestConfig, std::string if_match,
-                  origin::PageSink sink, PageHandler done) override {
+  std::uint64_t fetch_page(std::vector<std::string> buckets, std::string key,
+                           std::uint64_t offset, std::uint64_t length, origin::RequestConfig,
+                           std::string if_match, origin::PageSink sink,
+                           PageHandler done) override {
     std::lock_guard lock(mu_);
     pages_.push_back(PageCall{std::move(buckets), std::move(key), offset, length,
                               std::move(if_match), std::move(sink), std::move(done)});
+    return pages_.size() - 1;
+  }
+  // A cancelled call is answered with kCancelled at once (as origin::PageFetch does, posted).
+  void cancel(std::uint64_t id) override {
+    {
+      std::lock_guard lock(mu_);
+      cancelled_.push_back(id);
+      if (!pages_.at(id).done) return;
+    }
+    origin::PageFetchResult r;
+    r.get.outcome = Outcome::kCancelled;
+    answer(pages_, id, std::move(r));
+  }
+  std::vector<std::uint64_t> cancelled() const {
+    std::lock_guard lock(mu_);
+    return cancelled_;
   }
   std::vector<std::string> head_order(const std::vector<std::string>& buckets) const override {
     std::lock_guard lock(mu_);
@@ -146,7 +163,7 @@ class ScriptedOrigin : public PageOrigin {
         std::lock_guard lock(mu_);
         sink = pages_.at(i).sink;
       }
-      char* dest = sink.on_head(r.get.info, r.get.body.size);
+      char* dest = sink.on_head(r.get.info, r.get.body.size, r.bucket);
       ASSERT_NE(dest, nullptr) << "the page fetcher refused the head";
       std::memcpy(dest, r.get.body.data.get(), r.get.body.size);
       sink.on_progress(r.get.body.size);
@@ -173,6 +190,7 @@ class ScriptedOrigin : public PageOrigin {
   std::vector<PageCall> pages_;
   std::vector<HeadCall> heads_;
   std::vector<std::string> head_order_;
+  std::vector<std::uint64_t> cancelled_;
 };
 
 // A PageRouter with a fixed ranking for every page that records forwards and answers when told.
