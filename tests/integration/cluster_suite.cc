@@ -275,21 +275,38 @@ TEST_F(ClusterTest, AForwardedRequestIsNeverForwardedAgain) {
     io.restart();
     stream->async_write_frame(peer::encode_frame_header(req), {}, nullptr,
                               [](boost::system::error_code) {});
-    peer::Frame frame;
-    boost::system::error_code rec = boost::asio::error::would_block;
-    stream->async_read_frame(kPage, [&](boost::system::error_code ec, peer::Frame f) {
-      rec = ec;
-      frame = std::move(f);
-    });
-    io.run_for(10s);
-    ASSERT_FALSE(rec) << rec.message();
+    // The answer is a stream: a head (ForwardResponse) with the first bytes, ForwardData frames
+    // with the rest, until the head's length arrived.
+    auto read_frame = [&](peer::FrameHeader* header) -> std::string {
+      peer::Frame frame;
+      boost::system::error_code rec = boost::asio::error::would_block;
+      stream->async_read_frame(kPage, [&](boost::system::error_code ec, peer::Frame f) {
+        rec = ec;
+        frame = std::move(f);
+      });
+      io.restart();
+      io.run_for(10s);
+      EXPECT_FALSE(rec) << rec.message();
+      EXPECT_TRUE(peer::decode_frame_header(frame.header, header).ok());
+      return std::string(frame.payload.view());
+    };
     peer::FrameHeader header;
-    ASSERT_TRUE(peer::decode_frame_header(frame.header, &header).ok());
+    std::string bytes = read_frame(&header);
     auto* resp = std::get_if<peer::ForwardResponse>(&header);
     ASSERT_NE(resp, nullptr);
     EXPECT_EQ(resp->request_id, page + 1);
     ASSERT_EQ(resp->outcome, base::Outcome::kOk) << resp->message;
-    EXPECT_TRUE(frame.payload.view() == data.substr(page * kPage, kPage));
+    ASSERT_EQ(resp->length, kPage);
+    while (bytes.size() < kPage) {
+      peer::FrameHeader more;
+      const std::string chunk = read_frame(&more);
+      auto* d = std::get_if<peer::ForwardData>(&more);
+      ASSERT_NE(d, nullptr);
+      EXPECT_EQ(d->request_id, page + 1);
+      EXPECT_EQ(d->at, bytes.size());
+      bytes += chunk;
+    }
+    EXPECT_TRUE(bytes == data.substr(page * kPage, kPage));
     ++answered;
   }
   EXPECT_EQ(answered, 6);
