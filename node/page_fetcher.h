@@ -175,6 +175,7 @@ class PageFetcher {
 
   std::uint64_t page_size() const { return page_size_; }
   MemoryTier& memory() { return memory_; }
+  const MemoryTier& memory() const { return memory_; }
   std::uint64_t coalesced() const { return coalesced_.load(); }
   std::uint64_t shed() const { return shed_.load(); }
   std::uint64_t inflight_bytes() const;

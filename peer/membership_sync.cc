@@ -171,6 +171,10 @@ void Membership::Impl::serve(tcp::socket socket) {
     bump(&MembershipCounters::tcp_errors);
     return;  // the socket closes on destruction
   }
+  // Frames of page streams are written back to back: Nagle would hold a small one until the
+  // peer's delayed ACK (tens of ms).
+  error_code nodelay_ec;
+  socket.set_option(tcp::no_delay(true), nodelay_ec);
   auto s = std::make_shared<Session>(
       FrameStream::create(std::move(socket), key_, FrameStream::Role::kServer), io_);
   ++inbound_;
