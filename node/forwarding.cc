@@ -361,12 +361,15 @@ void ForwardServer::answer(const std::shared_ptr<peer::FrameStream>& s, peer::Fo
   auto out = std::make_shared<Outgoing>();
   out->stream = s;
   out->page = r.page;
+  out->demand = std::move(r.demand);
   out->id = resp.request_id;
   out->begin = from - p.body_offset;
   out->length = std::min(length > 0 ? length : p.body.size, p.body.size - out->begin);
   resp.offset = from;
   resp.length = out->length;
-  const std::uint64_t first = std::min(p.ready(out->begin), out->length);
+  std::uint64_t first = std::min(p.ready(out->begin), out->length);
+  // (A whole page ends its stream only once complete here: see send_more().)
+  if (first == out->length && out->begin + out->length == p.body.size && !p.complete()) first = 0;
   out->sent = first;
   metrics_.peer_egress_bytes.fetch_add(first, std::memory_order_relaxed);
   write(s, peer::encode_frame_header(resp), std::string_view(p.body.data.get() + out->begin, first),
@@ -378,6 +381,7 @@ void ForwardServer::answer(const std::shared_ptr<peer::FrameStream>& s, peer::Fo
 // stream with a ForwardEnd (the receiver drops what it got).
 void ForwardServer::send_more(const std::shared_ptr<Outgoing>& out) {
   const Page& p = *out->page;
+  if (out->sent == out->length && out->demand) out->demand->satisfy();
   while (out->sent < out->length && out->stream->is_open()) {
     const std::uint64_t at = out->begin + out->sent;
     const std::uint64_t ready = std::min(p.ready(at), out->length - out->sent);
@@ -386,15 +390,21 @@ void ForwardServer::send_more(const std::shared_ptr<Outgoing>& out) {
         peer::ForwardEnd end{out->id, p.fill->failure(), p.fill->failure_message().substr(0, 200)};
         return write(out->stream, peer::encode_frame_header(end), {}, {});
       }
-      return p.fill->when_ready(at, std::min(kChunkBytes, out->length - out->sent),
+      return p.fill->when_ready(at, std::min(kWakeBytes, out->length - out->sent),
                                 loop_.get_executor(), [this, out] { send_more(out); });
     }
     const std::uint64_t n = std::min(ready, kChunkBytes);
+    // A stream to the page's end ends only once the page is complete here (and cached): the
+    // asker takes the stream's end for the page's, e.g. /admin/warm's "cached on the owner".
+    if (out->sent + n == out->length && out->begin + out->length == p.body.size && !p.complete()) {
+      return p.fill->when_ended(loop_.get_executor(), [this, out] { send_more(out); });
+    }
     peer::ForwardData data{out->id, out->sent};
     write(out->stream, peer::encode_frame_header(data), std::string_view(p.body.data.get() + at, n),
           out->page);
     out->sent += n;
     metrics_.peer_egress_bytes.fetch_add(n, std::memory_order_relaxed);
+    if (out->sent == out->length && out->demand) out->demand->satisfy();
   }
 }
 

@@ -108,12 +108,15 @@ class ForwardServer {
              peer::FrameHeader header);
 
  private:
-  // Bytes of a page stream per ForwardData frame, at most.
+  // Bytes of a page stream per ForwardData frame, at most; while the page fills, a frame goes
+  // out once this many more bytes (or the rest) are there (as node/fetch_response.h does).
   static constexpr std::uint64_t kChunkBytes = 1 << 20;
+  static constexpr std::uint64_t kWakeBytes = 64 << 10;
   // One answer being streamed to a peer: bytes [begin, begin + length) of `page`'s body.
   struct Outgoing {
     std::shared_ptr<peer::FrameStream> stream;
     PageRef page;
+    std::shared_ptr<PageDemand> demand;  // the peer's claim while the page fills here
     std::uint64_t id = 0;
     std::uint64_t begin = 0, length = 0, sent = 0;
   };

@@ -62,6 +62,8 @@ struct NodeMetrics {
   // hedges, resumes and retries): their ratio is "origin GETs per page".
   std::atomic<std::uint64_t> origin_page_fills{0};
   std::atomic<std::uint64_t> origin_page_gets{0};
+  // Page fetches stopped because every reader left before being served.
+  std::atomic<std::uint64_t> fetches_abandoned{0};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

@@ -83,13 +83,15 @@ void PageFetcher::get_complete(const base::PageKey& key, const FetchOptions& opt
   get(key, opts, ex, [ex, done = std::move(done)](PageResult r) mutable {
     if (r.outcome != base::Outcome::kOk || r.page->complete()) return done(std::move(r));
     auto fill = r.page->fill;
-    fill->when_ready(0, fill->length(), ex, [r = std::move(r), done = std::move(done)]() mutable {
+    // Ended, not merely all bytes there: a complete page is cached before its fill ends.
+    fill->when_ended(ex, [r = std::move(r), done = std::move(done)]() mutable {
       if (r.page->failed()) {
         PageResult failed;
         failed.outcome = r.page->fill->failure();
         failed.message = r.page->fill->failure_message();
         return done(std::move(failed));
       }
+      if (r.demand) r.demand->satisfy();
       done(std::move(r));
     });
   });
@@ -127,13 +129,15 @@ void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
     auto it = flights_.find(key);
     if (it != flights_.end()) {
       coalesced_.fetch_add(1, std::memory_order_relaxed);
-      if (!it->second->page) {
-        it->second->waiters.push_back(Waiter{std::move(ex), std::move(done)});
+      Flight& f = *it->second;
+      if (!f.page) {
+        f.waiters.push_back(Waiter{std::move(ex), std::move(done)});
         return;
       }
       const PageSource source =
-          it->second->source == PageSource::kPeer ? PageSource::kPeer : PageSource::kCoalesced;
-      PageResult r{base::Outcome::kOk, it->second->page, source, {}};
+          f.source == PageSource::kPeer ? PageSource::kPeer : PageSource::kCoalesced;
+      PageResult r{base::Outcome::kOk, f.page, source, {}};
+      if (!f.page->complete()) r.demand = make_demand_locked(it->second);
       boost::asio::post(
           ex, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
       return;
@@ -145,9 +149,11 @@ void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
                   "node busy: " + std::to_string(flights_.size()) + " page fetches in progress");
     }
     flight = std::make_shared<Flight>();
+    flight->key = key;
     flight->waiters.push_back(Waiter{std::move(ex), std::move(done)});
     flights_.emplace(key, flight);
   }
+  metrics_.origin_in_flight.fetch_add(1, std::memory_order_relaxed);
   // Pages in flight count inside --memory: make room for this one, or shed it.
   const std::uint64_t bytes = expected_length(key);
   if (!memory_.reserve(bytes, /*force=*/!opts.may_shed)) {
@@ -156,11 +162,13 @@ void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
     r.shed = true;
     r.message = "node busy: no memory left for another page in flight";
     shed_.fetch_add(1, std::memory_order_relaxed);
-    metrics_.origin_in_flight.fetch_add(1, std::memory_order_relaxed);
-    return finish(key, std::move(r));
+    return finish(flight, std::move(r));
   }
-  flight->reserved = bytes;
-  start_fetch(key, opts);
+  {
+    std::lock_guard lock(mu_);
+    flight->reserved = bytes;
+  }
+  start_fetch(std::move(flight), opts);
 }
 
 void PageFetcher::shed(boost::asio::any_io_executor ex, PageHandler done, std::string message) {
@@ -180,9 +188,10 @@ std::uint64_t PageFetcher::expected_length(const base::PageKey& key) {
   return page_size_;
 }
 
-void PageFetcher::start_fetch(const base::PageKey& key, const FetchOptions& opts) {
-  metrics_.origin_in_flight.fetch_add(1, std::memory_order_relaxed);
+void PageFetcher::start_fetch(std::shared_ptr<Flight> flight, const FetchOptions& opts) {
   auto a = std::make_shared<Attempt>();
+  const base::PageKey& key = flight->key;
+  a->flight = std::move(flight);
   a->key = key;
   a->opts = opts;
   // A flight serves every waiter of the page, so it fetches the whole page: a slice would reach
@@ -236,7 +245,7 @@ void PageFetcher::on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page>
   PageResult result;
   result.page = std::move(page);
   result.source = PageSource::kDisk;
-  finish(k, std::move(result));
+  finish(a->flight, std::move(result));
 }
 
 // A page left memory for room: write it to disk if it is worth keeping and not there yet.
@@ -244,7 +253,11 @@ void PageFetcher::spill(EvictedPage e) {
   if (e.from_disk || disk_closing_.load(std::memory_order_acquire)) return;
   const base::PageKey& key = e.key;
   if (disk_->contains(key, e.page->etag)) return;
-  if (!admission_->admit(base::PageKeyHash{}(e.key), e.hit)) return;
+  // While the disk has free slots every page leaving memory is kept (the write queue still
+  // bounds the bandwidth); the admission rule decides only when a write would evict.
+  const store::DiskStats disk = disk_->stats();
+  const bool free_slot = disk.slots_used < disk.slots;
+  if (!free_slot && !admission_->admit(base::PageKeyHash{}(e.key), e.hit)) return;
   const Page& p = *e.page;
   disk_->write(key, store_meta(p), p.bytes(), e.page, [key](store::Result r) {
     if (r == store::Result::kIoError) {
@@ -315,68 +328,74 @@ void PageFetcher::route_next(std::shared_ptr<Attempt> a) {
       ++a->target;
       return route_next(a);
     }
-    deliver_forwarded(a->key, std::move(r));
+    deliver_forwarded(a->flight, std::move(r));
   });
 }
 
-void PageFetcher::adjust_reservation(const base::PageKey& key, std::uint64_t bytes) {
+void PageFetcher::adjust_reservation(const std::shared_ptr<Flight>& flight, std::uint64_t bytes) {
   std::uint64_t give_back = 0;
   {
     std::lock_guard lock(mu_);
-    auto it = flights_.find(key);
-    if (it == flights_.end() || it->second->reserved <= bytes) return;
-    give_back = it->second->reserved - bytes;
-    it->second->reserved = bytes;
+    if (flight->reserved <= bytes) return;
+    give_back = flight->reserved - bytes;
+    flight->reserved = bytes;
   }
   memory_.release(give_back);
 }
 
-void PageFetcher::take_reservation(const base::PageKey& key) {
+void PageFetcher::take_reservation(const std::shared_ptr<Flight>& flight) {
   std::uint64_t bytes = 0;
   {
     std::lock_guard lock(mu_);
-    auto it = flights_.find(key);
-    if (it == flights_.end()) return;
-    bytes = std::exchange(it->second->reserved, 0);
+    bytes = std::exchange(flight->reserved, 0);
   }
   memory_.release(bytes);
 }
 
-void PageFetcher::publish(const base::PageKey& key, PageRef page, PageSource source) {
+void PageFetcher::publish(const std::shared_ptr<Flight>& flight, PageRef page, PageSource source) {
   std::vector<Waiter> waiters;
   {
     std::lock_guard lock(mu_);
-    auto it = flights_.find(key);
-    if (it == flights_.end()) return;
-    it->second->page = page;
-    it->second->source = source;
-    waiters.swap(it->second->waiters);
+    if (flight->ended) return;
+    flight->page = page;
+    flight->source = source;
+    waiters.swap(flight->waiters);
   }
-  deliver(std::move(waiters), PageResult{base::Outcome::kOk, std::move(page), source, {}});
+  deliver(flight, std::move(waiters), PageResult{base::Outcome::kOk, std::move(page), source, {}});
 }
 
-void PageFetcher::finish(const base::PageKey& key, PageResult r) {
-  std::shared_ptr<Flight> flight;
+void PageFetcher::finish(const std::shared_ptr<Flight>& flight, PageResult r) {
+  std::vector<Waiter> waiters;
+  std::uint64_t reserved = 0;
   {
     std::lock_guard lock(mu_);
-    auto it = flights_.find(key);
-    if (it != flights_.end()) {
-      flight = std::move(it->second);
-      flights_.erase(it);
-    }
+    flight->ended = true;
+    flight->cancel = nullptr;
+    auto it = flights_.find(flight->key);
+    if (it != flights_.end() && it->second == flight) flights_.erase(it);
+    waiters.swap(flight->waiters);
+    reserved = std::exchange(flight->reserved, 0);
   }
   metrics_.origin_in_flight.fetch_sub(1, std::memory_order_relaxed);
-  if (!flight) return;
-  memory_.release(flight->reserved);
-  deliver(std::move(flight->waiters), std::move(r));
+  memory_.release(reserved);
+  deliver(nullptr, std::move(waiters), std::move(r));
 }
 
 // Posts `r` to each waiter: the first keeps its source, the others joined a flight (kCoalesced),
-// except pages from a peer, which stay kPeer.
-void PageFetcher::deliver(std::vector<Waiter> waiters, PageResult r) {
+// except pages from a peer, which stay kPeer. A page still filling carries a claim per reader.
+void PageFetcher::deliver(const std::shared_ptr<Flight>& flight, std::vector<Waiter> waiters,
+                          PageResult r) {
+  // Every reader's claim exists before the first is posted: a reader that is gone already (its
+  // handler drops the result at once) must not find itself the only one and cancel the page.
+  std::vector<std::shared_ptr<PageDemand>> claims(waiters.size());
+  if (flight && r.outcome == base::Outcome::kOk && !r.page->complete()) {
+    std::lock_guard lock(mu_);
+    for (auto& c : claims) c = make_demand_locked(flight);
+  }
   for (std::size_t i = 0; i < waiters.size(); ++i) {
     PageResult copy = r;
     if (r.source != PageSource::kPeer && i > 0) copy.source = PageSource::kCoalesced;
+    copy.demand = std::move(claims[i]);
     auto& w = waiters[i];
     boost::asio::post(w.ex, [done = std::move(w.done), copy = std::move(copy)]() mutable {
       done(std::move(copy));
@@ -384,16 +403,54 @@ void PageFetcher::deliver(std::vector<Waiter> waiters, PageResult r) {
   }
 }
 
-void PageFetcher::deliver_forwarded(const base::PageKey& key, PageResult r) {
-  if (r.outcome != base::Outcome::kOk || r.page->complete()) return finish(key, std::move(r));
-  publish(key, r.page, PageSource::kPeer);
-  r.page->fill->on_end([this, key, page = r.page](PageFill::State s) {
-    if (s == PageFill::State::kComplete)
-      return finish(key, PageResult{base::Outcome::kOk, page, PageSource::kPeer, {}});
+std::shared_ptr<PageDemand> PageFetcher::make_demand_locked(const std::shared_ptr<Flight>& flight) {
+  ++flight->readers;
+  return std::make_shared<PageDemand>([this, weak = std::weak_ptr<Flight>(flight)](bool satisfied) {
+    release_demand(weak, satisfied);
+  });
+}
+
+// A reader dropped its claim. When every reader left before any was served, nobody wants the
+// page: the flight is taken out of the map (a later get() starts afresh) and its fetch stopped.
+void PageFetcher::release_demand(const std::weak_ptr<Flight>& weak, bool satisfied) {
+  std::function<void()> cancel;
+  {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<Flight> flight = weak.lock();
+    if (!flight) return;
+    if (satisfied) flight->satisfied = true;
+    if (--flight->readers > 0 || flight->satisfied || flight->ended) return;
+    flight->ended = true;
+    auto it = flights_.find(flight->key);
+    if (it != flights_.end() && it->second == flight) flights_.erase(it);
+    cancel = std::move(flight->cancel);
+  }
+  metrics_.fetches_abandoned.fetch_add(1, std::memory_order_relaxed);
+  if (cancel) cancel();
+}
+
+void PageFetcher::set_cancel(const std::shared_ptr<Flight>& flight, std::function<void()> cancel) {
+  {
+    std::lock_guard lock(mu_);
+    if (!flight->ended) {
+      flight->cancel = std::move(cancel);
+      return;
+    }
+  }
+  cancel();  // abandoned while starting
+}
+
+void PageFetcher::deliver_forwarded(const std::shared_ptr<Flight>& flight, PageResult r) {
+  if (r.outcome != base::Outcome::kOk || r.page->complete()) return finish(flight, std::move(r));
+  publish(flight, r.page, PageSource::kPeer);
+  r.page->fill->on_end([this, flight, page = r.page](PageFill::State s) {
+    if (s == PageFill::State::kComplete) {
+      return finish(flight, PageResult{base::Outcome::kOk, page, PageSource::kPeer, {}});
+    }
     PageResult failed;
     failed.outcome = page->fill->failure();
     failed.message = page->fill->failure_message();
-    finish(key, std::move(failed));
+    finish(flight, std::move(failed));
   });
 }
 

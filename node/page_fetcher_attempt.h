@@ -18,6 +18,7 @@ std::int64_t unix_now();
 
 // One flight's way to its page: disk, the members of the page's ranking, the origin.
 struct PageFetcher::Attempt {
+  std::shared_ptr<Flight> flight;
   base::PageKey key;
   FetchOptions opts;                        // slice cleared: a flight fetches the whole page
   std::uint64_t split = 0;                  // where the origin fetch splits (page-relative; 0: no)

@@ -12,6 +12,7 @@
 
 #include "node/page_fetcher.h"
 #include "node/page_fetcher_attempt.h"
+#include "ring/base/log.h"
 
 namespace shoal::node {
 
@@ -21,6 +22,14 @@ void PageFetcher::fetch_from_origin(std::shared_ptr<Attempt> a) {
   if (f->a->split == 0) f->parts[1].done = true;  // one part: the whole page
   if (f->a->split > 0) start_part(f, 1);
   start_part(f, 0);
+  // Every reader gone before any was served: stop both parts (on_part_done then fails the fill).
+  std::vector<std::uint64_t> ids;
+  for (const OriginFill::Part& p : f->parts) {
+    if (p.started) ids.push_back(p.id);
+  }
+  set_cancel(f->a->flight, [this, ids] {
+    for (std::uint64_t id : ids) origin_->cancel(id);
+  });
 }
 
 // Starts part `part`: [split, P) for part 1, [0, split) (or the whole page) for part 0.
@@ -62,8 +71,12 @@ char* PageFetcher::on_part_head(OriginFill& f, std::size_t part, const origin::O
     page->cached_at = unix_now();
     page->fill = std::make_shared<PageFill>(n, f.a->split > 0 ? f.a->split : n);
     f.page = page;
-    adjust_reservation(f.a->key, n);
-    publish(f.a->key, page, PageSource::kOrigin);
+    if (auto known = memory_.find_meta(f.a->key.kind, f.a->key.object);
+        known && known->etag != info.etag) {
+      drop_stale(f.a->key, known->etag);  // before anyone can meet the old and the new together
+    }
+    adjust_reservation(f.a->flight, n);
+    publish(f.a->flight, page, PageSource::kOrigin);
   } else if (info.etag != f.page->etag || info.size != f.page->object_size) {
     return nullptr;  // the other part saw another version: the fetch fails
   }
@@ -91,6 +104,9 @@ void PageFetcher::on_part_done(std::shared_ptr<OriginFill> f, std::size_t part,
   // split): S3 answers InvalidRange; part 0 decides.
   const bool empty_tail = part == 1 && r.get.outcome == base::Outcome::kInvalidRange &&
                           (!f->page || f->page->fill->part_start(1) == f->page->body.size);
+  if (r.get.outcome == base::Outcome::kPreconditionFailed && !f->a->opts.if_match.empty()) {
+    drop_stale(f->a->key, f->a->opts.if_match);
+  }
   if (r.get.outcome != base::Outcome::kOk && !empty_tail) {
     return fail_origin_fill(*f, r.get.outcome, r.get.message);
   }
@@ -101,10 +117,22 @@ void PageFetcher::on_part_done(std::shared_ptr<OriginFill> f, std::size_t part,
   complete_origin_fill(*f);
 }
 
+// The origin no longer holds version `etag` of the object (a reader asked for that version and
+// the origin answered with another): its cached pages of that version are dropped, so the next
+// read fetches the new version instead of meeting the old one again.
+void PageFetcher::drop_stale(const base::PageKey& key, const std::string& etag) {
+  const auto known = memory_.find_meta(key.kind, key.object);
+  if (!known || known->etag != etag) return;
+  const std::size_t dropped = memory_.erase_object(key.kind, key.object);
+  erase_from_disk(key.kind, &key.object);
+  SHOAL_LOG(kInfo, "origin: " << key.kind << "/" << key.object << " changed from ETag " << etag
+                              << "; dropped " << dropped << " cached pages");
+}
+
 void PageFetcher::complete_origin_fill(OriginFill& f) {
   const Attempt& a = *f.a;
   const std::shared_ptr<Page> page = f.page;
-  if (!page->fill->complete()) {  // a part ended short: never cache a gap
+  if (page->fill->ready(0) != page->body.size) {  // a part ended short: never cache a gap
     return fail_origin_fill(f, base::Outcome::kMalformed, "the page ended with bytes missing");
   }
   f.ended = true;
@@ -113,12 +141,14 @@ void PageFetcher::complete_origin_fill(OriginFill& f) {
   metrics_.origin_seconds.observe(
       {page->bucket},
       std::chrono::duration<double>(std::chrono::steady_clock::now() - a.started).count());
-  // Cached before the flight ends, so a get() in between finds one or the other.
+  // Cached before its readers are woken and before the flight ends, so whoever learns that the
+  // page is complete finds it in memory, and a get() in between finds one or the other.
   if (a.cache) {
-    take_reservation(a.key);
+    take_reservation(a.flight);
     memory_.insert(a.key, page);
   }
-  finish(a.key, PageResult{base::Outcome::kOk, page, PageSource::kOrigin, {}});
+  page->fill->complete();
+  finish(a.flight, PageResult{base::Outcome::kOk, page, PageSource::kOrigin, {}});
 }
 
 void PageFetcher::fail_origin_fill(OriginFill& f, base::Outcome o, std::string message) {
@@ -132,7 +162,7 @@ void PageFetcher::fail_origin_fill(OriginFill& f, base::Outcome o, std::string m
   PageResult r;
   r.outcome = o;
   r.message = std::move(message);
-  finish(f.a->key, std::move(r));
+  finish(f.a->flight, std::move(r));
 }
 
 }  // namespace shoal::node

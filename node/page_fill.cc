@@ -45,6 +45,12 @@ void PageFill::when_ready(std::uint64_t from, std::uint64_t want, boost::asio::a
   boost::asio::post(ex, std::move(fn));
 }
 
+void PageFill::when_ended(boost::asio::any_io_executor ex, std::function<void()> fn) {
+  on_end([ex = std::move(ex), fn = std::move(fn)](State) mutable {
+    boost::asio::post(ex, std::move(fn));
+  });
+}
+
 void PageFill::on_end(std::function<void(State)> fn) {
   {
     std::lock_guard lock(mu_);

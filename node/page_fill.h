@@ -60,6 +60,9 @@ class PageFill {
   // state()); at once when that holds already.
   void when_ready(std::uint64_t from, std::uint64_t want, boost::asio::any_io_executor ex,
                   std::function<void()> fn);
+  // Posts `fn` to `ex` once the fill ended (complete or failed; check state()); at once when it
+  // has ended already.
+  void when_ended(boost::asio::any_io_executor ex, std::function<void()> fn);
   // Runs `fn(state)` once when the fill ends (kComplete or kFailed), inline on the ending
   // thread; at once, inline, when it has ended already. `fn` must not block.
   void on_end(std::function<void(State)> fn);

@@ -236,9 +236,8 @@ std::string stats_report(const ReportSources& in) {
         {"in_flight", org.in_flight},
         {"fetches_in_flight", m.origin_in_flight.load()},
         {"pages_filled", fills},
-        {"gets_per_page", fills ? static_cast<double>(m.origin_page_gets.load()) /
-                                      static_cast<double>(fills)
-                                : 0.0},
+        {"gets_per_page",
+         fills ? static_cast<double>(m.origin_page_gets.load()) / static_cast<double>(fills) : 0.0},
         {"bytes_per_page",
          fills ? static_cast<double>(org.bytes) / static_cast<double>(fills) : 0.0}}},
   };
@@ -304,8 +303,7 @@ std::string metrics_report(const ReportSources& in) {
             static_cast<double>(org.in_flight));
   out.gauge("shoal_origin_retries", "Origin attempts retried (since start)",
             static_cast<double>(org.retries));
-  out.counter("shoal_origin_page_fills_total",
-              "Pages filled from the origin (complete or failed)",
+  out.counter("shoal_origin_page_fills_total", "Pages filled from the origin (complete or failed)",
               static_cast<double>(m.origin_page_fills.load()));
   out.counter("shoal_origin_page_gets_total",
               "Origin GET requests of page fills (parts, hedges, resumes, retries)",
