@@ -237,7 +237,7 @@ void AdminApi::warm(std::shared_ptr<Call> c) {
 void AdminApi::warm_first_page(std::shared_ptr<WarmJob> job) {
   const std::uint64_t p = host_.config().page_size;
   job->first_page = job->range.first / p;
-  host_.fetcher().get(
+  host_.fetcher().get_complete(
       base::PageKey{job->kind, job->object, job->first_page}, job->opts, job->call->ex,
       [this, job, p](PageResult r) {
         if (r.outcome == base::Outcome::kInvalidRange && !job->has_range) {
@@ -276,22 +276,22 @@ void AdminApi::warm_next(std::shared_ptr<WarmJob> job) {
   while (!job->failure && job->running < kWarmConcurrency && job->next_page <= job->last_page) {
     const std::uint64_t page = job->next_page++;
     ++job->running;
-    host_.fetcher().get(base::PageKey{job->kind, job->object, page}, job->opts, job->call->ex,
-                        [this, job, page](PageResult r) {
-                          --job->running;
-                          if (r.outcome == base::Outcome::kOk) {
-                            ++job->pages;
-                            job->bytes += r.page->body.size;
-                            ++job->sources[source_name(r.source)];
-                          } else if (!job->failure) {
-                            job->failure =
-                                error_response(node::client_status(r.outcome),
-                                               "page " + std::to_string(page) + ": " +
-                                                   std::string(base::outcome_name(r.outcome)) +
-                                                   (r.message.empty() ? "" : ": " + r.message));
-                          }
-                          warm_next(job);
-                        });
+    host_.fetcher().get_complete(base::PageKey{job->kind, job->object, page}, job->opts,
+                                 job->call->ex, [this, job, page](PageResult r) {
+                                   --job->running;
+                                   if (r.outcome == base::Outcome::kOk) {
+                                     ++job->pages;
+                                     job->bytes += r.page->body.size;
+                                     ++job->sources[source_name(r.source)];
+                                   } else if (!job->failure) {
+                                     job->failure = error_response(
+                                         node::client_status(r.outcome),
+                                         "page " + std::to_string(page) + ": " +
+                                             std::string(base::outcome_name(r.outcome)) +
+                                             (r.message.empty() ? "" : ": " + r.message));
+                                   }
+                                   warm_next(job);
+                                 });
   }
   if (job->running == 0 && (job->failure || job->next_page > job->last_page)) warm_done(job);
 }

@@ -1,6 +1,8 @@
 // The /fetch response of a connection (the contract is node/http_session.h's): the request's
-// range resolved (HEAD and suffix ranges learn the object's size first), the header, then the
-// body streamed page by page from PageFetcher with a window of readahead_pages pages,
+// range resolved (HEAD and suffix ranges learn the object's size first), the header (as soon as
+// the first page's head is validated, before its bytes are all there), then the body streamed
+// page by page from PageFetcher with a window of readahead_pages pages, each page's bytes sent
+// as they land (Page::ready, PageFill::when_ready),
 // If-Match on every page after the first, writes of at most kWriteSlice bytes with the write
 // timeout re-armed, C0-Status for the first page and as trailers for the others, and the
 // connection closed when a page cannot be sent correctly after the header went out.
@@ -32,6 +34,10 @@
 namespace shoal::node {
 
 inline constexpr std::size_t kWriteSlice = 1 << 20;  // bytes per write; the timeout re-arms each
+// While a page fills, a response waits for this many more bytes (or the page's end) before it
+// writes again: small enough that bytes go out about as they arrive from the origin (~1 ms at
+// 60 MB/s), large enough not to wake per curl buffer.
+inline constexpr std::size_t kStreamWake = 64 << 10;
 
 template <class Derived>
 class FetchResponse : public HttpConnection<Derived> {
@@ -283,7 +289,7 @@ class FetchResponse : public HttpConnection<Derived> {
       return;
     }
     PageResult& r = *front.result;
-    if (slice_offset_ == 0 && front.page != first_page_) {
+    if (!front.checked && front.page != first_page_) {
       if (r.outcome != base::Outcome::kOk) {
         this->host_.metrics().pages.add({"error"});
         return abort_body("page " + std::to_string(front.page) + ": " +
@@ -295,6 +301,7 @@ class FetchResponse : public HttpConnection<Derived> {
                           ", response began with " + etag_);
       }
       this->host_.metrics().pages.add({page_outcome(r.source)});
+      front.checked = true;
       std::uint64_t first = std::max(range_.first, page_start(front.page));
       trailers_.push_back(
           c0_status(first, std::min(range_.last, page_end(front.page)), r.page->bucket,
@@ -316,8 +323,24 @@ class FetchResponse : public HttpConnection<Derived> {
                               base + p.body.size < std::min(size_, page_start(front.page + 1)))) {
       return abort_body("page " + std::to_string(front.page) + " is shorter than the range");
     }
+    // A page being filled: send what is there; wait (on the origin, not the client) for more.
+    const std::uint64_t ready = p.ready(begin);
+    if (ready == 0) {
+      if (p.failed()) {
+        this->host_.metrics().pages.add({"error"});
+        return abort_body("page " + std::to_string(front.page) +
+                          " failed after the header: " + p.fill->failure_message());
+      }
+      this->lowest().expires_never();
+      p.fill->when_ready(begin, std::min<std::uint64_t>(end - begin, kStreamWake),
+                         this->derived().executor(),
+                         [self = this->derived().shared_from_this(), gen = this->gen_] {
+                           if (gen == self->gen_) self->pump();
+                         });
+      return;
+    }
     const std::size_t n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(end - begin, kWriteSlice));
+        static_cast<std::size_t>(std::min<std::uint64_t>({end - begin, kWriteSlice, ready}));
     net::const_buffer data(p.body.data.get() + begin, n);
     const bool last_slice = begin + n == end;
     this->lowest().expires_after(std::chrono::milliseconds(this->cfg_.write_timeout_ms));
@@ -343,6 +366,8 @@ class FetchResponse : public HttpConnection<Derived> {
     this->host_.metrics().egress_bytes.add({}, n);
     if (last_slice) {
       slice_offset_ = 0;
+      // This response got what it needed of the page: its fetch should finish (and cache it).
+      if (auto& r = window_.front().result; r && r->demand) r->demand->satisfy();
       window_.pop_front();
       fill_window(range_.first, range_.last, etag_);
     } else {
@@ -423,6 +448,7 @@ class FetchResponse : public HttpConnection<Derived> {
   struct Slot {
     std::uint64_t page;
     std::optional<PageResult> result;
+    bool checked = false;  // its ETag was checked and its C0-Status trailer recorded
   };
 
   bool aborted_ = false;

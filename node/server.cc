@@ -346,7 +346,7 @@ bool Server::start_cluster(const peer::ClusterKey& key) {
     return false;
   }
   try {
-    cluster_ = std::make_unique<Cluster>(peer_loop_, std::move(cc), *key, *fetcher_,
+    cluster_ = std::make_unique<Cluster>(peer_loop_, std::move(cc), key, *fetcher_,
                                          cfg_.fetch_rules(), metrics_, cfg_.page_size);
     cluster_->start();
   } catch (const std::exception& e) {

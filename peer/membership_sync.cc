@@ -188,6 +188,10 @@ void Membership::Impl::serve(tcp::socket socket) {
     bump(&MembershipCounters::tcp_errors);
     return;  // the socket closes on destruction
   }
+  // Frames of page streams are written back to back: Nagle would hold a small one until the
+  // peer's delayed ACK (tens of ms).
+  error_code nodelay_ec;
+  socket.set_option(tcp::no_delay(true), nodelay_ec);
   std::size_t& handshaking = handshakes_[remote.address()];
   if (handshaking >= config_.max_handshakes_per_source) {
     bump(&MembershipCounters::handshakes_refused);

@@ -186,4 +186,9 @@ std::optional<std::string> check_forward_response(const ForwardResponse& r) {
   return check_length("bucket", r.bucket, 0, 255);
 }
 
+std::optional<std::string> check_forward_end(const ForwardEnd& e) {
+  if (e.outcome == base::Outcome::kOk) return "outcome: ok does not end a stream early";
+  return check_length("message", e.message, 0, kMaxResponseTextBytes);
+}
+
 }  // namespace shoal::peer

@@ -106,7 +106,9 @@ class PageFetchNoOrigin : public ::testing::Test {
     PageFetchResult out;
     int calls = 0;
     PageSink sink;
-    sink.on_head = [](const ObjectInfo&, std::uint64_t) -> char* { return nullptr; };
+    sink.on_head = [](const ObjectInfo&, std::uint64_t, const std::string&) -> char* {
+      return nullptr;
+    };
     sink.on_progress = [](std::uint64_t) {};
     fetch_.fetch_page(std::move(buckets), "k", 0, length, rc, "", std::move(sink),
                       [&](PageFetchResult r) {
@@ -175,7 +177,7 @@ class PageFetchSilentOrigin : public ::testing::Test {
   PageFetchResult run(PageFetch& fetch, std::string bucket, const RequestConfig& rc) {
     PageFetchResult out;
     PageSink sink;
-    sink.on_head = [](const ObjectInfo&, std::uint64_t) -> char* { return nullptr; };
+    sink.on_head = [](const ObjectInfo&, std::uint64_t, const std::string&) -> char* { return nullptr; };
     sink.on_progress = [](std::uint64_t) {};
     bool done = false;
     fetch.fetch_page({std::move(bucket)}, "k", 0, 100, rc, "", std::move(sink),

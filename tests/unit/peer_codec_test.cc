@@ -70,6 +70,8 @@ ForwardResponse sample_response() {
   r.last_modified = "Tue, 21 Nov 2023 07:39:00 GMT";
   r.bucket = "primary";
   r.cached_at = -1;
+  r.offset = 4096;
+  r.length = 1 << 20;
   return r;
 }
 
@@ -137,8 +139,13 @@ TEST(PeerCodec, PreEncodedMessagesMatchWholePacketEncoding) {
 
 TEST(PeerCodec, RoundTripsFrameHeaders) {
   MemberRecord rec{"node-9", 4, MemberState::kAlive, sample_meta()};
-  std::vector<FrameHeader> headers = {Join{rec}, PushPull{true}, PushPull{false}, sample_request(),
-                                      sample_response()};
+  std::vector<FrameHeader> headers = {Join{rec},
+                                      PushPull{true},
+                                      PushPull{false},
+                                      sample_request(),
+                                      sample_response(),
+                                      ForwardData{7, 65536},
+                                      ForwardEnd{7, base::Outcome::kPreconditionFailed, "changed"}};
   for (const FrameHeader& in : headers) {
     FrameHeader out;
     Status st = decode_frame_header(encode_frame_header(in), &out);
@@ -434,6 +441,25 @@ TEST(PeerCodec, EnforcesForwardResponseRules) {
   Writer w;
   w.array(10).u(1).u(33).u(5).u(11).s("").u(0).s("").s("").s("").i(0);
   EXPECT_EQ(header_error(w.str()), Error::kInvalidValue);
+}
+
+TEST(PeerCodec, AnOlderForwardResponseWithoutALengthDecodesWithLengthZero) {
+  Writer w;  // version 1, type 33, nine fields: no offset, no length
+  w.array(11).u(1).u(33).u(5).u(0).s("").u(100).s("\"e\"").s("").s("b").i(0).u(0);
+  FrameHeader out;
+  ASSERT_TRUE(decode_frame_header(w.str(), &out).ok());
+  EXPECT_EQ(std::get<ForwardResponse>(out).length, 0u);
+}
+
+TEST(PeerCodec, AStreamIsNotEndedEarlyWithOk) {
+  EXPECT_EQ(header_error(encode_frame_header(ForwardEnd{1, base::Outcome::kOk, ""})),
+            Error::kInvalidValue);
+  FrameHeader out;  // a message beyond its bound is refused (by the unpack limit first)
+  EXPECT_FALSE(decode_frame_header(
+                   encode_frame_header(ForwardEnd{1, base::Outcome::kTimeout,
+                                                  std::string(kMaxResponseTextBytes + 1, 'x')}),
+                   &out)
+                   .ok());
 }
 
 // Decoding arbitrary bytes must return (any status) without crashing or throwing.
