@@ -114,16 +114,6 @@ latency_rows() {
   done
 }
 
-# start_shoald_at PORT: a fresh shoald (2 GiB memory, 16 MiB pages) reading from 127.0.0.1:PORT.
-start_shoald_at() {
-  shoald_port="$(free_port)"
-  bench_spawn "$work/shoald.log" "$shoald_bin" --listen "127.0.0.1:$shoald_port" \
-    --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$1" \
-    --s3-region us-east-1 --log-level "$shoald_log_level"
-  shoald_pid=$spawned_pid
-  wait_for_port "$shoald_port" "$shoald_pid" shoald "$work/shoald.log"
-}
-
 # restart_row: 8 pages read once through a node with 4 pages of memory and a disk tier; a clean
 # restart; is page 0 served from disk?
 restart_row() {

@@ -150,15 +150,20 @@ upload_random() {
   bench_log "uploaded s3://$bucket/$key ($bytes bytes)"
 }
 
-# start_shoald: a fresh shoald (2 GiB memory, 16 MiB pages, --log-level
-# $shoald_log_level) on a free port in front of s3rver; sets shoald_port and shoald_pid.
-start_shoald() {
+# start_shoald_at PORT: a fresh shoald (2 GiB memory, 16 MiB pages, --log-level
+# $shoald_log_level) on a free port reading from 127.0.0.1:PORT; sets shoald_port and shoald_pid.
+start_shoald_at() {
   shoald_port="$(free_port)"
   bench_spawn "$work/shoald.log" "$shoald_bin" --listen "127.0.0.1:$shoald_port" \
-    --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$s3_port" \
+    --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$1" \
     --s3-region us-east-1 --log-level "$shoald_log_level"
   shoald_pid=$spawned_pid
   wait_for_port "$shoald_port" "$shoald_pid" shoald "$work/shoald.log"
+}
+
+# start_shoald: start_shoald_at in front of s3rver itself.
+start_shoald() {
+  start_shoald_at "$s3_port"
 }
 
 # use_cluster_key: start_cluster's nodes authenticate their peer port with a fresh random cluster
