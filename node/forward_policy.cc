@@ -78,9 +78,12 @@ bool ForwardPolicy::slow(const std::string& peer) const {
 
 void ForwardPolicy::count_timeout(const std::string& peer) {
   std::lock_guard lock(mu_);
-  Peer& p = peers_[peer];
-  ++p.counts.timeouts;
-  p.slow_until = std::chrono::steady_clock::now() + kSlowFor;
+  ++peers_[peer].counts.timeouts;
+}
+
+void ForwardPolicy::mark_slow(const std::string& peer) {
+  std::lock_guard lock(mu_);
+  peers_[peer].slow_until = std::chrono::steady_clock::now() + kSlowFor;
 }
 
 void ForwardPolicy::count_hedge(const std::string& peer) {

@@ -12,9 +12,10 @@
 //
 // Ranking: alive members first, in rendezvous rank order, then suspect ones in rank order
 // (rank_alive_first): a member that is suspected is still asked, but only after the others. A
-// member whose forward timed out here in the last kSlowFor (and that has not answered a head
-// since) ranks with the suspects (slow()): this node's own evidence of a gray failure, before
-// SWIM's probes reach a suspicion.
+// member that left a forward from here without a head for the whole ceiling in the last
+// kSlowFor (and has not answered a head since) ranks with the suspects (slow()): this node's own
+// evidence of a gray failure, before SWIM's probes reach a suspicion. (Passing the quantile
+// deadline alone does not: that is the tail a hedge cuts, not a failure.)
 //
 // Thread rules: ForwardPolicy is thread-safe (one mutex; every call is short).
 #pragma once
@@ -80,8 +81,10 @@ class ForwardPolicy {
   bool slow(const std::string& peer) const;
   // The first-byte deadline for a forward to `peer` now.
   std::chrono::milliseconds deadline(const std::string& peer) const;
-  // A forward to `peer` passed its deadline: counted, and the peer is slow for kSlowFor.
+  // A forward to `peer` passed its first-byte deadline, or its stream stalled.
   void count_timeout(const std::string& peer);
+  // A forward to `peer` sent no head within the ceiling: the peer is slow for kSlowFor.
+  void mark_slow(const std::string& peer);
   void count_hedge(const std::string& peer);
   void count_resume(const std::string& peer);
   // Every peer with a sample or a count, by id.

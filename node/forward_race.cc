@@ -51,19 +51,23 @@ void ForwardRace::on_deadline() {
   if (over_ || runners_[0].ended) return;
   deps_.policy.count_timeout(plan_.first.id);
   const auto ceiling = deps_.policy.config().ceiling;
-  if (deadline_ < ceiling && !deps_.budget.try_acquire(std::chrono::steady_clock::now())) {
-    // Refused: wait out the ceiling.
-    timer_.expires_after(ceiling - deadline_);
-    timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-      if (auto r = weak.lock(); r && !ec) r->on_ceiling();
-    });
-    return;
+  if (deadline_ >= ceiling) {
+    deps_.policy.mark_slow(plan_.first.id);
+    return escalate();
   }
-  escalate();
+  // Hedged now if the budget grants it; either way the ceiling still marks the peer slow (and
+  // forces the hedge when it was refused).
+  if (deps_.budget.try_acquire(std::chrono::steady_clock::now())) escalate();
+  if (over_) return;
+  timer_.expires_after(ceiling - deadline_);
+  timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (auto r = weak.lock(); r && !ec) r->on_ceiling();
+  });
 }
 
 void ForwardRace::on_ceiling() {
   if (over_ || runners_[0].ended) return;
+  deps_.policy.mark_slow(plan_.first.id);
   escalate();
 }
 

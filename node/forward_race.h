@@ -2,8 +2,8 @@
 // first, and the next member of the page's ranking when the first is slow.
 //
 // run() asks `first`. When its response head has not come by its first-byte deadline (the
-// policy's, for that peer), that is a forward timeout (counted for the peer, which is also
-// marked slow: ForwardPolicy::slow()). Then:
+// policy's, for that peer), that is a forward timeout (counted for the peer, which is
+// marked slow, ForwardPolicy::slow(), if it still has no head at the ceiling). Then:
 //   - `hedge` is set (the next member of the ranking, another node): it is asked too, if the
 //     hedge budget grants it, else once the first has waited the ceiling (a member that slow is
 //     treated as failing; the budget bounds only hedges below the ceiling). The first head of

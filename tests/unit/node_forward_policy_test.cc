@@ -81,12 +81,14 @@ TEST(ForwardPolicyTest, DeadlineFollowsThePeersOwnLatencies) {
   EXPECT_EQ(p.deadline("fast"), milliseconds(700));
 }
 
-TEST(ForwardPolicyTest, TimeoutMarksSlowUntilAHeadArrives) {
+TEST(ForwardPolicyTest, SlowUntilAHeadArrives) {
   ForwardPolicy p(ForwardDeadlineConfig{});
   EXPECT_FALSE(p.slow("a"));
   p.count_timeout("a");
   p.count_hedge("a");
   p.count_resume("a");
+  EXPECT_FALSE(p.slow("a"));  // past the quantile deadline: a tail, not a failure
+  p.mark_slow("a");
   EXPECT_TRUE(p.slow("a"));
   EXPECT_FALSE(p.slow("b"));
   auto counts = p.counts();
