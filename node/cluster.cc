@@ -1,10 +1,14 @@
 #include "node/cluster.h"
 
+#include <boost/asio/post.hpp>
+
+#include "node/forward_race.h"
 #include "node/metrics.h"
 #include "ring/base/log.h"
 #include "ring/base/page_key.h"
 
 namespace shoal::node {
+namespace net = boost::asio;
 
 namespace {
 // Members ranked per page: the owner and this many failover ranks at most.
@@ -17,10 +21,13 @@ Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer:
     : loop_(peer_loop),
       config_(std::move(config)),
       self_id_(config_.membership.node_id),
-      metrics_(metrics) {
+      metrics_(metrics),
+      policy_(config_.forward),
+      budget_(config_.forward_hedge_budget, std::chrono::seconds(10),
+              std::chrono::steady_clock::now()) {
   config_.membership.log = [](std::string_view line) { SHOAL_LOG(kInfo, "membership: " << line); };
   membership_ = std::make_unique<peer::Membership>(loop_, config_.membership, key);
-  client_ = std::make_unique<ForwardClient>(loop_, key, page_size, metrics_);
+  client_ = std::make_unique<ForwardClient>(loop_, key, page_size, metrics_, policy_);
   server_ = std::make_unique<ForwardServer>(loop_, fetcher, rules, metrics_);
   membership_->on_stream(
       [this](std::shared_ptr<peer::FrameStream> s, peer::Frame first, peer::FrameHeader header) {
@@ -57,19 +64,48 @@ std::vector<PageRouter::Target> Cluster::targets(const base::PageKey& key) const
   std::vector<Target> out;
   if (!v->ring || v->ring->empty()) return out;
   const std::uint64_t h = base::page_hash(key.kind, key.object, key.page);
+  std::vector<RankedMember> ranked;
   for (std::size_t i : v->ring->rank(h, std::min(kMaxRanks, v->ring->size()))) {
     const auto& m = v->ring->members()[i];
     const peer::MemberRecord* rec = v->find(m.id);
-    if (rec == nullptr || rec->state != peer::MemberState::kAlive) continue;  // suspect: skip
-    out.push_back(Target{m.id, rec->meta.peer_addr, m.id == v->self_id});
+    if (rec == nullptr) continue;
+    const bool self = m.id == v->self_id;
+    const bool alive = rec->state == peer::MemberState::kAlive;
+    if (!alive && rec->state != peer::MemberState::kSuspect) continue;
+    ranked.push_back(RankedMember{out.size(), !self && (!alive || policy_.slow(m.id))});
+    out.push_back(Target{m.id, rec->meta.peer_addr, self});
   }
-  return out;
+  std::vector<Target> ordered;
+  for (std::size_t i : rank_alive_first(ranked)) ordered.push_back(std::move(out[i]));
+  return ordered;
 }
 
 void Cluster::forward(const Target& target, const base::PageKey& key, const FetchOptions& opts,
                       std::function<void(PageResult)> done) {
-  client_->fetch(target.peer_addr, key, opts, membership_->view()->epoch, loop_.get_executor(),
-                 std::move(done));
+  // The members after `target` in the page's ranking: the next one is the hedge unless it is
+  // this node, and every remote one may resume a stalled stream.
+  ForwardRace::Plan plan;
+  plan.first = ForwardClient::Peer{target.id, target.peer_addr};
+  bool after = false, self_next = false;
+  for (const Target& t : targets(key)) {
+    if (t.id == target.id) {
+      after = true;
+      continue;
+    }
+    if (!after) continue;
+    if (t.self) {
+      if (!plan.hedge) self_next = true;
+      continue;
+    }
+    if (!plan.hedge && !self_next) plan.hedge = ForwardClient::Peer{t.id, t.peer_addr};
+    plan.alternates.push_back(ForwardClient::Peer{t.id, t.peer_addr});
+  }
+  const std::uint64_t epoch = membership_->view()->epoch;
+  net::post(loop_,
+            [this, plan = std::move(plan), key, opts, epoch, done = std::move(done)]() mutable {
+              ForwardRace::run(ForwardRaceDeps{loop_, *client_, policy_, budget_}, std::move(plan),
+                               key, opts, epoch, std::move(done));
+            });
 }
 
 nlohmann::json Cluster::stats_json() const {
@@ -101,7 +137,15 @@ nlohmann::json Cluster::stats_json() const {
                        {"buckets", std::move(buckets)}});
   }
   auto c = membership_->counters();
+  nlohmann::json peers = nlohmann::json::object();
+  for (const auto& [id, f] : policy_.counts()) {
+    peers[id] = {{"timeouts", f.timeouts},
+                 {"hedges", f.hedges},
+                 {"resumes", f.resumes},
+                 {"deadline_ms", f.deadline.count()}};
+  }
   return {{"epoch", v->epoch},
+          {"forward_peers", std::move(peers)},
           {"members", members},
           {"forwarded_out", metrics_.forwards_out.load()},
           {"forwarded_in", metrics_.forwards_in.load()},
@@ -157,6 +201,25 @@ void Cluster::write_metrics(PrometheusWriter& out) const {
               static_cast<double>(metrics_.forwards_refused.load()));
   out.counter("shoal_forward_fallbacks_total", "Forwards moved to the next member in the ranking",
               static_cast<double>(metrics_.forward_failovers.load()));
+  const auto per_peer = policy_.counts();
+  auto family = [&](const char* name, const char* help, auto field) {
+    out.family(name, help, "counter");
+    for (const auto& [id, f] : per_peer) out.sample({{"peer", id}}, static_cast<double>(field(f)));
+  };
+  family("shoal_forward_timeouts_total",
+         "Forwards to a peer past their first-byte deadline or stalled mid-page",
+         [](const ForwardPeerCounts& f) { return f.timeouts; });
+  family("shoal_forward_hedges_total",
+         "Forwards sent to the next member of a page's ranking because this peer was slow",
+         [](const ForwardPeerCounts& f) { return f.hedges; });
+  family("shoal_forward_resumes_total",
+         "Page streams from a peer that stalled or broke and were resumed from another member",
+         [](const ForwardPeerCounts& f) { return f.resumes; });
+  out.family("shoal_forward_deadline_seconds", "Current first-byte deadline of forwards to a peer",
+             "gauge");
+  for (const auto& [id, f] : per_peer) {
+    out.sample({{"peer", id}}, static_cast<double>(f.deadline.count()) / 1000.0);
+  }
   out.counter("shoal_forward_uncached_total",
               "Pages fetched from the origin uncached because no ranked member was reachable",
               static_cast<double>(metrics_.forward_uncached.load()));

@@ -2,6 +2,11 @@
 // pages by weighted rendezvous hashing over the live members (ring/), and single-hop forwarding
 // of misses to their owners (node/forwarding.h). Implements PageRouter for the PageFetcher.
 //
+// Gray failures: targets() ranks alive members first and suspect or slow ones after them
+// (node/forward_policy.h); forward() runs a ForwardRace (node/forward_race.h): a first-byte
+// deadline per peer, a hedge to the next remote member of the page's ranking within the hedge
+// budget, and page streams resumed from the members after it when they stall.
+//
 // Thread rules: the cluster runs on its own peer loop (one thread): membership, forwarding
 // connections and peer-port sessions. targets(), forward(), view() and the stats accessors may
 // be called from any thread.
@@ -14,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "node/forward_policy.h"
 #include "node/forwarding.h"
 #include "node/metrics.h"
 #include "node/page_fetcher.h"
@@ -22,8 +28,10 @@
 namespace shoal::node {
 
 struct ClusterConfig {
-  peer::MembershipConfig membership;  // node id, addresses, weight, timings
-  std::vector<std::string> seeds;     // --seed HOST:PORT, repeatable; self is skipped
+  peer::MembershipConfig membership;   // node id, addresses, weight, timings
+  std::vector<std::string> seeds;      // --seed HOST:PORT, repeatable; self is skipped
+  ForwardDeadlineConfig forward;       // forward deadlines (node/forward_policy.h)
+  double forward_hedge_budget = 0.05;  // hedges per forward over 10 s (--hedge-budget)
 };
 
 class Cluster : public PageRouter {
@@ -69,6 +77,9 @@ class Cluster : public PageRouter {
   std::string self_id_;
   NodeMetrics& metrics_;
   std::unique_ptr<peer::Membership> membership_;
+  // Forward deadlines, per-peer latencies and counts; the forward hedge budget (10 s window).
+  ForwardPolicy policy_;
+  origin::HedgeBudget budget_;
   std::unique_ptr<ForwardClient> client_;
   std::unique_ptr<ForwardServer> server_;
 };

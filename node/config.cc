@@ -108,6 +108,7 @@ std::optional<std::string> NodeConfig::validate() const {
     }
     if (gossip_interval_ms < 5) return "--gossip-interval-ms: must be >= 5";
     if (push_pull_interval_ms < 100) return "--push-pull-interval-ms: must be >= 100";
+    if (auto e = forward_deadlines().validate()) return e;
   } else if (auto flag = cluster_flag_set()) {
     return *flag + ": needs --peer-listen";
   }
@@ -151,7 +152,18 @@ std::optional<std::string> NodeConfig::cluster_flag_set() const {
   if (probe_timeout_ms != d.probe_timeout_ms) return "--probe-timeout-ms";
   if (gossip_interval_ms != d.gossip_interval_ms) return "--gossip-interval-ms";
   if (push_pull_interval_ms != d.push_pull_interval_ms) return "--push-pull-interval-ms";
+  if (forward_deadline_min_ms != d.forward_deadline_min_ms) return "--forward-deadline-min-ms";
+  if (forward_deadline_max_ms != d.forward_deadline_max_ms) return "--forward-deadline-max-ms";
+  if (forward_stall_ms != d.forward_stall_ms) return "--forward-stall-ms";
   return std::nullopt;
+}
+
+ForwardDeadlineConfig NodeConfig::forward_deadlines() const {
+  ForwardDeadlineConfig c;
+  c.floor = std::chrono::milliseconds(forward_deadline_min_ms);
+  c.ceiling = std::chrono::milliseconds(forward_deadline_max_ms);
+  c.stall = std::chrono::milliseconds(forward_stall_ms);
+  return c;
 }
 
 std::string with_disk_flag(const std::string& message) {

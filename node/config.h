@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "node/bucket_policy.h"
+#include "node/forward_policy.h"
 #include "node/store/disk_tier.h"
 #include "origin/request_config.h"
 #include "origin/s3_config.h"
@@ -57,6 +58,11 @@ struct NodeConfig {
   int probe_timeout_ms = 500;         // --probe-timeout-ms
   int gossip_interval_ms = 200;       // --gossip-interval-ms
   int push_pull_interval_ms = 30000;  // --push-pull-interval-ms
+  // Forward deadlines (node/forward_policy.h): first byte within the peer's p99, clamped.
+  int forward_deadline_min_ms = 50;    // --forward-deadline-min-ms
+  int forward_deadline_max_ms = 1000;  // --forward-deadline-max-ms
+  int forward_stall_ms = 1000;         // --forward-stall-ms: most time between page frames
+  ForwardDeadlineConfig forward_deadlines() const;
   bool cluster_enabled() const { return !peer_listen.empty(); }
   origin::RequestConfig origin_request;  // defaults for C0-Config keys
 

@@ -277,6 +277,15 @@ struct ClusterFlags {
     app.add_option("--push-pull-interval-ms", cfg.push_pull_interval_ms,
                    "Full state sync period (TCP)")
         ->capture_default_str();
+    app.add_option("--forward-deadline-min-ms", cfg.forward_deadline_min_ms,
+                   "Least first-byte deadline of a forward (the peer's p99 is clamped to it)")
+        ->capture_default_str();
+    app.add_option("--forward-deadline-max-ms", cfg.forward_deadline_max_ms,
+                   "Most first-byte deadline of a forward; a forward this slow is always hedged")
+        ->capture_default_str();
+    app.add_option("--forward-stall-ms", cfg.forward_stall_ms,
+                   "A forwarded page stream silent this long is resumed from the next member")
+        ->capture_default_str();
   }
 };
 

@@ -37,14 +37,19 @@ struct ForwardClient::Conn {
 };
 
 ForwardClient::ForwardClient(net::io_context& peer_loop, peer::ClusterKey key,
-                             std::uint64_t page_size, NodeMetrics& metrics)
-    : loop_(peer_loop), key_(std::move(key)), page_size_(page_size), metrics_(metrics) {}
+                             std::uint64_t page_size, NodeMetrics& metrics, ForwardPolicy& policy)
+    : loop_(peer_loop),
+      key_(std::move(key)),
+      page_size_(page_size),
+      metrics_(metrics),
+      policy_(policy) {}
 
 ForwardClient::~ForwardClient() = default;
 
-void ForwardClient::fetch(const std::string& peer_addr, const base::PageKey& key,
-                          const FetchOptions& opts, std::uint64_t epoch, net::any_io_executor ex,
-                          PageFetcher::PageHandler done) {
+std::uint64_t ForwardClient::start(const Peer& target, const base::PageKey& key,
+                                   const FetchOptions& opts, std::uint64_t epoch,
+                                   std::vector<Peer> alternates, net::any_io_executor ex,
+                                   PageFetcher::PageHandler done) {
   peer::ForwardRequest req;
   req.kind = key.kind;
   req.object = key.object;
@@ -55,25 +60,30 @@ void ForwardClient::fetch(const std::string& peer_addr, const base::PageKey& key
   req.sender_epoch = epoch;
   req.offset = opts.slice_offset;
   req.length = opts.slice_length;
-  auto timeout = opts.config.operation_timeout + kForwardGrace;
-  Pending pending{std::move(ex), std::move(done), nullptr, key.page};
-  net::post(loop_, [this, peer_addr, req = std::move(req), timeout,
-                    pending = std::move(pending)]() mutable {
-    start(peer_addr, std::move(req), timeout, std::move(pending));
-  });
+  req.if_match = opts.if_match;
+  Pending pending;
+  pending.ex = std::move(ex);
+  pending.done = std::move(done);
+  pending.tail.req = req;
+  pending.tail.alternates = std::move(alternates);
+  const std::uint64_t id = next_id_;
+  send_request(target, std::move(req), opts.config.operation_timeout + kForwardGrace,
+               std::move(pending));
+  return id;
 }
 
-void ForwardClient::start(const std::string& peer_addr, peer::ForwardRequest req,
-                          std::chrono::milliseconds timeout, Pending pending) {
+void ForwardClient::send_request(const Peer& target, peer::ForwardRequest req,
+                                 std::chrono::milliseconds timeout, Pending pending) {
   const std::uint64_t id = next_id_++;
   req.request_id = id;
+  pending.peer = target.id;
+  pending.sent = std::chrono::steady_clock::now();
   pending.timer = std::make_unique<net::steady_timer>(loop_, timeout);
   pending.timer->async_wait([this, id](boost::system::error_code ec) {
     if (!ec) complete(id, transport_error("no answer in time"));
   });
   pending_.emplace(id, std::move(pending));
-  auto c = connection(peer_addr);
-  pending_conn_[id] = c;
+  auto c = connection(target.addr);
   c->ids.push_back(id);
   if (c->ready) {
     send(c, req);
@@ -160,28 +170,47 @@ void ForwardClient::on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame) 
 // its bytes arrive in this frame's payload and the ForwardData frames after it.
 void ForwardClient::on_head(const std::shared_ptr<Conn>& c, const peer::ForwardResponse& resp,
                             base::Bytes payload) {
+  auto it = pending_.find(resp.request_id);
+  if (it == pending_.end()) return;  // cancelled or given up: its frames are ignored
+  Pending pending = std::move(it->second);
+  pending_.erase(it);
+  if (pending.timer) pending.timer->cancel();
+  std::erase(c->ids, resp.request_id);
+  policy_.record(pending.peer, std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - pending.sent));
+  if (pending.tail.page) return on_resume_head(c, std::move(pending), resp, std::move(payload));
   PageResult r;
   r.outcome = resp.outcome;
   r.message = resp.message;
   r.source = PageSource::kPeer;
+  auto deliver = [&pending](PageResult r) {
+    net::post(pending.ex,
+              [done = std::move(pending.done), r = std::move(r)]() mutable { done(std::move(r)); });
+  };
   if (resp.outcome != base::Outcome::kOk) {
     if (r.message.empty()) {
       r.message = "owner answered " + std::string(base::outcome_name(resp.outcome));
     }
-    return complete(resp.request_id, std::move(r));
+    return deliver(std::move(r));
   }
-  auto pending = pending_.find(resp.request_id);
-  const std::uint64_t page = pending == pending_.end() ? 0 : pending->second.page;
+  const std::uint64_t page = pending.tail.req.page;
   // The stream must fit the page and the object; a legacy head without a length is its payload.
   const std::uint64_t length = resp.length > 0 ? resp.length : payload.size;
   const std::uint64_t page_bytes = page_length(resp.object_size, page_size_, page);
   if (length == 0 || resp.offset >= page_bytes || length > page_bytes - resp.offset ||
       payload.size > length) {
     metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
+    deliver(transport_error("page stream does not fit the page"));
     return fail(c, "page stream of " + std::to_string(length) + " bytes at " +
                        std::to_string(resp.offset) + " does not fit the page");
   }
   auto p = std::make_shared<Page>();
+  p->object_size = resp.object_size;
+  p->etag = resp.etag;
+  p->last_modified = resp.last_modified;
+  p->bucket = resp.bucket;
+  p->cached_at = resp.cached_at;
+  p->body_offset = resp.offset;
   if (payload.size == length) {
     p->body = std::move(payload);  // all of it in the head: adopted, not copied
   } else {
@@ -190,31 +219,65 @@ void ForwardClient::on_head(const std::shared_ptr<Conn>& c, const peer::ForwardR
     std::memcpy(p->body.data.get(), payload.data.get(), payload.size);
     p->fill = std::make_shared<PageFill>(length, length);
     p->fill->advance(0, payload.size);
-    // The request's timer now bounds the stream (complete() below no longer owns it).
-    Stream stream{p, payload.size, c, std::move(pending->second.timer)};
-    stream.timer->async_wait([this, id = resp.request_id](boost::system::error_code ec) {
-      if (!ec) expire_stream(id);
-    });
-    streams_[resp.request_id] = std::move(stream);
+    Tail tail = std::move(pending.tail);
+    tail.page = p;
+    tail.req.offset = resp.offset;
+    tail.req.length = length;
+    add_stream(resp.request_id, std::move(tail), payload.size, c, pending.peer);
   }
-  p->object_size = resp.object_size;
-  p->etag = resp.etag;
-  p->last_modified = resp.last_modified;
-  p->bucket = resp.bucket;
-  p->cached_at = resp.cached_at;
-  p->body_offset = resp.offset;
   metrics_.peer_ingress_bytes.fetch_add(payload.size, std::memory_order_relaxed);
   r.page = std::move(p);
-  complete(resp.request_id, std::move(r));
+  deliver(std::move(r));
+}
+
+void ForwardClient::on_resume_head(const std::shared_ptr<Conn>& c, Pending pending,
+                                   const peer::ForwardResponse& resp, base::Bytes payload) {
+  Tail tail = std::move(pending.tail);
+  const Page& p = *tail.page;
+  const std::uint64_t from = tail.base;
+  // The rest of the page, from the same object version, nothing else.
+  const bool fits = resp.outcome == base::Outcome::kOk && resp.etag == p.etag &&
+                    resp.object_size == p.object_size && resp.offset == tail.req.offset &&
+                    resp.length == tail.req.length && payload.size <= resp.length;
+  if (!fits) {
+    const std::string why = resp.outcome != base::Outcome::kOk
+                                ? std::string(base::outcome_name(resp.outcome))
+                                : "a head that does not continue the page";
+    return resume_from_next(std::move(tail), from, base::Outcome::kTransportError,
+                            "resume from " + pending.peer + ": " + why);
+  }
+  std::memcpy(tail.page->body.data.get() + from, payload.data.get(), payload.size);
+  metrics_.peer_ingress_bytes.fetch_add(payload.size, std::memory_order_relaxed);
+  const std::uint64_t received = from + payload.size;
+  tail.page->fill->advance(0, received);
+  if (received == p.body.size) {
+    tail.page->fill->complete();
+    return;
+  }
+  add_stream(resp.request_id, std::move(tail), received, c, pending.peer);
+}
+
+void ForwardClient::add_stream(std::uint64_t id, Tail tail, std::uint64_t received,
+                               const std::shared_ptr<Conn>& c, std::string peer) {
+  Stream s{std::move(tail), received, c, std::make_unique<net::steady_timer>(loop_),
+           std::move(peer)};
+  arm_stall(id, streams_.insert_or_assign(id, std::move(s)).first->second);
+}
+
+void ForwardClient::arm_stall(std::uint64_t id, Stream& s) {
+  s.timer->expires_after(policy_.config().stall);
+  s.timer->async_wait([this, id](boost::system::error_code ec) {
+    if (!ec) resume(id, base::Outcome::kTimeout, "the page stream stalled");
+  });
 }
 
 void ForwardClient::on_data(const std::shared_ptr<Conn>& c, const peer::ForwardData& data,
                             std::string_view bytes) {
   auto it = streams_.find(data.request_id);
-  if (it == streams_.end()) return;  // a stream this side gave up on (timeout)
+  if (it == streams_.end()) return;  // a stream this side gave up on (stalled, cancelled)
   Stream& s = it->second;
-  Page& p = *s.page;
-  if (data.at != s.received || bytes.size() > p.body.size - s.received) {
+  Page& p = *s.tail.page;
+  if (s.tail.base + data.at != s.received || bytes.size() > p.body.size - s.received) {
     metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
     return fail(c, "page stream out of order or too long");
   }
@@ -223,28 +286,69 @@ void ForwardClient::on_data(const std::shared_ptr<Conn>& c, const peer::ForwardD
   metrics_.peer_ingress_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
   p.fill->advance(0, s.received);
   if (s.received == p.body.size) {
-    auto page = std::move(s.page);
-    if (s.timer) s.timer->cancel();
+    auto page = std::move(s.tail.page);
+    s.timer->cancel();
     streams_.erase(it);
     page->fill->complete();
+    return;
   }
+  arm_stall(data.request_id, s);
 }
 
-void ForwardClient::expire_stream(std::uint64_t id) {
+void ForwardClient::resume(std::uint64_t id, base::Outcome why, const std::string& message) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
-  auto page = std::move(it->second.page);
+  Stream s = std::move(it->second);
   streams_.erase(it);
-  page->fill->fail(base::Outcome::kTimeout, "peer: the page stream stalled past its deadline");
+  s.timer->cancel();
+  SHOAL_LOG(kWarn, "page stream from " << s.peer << ": " << message << " after " << s.received
+                                       << " of " << s.tail.page->body.size << " bytes");
+  if (why == base::Outcome::kTimeout) policy_.count_timeout(s.peer);
+  if (!s.tail.alternates.empty()) policy_.count_resume(s.peer);
+  resume_from_next(std::move(s.tail), s.received, why, message);
+}
+
+// The rest of the page [received, end) from the next alternate, with If-Match on its ETag.
+void ForwardClient::resume_from_next(Tail tail, std::uint64_t received, base::Outcome why,
+                                     const std::string& message) {
+  if (tail.alternates.empty() || closing_) {
+    tail.page->fill->fail(why, "peer: " + message + "; no member left to resume from");
+    return;
+  }
+  const Peer next = tail.alternates.front();
+  tail.alternates.erase(tail.alternates.begin());
+  const Page& p = *tail.page;
+  tail.base = received;
+  tail.req.offset = p.body_offset + received;
+  tail.req.length = p.body.size - received;
+  tail.req.if_match = p.etag;
+  Pending pending;
+  pending.tail = std::move(tail);
+  peer::ForwardRequest req = pending.tail.req;
+  send_request(next, std::move(req), policy_.config().ceiling + policy_.config().stall,
+               std::move(pending));
 }
 
 void ForwardClient::on_end(const peer::ForwardEnd& end) {
   auto it = streams_.find(end.request_id);
   if (it == streams_.end()) return;
-  auto page = std::move(it->second.page);
-  if (it->second.timer) it->second.timer->cancel();
+  auto page = std::move(it->second.tail.page);
+  it->second.timer->cancel();
   streams_.erase(it);
   page->fill->fail(end.outcome, "owner: " + end.message);
+}
+
+void ForwardClient::cancel(std::uint64_t id) {
+  if (auto it = pending_.find(id); it != pending_.end()) {
+    if (it->second.timer) it->second.timer->cancel();
+    pending_.erase(it);
+  }
+  if (auto it = streams_.find(id); it != streams_.end()) {
+    auto page = std::move(it->second.tail.page);
+    it->second.timer->cancel();
+    streams_.erase(it);
+    page->fill->fail(base::Outcome::kCancelled, "peer: the forward was cancelled");
+  }
 }
 
 void ForwardClient::fail(const std::shared_ptr<Conn>& c, const std::string& why) {
@@ -254,35 +358,37 @@ void ForwardClient::fail(const std::shared_ptr<Conn>& c, const std::string& why)
   if (c->stream) c->stream->close();
   auto it = conns_.find(c->peer_addr);
   if (it != conns_.end() && it->second == c) conns_.erase(it);
-  for (std::uint64_t id : c->ids) complete(id, transport_error(why));
-  c->ids.clear();
-  // Streams of this connection still filling cannot complete.
-  for (auto it = streams_.begin(); it != streams_.end();) {
-    if (it->second.conn.lock() != c) {
-      ++it;
-      continue;
-    }
-    auto page = std::move(it->second.page);
-    if (it->second.timer) it->second.timer->cancel();
-    it = streams_.erase(it);
-    page->fill->fail(base::Outcome::kTransportError, "peer: " + why);
+  for (std::uint64_t id : std::exchange(c->ids, {})) complete(id, transport_error(why));
+  // Streams of this connection still filling are resumed elsewhere (or fail).
+  std::vector<std::uint64_t> broken;
+  for (auto& [id, s] : streams_) {
+    if (s.conn.lock() == c) broken.push_back(id);
   }
+  for (std::uint64_t id : broken) resume(id, base::Outcome::kTransportError, why);
   c->queued.clear();
 }
 
+// A request ends without a head: its handler gets `r`, or a resume hands over to the next
+// alternate.
 void ForwardClient::complete(std::uint64_t id, PageResult r) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   Pending p = std::move(it->second);
   pending_.erase(it);
-  pending_conn_.erase(id);
   if (p.timer) p.timer->cancel();
+  if (p.tail.page) {
+    const std::uint64_t from = p.tail.base;
+    return resume_from_next(std::move(p.tail), from, r.outcome,
+                            "resume from " + p.peer + ": " + r.message);
+  }
   net::post(p.ex, [done = std::move(p.done), r = std::move(r)]() mutable { done(std::move(r)); });
 }
 
 void ForwardClient::close_all() {
+  closing_ = true;
   auto conns = conns_;
   for (auto& [addr, c] : conns) fail(c, "shutting down");
+  closing_ = false;
 }
 
 // ---- ForwardServer ------------------------------------------------------------------------------
@@ -329,6 +435,7 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
   FetchOptions opts;
   opts.config_text = req->config;
   opts.hop = true;
+  opts.if_match = req->if_match;
   peer::ForwardResponse resp;
   resp.request_id = req->request_id;
   // This node's rules, not the sender's: its bucket policy (names were checked by the codec),

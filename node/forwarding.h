@@ -9,10 +9,11 @@
 // Connections: one multiplexed FrameStream per peer address, opened on first use and reused;
 // requests carry ids and answers may come back in any order. A broken connection fails its
 // outstanding requests with kTransportError (the caller then tries the next member in the
-// page's ranking) and is reopened on the next request.
+// page's ranking; node/forward_race.h) and resumes its page streams elsewhere; it is reopened
+// on the next request.
 //
-// Thread rules: both run on the peer loop (one thread). ForwardClient::fetch() may be called
-// from any thread (it posts to the peer loop); its handler is posted to the executor passed in.
+// Thread rules: both run on the peer loop (one thread); ForwardClient's handlers are posted to
+// the executor passed in.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -25,6 +26,7 @@
 #include <unordered_map>
 
 #include "node/bucket_policy.h"
+#include "node/forward_policy.h"
 #include "node/node_metrics.h"
 #include "node/page.h"
 #include "node/page_fetcher.h"
@@ -36,17 +38,38 @@ namespace shoal::node {
 
 class ForwardClient {
  public:
+  // A member to ask: its id (for the per-peer figures of ForwardPolicy) and peer address.
+  struct Peer {
+    std::string id;
+    std::string addr;
+  };
+
+  // `policy` (first-byte latencies, stall deadline, per-peer counts) must outlive this object.
   ForwardClient(boost::asio::io_context& peer_loop, peer::ClusterKey key, std::uint64_t page_size,
-                NodeMetrics& metrics);
+                NodeMetrics& metrics, ForwardPolicy& policy);
   ~ForwardClient();
 
-  // Asks the member at `peer_addr` ("host:port") for page `key`. `epoch` is this node's
-  // membership epoch when it chose that member. The answer is bounded by the request's
-  // operation timeout plus kForwardGrace. Outcomes: the owner's (kOk with the page, or the
-  // origin's failure there), or kTransportError when the member could not be reached or the
-  // connection broke (then the caller may try the next member).
-  void fetch(const std::string& peer_addr, const base::PageKey& key, const FetchOptions& opts,
-             std::uint64_t epoch, boost::asio::any_io_executor ex, PageFetcher::PageHandler done);
+  // Asks `target` for page `key` (the slice in `opts`, or all of it). `epoch` is this node's
+  // membership epoch when it chose that member. Returns the request's id (for cancel()). `done`
+  // is posted to `ex` exactly once (unless cancelled) when the response head arrived: the
+  // owner's outcome (kOk with the page, possibly still filling, or the origin's failure there),
+  // or kTransportError when the member could not be reached, the connection broke, or no head
+  // came within the request's operation timeout plus kForwardGrace. The time to the head is
+  // recorded in the policy for `target`.
+  //
+  // A page stream that stalls (no ForwardData for the policy's stall deadline) or whose
+  // connection breaks is resumed from `alternates` in order: the remaining bytes are asked with
+  // If-Match on the page's ETag, and their head must carry the same ETag, object size, offset
+  // and length; an alternate that fails, stalls or answers otherwise hands over to the next.
+  // When none is left the page's fill fails (readers abort: never a byte of another version).
+  // Peer loop only.
+  std::uint64_t start(const Peer& target, const base::PageKey& key, const FetchOptions& opts,
+                      std::uint64_t epoch, std::vector<Peer> alternates,
+                      boost::asio::any_io_executor ex, PageFetcher::PageHandler done);
+
+  // Gives up request `id`: its handler is not called; a stream of it still filling fails
+  // (kCancelled). Frames still arriving for it are ignored. No-op for an unknown id. Peer loop.
+  void cancel(std::uint64_t id);
 
   // Closes every connection; outstanding requests fail with kTransportError. Peer loop only.
   void close_all();
@@ -55,33 +78,54 @@ class ForwardClient {
 
  private:
   struct Conn;
+  // A page stream being written into `page` from byte `base` of its body on: the original
+  // request's stream (base 0) or a resume of it.
+  struct Tail {
+    std::shared_ptr<Page> page;
+    std::uint64_t base = 0;
+    peer::ForwardRequest req;      // as sent (offset/length: this stream's part of the page)
+    std::vector<Peer> alternates;  // where to resume, in order
+  };
   struct Pending {
     boost::asio::any_io_executor ex;
-    PageFetcher::PageHandler done;
+    PageFetcher::PageHandler done;  // empty for a resume
     std::unique_ptr<boost::asio::steady_timer> timer;
-    std::uint64_t page = 0;  // the page index asked for (its stream must fit that page)
+    std::string peer;  // member id asked
+    std::chrono::steady_clock::time_point sent;
+    Tail tail;  // page set: a resume of that page's stream
   };
-  // A page whose head arrived and whose bytes are still streaming in (node/page_fill.h). The
-  // request's deadline still bounds it: a stream stalled past it fails (kTimeout).
+  // A page whose head arrived and whose bytes are still streaming in (node/page_fill.h); the
+  // timer is the stall deadline, re-armed by every ForwardData frame.
   struct Stream {
-    std::shared_ptr<Page> page;
-    std::uint64_t received = 0;
+    Tail tail;
+    std::uint64_t received = 0;  // bytes of the body there (from 0)
     std::weak_ptr<Conn> conn;
     std::unique_ptr<boost::asio::steady_timer> timer;
+    std::string peer;
   };
 
-  void start(const std::string& peer_addr, peer::ForwardRequest req,
-             std::chrono::milliseconds timeout, Pending pending);
+  void send_request(const Peer& target, peer::ForwardRequest req, std::chrono::milliseconds timeout,
+                    Pending pending);
   std::shared_ptr<Conn> connection(const std::string& peer_addr);
   void send(const std::shared_ptr<Conn>& c, const peer::ForwardRequest& req);
   void read_loop(const std::shared_ptr<Conn>& c);
   void on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame);
   void on_head(const std::shared_ptr<Conn>& c, const peer::ForwardResponse& resp,
                base::Bytes payload);
+  // A resume's head: validated against the page, then its stream continues the page.
+  void on_resume_head(const std::shared_ptr<Conn>& c, Pending pending,
+                      const peer::ForwardResponse& resp, base::Bytes payload);
   void on_data(const std::shared_ptr<Conn>& c, const peer::ForwardData& data,
                std::string_view bytes);
   void on_end(const peer::ForwardEnd& end);
-  void expire_stream(std::uint64_t id);
+  // Registers a stream of `tail` with `received` bytes there and arms its stall timer.
+  void add_stream(std::uint64_t id, Tail tail, std::uint64_t received,
+                  const std::shared_ptr<Conn>& c, std::string peer);
+  void arm_stall(std::uint64_t id, Stream& s);
+  // Stream `id` stalled or broke: resumed from its next alternate, or its page's fill fails.
+  void resume(std::uint64_t id, base::Outcome why, const std::string& message);
+  void resume_from_next(Tail tail, std::uint64_t received, base::Outcome why,
+                        const std::string& message);
   void fail(const std::shared_ptr<Conn>& c, const std::string& why);
   void complete(std::uint64_t id, PageResult r);
 
@@ -89,10 +133,11 @@ class ForwardClient {
   peer::ClusterKey key_;
   std::uint64_t page_size_;
   NodeMetrics& metrics_;
+  ForwardPolicy& policy_;
   std::uint64_t next_id_ = 1;
+  bool closing_ = false;  // close_all() ran: no resumes
   std::map<std::string, std::shared_ptr<Conn>> conns_;
   std::unordered_map<std::uint64_t, Pending> pending_;
-  std::unordered_map<std::uint64_t, std::weak_ptr<Conn>> pending_conn_;
   std::unordered_map<std::uint64_t, Stream> streams_;
 };
 

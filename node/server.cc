@@ -341,6 +341,8 @@ bool Server::start_cluster(const peer::ClusterKey& key) {
   m.gossip_interval = std::chrono::milliseconds(cfg_.gossip_interval_ms);
   m.push_pull_interval = std::chrono::milliseconds(cfg_.push_pull_interval_ms);
   cc.seeds = cfg_.seeds;
+  cc.forward = cfg_.forward_deadlines();
+  cc.forward_hedge_budget = cfg_.hedge_budget;
   if (auto e = m.validate()) {
     SHOAL_LOG(kError, "--peer-listen: " << *e);
     return false;

@@ -140,7 +140,7 @@ struct HeaderPacker {
     pk.pack(h.join_reply);
   }
   void operator()(const ForwardRequest& h) {
-    begin(10, MessageType::kForwardRequest);
+    begin(11, MessageType::kForwardRequest);
     pk.pack_uint64(h.request_id);
     pack_string(pk, h.kind);
     pack_string(pk, h.object);
@@ -152,6 +152,7 @@ struct HeaderPacker {
     pk.pack_uint64(h.sender_epoch);
     pk.pack_uint64(h.offset);
     pk.pack_uint64(h.length);
+    pack_string(pk, h.if_match);
   }
   void operator()(const ForwardResponse& h) {
     begin(10, MessageType::kForwardResponse);
@@ -530,6 +531,7 @@ void read_forward_request(Fields& f, FrameHeader* out, Status* st) {
   f.u64("sender_epoch", &h.sender_epoch);
   if (f.has_more()) f.u64("offset", &h.offset);
   if (f.has_more()) f.u64("length", &h.length);
+  if (f.has_more()) f.str("if_match", &h.if_match);
   if (st->ok()) *st = check(check_forward_request(h));
   *out = std::move(h);
 }

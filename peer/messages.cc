@@ -174,6 +174,7 @@ std::optional<std::string> check_forward_request(const ForwardRequest& r) {
     if (Reason e = base::check_bucket(b)) return e;
   }
   if (r.offset > (1ull << 40) || r.length > (1ull << 40)) return "offset/length: out of range";
+  if (Reason e = check_length("if_match", r.if_match, 0, kMaxEtagBytes)) return e;
   return check_length("config", r.config, 0, kMaxConfigBytes);
 }
 

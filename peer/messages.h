@@ -182,6 +182,10 @@ struct ForwardRequest {
   // Optional trailing fields: an older sender omits them (whole page).
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
+  // The ETag the page must have (0..kMaxEtagBytes; empty: any version). Optional trailing field:
+  // a resume from another member (node/forwarding.h) sets it, so the rest of a page stream
+  // comes from the same object version as its start.
+  std::string if_match;
   bool operator==(const ForwardRequest&) const = default;
 };
 // The answer to a ForwardRequest: its head. On kOk the asked bytes follow as a stream: the

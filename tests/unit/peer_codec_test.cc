@@ -57,6 +57,7 @@ ForwardRequest sample_request() {
   r.config = "ct=100,rt=2000";
   r.hop = true;
   r.sender_epoch = 9;
+  r.if_match = "\"v1\"";
   return r;
 }
 
