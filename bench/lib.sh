@@ -7,7 +7,7 @@
 # and the temporary directory is removed. Messages go to stderr; results are the driver's stdout.
 #
 # Globals set here: root (repository), work (temporary directory), s3_port, shoald_port,
-# shoald_bin (the binary under test), peer_auth.
+# shoald_bin (the binary under test), peer_auth; varnish_port and varnish_pid (start_varnish).
 
 bench_name="${bench_name:?set bench_name before sourcing bench/lib.sh}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -119,6 +119,23 @@ start_s3rver() {
     -d "$work/s3" -a 127.0.0.1 -p "$s3_port" --silent
   wait_for_port "$s3_port" "$spawned_pid" s3rver "$work/s3rver.log"
   bench_log "s3rver on 127.0.0.1:$s3_port"
+}
+
+# start_varnish: Varnish (bench/varnish.vcl.in: the whole object from s3rver, kept in
+# `-s malloc,1G`) in the foreground on a free port, its working directory under $work/varnish;
+# `-j none`: no privilege separation (the temporary directory is private). Sets varnish_port and
+# varnish_pid (the cache process that serves, not the manager).
+start_varnish() {
+  local dir="$work/varnish"
+  varnish_port="$(free_port)"
+  mkdir -p "$dir"
+  sed -e "s|@S3_PORT@|$s3_port|g" "$root/bench/varnish.vcl.in" >"$dir/varnish.vcl"
+  bench_spawn "$work/varnish.log" varnishd -F -j none -n "$dir/n" -a "127.0.0.1:$varnish_port" \
+    -f "$dir/varnish.vcl" -s malloc,1G
+  local manager=$spawned_pid
+  wait_for_port "$varnish_port" "$manager" varnish "$work/varnish.log"
+  varnish_pid="$(pgrep -P "$manager" varnishd | head -n 1)"
+  bench_log "varnish on 127.0.0.1:$varnish_port"
 }
 
 # start_shaped_origin: tests/tools/fault_proxy.py in front of s3rver, shaped like S3 Standard
