@@ -134,7 +134,7 @@ start_varnish() {
     -f "$dir/varnish.vcl" -s malloc,1G
   local manager=$spawned_pid
   wait_for_port "$varnish_port" "$manager" varnish "$work/varnish.log"
-  varnish_pid="$(pgrep -P "$manager" varnishd | head -n 1)"
+  varnish_pid="$(pgrep -o -P "$manager" || true)"
   bench_log "varnish on 127.0.0.1:$varnish_port"
 }
 
@@ -168,12 +168,15 @@ upload_random() {
 }
 
 # start_shoald: a fresh shoald (2 GiB memory, 16 MiB pages, --log-level
-# $shoald_log_level) on a free port in front of s3rver; sets shoald_port and shoald_pid.
+# $shoald_log_level, plus the flags in BENCH_SHOALD_ARGS, split on spaces, e.g. "--threads 4") on
+# a free port in front of s3rver; sets shoald_port and shoald_pid.
 start_shoald() {
   shoald_port="$(free_port)"
+  local extra=()
+  read -r -a extra <<<"${BENCH_SHOALD_ARGS:-}"
   bench_spawn "$work/shoald.log" "$shoald_bin" --listen "127.0.0.1:$shoald_port" \
     --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$s3_port" \
-    --s3-region us-east-1 --log-level "$shoald_log_level"
+    --s3-region us-east-1 --log-level "$shoald_log_level" "${extra[@]}"
   shoald_pid=$spawned_pid
   wait_for_port "$shoald_port" "$shoald_pid" shoald "$work/shoald.log"
 }
