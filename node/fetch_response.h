@@ -9,7 +9,10 @@
 // after the header went out.
 //
 // CRTP, over HttpConnection (node/http_connection.h), which routes /fetch requests to
-// start_fetch(). Internal to node/http_session.cc, the only file that includes it.
+// start_fetch(). Derived also supplies `static constexpr bool kGathersWrites`: true when its
+// stream writes a header-and-body buffer sequence in one call (plain TCP: one sendmsg with two
+// iovecs); false writes the header on its own first (TLS, whose stream writes a sequence's buffers
+// one record at a time). Internal to node/http_session.cc, the only file that includes it.
 //
 // Thread rules: as HttpConnection's; PageFetcher posts page results to the connection's
 // executor.
@@ -21,7 +24,6 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -222,8 +224,10 @@ class FetchResponse : public HttpConnection<Derived> {
     next_request_ = std::min(next_request_, last_page_ + 1);
     fill_window(range_.first, range_.last, etag_);
     this->finish_status_ = 206;
-    // The header goes out with the first body bytes, in one gathered write (pump()).
+    // The header goes out with the first body bytes, in one gathered write (pump()), where the
+    // stream takes a buffer sequence in one call (plain TCP); first and alone otherwise (TLS).
     head_ = serialize_head(*res_);
+    if constexpr (!Derived::kGathersWrites) return write_head_alone();
     pump();
   }
 
@@ -246,7 +250,7 @@ class FetchResponse : public HttpConnection<Derived> {
   }
 
   // Sends the header alone (the first page has no bytes yet, so the client learns the answer's
-  // header now), then goes on with pump().
+  // header now; or the stream does not gather writes), then goes on with pump().
   void write_head_alone() {
     this->lowest().expires_after(std::chrono::milliseconds(this->cfg_.write_timeout_ms));
     net::async_write(
@@ -386,13 +390,20 @@ class FetchResponse : public HttpConnection<Derived> {
     // `r.page` (a PageRef in the window's front slot) keeps the bytes alive until the write
     // completes: the slot is only dropped in on_slice_written or by abort_body, which closes the
     // socket first, and the handler holds the connection.
+    // Never an empty buffer first: an SSL stream writes only a sequence's first buffer per call,
+    // and a call that writes 0 bytes ends async_write early.
+    auto& stream = this->derived().stream();
     const net::const_buffer head(head_.data(), head_.size());
-    if (chunked_) {
-      net::async_write(this->derived().stream(), beast::buffers_cat(head, http::make_chunk(data)),
-                       whole_write, std::move(on_write));
+    if (chunked_ && head_.empty()) {
+      net::async_write(stream, http::make_chunk(data), whole_write, std::move(on_write));
+    } else if (chunked_) {
+      net::async_write(stream, beast::buffers_cat(head, http::make_chunk(data)), whole_write,
+                       std::move(on_write));
+    } else if (head_.empty()) {
+      net::async_write(stream, data, whole_write, std::move(on_write));
     } else {
-      net::async_write(this->derived().stream(), std::array<net::const_buffer, 2>{head, data},
-                       whole_write, std::move(on_write));
+      net::async_write(stream, std::array<net::const_buffer, 2>{head, data}, whole_write,
+                       std::move(on_write));
     }
   }
 
@@ -460,8 +471,9 @@ class FetchResponse : public HttpConnection<Derived> {
   // and slice) per call. Asio's default (transfer_all) caps each call at 64 KiB, which costs ~16
   // sendmsg and timer re-arms per MiB on a fast path.
   static std::size_t whole_write(const boost::system::error_code& ec, std::size_t) {
-    return ec ? 0 : std::numeric_limits<std::size_t>::max();
+    return ec ? 0 : kWriteSlice + kHeadRoom;
   }
+  static constexpr std::size_t kHeadRoom = 64 << 10;  // header and chunk framing beside a slice
 
   static std::string c0_status(std::uint64_t first, std::uint64_t last, const std::string& bucket,
                                std::int64_t cached_at) {
