@@ -7,7 +7,7 @@
 # and the temporary directory is removed. Messages go to stderr; results are the driver's stdout.
 #
 # Globals set here: root (repository), work (temporary directory), s3_port, shoald_port,
-# shoald_bin (the binary under test), peer_auth.
+# shoald_bin (the binary under test), peer_auth; varnish_port and varnish_pid (start_varnish).
 
 bench_name="${bench_name:?set bench_name before sourcing bench/lib.sh}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -121,6 +121,23 @@ start_s3rver() {
   bench_log "s3rver on 127.0.0.1:$s3_port"
 }
 
+# start_varnish: Varnish (bench/varnish.vcl.in: the whole object from s3rver, kept in
+# `-s malloc,1G`) in the foreground on a free port, its working directory under $work/varnish;
+# `-j none`: no privilege separation (the temporary directory is private). Sets varnish_port and
+# varnish_pid (the cache process that serves, not the manager).
+start_varnish() {
+  local dir="$work/varnish"
+  varnish_port="$(free_port)"
+  mkdir -p "$dir"
+  sed -e "s|@S3_PORT@|$s3_port|g" "$root/bench/varnish.vcl.in" >"$dir/varnish.vcl"
+  bench_spawn "$work/varnish.log" varnishd -F -j none -n "$dir/n" -a "127.0.0.1:$varnish_port" \
+    -f "$dir/varnish.vcl" -s malloc,1G
+  local manager=$spawned_pid
+  wait_for_port "$varnish_port" "$manager" varnish "$work/varnish.log"
+  varnish_pid="$(pgrep -o -P "$manager" || true)"
+  bench_log "varnish on 127.0.0.1:$varnish_port"
+}
+
 # start_shaped_origin: tests/tools/fault_proxy.py in front of s3rver, shaped like S3 Standard
 # (Durner et al., VLDB 2023: tens of ms to the first byte, 25-95 MiB/s per connection, median
 # 55-60): BENCH_FIRST_BYTE_MS (default 30) before every answer and BENCH_ORIGIN_BPS bytes/s
@@ -151,12 +168,15 @@ upload_random() {
 }
 
 # start_shoald_at PORT: a fresh shoald (2 GiB memory, 16 MiB pages, --log-level
-# $shoald_log_level) on a free port reading from 127.0.0.1:PORT; sets shoald_port and shoald_pid.
+# $shoald_log_level, plus the flags in BENCH_SHOALD_ARGS, split on spaces, e.g. "--threads 4") on
+# a free port reading from 127.0.0.1:PORT; sets shoald_port and shoald_pid.
 start_shoald_at() {
   shoald_port="$(free_port)"
+  local extra=()
+  read -r -a extra <<<"${BENCH_SHOALD_ARGS:-}"
   bench_spawn "$work/shoald.log" "$shoald_bin" --listen "127.0.0.1:$shoald_port" \
     --memory 2GiB --page-size 16MiB --s3-endpoint "http://127.0.0.1:$1" \
-    --s3-region us-east-1 --log-level "$shoald_log_level"
+    --s3-region us-east-1 --log-level "$shoald_log_level" "${extra[@]}"
   shoald_pid=$spawned_pid
   wait_for_port "$shoald_port" "$shoald_pid" shoald "$work/shoald.log"
 }

@@ -1,20 +1,25 @@
 // The /fetch response of a connection (the contract is node/http_session.h's): the request's
-// range resolved (HEAD and suffix ranges learn the object's size first), the header (as soon as
-// the first page's head is validated, before its bytes are all there), then the body streamed
-// page by page from PageFetcher with a window of readahead_pages pages, each page's bytes sent
-// as they land (Page::ready, PageFill::when_ready),
-// If-Match on every page after the first, writes of at most kWriteSlice bytes with the write
-// timeout re-armed, C0-Status for the first page and as trailers for the others, and the
-// connection closed when a page cannot be sent correctly after the header went out.
+// range resolved (HEAD and suffix ranges learn the object's size first), the header (once the
+// first page's head is validated: in one gathered write with the first body bytes, or alone at
+// once when the first page has no bytes yet, so it never waits on the origin), then the body
+// streamed page by page from PageFetcher with a window of readahead_pages pages, each page's bytes
+// sent as they land (Page::ready, PageFill::when_ready), If-Match on every page after the first,
+// writes of at most kWriteSlice bytes with the write timeout re-armed, C0-Status for the first page
+// and as trailers for the others, and the connection closed when a page cannot be sent correctly
+// after the header went out.
 //
 // CRTP, over HttpConnection (node/http_connection.h), which routes /fetch requests to
-// start_fetch(). Internal to node/http_session.cc, the only file that includes it.
+// start_fetch(). Derived also supplies `static constexpr bool kGathersWrites`: true when its
+// stream writes a header-and-body buffer sequence in one call (plain TCP: one sendmsg with two
+// iovecs); false writes the header on its own first (TLS, whose stream writes a sequence's buffers
+// one record at a time). Internal to node/http_session.cc, the only file that includes it.
 //
 // Thread rules: as HttpConnection's; PageFetcher posts page results to the connection's
 // executor.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <chrono>
 #include <cstdint>
@@ -219,10 +224,42 @@ class FetchResponse : public HttpConnection<Derived> {
     next_request_ = std::min(next_request_, last_page_ + 1);
     fill_window(range_.first, range_.last, etag_);
     this->finish_status_ = 206;
-    write_header([self = this->derived().shared_from_this()](beast::error_code ec) {
-      if (ec) return self->abort_body("header write: " + ec.message());
-      self->pump();
-    });
+    // The header goes out with the first body bytes, in one gathered write (pump()), where the
+    // stream takes a buffer sequence in one call (plain TCP); first and alone otherwise (TLS).
+    head_ = serialize_head(*res_);
+    if constexpr (!Derived::kGathersWrites) return write_head_alone();
+    pump();
+  }
+
+  // The response's header as bytes: start line, fields and the empty line.
+  static std::string serialize_head(http::response<http::empty_body>& res) {
+    http::response_serializer<http::empty_body> sr(res);
+    sr.split(true);
+    std::string out;
+    beast::error_code ec;
+    while (!sr.is_header_done()) {
+      sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+        const std::size_t before = out.size();
+        out.resize(before + beast::buffer_bytes(buffers));
+        net::buffer_copy(net::buffer(out.data() + before, out.size() - before), buffers);
+        sr.consume(out.size() - before);
+      });
+      if (ec) break;  // an empty_body header cannot fail to serialize
+    }
+    return out;
+  }
+
+  // Sends the header alone (the first page has no bytes yet, so the client learns the answer's
+  // header now; or the stream does not gather writes), then goes on with pump().
+  void write_head_alone() {
+    this->lowest().expires_after(std::chrono::milliseconds(this->cfg_.write_timeout_ms));
+    net::async_write(
+        this->derived().stream(), net::buffer(head_),
+        [self = this->derived().shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return self->abort_body("header write: " + ec.message());
+          self->head_.clear();
+          self->pump();
+        });
   }
 
   std::uint64_t page_start(std::uint64_t page) const { return page * page_size(); }
@@ -326,6 +363,7 @@ class FetchResponse : public HttpConnection<Derived> {
     // A page being filled: send what is there; wait (on the origin, not the client) for more.
     const std::uint64_t ready = p.ready(begin);
     if (ready == 0) {
+      if (!head_.empty()) return write_head_alone();
       if (p.failed()) {
         this->host_.metrics().pages.add({"error"});
         return abort_body("page " + std::to_string(front.page) +
@@ -348,11 +386,24 @@ class FetchResponse : public HttpConnection<Derived> {
                                                                                std::size_t) {
       self->on_slice_written(ec, n, last_slice);
     };
-    if (chunked_) {
-      net::async_write(this->derived().stream(), http::make_chunk(data), whole_slice,
+    // The header, if it has not gone out yet, and the slice in one write (one sendmsg).
+    // `r.page` (a PageRef in the window's front slot) keeps the bytes alive until the write
+    // completes: the slot is only dropped in on_slice_written or by abort_body, which closes the
+    // socket first, and the handler holds the connection.
+    // Never an empty buffer first: an SSL stream writes only a sequence's first buffer per call,
+    // and a call that writes 0 bytes ends async_write early.
+    auto& stream = this->derived().stream();
+    const net::const_buffer head(head_.data(), head_.size());
+    if (chunked_ && head_.empty()) {
+      net::async_write(stream, http::make_chunk(data), whole_write, std::move(on_write));
+    } else if (chunked_) {
+      net::async_write(stream, beast::buffers_cat(head, http::make_chunk(data)), whole_write,
                        std::move(on_write));
+    } else if (head_.empty()) {
+      net::async_write(stream, data, whole_write, std::move(on_write));
     } else {
-      net::async_write(this->derived().stream(), data, whole_slice, std::move(on_write));
+      net::async_write(stream, std::array<net::const_buffer, 2>{head, data}, whole_write,
+                       std::move(on_write));
     }
   }
 
@@ -362,6 +413,7 @@ class FetchResponse : public HttpConnection<Derived> {
           {ec == beast::error::timeout ? "write_timeout" : "disconnect"});
       return abort_body("write: " + ec.message());
     }
+    head_.clear();  // went out with this slice
     this->host_.metrics().egress.add(n);
     this->host_.metrics().egress_bytes.add({}, n);
     if (last_slice) {
@@ -415,12 +467,13 @@ class FetchResponse : public HttpConnection<Derived> {
   }
 
  private:
-  // Completion condition for body writes: hand the kernel the whole slice per write call. Asio's
-  // default (transfer_all) caps each call at 64 KiB, which costs ~16 sendmsg and timer re-arms per
-  // MiB on a fast path.
-  static std::size_t whole_slice(const boost::system::error_code& ec, std::size_t) {
-    return ec ? 0 : kWriteSlice + 64;
+  // Completion condition for body writes: hand the kernel the whole write (header, chunk framing
+  // and slice) per call. Asio's default (transfer_all) caps each call at 64 KiB, which costs ~16
+  // sendmsg and timer re-arms per MiB on a fast path.
+  static std::size_t whole_write(const boost::system::error_code& ec, std::size_t) {
+    return ec ? 0 : kWriteSlice + kHeadRoom;
   }
+  static constexpr std::size_t kHeadRoom = 64 << 10;  // header and chunk framing beside a slice
 
   static std::string c0_status(std::uint64_t first, std::uint64_t last, const std::string& bucket,
                                std::int64_t cached_at) {
@@ -463,6 +516,7 @@ class FetchResponse : public HttpConnection<Derived> {
   std::string etag_;
   std::deque<Slot> window_;
   std::vector<std::string> trailers_;
+  std::string head_;  // the serialized header while it has not been written yet
   std::optional<http::response<http::empty_body>> res_;
   std::optional<http::response_serializer<http::empty_body>> sr_;
 };

@@ -15,7 +15,6 @@
 
 #include <array>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -79,22 +78,21 @@ class HttpConnection {
   // ---- reading requests ----------------------------------------------------------------------
   // Waits (up to the idle timeout) for the next request to begin, then gives the whole header
   // --header-timeout-ms to arrive, so a client trickling its header (slowloris) is dropped
-  // without shortening keep-alive for well-behaved clients.
+  // without shortening keep-alive for well-behaved clients. The wait is a read of whatever the
+  // client sends first into buffer_ (the header parser starts from it), not a readiness wait: Asio
+  // re-registers a socket with epoll (one epoll_ctl) for every readiness wait, but not for a read.
   void do_read() {
     if (host_.draining() && requests_ > 0) return derived().do_eof();
     idle_ = true;
     if (buffer_.size() > 0 || derived().has_buffered_input()) return do_read_header();
-    if (!idle_timer_) idle_timer_.emplace(derived().executor());
-    idle_timer_->expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
-    idle_timer_->async_wait([self = derived().shared_from_this()](beast::error_code ec) {
-      if (!ec) self->lowest().socket().cancel();  // idle too long: end the wait below
-    });
-    lowest().socket().async_wait(tcp::socket::wait_read,
-                                 [self = derived().shared_from_this()](beast::error_code ec) {
-                                   self->idle_timer_->cancel();
-                                   if (ec) return self->derived().do_eof();
-                                   self->do_read_header();
-                                 });
+    lowest().expires_after(std::chrono::milliseconds(cfg_.idle_timeout_ms));
+    derived().stream().async_read_some(
+        buffer_.prepare(kFirstRead),
+        [self = derived().shared_from_this()](beast::error_code ec, std::size_t n) {
+          self->buffer_.commit(n);
+          if (ec) return self->derived().do_eof();  // idle too long, closed, or drained
+          self->do_read_header();
+        });
   }
 
   void do_read_header() {
@@ -310,6 +308,7 @@ class HttpConnection {
 
  protected:
   static std::string status_label(int status) { return std::to_string(status); }
+  static constexpr std::size_t kFirstRead = 16 * 1024;  // bytes asked for by the idle read
 
   SessionHost& host_;
   const NodeConfig& cfg_;
@@ -317,7 +316,6 @@ class HttpConnection {
   std::optional<http::request_parser<http::empty_body>> parser_;
   std::optional<http::request_parser<http::string_body>> admin_parser_;
   std::string admin_body_;
-  std::optional<net::steady_timer> idle_timer_;
   http::request<http::empty_body> req_;
   Clock::time_point started_;
   bool idle_ = false;

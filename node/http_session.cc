@@ -24,6 +24,7 @@ class PlainSession : public FetchResponse<PlainSession>,
     stream_.socket().set_option(tcp::no_delay(true), ec);
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
   }
+  static constexpr bool kGathersWrites = true;  // header and first bytes in one sendmsg
   beast::tcp_stream& stream() { return stream_; }
   bool has_buffered_input() const { return false; }
   net::any_io_executor executor() { return stream_.get_executor(); }
@@ -55,6 +56,7 @@ class TlsSession : public FetchResponse<TlsSession>,
       });
     });
   }
+  static constexpr bool kGathersWrites = false;  // the header in a record of its own, first
   beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
   // Bytes already read from the socket that a socket wait would not see: decrypted or
   // buffered records in OpenSSL, and ciphertext Asio handed to its BIO pair (e.g. a request the
