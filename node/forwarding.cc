@@ -55,6 +55,7 @@ void ForwardClient::fetch(const std::string& peer_addr, const base::PageKey& key
   req.sender_epoch = epoch;
   req.offset = opts.slice_offset;
   req.length = opts.slice_length;
+  req.cache_only = opts.cache_only;
   auto timeout = opts.config.operation_timeout + kForwardGrace;
   Pending pending{std::move(ex), std::move(done), nullptr, key.page};
   net::post(loop_, [this, peer_addr, req = std::move(req), timeout,
@@ -329,6 +330,7 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
   FetchOptions opts;
   opts.config_text = req->config;
   opts.hop = true;
+  opts.cache_only = req->cache_only;
   peer::ForwardResponse resp;
   resp.request_id = req->request_id;
   // This node's rules, not the sender's: its bucket policy (names were checked by the codec),
@@ -349,7 +351,10 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
   base::PageKey key{req->kind, req->object, req->page};
   const std::uint64_t offset = req->offset, length = req->length;
   fetcher_.get(key, opts, loop_.get_executor(),
-               [this, s, resp, offset, length](PageResult r) mutable {
+               [this, s, resp, offset, length, peek = req->cache_only](PageResult r) mutable {
+                 if (peek && r.outcome == base::Outcome::kOk) {
+                   metrics_.handoffs_served.fetch_add(1, std::memory_order_relaxed);
+                 }
                  answer(s, std::move(resp), offset, length, std::move(r));
                });
 }

@@ -140,7 +140,8 @@ struct HeaderPacker {
     pk.pack(h.join_reply);
   }
   void operator()(const ForwardRequest& h) {
-    begin(10, MessageType::kForwardRequest);
+    // cache_only goes out only when set, so every other request encodes as before.
+    begin(h.cache_only ? 11 : 10, MessageType::kForwardRequest);
     pk.pack_uint64(h.request_id);
     pack_string(pk, h.kind);
     pack_string(pk, h.object);
@@ -152,6 +153,7 @@ struct HeaderPacker {
     pk.pack_uint64(h.sender_epoch);
     pk.pack_uint64(h.offset);
     pk.pack_uint64(h.length);
+    if (h.cache_only) pk.pack(true);
   }
   void operator()(const ForwardResponse& h) {
     begin(10, MessageType::kForwardResponse);
@@ -530,6 +532,7 @@ void read_forward_request(Fields& f, FrameHeader* out, Status* st) {
   f.u64("sender_epoch", &h.sender_epoch);
   if (f.has_more()) f.u64("offset", &h.offset);
   if (f.has_more()) f.u64("length", &h.length);
+  if (f.has_more()) f.boolean("cache_only", &h.cache_only);
   if (st->ok()) *st = check(check_forward_request(h));
   *out = std::move(h);
 }

@@ -182,6 +182,11 @@ struct ForwardRequest {
   // Optional trailing fields: an older sender omits them (whole page).
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
+  // Answer only from the receiver's memory or disk: never from the origin, never by joining a
+  // fetch in progress. A page that is not there is answered kNotFound ("not cached"). A new
+  // owner asks a page's previous owner this way (docs/peer-protocol.md, "Ownership changes").
+  // Optional trailing field, sent only when true (an older receiver ignores it).
+  bool cache_only = false;
   bool operator==(const ForwardRequest&) const = default;
 };
 // The answer to a ForwardRequest: its head. On kOk the asked bytes follow as a stream: the
