@@ -123,7 +123,8 @@ std::shared_ptr<ForwardClient::Conn> ForwardClient::connection(const std::string
 }
 
 void ForwardClient::send(const std::shared_ptr<Conn>& c, const peer::ForwardRequest& req) {
-  metrics_.forwards_out.fetch_add(1, std::memory_order_relaxed);
+  // A cache-only read is no forward (counted as handoffs_asked by the fetcher).
+  if (!req.cache_only) metrics_.forwards_out.fetch_add(1, std::memory_order_relaxed);
   c->stream->async_write_frame(peer::encode_frame_header(req), {}, nullptr,
                                [this, c](boost::system::error_code ec) {
                                  if (ec) fail(c, "write: " + ec.message());
@@ -326,7 +327,7 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
                            const peer::FrameHeader& header) {
   const auto* req = std::get_if<peer::ForwardRequest>(&header);
   if (req == nullptr) return refuse(s, "expected a forward request");
-  metrics_.forwards_in.fetch_add(1, std::memory_order_relaxed);
+  if (!req->cache_only) metrics_.forwards_in.fetch_add(1, std::memory_order_relaxed);
   FetchOptions opts;
   opts.config_text = req->config;
   opts.hop = true;
