@@ -157,6 +157,9 @@ class AdminApi {
   void leave(std::shared_ptr<Call> c);
   // Waits (pool thread) until every other live member's /stats shows this node at weight 0.
   AdminResponse wait_for_weight_zero(std::chrono::milliseconds timeout);
+  // Hands the pages in memory to their new owners (Cluster::hand_off), waiting until done or
+  // shortly after `deadline`. Returns {"handed_off": pages, "handoff_tried": pages}. Pool thread.
+  nlohmann::json hand_off_pages(std::chrono::steady_clock::time_point deadline);
 
   // admin_cache.cc
   void locate(std::shared_ptr<Call> c);

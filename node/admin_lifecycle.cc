@@ -1,5 +1,7 @@
 // The admin API's lifecycle routes: POST /admin/weight, /admin/drain (weight 0, wait until every
-// live member shows it, then leave) and /admin/leave.
+// live member shows it, hand the pages in memory to their new owners, then leave) and
+// /admin/leave.
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -17,6 +19,8 @@ namespace {
 
 // Pause between two rounds of drain's confirmation polling.
 constexpr std::chrono::milliseconds kDrainPoll{200};
+// The hand-off of a drained node's pages gets the rest of the drain's timeout, and at least this.
+constexpr std::chrono::milliseconds kMinHandoff{5000};
 
 }  // namespace
 
@@ -117,10 +121,13 @@ AdminResponse AdminApi::wait_for_weight_zero(std::chrono::milliseconds timeout) 
       }
     }
     if (pending.empty() && !stopping_) {
+      const json handed = hand_off_pages(std::max(deadline, Clock::now() + kMinHandoff));
       return json_response(
           200,
           {{"id", cfg.node_id},
            {"confirmed_by", confirmed},
+           {"handed_off", handed["handed_off"]},
+           {"handoff_tried", handed["handoff_tried"]},
            {"waited_ms",
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()},
            {"leaving", true}});
@@ -132,6 +139,24 @@ AdminResponse AdminApi::wait_for_weight_zero(std::chrono::milliseconds timeout) 
   for (const auto& [id, reason] : pending) why += (why.empty() ? "" : "; ") + id + ": " + reason;
   return error_response(504, "weight 0 not confirmed within " + std::to_string(timeout.count()) +
                                  " ms by " + why + " (weight stays 0; not leaving)");
+}
+
+// Every member shows weight 0: the pages in memory this node owned go to their new owners
+// (Cluster::hand_off), so reads after it left find them there, not at the origin.
+json AdminApi::hand_off_pages(Clock::time_point deadline) {
+  auto result = std::make_shared<std::promise<Cluster::HandoffReport>>();
+  std::future<Cluster::HandoffReport> report = result->get_future();
+  host_.cluster()->hand_off(host_.fetcher().memory().resident_pages(), deadline,
+                            [result](Cluster::HandoffReport r) { result->set_value(r); });
+  // Requests still out at the deadline get a moment to answer; then the node leaves anyway.
+  if (report.wait_until(deadline + std::chrono::seconds(2)) != std::future_status::ready) {
+    SHOAL_LOG(kWarn, "admin: drain's page hand-off did not finish in time; leaving");
+    return {{"handed_off", 0}, {"handoff_tried", 0}};
+  }
+  const Cluster::HandoffReport r = report.get();
+  SHOAL_LOG(kInfo,
+            "admin: handed " << r.handed << " of " << r.tried << " pages to their new owners");
+  return {{"handed_off", r.handed}, {"handoff_tried", r.tried}};
 }
 
 void AdminApi::leave(std::shared_ptr<Call> c) {

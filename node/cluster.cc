@@ -24,7 +24,8 @@ Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer:
       metrics_(metrics),
       policy_(config_.forward),
       budget_(config_.forward_hedge_budget, std::chrono::seconds(10),
-              std::chrono::steady_clock::now()) {
+              std::chrono::steady_clock::now()),
+      history_(self_id_) {
   config_.membership.log = [](std::string_view line) { SHOAL_LOG(kInfo, "membership: " << line); };
   membership_ = std::make_unique<peer::Membership>(loop_, config_.membership, key);
   client_ = std::make_unique<ForwardClient>(loop_, key, page_size, metrics_, policy_);
@@ -33,7 +34,11 @@ Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer:
       [this](std::shared_ptr<peer::FrameStream> s, peer::Frame first, peer::FrameHeader header) {
         server_->serve(std::move(s), std::move(first), std::move(header));
       });
-  membership_->on_change([](const peer::MemberEvent& e) {
+  membership_->on_change([this](const peer::MemberEvent& e) {
+    if (e.epoch_changed) {
+      auto v = membership_->view();
+      history_.observe(v->epoch, v->ring, RingHistory::Clock::now());
+    }
     SHOAL_LOG(kInfo, "member " << e.id << ": " << (e.before ? peer::state_name(*e.before) : "new")
                                << " -> " << (e.after ? peer::state_name(*e.after) : "reaped")
                                << " (incarnation " << e.incarnation << ", epoch " << e.epoch
@@ -45,6 +50,8 @@ Cluster::~Cluster() = default;
 
 void Cluster::start() {
   membership_->start();
+  auto v = membership_->view();
+  history_.observe(v->epoch, v->ring, RingHistory::Clock::now());
   SHOAL_LOG(kInfo, "peer port " << membership_->peer_addr() << ", node " << self_id_);
   if (!config_.seeds.empty()) membership_->join(config_.seeds);
 }
@@ -108,6 +115,84 @@ void Cluster::forward(const Target& target, const base::PageKey& key, const Fetc
             });
 }
 
+std::optional<PageRouter::Target> Cluster::previous_owner(const base::PageKey& key) const {
+  auto v = membership_->view();
+  const auto now = RingHistory::Clock::now();
+  history_.observe(v->epoch, v->ring, now);
+  auto before = history_.previous(now);
+  if (!before || before->empty() || !v->ring || v->ring->empty()) return std::nullopt;
+  const std::uint64_t h = base::page_hash(key.kind, key.object, key.page);
+  const ring::Member* owner = v->ring->owner(h);
+  const ring::Member* was = before->owner(h);
+  if (owner == nullptr || owner->id != self_id_ || was == nullptr || was->id == self_id_) {
+    return std::nullopt;
+  }
+  const peer::MemberRecord* rec = v->find(was->id);
+  if (rec == nullptr || rec->state != peer::MemberState::kAlive) return std::nullopt;
+  return Target{rec->id, rec->meta.peer_addr, false};
+}
+
+struct Cluster::HandoffRun {
+  std::vector<EvictedPage> pages;
+  std::size_t next = 0;
+  std::size_t running = 0;
+  std::chrono::steady_clock::time_point deadline;
+  std::function<void(HandoffReport)> done;
+  HandoffReport report;
+  std::shared_ptr<const ring::Ring> before;
+  std::shared_ptr<const peer::MembershipView> view;
+};
+
+void Cluster::hand_off(std::vector<EvictedPage> pages,
+                       std::chrono::steady_clock::time_point deadline,
+                       std::function<void(HandoffReport)> done) {
+  auto run = std::make_shared<HandoffRun>();
+  run->pages = std::move(pages);
+  run->deadline = deadline;
+  run->done = std::move(done);
+  boost::asio::post(loop_, [this, run] {
+    run->view = membership_->view();
+    history_.observe(run->view->epoch, run->view->ring, RingHistory::Clock::now());
+    run->before = history_.previous(RingHistory::Clock::now());
+    handoff_next(run);
+  });
+}
+
+void Cluster::handoff_next(const std::shared_ptr<HandoffRun>& run) {
+  const peer::MembershipView& v = *run->view;
+  while (run->before && v.ring && run->running < kHandoffWindow && run->next < run->pages.size() &&
+         std::chrono::steady_clock::now() < run->deadline) {
+    const EvictedPage& e = run->pages[run->next++];
+    const std::uint64_t h = base::page_hash(e.key.kind, e.key.object, e.key.page);
+    const ring::Member* was = run->before->owner(h);
+    const ring::Member* owner = v.ring->owner(h);
+    if (was == nullptr || was->id != self_id_ || owner == nullptr || owner->id == self_id_ ||
+        e.page->bucket.empty()) {
+      continue;  // not ours before, or still ours: nobody would take it from here
+    }
+    const peer::MemberRecord* rec = v.find(owner->id);
+    if (rec == nullptr || rec->state != peer::MemberState::kAlive) continue;
+    FetchOptions opts;
+    opts.buckets = {e.page->bucket};
+    opts.slice_length = 1;  // the owner takes the whole page; one byte comes back
+    ++run->running;
+    ++run->report.tried;
+    client_->fetch(rec->meta.peer_addr, e.key, opts, v.epoch, loop_.get_executor(),
+                   [this, run](PageResult r) {
+                     --run->running;
+                     if (r.outcome == base::Outcome::kOk) ++run->report.handed;
+                     handoff_next(run);
+                   });
+  }
+  const bool exhausted = !run->before || !v.ring || run->next >= run->pages.size() ||
+                         std::chrono::steady_clock::now() >= run->deadline;
+  if (run->running == 0 && exhausted && run->done) {
+    auto done = std::move(run->done);
+    run->done = nullptr;
+    done(run->report);
+  }
+}
+
 nlohmann::json Cluster::stats_json() const {
   auto v = membership_->view();
   nlohmann::json members = nlohmann::json::array();
@@ -152,6 +237,9 @@ nlohmann::json Cluster::stats_json() const {
           {"forwards_refused", metrics_.forwards_refused.load()},
           {"fallbacks", metrics_.forward_failovers.load()},
           {"uncached_fetches", metrics_.forward_uncached.load()},
+          {"handoffs_asked", metrics_.handoffs_asked.load()},
+          {"handoffs_taken", metrics_.handoffs_taken.load()},
+          {"handoffs_served", metrics_.handoffs_served.load()},
           {"peer_errors", metrics_.peer_errors.load() + c.decode_errors + c.auth_failures},
           {"auth_failures", c.auth_failures},
           {"version_mismatches", c.version_mismatches},
@@ -223,6 +311,15 @@ void Cluster::write_metrics(PrometheusWriter& out) const {
   out.counter("shoal_forward_uncached_total",
               "Pages fetched from the origin uncached because no ranked member was reachable",
               static_cast<double>(metrics_.forward_uncached.load()));
+  out.counter("shoal_handoffs_asked_total",
+              "Misses of pages that moved here lately, asked of their previous owner first",
+              static_cast<double>(metrics_.handoffs_asked.load()));
+  out.counter("shoal_handoffs_taken_total",
+              "Pages taken from their previous owner instead of the origin",
+              static_cast<double>(metrics_.handoffs_taken.load()));
+  out.counter("shoal_handoffs_served_total",
+              "Cache-only reads this node answered with a page for a new owner",
+              static_cast<double>(metrics_.handoffs_served.load()));
   out.counter("shoal_peer_errors_total", "Malformed or refused peer frames and packets",
               static_cast<double>(metrics_.peer_errors.load() + c.decode_errors + c.auth_failures));
   out.counter("shoal_peer_version_mismatches_total",

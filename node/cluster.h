@@ -23,6 +23,7 @@
 #include "node/forwarding.h"
 #include "node/metrics.h"
 #include "node/page_fetcher.h"
+#include "node/ring_history.h"
 #include "peer/membership.h"
 
 namespace shoal::node {
@@ -63,6 +64,22 @@ class Cluster : public PageRouter {
   std::vector<Target> targets(const base::PageKey& key) const override;
   void forward(const Target& target, const base::PageKey& key, const FetchOptions& opts,
                std::function<void(PageResult)> done) override;
+  // Ranked under the ring before the latest change (node/ring_history.h).
+  std::optional<Target> previous_owner(const base::PageKey& key) const override;
+
+  // Hands this node's pages to their new owners before it leaves (drain): for each page in
+  // `pages` that this node owned under the previous ring but another alive member owns now,
+  // asks that owner for the page's first byte, so the owner takes the whole page from here
+  // (previous_owner, cache_only) and caches it. At most kHandoffWindow requests at a time; stops
+  // starting new ones at `deadline`. `done` runs on the peer loop with the pages handed over
+  // (the owner answered with the page) and the pages tried. Any thread.
+  struct HandoffReport {
+    std::size_t handed = 0;
+    std::size_t tried = 0;
+  };
+  static constexpr std::size_t kHandoffWindow = 8;
+  void hand_off(std::vector<EvictedPage> pages, std::chrono::steady_clock::time_point deadline,
+                std::function<void(HandoffReport)> done);
 
   std::shared_ptr<const peer::MembershipView> view() const { return membership_->view(); }
   // "members", "epoch" and peer counters for /stats.
@@ -72,6 +89,9 @@ class Cluster : public PageRouter {
   const std::string& self_id() const { return self_id_; }
 
  private:
+  struct HandoffRun;
+  void handoff_next(const std::shared_ptr<HandoffRun>& run);
+
   boost::asio::io_context& loop_;
   ClusterConfig config_;
   std::string self_id_;
@@ -82,6 +102,7 @@ class Cluster : public PageRouter {
   origin::HedgeBudget budget_;
   std::unique_ptr<ForwardClient> client_;
   std::unique_ptr<ForwardServer> server_;
+  mutable RingHistory history_;
 };
 
 }  // namespace shoal::node

@@ -61,6 +61,7 @@ std::uint64_t ForwardClient::start(const Peer& target, const base::PageKey& key,
   req.offset = opts.slice_offset;
   req.length = opts.slice_length;
   req.if_match = opts.if_match;
+  req.cache_only = opts.cache_only;
   Pending pending;
   pending.ex = std::move(ex);
   pending.done = std::move(done);
@@ -132,7 +133,8 @@ std::shared_ptr<ForwardClient::Conn> ForwardClient::connection(const std::string
 }
 
 void ForwardClient::send(const std::shared_ptr<Conn>& c, const peer::ForwardRequest& req) {
-  metrics_.forwards_out.fetch_add(1, std::memory_order_relaxed);
+  // A cache-only read is no forward (counted as handoffs_asked by the fetcher).
+  if (!req.cache_only) metrics_.forwards_out.fetch_add(1, std::memory_order_relaxed);
   c->stream->async_write_frame(peer::encode_frame_header(req), {}, nullptr,
                                [this, c](boost::system::error_code ec) {
                                  if (ec) fail(c, "write: " + ec.message());
@@ -431,11 +433,12 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
                            const peer::FrameHeader& header) {
   const auto* req = std::get_if<peer::ForwardRequest>(&header);
   if (req == nullptr) return refuse(s, "expected a forward request");
-  metrics_.forwards_in.fetch_add(1, std::memory_order_relaxed);
+  if (!req->cache_only) metrics_.forwards_in.fetch_add(1, std::memory_order_relaxed);
   FetchOptions opts;
   opts.config_text = req->config;
   opts.hop = true;
   opts.if_match = req->if_match;
+  opts.cache_only = req->cache_only;
   peer::ForwardResponse resp;
   resp.request_id = req->request_id;
   // This node's rules, not the sender's: its bucket policy (names were checked by the codec),
@@ -456,7 +459,10 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
   base::PageKey key{req->kind, req->object, req->page};
   const std::uint64_t offset = req->offset, length = req->length;
   fetcher_.get(key, opts, loop_.get_executor(),
-               [this, s, resp, offset, length](PageResult r) mutable {
+               [this, s, resp, offset, length, peek = req->cache_only](PageResult r) mutable {
+                 if (peek && r.outcome == base::Outcome::kOk) {
+                   metrics_.handoffs_served.fetch_add(1, std::memory_order_relaxed);
+                 }
                  answer(s, std::move(resp), offset, length, std::move(r));
                });
 }

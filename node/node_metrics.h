@@ -53,8 +53,13 @@ struct NodeMetrics {
   std::atomic<std::uint64_t> forwards_in{0};        // page requests served for peers
   std::atomic<std::uint64_t> forward_failovers{0};  // requests that moved to a later rank
   std::atomic<std::uint64_t> forward_uncached{0};   // pages fetched here uncached: no owner up
-  std::atomic<std::uint64_t> peer_errors{0};        // malformed or refused peer frames
-  std::atomic<std::uint64_t> forwards_refused{0};   // forwarded requests the bucket policy refused
+  // Ownership changes (PageRouter::previous_owner): pages this node asked its previous owner
+  // for, got from it, and cache-only reads it answered for a new owner with a page.
+  std::atomic<std::uint64_t> handoffs_asked{0};
+  std::atomic<std::uint64_t> handoffs_taken{0};
+  std::atomic<std::uint64_t> handoffs_served{0};
+  std::atomic<std::uint64_t> peer_errors{0};       // malformed or refused peer frames
+  std::atomic<std::uint64_t> forwards_refused{0};  // forwarded requests the bucket policy refused
   std::atomic<std::uint64_t> peer_ingress_bytes{0};
   std::atomic<std::uint64_t> peer_egress_bytes{0};
   std::atomic<std::int64_t> requests_in_flight{0};

@@ -69,6 +69,14 @@ void PageFetcher::get(const base::PageKey& key, const FetchOptions& opts,
     });
     return;
   }
+  if (opts.cache_only && !disk_) {  // nowhere else to look
+    PageResult r;
+    r.outcome = base::Outcome::kNotFound;
+    r.message = "not cached";
+    boost::asio::post(ex,
+                      [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    return;
+  }
   if (router_ != nullptr && !opts.hop && opts.slice_length > 0) {
     auto targets = router_->targets(key);
     if (!targets.empty() && !targets.front().self) {
@@ -126,7 +134,9 @@ void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
   std::shared_ptr<Flight> flight;
   {
     std::lock_guard lock(mu_);
-    auto it = flights_.find(key);
+    // A cache-only read never joins a flight (it might wait on the very member asking) and
+    // runs its own, out of the map, so nobody joins it either.
+    auto it = opts.cache_only ? flights_.end() : flights_.find(key);
     if (it != flights_.end()) {
       coalesced_.fetch_add(1, std::memory_order_relaxed);
       Flight& f = *it->second;
@@ -151,7 +161,7 @@ void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
     flight = std::make_shared<Flight>();
     flight->key = key;
     flight->waiters.push_back(Waiter{std::move(ex), std::move(done)});
-    flights_.emplace(key, flight);
+    if (!opts.cache_only) flights_.emplace(key, flight);
   }
   metrics_.origin_in_flight.fetch_add(1, std::memory_order_relaxed);
   // Pages in flight count inside --memory: make room for this one, or shed it.
@@ -215,11 +225,17 @@ void PageFetcher::start_fetch(std::shared_ptr<Flight> flight, const FetchOptions
 
 // Not in memory nor on disk: the page's owner (in a cluster) or the origin.
 void PageFetcher::start_miss(std::shared_ptr<Attempt> a) {
+  if (a->opts.cache_only) {
+    PageResult r;
+    r.outcome = base::Outcome::kNotFound;
+    r.message = "not cached";
+    return finish(a->flight, std::move(r));
+  }
   if (router_ != nullptr && !a->opts.hop) {
     a->targets = router_->targets(a->key);
     return route_next(std::move(a));
   }
-  fetch_from_origin(std::move(a));
+  fetch_owned(std::move(a));
 }
 
 // A disk read ended (on a disk I/O thread); on kOk `page`'s body holds the verified payload.
@@ -321,7 +337,7 @@ void PageFetcher::route_next(std::shared_ptr<Attempt> a) {
     return fetch_from_origin(std::move(a));
   }
   const PageRouter::Target& t = a->targets[a->target];
-  if (t.self) return fetch_from_origin(std::move(a));
+  if (t.self) return fetch_owned(std::move(a));
   router_->forward(t, a->key, a->opts, [this, a](PageResult r) {
     if (r.outcome == base::Outcome::kTransportError) {
       metrics_.forward_failovers.fetch_add(1, std::memory_order_relaxed);
@@ -330,6 +346,44 @@ void PageFetcher::route_next(std::shared_ptr<Attempt> a) {
     }
     deliver_forwarded(a->flight, std::move(r));
   });
+}
+
+void PageFetcher::fetch_owned(std::shared_ptr<Attempt> a) {
+  std::optional<PageRouter::Target> prev;
+  if (router_ != nullptr && a->cache) prev = router_->previous_owner(a->key);
+  if (!prev) return fetch_from_origin(std::move(a));
+  metrics_.handoffs_asked.fetch_add(1, std::memory_order_relaxed);
+  FetchOptions peek = a->opts;
+  peek.cache_only = true;
+  router_->forward(*prev, a->key, peek, [this, a](PageResult r) { on_handoff(a, std::move(r)); });
+}
+
+// The whole page, and the object's version this node knows (if it knows one), or nothing: a
+// page that fails to arrive goes to the origin before any reader saw a byte of it, so a
+// previous owner leaving mid-stream fails no request.
+void PageFetcher::on_handoff(std::shared_ptr<Attempt> a, PageResult r) {
+  if (r.outcome != base::Outcome::kOk) return fetch_from_origin(std::move(a));
+  const PageRef page = r.page;
+  const base::PageKey& k = a->key;
+  const bool whole = page->body_offset == 0 && page->body.size > 0 &&
+                     page->body.size == page_length(page->object_size, page_size_, k.page);
+  const auto known = memory_.find_meta(k.kind, k.object);
+  if (!whole || (known && known->etag != page->etag) ||
+      (!a->opts.if_match.empty() && page->etag != a->opts.if_match)) {
+    return fetch_from_origin(std::move(a));
+  }
+  if (page->complete()) return take_handoff(a, page);
+  page->fill->on_end([this, a, page](PageFill::State s) {
+    if (s == PageFill::State::kComplete) return take_handoff(a, page);
+    fetch_from_origin(a);
+  });
+}
+
+void PageFetcher::take_handoff(const std::shared_ptr<Attempt>& a, PageRef page) {
+  metrics_.handoffs_taken.fetch_add(1, std::memory_order_relaxed);
+  take_reservation(a->flight);
+  memory_.insert(a->key, page);
+  finish(a->flight, PageResult{base::Outcome::kOk, std::move(page), PageSource::kPeer, {}});
 }
 
 void PageFetcher::adjust_reservation(const std::shared_ptr<Flight>& flight, std::uint64_t bytes) {

@@ -47,6 +47,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -73,6 +74,10 @@ struct FetchOptions {
   // of the page alone (Page::body_offset); local fetches always yield the whole page.
   std::uint64_t slice_offset = 0;
   std::uint64_t slice_length = 0;
+  // Answer from memory or disk only (a new owner's peer read, peer::ForwardRequest::cache_only):
+  // never the origin, never a peer, never joining a fetch in progress (which could wait on the
+  // asker: a cycle). A page not here fails kNotFound, message "not cached".
+  bool cache_only = false;
 };
 
 enum class PageSource {
@@ -141,6 +146,12 @@ class PageRouter {
   // router's choosing; kTransportError means the member could not be reached.
   virtual void forward(const Target& target, const base::PageKey& key, const FetchOptions& opts,
                        std::function<void(PageResult)> done) = 0;
+  // The member that owned `key` before the cluster's latest change of placement, when this node
+  // owns it now but did not then, the change is recent and that member is still alive (a
+  // drained one included). A miss here asks it first (cache_only) before the origin.
+  virtual std::optional<Target> previous_owner(const base::PageKey& /*key*/) const {
+    return std::nullopt;
+  }
 };
 
 class PageFetcher {
@@ -227,6 +238,12 @@ class PageFetcher {
                     const store::PageMeta& meta);
   void spill(EvictedPage e);
   void route_next(std::shared_ptr<Attempt> a);
+  // This node fetches the page for the cluster: from its previous owner (when it moved here
+  // lately), else the origin.
+  void fetch_owned(std::shared_ptr<Attempt> a);
+  // The previous owner's answer: cached and served when it is the whole page, else the origin.
+  void on_handoff(std::shared_ptr<Attempt> a, PageResult r);
+  void take_handoff(const std::shared_ptr<Attempt>& a, PageRef page);
   void get_flight(const base::PageKey& key, const FetchOptions& opts,
                   boost::asio::any_io_executor ex, PageHandler done);
   void forward_slice(std::vector<PageRouter::Target> targets, std::size_t i, base::PageKey key,

@@ -140,7 +140,8 @@ struct HeaderPacker {
     pk.pack(h.join_reply);
   }
   void operator()(const ForwardRequest& h) {
-    begin(11, MessageType::kForwardRequest);
+    // cache_only goes out only when set, so every other request encodes as before.
+    begin(h.cache_only ? 12 : 11, MessageType::kForwardRequest);
     pk.pack_uint64(h.request_id);
     pack_string(pk, h.kind);
     pack_string(pk, h.object);
@@ -153,6 +154,7 @@ struct HeaderPacker {
     pk.pack_uint64(h.offset);
     pk.pack_uint64(h.length);
     pack_string(pk, h.if_match);
+    if (h.cache_only) pk.pack(true);
   }
   void operator()(const ForwardResponse& h) {
     begin(10, MessageType::kForwardResponse);
@@ -532,6 +534,7 @@ void read_forward_request(Fields& f, FrameHeader* out, Status* st) {
   if (f.has_more()) f.u64("offset", &h.offset);
   if (f.has_more()) f.u64("length", &h.length);
   if (f.has_more()) f.str("if_match", &h.if_match);
+  if (f.has_more()) f.boolean("cache_only", &h.cache_only);
   if (st->ok()) *st = check(check_forward_request(h));
   *out = std::move(h);
 }

@@ -186,6 +186,11 @@ struct ForwardRequest {
   // a resume from another member (node/forwarding.h) sets it, so the rest of a page stream
   // comes from the same object version as its start.
   std::string if_match;
+  // Answer only from the receiver's memory or disk: never from the origin, never by joining a
+  // fetch in progress. A page that is not there is answered kNotFound ("not cached"). A new
+  // owner asks a page's previous owner this way (docs/peer-protocol.md, "Ownership changes").
+  // Optional trailing field, sent only when true (an older receiver ignores it).
+  bool cache_only = false;
   bool operator==(const ForwardRequest&) const = default;
 };
 // The answer to a ForwardRequest: its head. On kOk the asked bytes follow as a stream: the

@@ -134,6 +134,48 @@ TEST_F(ClusterTest, KillingANodeUnderLoadFailsNoRequestAndItsPagesMoveToRankTwo)
   EXPECT_GT(s["memory"]["pages"].get<std::uint64_t>(), 0u);
 }
 
+// A 4th node joins a warm cluster while clients read: the pages it now owns come from their
+// previous owners (cache-only peer reads), not from the origin; no request fails.
+TEST_F(ClusterTest, AJoinOnAWarmClusterTakesPagesFromTheirPreviousOwners) {
+  // No hedged GETs: every origin GET below is a page fetched again.
+  Cluster c(proxy_->endpoint(), 3, key_, {"--hedge-quantile", "0"});
+  ASSERT_TRUE(c.converged(15s));
+  const std::string data = put("join.bin", 64 * kPage, 12);
+  auto whole = c.node(0).fetch(kBucket, "join.bin", range(0, data.size() - 1));
+  ASSERT_EQ(whole.status, 206);
+  ASSERT_EQ(proxy_->count("GET", "/" + kBucket + "/join.bin"), 64);
+  proxy_->reset();
+  std::vector<const Shoald*> old = {&c.node(0), &c.node(1), &c.node(2)};
+  RangeLoad load(
+      3, [&](int t) -> const Shoald& { return *old[static_cast<std::size_t>(t % 3)]; }, kBucket,
+      "join.bin", data, 3 * kPage);
+  std::this_thread::sleep_for(300ms);
+  const int joined = c.add();
+  ASSERT_TRUE(c.converged(20s));
+  std::this_thread::sleep_for(500ms);
+  load.stop();
+  EXPECT_EQ(load.failures(), 0);
+  EXPECT_GT(load.successes(), 0);
+  for (int i = 0; i < c.size(); ++i) {
+    auto r = c.node(i).fetch(kBucket, "join.bin", range(0, data.size() - 1));
+    ASSERT_EQ(r.status, 206) << "node " << i;
+    ASSERT_TRUE(r.body == data) << "node " << i;
+  }
+  EXPECT_LE(proxy_->count("GET", "/" + kBucket + "/join.bin"), 1);
+  // The newcomer owns about a quarter of the pages, and took them from their previous owners.
+  int owned = 0;
+  for (std::uint64_t p = 0; p < 64; ++p) owned += c.owner_of(kBucket, "join.bin", p) == "node3";
+  auto s = stats_json(c.node(joined).port());
+  EXPECT_GT(owned, 0);
+  EXPECT_GE(s["cluster"]["handoffs_taken"].get<int>(), owned - 1) << s["cluster"].dump();
+  EXPECT_GE(s["memory"]["pages"].get<int>(), owned - 1);
+  std::uint64_t served = 0;
+  for (int i = 0; i < 3; ++i) {
+    served += stats_json(c.node(i).port())["cluster"]["handoffs_served"].get<std::uint64_t>();
+  }
+  EXPECT_EQ(served, s["cluster"]["handoffs_taken"].get<std::uint64_t>());
+}
+
 TEST_F(ClusterTest, GracefulLeaveIsLeftNotDead) {
   Cluster c(proxy_->endpoint(), 3, key_);
   ASSERT_TRUE(c.converged(15s));

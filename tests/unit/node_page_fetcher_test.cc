@@ -224,6 +224,7 @@ class ScriptedRouter : public PageRouter {
   };
 
   std::vector<Target> targets(const PageKey&) const override { return ranking; }
+  std::optional<Target> previous_owner(const PageKey&) const override { return previous; }
   void forward(const Target& target, const PageKey& key, const FetchOptions& opts,
                std::function<void(PageResult)> done) override {
     EXPECT_FALSE(target.self) << "forwarded to this node itself";
@@ -236,6 +237,7 @@ class ScriptedRouter : public PageRouter {
   }
 
   std::vector<Target> ranking;
+  std::optional<Target> previous;
   std::vector<Forward> forwards;
 };
 
@@ -509,6 +511,84 @@ TEST_F(PageFetcherTest, AMissGoesToTheOwnerFirstAndIsNotCachedHere) {
   expect_page(joins, 4, PageSource::kPeer);
   EXPECT_EQ(origin_->page_calls(), 0u);
   EXPECT_EQ(memory_->peek(key(4)), nullptr);  // the owner keeps it
+}
+
+TEST_F(PageFetcherTest, ANewOwnerTakesAPageFromItsPreviousOwnerAndCachesIt) {
+  route({self(), peer("a")});
+  router_.previous = peer("old");
+  Result r = get(4), joins = get(4);
+  ASSERT_EQ(router_.forwards.size(), 1u);  // concurrent misses: one peer read
+  EXPECT_EQ(router_.forwards[0].target.id, "old");
+  EXPECT_TRUE(router_.forwards[0].opts.cache_only);
+  router_.answer(0, peer_page(4));
+  poll();
+  expect_page(r, 4, PageSource::kPeer);
+  expect_page(joins, 4, PageSource::kPeer);
+  EXPECT_EQ(origin_->page_calls(), 0u);
+  ASSERT_NE(memory_->peek(key(4)), nullptr);  // the new owner keeps it
+  EXPECT_EQ(metrics_.handoffs_asked.load(), 1u);
+  EXPECT_EQ(metrics_.handoffs_taken.load(), 1u);
+  Result again = get(4);
+  poll();
+  expect_page(again, 4, PageSource::kMemory);
+}
+
+TEST_F(PageFetcherTest, APageThePreviousOwnerDoesNotHoldComesFromTheOrigin) {
+  route({self(), peer("a")});
+  router_.previous = peer("old");
+  Result r = get(4);
+  PageResult missing;
+  missing.outcome = Outcome::kNotFound;
+  missing.message = "not cached";
+  router_.answer(0, std::move(missing));
+  ASSERT_TRUE(run_until([&] { return origin_->page_calls() == 1; }));
+  origin_->answer_page(0, origin_page(4));
+  poll();
+  expect_page(r, 4, PageSource::kOrigin);
+  EXPECT_EQ(metrics_.handoffs_taken.load(), 0u);
+}
+
+TEST_F(PageFetcherTest, APartOrAnotherVersionFromThePreviousOwnerIsNotTaken) {
+  route({self(), peer("a")});
+  router_.previous = peer("old");
+  Result part = get(5);
+  PageResult half = peer_page(5);
+  std::const_pointer_cast<Page>(half.page)->body.size = kPage / 2;  // not the whole page
+  router_.answer(0, std::move(half));
+  ASSERT_TRUE(run_until([&] { return origin_->page_calls() == 1; }));
+  origin_->answer_page(0, origin_page(5));
+  poll();
+  expect_page(part, 5, PageSource::kOrigin);
+  memory_->put_meta("kind", "obj", ObjectMeta{kObjectSize, "\"newer\"", "", 0});
+  Result r = get(4);
+  router_.answer(1, peer_page(4));  // version e1, older than the one this node saw
+  ASSERT_TRUE(run_until([&] { return origin_->page_calls() == 2; }));
+  origin_->answer_page(1, origin_page(4, "\"newer\""));
+  poll();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->source, PageSource::kOrigin);
+  EXPECT_EQ((*r)->page->etag, "\"newer\"");
+  EXPECT_EQ(metrics_.handoffs_taken.load(), 0u);
+}
+
+TEST_F(PageFetcherTest, ACacheOnlyReadNeverReachesTheOriginNorAPeerNorAFlight) {
+  route({peer("a"), self()});
+  FetchOptions peek = opts();
+  peek.cache_only = true;
+  peek.hop = true;
+  Result running = get(4);  // a flight for the page, waiting on its owner
+  Result r = get(4, peek);
+  poll();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->outcome, Outcome::kNotFound);
+  EXPECT_EQ((*r)->message, "not cached");
+  EXPECT_EQ(router_.forwards.size(), 1u);
+  EXPECT_EQ(origin_->page_calls(), 0u);
+  router_.ranking = {self()};
+  fetch_through_origin(7);
+  Result hit = get(7, peek);
+  poll();
+  expect_page(hit, 7, PageSource::kMemory);
 }
 
 TEST_F(PageFetcherTest, AnUnreachableMemberHandsTheMissToTheNextRank) {

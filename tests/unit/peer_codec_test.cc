@@ -452,6 +452,28 @@ TEST(PeerCodec, AnOlderForwardResponseWithoutALengthDecodesWithLengthZero) {
   EXPECT_EQ(std::get<ForwardResponse>(out).length, 0u);
 }
 
+TEST(PeerCodec, ACacheOnlyRequestRoundTripsAndIsSentOnlyWhenSet) {
+  ForwardRequest plain = sample_request();
+  ForwardRequest peek = plain;
+  peek.cache_only = true;
+  FrameHeader out;
+  ASSERT_TRUE(decode_frame_header(encode_frame_header(peek), &out).ok());
+  EXPECT_TRUE(std::get<ForwardRequest>(out).cache_only);
+  EXPECT_EQ(std::get<ForwardRequest>(out), peek);
+  // Unset, the request encodes as before the field existed (12 array entries), and one more
+  // entry is exactly the flag.
+  const std::string a = encode_frame_header(plain), b = encode_frame_header(peek);
+  EXPECT_EQ(static_cast<unsigned char>(a[0]), 0x90u + 12);
+  EXPECT_EQ(static_cast<unsigned char>(b[0]), 0x90u + 13);
+  EXPECT_EQ(b.substr(1), a.substr(1) + "\xc3");
+  ASSERT_TRUE(decode_frame_header(a, &out).ok());
+  EXPECT_FALSE(std::get<ForwardRequest>(out).cache_only);
+  // The flag must be a bool.
+  std::string bad = b;
+  bad.back() = '\x01';
+  EXPECT_EQ(header_error(bad), Error::kWrongType);
+}
+
 TEST(PeerCodec, AStreamIsNotEndedEarlyWithOk) {
   EXPECT_EQ(header_error(encode_frame_header(ForwardEnd{1, base::Outcome::kOk, ""})),
             Error::kInvalidValue);

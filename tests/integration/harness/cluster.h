@@ -62,6 +62,14 @@ class Cluster {
     flags.insert(flags.end(), extra_.begin(), extra_.end());
     m.node = std::make_unique<Shoald>(endpoint_, flags);
   }
+  // Starts one more member (named node<size()>), seeded with every peer port; returns its index.
+  // Not thread-safe against node() or member() on other threads: take the Shoald references
+  // those threads use before.
+  int add() {
+    members_.push_back(Member{"node" + std::to_string(members_.size()), free_port(), nullptr});
+    start(size() - 1);
+    return size() - 1;
+  }
   Shoald& node(int i) { return *members_[static_cast<std::size_t>(i)].node; }
   Member& member(int i) { return members_[static_cast<std::size_t>(i)]; }
   int size() const { return static_cast<int>(members_.size()); }
