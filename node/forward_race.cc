@@ -11,6 +11,7 @@ void ForwardRace::run(ForwardRaceDeps deps, Plan plan, const base::PageKey& key,
   auto race =
       std::make_shared<ForwardRace>(deps, std::move(plan), key, opts, epoch, std::move(done));
   race->deadline_ = deps.policy.deadline(race->plan_.first.id);
+  race->checked_ = std::chrono::steady_clock::now();
   race->launch(0);
   race->timer_.expires_after(race->deadline_);
   race->timer_.async_wait([weak = std::weak_ptr<ForwardRace>(race)](boost::system::error_code ec) {
@@ -51,15 +52,22 @@ void ForwardRace::on_deadline() {
   if (over_ || runners_[0].ended) return;
   deps_.policy.count_timeout(plan_.first.id);
   const auto ceiling = deps_.policy.config().ceiling;
-  if (deadline_ >= ceiling) {
-    deps_.policy.mark_slow(plan_.first.id);
-    return escalate();
+  if (deadline_ >= ceiling) return on_ceiling();
+  // A peer that answered others since is alive and busy (its origin, say): not hedged now (a
+  // hedge would fetch the page from the origin twice); the ceiling judges it again. A silent
+  // one is hedged now if the budget grants it; either way the ceiling judges it again.
+  const auto now = std::chrono::steady_clock::now();
+  if (deps_.client.heard_since(plan_.first.addr, checked_)) {
+    checked_ = now;
+  } else if (deps_.budget.try_acquire(now)) {
+    escalate();
   }
-  // Hedged now if the budget grants it; either way the ceiling still marks the peer slow (and
-  // forces the hedge when it was refused).
-  if (deps_.budget.try_acquire(std::chrono::steady_clock::now())) escalate();
   if (over_) return;
-  timer_.expires_after(ceiling - deadline_);
+  arm_ceiling(ceiling - deadline_);
+}
+
+void ForwardRace::arm_ceiling(std::chrono::milliseconds after) {
+  timer_.expires_after(after);
   timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     if (auto r = weak.lock(); r && !ec) r->on_ceiling();
   });
@@ -67,12 +75,19 @@ void ForwardRace::on_deadline() {
 
 void ForwardRace::on_ceiling() {
   if (over_ || runners_[0].ended) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (deps_.client.heard_since(plan_.first.addr, checked_)) {
+    // Alive and answering others: slow for this page only. Judged again a ceiling later.
+    checked_ = now;
+    return arm_ceiling(deps_.policy.config().ceiling);
+  }
+  past_ceiling_ = true;
   deps_.policy.mark_slow(plan_.first.id);
   escalate();
 }
 
 void ForwardRace::escalate() {
-  if (!plan_.hedge) {
+  if (!plan_.hedge || (past_ceiling_ && runners_[1].ended)) {
     // This node (or nobody) ranks next: the caller serves the page itself.
     PageResult r;
     r.outcome = base::Outcome::kTransportError;
@@ -98,7 +113,8 @@ void ForwardRace::on_result(std::size_t i, PageResult r) {
     launch(1);  // failover at once: the first cannot be reached
     return;
   }
-  if (other.started && !other.ended) return;  // the other may still answer
+  // The other may still answer, unless it is the first and has waited the ceiling already.
+  if (other.started && !other.ended && !(i == 1 && past_ceiling_)) return;
   finish(std::move(r));
 }
 

@@ -145,6 +145,7 @@ void ForwardClient::read_loop(const std::shared_ptr<Conn>& c) {
   c->stream->async_read_frame(page_size_,
                               [this, c](boost::system::error_code ec, peer::Frame frame) {
                                 if (ec) return fail(c, "read: " + ec.message());
+                                last_heard_[c->peer_addr] = std::chrono::steady_clock::now();
                                 on_frame(c, std::move(frame));
                                 if (!c->broken) read_loop(c);
                               });
@@ -384,6 +385,12 @@ void ForwardClient::complete(std::uint64_t id, PageResult r) {
                             "resume from " + p.peer + ": " + r.message);
   }
   net::post(p.ex, [done = std::move(p.done), r = std::move(r)]() mutable { done(std::move(r)); });
+}
+
+bool ForwardClient::heard_since(const std::string& peer_addr,
+                                std::chrono::steady_clock::time_point since) const {
+  auto it = last_heard_.find(peer_addr);
+  return it != last_heard_.end() && it->second >= since;
 }
 
 void ForwardClient::close_all() {

@@ -71,6 +71,10 @@ class ForwardClient {
   // (kCancelled). Frames still arriving for it are ignored. No-op for an unknown id. Peer loop.
   void cancel(std::uint64_t id);
 
+  // Whether a frame came from the member at `peer_addr` at or after `since` (any request's): a
+  // member that answers others is alive, only slow for this request. Peer loop only.
+  bool heard_since(const std::string& peer_addr, std::chrono::steady_clock::time_point since) const;
+
   // Closes every connection; outstanding requests fail with kTransportError. Peer loop only.
   void close_all();
 
@@ -137,6 +141,7 @@ class ForwardClient {
   std::uint64_t next_id_ = 1;
   bool closing_ = false;  // close_all() ran: no resumes
   std::map<std::string, std::shared_ptr<Conn>> conns_;
+  std::map<std::string, std::chrono::steady_clock::time_point> last_heard_;  // by peer address
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::unordered_map<std::uint64_t, Stream> streams_;
 };
