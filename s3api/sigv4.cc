@@ -80,6 +80,10 @@ std::vector<std::pair<std::string, std::string>> query_params(std::string_view q
   return out;
 }
 
+constexpr const char* kSigV2Refusal =
+    "The authorization mechanism you have provided is not supported. Please use "
+    "AWS4-HMAC-SHA256.";
+
 AuthResult refuse(ErrorCode code, std::string message) {
   AuthResult r;
   r.kind = AuthResult::Kind::kRefused;
@@ -165,6 +169,7 @@ AuthResult authenticate_header(const SignedRequest& req, std::string_view auth,
                                std::string_view body_sha256) {
   constexpr std::string_view kAlgo = "AWS4-HMAC-SHA256";
   const ErrorCode malformed = ErrorCode::kAuthorizationHeaderMalformed;
+  if (auth.starts_with("AWS ")) return refuse(ErrorCode::kInvalidRequest, kSigV2Refusal);
   if (!auth.starts_with(kAlgo) || auth.size() == kAlgo.size() || auth[kAlgo.size()] != ' ') {
     return refuse(malformed, "only AWS4-HMAC-SHA256 (Signature Version 4) is supported");
   }
@@ -433,6 +438,10 @@ AuthResult authenticate(const SignedRequest& req, const CredentialStore* store, 
                   "Authorization header should be specified");
   }
   if (auth) return authenticate_header(req, *auth, store, now, body_sha256);
+  const bool sigv2 = std::any_of(q.begin(), q.end(), [](const auto& p) {
+    return p.first == "AWSAccessKeyId" || p.first == "Signature";
+  });
+  if (sigv2) return refuse(ErrorCode::kInvalidRequest, kSigV2Refusal);
   if (presigned) return authenticate_query(req, q, store, now);
   AuthResult r;
   r.kind = AuthResult::Kind::kAnonymous;

@@ -93,8 +93,9 @@ struct AuthResult {
 //     scope whose service is not "s3" or whose date is not the request's, or "host" unsigned;
 //   InvalidArgument: both an Authorization header and X-Amz-Algorithm;
 //   InvalidAccessKeyId: an id not in `store` (or `store` null);
-//   InvalidRequest: a header-signed request without x-amz-content-sha256, or a STREAMING-*
-//     payload (aws-chunked bodies are not accepted);
+//   InvalidRequest: Signature Version 2 (an "AWS " Authorization header, or AWSAccessKeyId /
+//     Signature query parameters); a header-signed request without x-amz-content-sha256, or a
+//     STREAMING-* payload (aws-chunked bodies are not accepted);
 //   RequestTimeTooSkewed: x-amz-date more than kMaxSkewSeconds away from `now`;
 //   AccessDenied: a presigned URL expired, or dated more than kMaxSkewSeconds in the future;
 //   SignatureDoesNotMatch: the signature differs, or a signed header is missing;

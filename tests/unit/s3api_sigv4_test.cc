@@ -193,7 +193,12 @@ TEST(SigV4Test, RefusalsNameS3Codes) {
   // SigV2 and garbage.
   r = get_object_example();
   r.headers.back().second = "AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=";
+  EXPECT_EQ(authenticate(r, &s, kExampleTime).code, ErrorCode::kInvalidRequest);
+  r.headers.back().second = "AWS4-HMAC-SHA512 Credential=x";
   EXPECT_EQ(authenticate(r, &s, kExampleTime).code, ErrorCode::kAuthorizationHeaderMalformed);
+  r.headers.pop_back();
+  r.target = "/test.txt?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=x&Expires=1369357200";
+  EXPECT_EQ(authenticate(r, &s, kExampleTime).code, ErrorCode::kInvalidRequest);
   // Unsigned: anonymous.
   r = get_object_example();
   r.headers.pop_back();
