@@ -9,6 +9,7 @@
 #include "peer/auth.h"
 #include "ring/base/host_port.h"
 #include "ring/base/private_file.h"
+#include "s3api/credentials.h"
 
 namespace shoal::node {
 namespace {
@@ -23,6 +24,21 @@ std::optional<std::string> check_secret_file(const char* flag, const std::string
     return std::string(flag) + ": " + *reason;
   }
   return std::nullopt;
+}
+
+// A DNS name: 1-253 characters of [a-z0-9.-], no empty label, no label starting or ending with
+// '-'.
+bool dns_name(std::string_view s) {
+  if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.') return false;
+  char prev = '.';
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    if (!ok || (c == '.' && (prev == '.' || prev == '-')) || (c == '-' && prev == '.')) {
+      return false;
+    }
+    prev = c;
+  }
+  return prev != '-';
 }
 
 }  // namespace
@@ -118,7 +134,29 @@ std::optional<std::string> NodeConfig::validate() const {
     return disk_capacity != 0 ? "--disk-capacity: needs --disk-path"
                               : "--disk-kind: needs --disk-path";
   }
+  if (auto e = validate_s3_api()) return e;
   if (auto e = s3.validate()) return "--s3-endpoint: " + *e;
+  return std::nullopt;
+}
+
+std::optional<std::string> NodeConfig::validate_s3_api() const {
+  if (!s3_api_enabled()) {
+    if (!s3_api_credentials_file.empty()) return "--s3-api-credentials-file: needs --s3-api-listen";
+    if (s3_api_anonymous) return "--s3-api-anonymous: needs --s3-api-listen";
+    if (!s3_api_domain.empty()) return "--s3-api-domain: needs --s3-api-listen";
+    return std::nullopt;
+  }
+  if (s3_api_credentials_file.empty() && !s3_api_anonymous) {
+    return "--s3-api-listen: needs --s3-api-credentials-file (signed requests) or "
+           "--s3-api-anonymous (unsigned reads), or both";
+  }
+  if (s3_api_host == listen_host && s3_api_port == listen_port && s3_api_port != 0) {
+    return "--s3-api-listen: must differ from --listen";
+  }
+  if (!s3_api_domain.empty() && !dns_name(s3_api_domain)) {
+    return "--s3-api-domain: expected a DNS name such as s3.example.com, got '" + s3_api_domain +
+           "'";
+  }
   return std::nullopt;
 }
 
@@ -136,6 +174,10 @@ std::optional<std::string> NodeConfig::check_secret_files() const {
   if (cluster_enabled() && !cluster_key_file.empty() &&
       !peer::ClusterKey::load_file(cluster_key_file, &error)) {
     return "--cluster-key-file: " + error;
+  }
+  if (!s3_api_credentials_file.empty() &&
+      !s3api::CredentialStore::load_file(s3_api_credentials_file, &error)) {
+    return "--s3-api-credentials-file: " + error;
   }
   return std::nullopt;
 }

@@ -46,6 +46,15 @@ struct NodeConfig {
   std::string admin_token_file;  // --admin-token-file: enables /admin/ (node/admin.h)
   origin::S3Config s3;           // --s3-endpoint, --s3-region, --s3-addressing, env
 
+  // The S3-compatible port (enabled by --s3-api-listen; node/s3_api_response.h, docs/s3-api.md).
+  std::string s3_api_listen;            // --s3-api-listen HOST:PORT (the --tls-* flags apply)
+  std::string s3_api_host;              // from --s3-api-listen
+  std::uint16_t s3_api_port = 0;        // from --s3-api-listen
+  std::string s3_api_domain;            // --s3-api-domain: Host bucket.DOMAIN is virtual-hosted
+  std::string s3_api_credentials_file;  // --s3-api-credentials-file (s3api/credentials.h)
+  bool s3_api_anonymous = false;        // --s3-api-anonymous: unsigned requests may read
+  bool s3_api_enabled() const { return !s3_api_listen.empty(); }
+
   // Cluster (enabled by --peer-listen).
   std::string peer_listen;            // --peer-listen HOST:PORT (UDP + TCP)
   std::string peer_advertise;         // --peer-advertise HOST:PORT (default: bound address)
@@ -91,9 +100,14 @@ struct NodeConfig {
   // Returns "--flag: reason" for the first invalid setting, or nullopt. Reads the files the
   // node needs before it opens a port (check_secret_files), so a bad one stops it at start.
   std::optional<std::string> validate() const;
-  // Loads the TLS certificate and key, the admin token and (with --peer-listen) the cluster key
-  // as the server will; returns "--flag: reason" for the first that fails, or nullopt.
+  // Loads the TLS certificate and key, the admin token, (with --peer-listen) the cluster key and
+  // the S3 port's credentials file as the server will; returns "--flag: reason" for the first that
+  // fails, or nullopt.
   std::optional<std::string> check_secret_files() const;
+  // The S3 port's flags: --s3-api-listen needs --s3-api-credentials-file or --s3-api-anonymous
+  // and a port other than --listen's; the others need --s3-api-listen; --s3-api-domain is a DNS
+  // name. "--flag: reason" or nullopt.
+  std::optional<std::string> validate_s3_api() const;
   // Without --peer-listen: the first cluster flag whose value differs from its default (a
   // value that would be ignored), e.g. "--weight"; nullopt when none does.
   std::optional<std::string> cluster_flag_set() const;

@@ -189,6 +189,30 @@ struct SecurityFlags {
   }
 };
 
+// The S3-compatible port: --s3-api-listen (converted here), its domain and who may call it.
+struct S3ApiFlags {
+  void add(CLI::App& app, NodeConfig& cfg) {
+    app.add_option("--s3-api-listen", cfg.s3_api_listen,
+                   "S3-compatible port HOST:PORT (GetObject/HeadObject through the cache; the "
+                   "--tls-* flags apply)");
+    app.add_option("--s3-api-domain", cfg.s3_api_domain,
+                   "Domain of virtual-hosted requests on the S3 port (Host: BUCKET.DOMAIN)");
+    app.add_option("--s3-api-credentials-file", cfg.s3_api_credentials_file,
+                   "JSON file: access key ids, secrets and buckets of S3 port callers");
+    app.add_flag("--s3-api-anonymous", cfg.s3_api_anonymous,
+                 "The S3 port accepts unsigned requests (reads only)");
+  }
+
+  Error apply(NodeConfig& cfg) {
+    if (cfg.s3_api_listen.empty()) return std::nullopt;
+    auto hp = base::split_host_port(cfg.s3_api_listen);
+    if (!hp) return "--s3-api-listen: expected HOST:PORT, got '" + cfg.s3_api_listen + "'";
+    cfg.s3_api_host = hp->host;
+    cfg.s3_api_port = hp->port;
+    return std::nullopt;
+  }
+};
+
 // What clients may ask for: the bucket policy and the caps on C0-Config (docs/operations.md,
 // "Security").
 struct ClientTrustFlags {
@@ -352,6 +376,7 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   MemoryFlags memory;
   OriginFlags origin;
   SecurityFlags security;
+  S3ApiFlags s3_api;
   ClientTrustFlags trust;
   ResilienceFlags resilience;
   ClusterFlags cluster;
@@ -361,6 +386,7 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   memory.add(app, cfg);
   origin.add(app);
   security.add(app, cfg);
+  s3_api.add(app, cfg);
   trust.add(app, cfg);
   resilience.add(app, cfg);
   cluster.add(app, cfg);
@@ -383,6 +409,7 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   if (auto e = disk.apply(cfg)) return fail(*e);
   if (auto e = resilience.apply(cfg)) return fail(*e);
   if (auto e = trust.apply(cfg)) return fail(*e);
+  if (auto e = s3_api.apply(cfg)) return fail(*e);
   if (auto e = process.apply(cfg)) return fail(*e);
   if (auto e = origin.apply(cfg)) return fail(*e);
   if (auto e = cfg.validate()) return fail(*e);

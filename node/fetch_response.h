@@ -44,10 +44,21 @@ inline constexpr std::size_t kWriteSlice = 1 << 20;  // bytes per write; the tim
 // 60 MB/s), large enough not to wake per curl buffer.
 inline constexpr std::size_t kStreamWake = 64 << 10;
 
+// Why a read could not be answered with bytes (before any header went out), for
+// Derived::fetch_failed(): the /fetch answer's status and reason, and what S3 needs to name it.
+struct FetchFailure {
+  int status = 500;                            // the /fetch status (node/client_status.h)
+  std::string reason;                          // one line
+  std::string content_range;                   // "bytes */SIZE" for a 416
+  base::Outcome outcome = base::Outcome::kOk;  // the origin's outcome, when it failed
+  bool shed = false;                           // refused for load: 503 + Retry-After
+  const ObjectMeta* meta = nullptr;            // the object's metadata, when known (416)
+};
+
 template <class Derived>
 class FetchResponse : public HttpConnection<Derived> {
  public:
-  explicit FetchResponse(SessionHost& host) : HttpConnection<Derived>(host) {}
+  FetchResponse(SessionHost& host, bool s3_port) : HttpConnection<Derived>(host, s3_port) {}
 
   // ---- /fetch --------------------------------------------------------------------------------
   void start_fetch() {
@@ -56,9 +67,20 @@ class FetchResponse : public HttpConnection<Derived> {
       return this->send_error(err->status, err->reason, false,
                               err->status == 405 ? "GET, HEAD" : "");
     }
-    fr_ = std::move(std::get<FetchRequest>(parsed));
+    begin_fetch(std::move(std::get<FetchRequest>(parsed)));
+  }
+
+  // Serves a parsed request (from /fetch, or from the S3 port: node/s3_api_response.h). Three
+  // hooks of Derived shape the answer: fetch_failed(FetchFailure) answers a failure before the
+  // header, precondition_holds(etag, last_modified) may answer instead (false) once the
+  // object's validators are known, and decorate_header(res) adjusts the header last.
+  void begin_fetch(FetchRequest fr) {
+    fr_ = std::move(fr);
     this->kind_label_ = fr_.kind;
     restarts_ = 0;
+    aborted_ = false;
+    waiting_ = false;
+    window_.clear();
     if (fr_.head || fr_.range.kind == base::ByteRange::Kind::kSuffix) return lookup_meta();
     const std::uint64_t last =
         fr_.range.kind == base::ByteRange::Kind::kClosed ? fr_.range.last : ~0ull;
@@ -66,6 +88,18 @@ class FetchResponse : public HttpConnection<Derived> {
   }
 
   std::uint64_t page_size() const { return this->cfg_.page_size; }
+
+  // The hooks' /fetch behaviour (Derived may hide them; node/s3_api_response.h does).
+  void fetch_failed(const FetchFailure& f) {
+    if (f.shed) {
+      return this->send_text(503, f.reason + "\n", "text/plain; charset=utf-8", false, "", "", "1");
+    }
+    this->send_error(f.status, f.reason, false, "", f.content_range);
+  }
+  bool precondition_holds(const std::string& /*etag*/, const std::string& /*last_modified*/) {
+    return true;
+  }
+  void decorate_header(http::response<http::empty_body>& /*res*/) {}
 
   // HEAD, and suffix ranges: the object's size first (memory, else HeadObject; no page GET).
   void lookup_meta() {
@@ -78,11 +112,12 @@ class FetchResponse : public HttpConnection<Derived> {
     if (r.outcome != base::Outcome::kOk) return fail_origin(r.outcome, r.message);
     base::ResolvedRange rr;
     if (base::resolve_byte_range(fr_.range, r.meta.size, &rr) != base::RangeError::kOk) {
-      return this->send_error(
-          416, "range not satisfiable for an object of " + std::to_string(r.meta.size) + " bytes",
-          false, "", base::unsatisfied_content_range(r.meta.size));
+      return unsatisfiable(r.meta);
     }
-    if (fr_.head) return send_head(rr, r.meta);
+    if (fr_.head) {
+      if (!this->derived().precondition_holds(r.meta.etag, r.meta.last_modified)) return;
+      return send_head(rr, r.meta);
+    }
     request_first_page(rr.first, rr.last);
   }
 
@@ -112,20 +147,23 @@ class FetchResponse : public HttpConnection<Derived> {
   void on_first_page(PageResult r) {
     if (r.outcome == base::Outcome::kInvalidRange) {
       // The first byte is past the end: learn the size for "Content-Range: bytes */size".
-      return this->host_.fetcher().head(
-          fr_.kind, fr_.object, fr_.options, this->derived().executor(),
-          [self = this->derived().shared_from_this()](HeadResult h) {
-            if (h.outcome != base::Outcome::kOk) {
-              return self->fail_origin(h.outcome, h.message);
-            }
-            self->send_error(416, "range starts past the object's end", false, "",
-                             base::unsatisfied_content_range(h.meta.size));
-          });
+      return this->host_.fetcher().head(fr_.kind, fr_.object, fr_.options,
+                                        this->derived().executor(),
+                                        [self = this->derived().shared_from_this()](HeadResult h) {
+                                          if (h.outcome != base::Outcome::kOk) {
+                                            return self->fail_origin(h.outcome, h.message);
+                                          }
+                                          self->unsatisfiable(h.meta);
+                                        });
     }
     if (r.shed) {
       this->host_.metrics().pages.add({"shed"});
-      return this->send_text(503, r.message + "\n", "text/plain; charset=utf-8", false, "", "",
-                             "1");
+      FetchFailure f;
+      f.status = 503;
+      f.reason = r.message;
+      f.outcome = base::Outcome::kThrottled;
+      f.shed = true;
+      return this->derived().fetch_failed(f);
     }
     if (r.outcome != base::Outcome::kOk) {
       this->host_.metrics().pages.add({"error"});
@@ -134,14 +172,26 @@ class FetchResponse : public HttpConnection<Derived> {
     const Page& p = *r.page;
     base::ResolvedRange rr;
     if (base::resolve_byte_range(fr_.range, p.object_size, &rr) != base::RangeError::kOk) {
-      return this->send_error(
-          416, "range not satisfiable for an object of " + std::to_string(p.object_size) + " bytes",
-          false, "", base::unsatisfied_content_range(p.object_size));
+      ObjectMeta meta;
+      meta.size = p.object_size;
+      meta.etag = p.etag;
+      meta.last_modified = p.last_modified;
+      return unsatisfiable(meta);
     }
     if (rr.first / page_size() != first_page_) {
       // A suffix range resolved against a stale size: the object changed; start over once.
-      if (++restarts_ > 2) return this->send_error(409, "object changed while reading", false);
+      if (++restarts_ > 2) {
+        FetchFailure f;
+        f.status = 409;
+        f.reason = "object changed while reading";
+        f.outcome = base::Outcome::kPreconditionFailed;
+        return this->derived().fetch_failed(f);
+      }
       return request_first_page(rr.first, rr.last);
+    }
+    if (!this->derived().precondition_holds(p.etag, p.last_modified)) {
+      window_.clear();
+      return;
     }
     this->host_.metrics().pages.add({page_outcome(r.source)});
     this->host_.metrics().first_byte_seconds.observe(
@@ -151,10 +201,23 @@ class FetchResponse : public HttpConnection<Derived> {
   }
 
   void fail_origin(base::Outcome o, const std::string& message) {
-    int status = node::client_status(o);
-    std::string reason = "origin: " + std::string(base::outcome_name(o));
-    if (!message.empty()) reason += ": " + message;
-    this->send_error(status, reason, false);
+    FetchFailure f;
+    f.status = node::client_status(o);
+    f.reason = "origin: " + std::string(base::outcome_name(o));
+    if (!message.empty()) f.reason += ": " + message;
+    f.outcome = o;
+    this->derived().fetch_failed(f);
+  }
+
+  // 416: the range does not fit an object described by `meta`.
+  void unsatisfiable(const ObjectMeta& meta) {
+    FetchFailure f;
+    f.status = 416;
+    f.reason = "range not satisfiable for an object of " + std::to_string(meta.size) + " bytes";
+    f.content_range = base::unsatisfied_content_range(meta.size);
+    f.outcome = base::Outcome::kInvalidRange;
+    f.meta = &meta;
+    this->derived().fetch_failed(f);
   }
 
   // The header fields a GET and a HEAD of the same range share (RFC 9110 §9.3.2: a HEAD gets
@@ -191,7 +254,8 @@ class FetchResponse : public HttpConnection<Derived> {
       res_->set("C0-Status",
                 c0_status(rr.first, std::min(rr.last, page_last), p->bucket, p->cached_at));
     }
-    this->finish_status_ = 206;
+    this->derived().decorate_header(*res_);
+    this->finish_status_ = res_->result_int();
     write_header([self = this->derived().shared_from_this()](beast::error_code ec) {
       self->finish_body(ec);
     });
@@ -223,7 +287,8 @@ class FetchResponse : public HttpConnection<Derived> {
     while (window_.size() > 1 && window_.back().page > last_page_) window_.pop_back();
     next_request_ = std::min(next_request_, last_page_ + 1);
     fill_window(range_.first, range_.last, etag_);
-    this->finish_status_ = 206;
+    this->derived().decorate_header(*res_);
+    this->finish_status_ = res_->result_int();
     // The header goes out with the first body bytes, in one gathered write (pump()), where the
     // stream takes a buffer sequence in one call (plain TCP); first and alone otherwise (TLS).
     head_ = serialize_head(*res_);
@@ -459,7 +524,7 @@ class FetchResponse : public HttpConnection<Derived> {
     SHOAL_LOG(kWarn,
               "aborting response for /fetch/" << fr_.kind << "/" << fr_.object << ": " << why);
     window_.clear();
-    this->finish_status_ = 206;
+    this->finish_status_ = res_ ? res_->result_int() : 206;
     this->end_request();
     beast::error_code ignored;
     this->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);

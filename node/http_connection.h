@@ -2,7 +2,8 @@
 // (node/http_session.h): reading requests (idle and header timeouts, header limits, the body
 // of an /admin/ request), routing, /stats, /metrics and /admin/, simple responses, and each
 // request's bookkeeping (in-flight count, request metrics). A /fetch request is handed to
-// Derived::start_fetch() (FetchResponse, node/fetch_response.h).
+// Derived::start_fetch() (FetchResponse, node/fetch_response.h); on the S3 port every request
+// goes to Derived::start_s3() (node/s3_api_response.h).
 //
 // CRTP: Derived supplies stream(), has_buffered_input(), executor(), do_eof() (orderly close),
 // start_fetch() and shared_from_this().
@@ -40,7 +41,9 @@ using Clock = std::chrono::steady_clock;
 template <class Derived>
 class HttpConnection {
  public:
-  explicit HttpConnection(SessionHost& host) : host_(host), cfg_(host.config()) {
+  // `s3_port`: the connection came in on the S3 port (--s3-api-listen).
+  HttpConnection(SessionHost& host, bool s3_port)
+      : host_(host), cfg_(host.config()), s3_port_(s3_port) {
     buffer_.reserve(16 * 1024);
   }
 
@@ -136,6 +139,10 @@ class HttpConnection {
     req_ = parser_->release();  // the header, for the answer's version and method
     unread_body_ = true;
     const std::string_view target = req_.target();
+    if (s3_port_) {
+      begin_request_bookkeeping();
+      return derived().s3_refuse_body();
+    }
     if (AdminApi::is_admin_target(target)) return send_admin_body_error(ec);
     const std::string_view path = target.substr(0, target.find('?'));
     const bool get_or_head = req_.method() == http::verb::get || req_.method() == http::verb::head;
@@ -181,14 +188,19 @@ class HttpConnection {
           "too many request header fields (at most " + std::to_string(cfg_.max_header_fields) + ")",
           true);
     }
+    begin_request_bookkeeping();
+    route();
+  }
+
+  void begin_request_bookkeeping() {
     started_ = Clock::now();
     ++requests_;
     host_.metrics().requests_in_flight.fetch_add(1);
     in_request_ = true;
-    route();
   }
 
   void route() {
+    if (s3_port_) return derived().start_s3();
     std::string_view target = req_.target();
     if (is_fetch_target(target)) return derived().start_fetch();
     std::string_view path = target.substr(0, target.find('?'));
@@ -303,7 +315,12 @@ class HttpConnection {
     m.requests.add({kind_label_.empty() ? "-" : kind_label_, method, status_label(finish_status_)});
     m.request_seconds.observe({method},
                               std::chrono::duration<double>(Clock::now() - started_).count());
+    if (s3_port_) {
+      m.s3_requests.add(
+          {s3_operation_.empty() ? "Other" : s3_operation_, status_label(finish_status_)});
+    }
     kind_label_.clear();
+    s3_operation_.clear();
   }
 
  protected:
@@ -322,6 +339,8 @@ class HttpConnection {
   bool in_request_ = false;
   int finish_status_ = 0;
   std::string kind_label_;
+  const bool s3_port_;
+  std::string s3_operation_;  // the S3 port's operation, for its metrics ("GetObject")
   std::uint64_t session_id_ = 0;
   std::uint64_t gen_ = 0;       // request generation on this connection
   std::uint64_t requests_ = 0;  // requests begun on this connection

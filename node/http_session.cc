@@ -1,21 +1,22 @@
-// The two kinds of client connection: plain TCP and TLS. Each is a FetchResponse
-// (node/fetch_response.h) over an HttpConnection (node/http_connection.h) on its own stream.
+// The two kinds of client connection: plain TCP and TLS. Each is an S3Response
+// (node/s3_api_response.h) over a FetchResponse (node/fetch_response.h) over an HttpConnection
+// (node/http_connection.h) on its own stream, for the client port or the S3 port.
 #include "node/http_session.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
-#include "node/fetch_response.h"
+#include "node/s3_api_response.h"
 
 namespace shoal::node {
 
 // ---------------------------------------------------------------------------------------------
 
-class PlainSession : public FetchResponse<PlainSession>,
+class PlainSession : public S3Response<PlainSession>,
                      public std::enable_shared_from_this<PlainSession> {
  public:
-  PlainSession(tcp::socket socket, SessionHost& host)
-      : FetchResponse<PlainSession>(host), stream_(std::move(socket)) {}
+  PlainSession(tcp::socket socket, SessionHost& host, bool s3_port)
+      : S3Response<PlainSession>(host, s3_port), stream_(std::move(socket)) {}
   ~PlainSession() { unregister_from_host(); }
 
   void run() {
@@ -38,11 +39,10 @@ class PlainSession : public FetchResponse<PlainSession>,
   beast::tcp_stream stream_;
 };
 
-class TlsSession : public FetchResponse<TlsSession>,
-                   public std::enable_shared_from_this<TlsSession> {
+class TlsSession : public S3Response<TlsSession>, public std::enable_shared_from_this<TlsSession> {
  public:
-  TlsSession(tcp::socket socket, net::ssl::context& tls, SessionHost& host)
-      : FetchResponse<TlsSession>(host), stream_(std::move(socket), tls) {}
+  TlsSession(tcp::socket socket, net::ssl::context& tls, SessionHost& host, bool s3_port)
+      : S3Response<TlsSession>(host, s3_port), stream_(std::move(socket), tls) {}
   ~TlsSession() { unregister_from_host(); }
 
   void run() {
@@ -77,12 +77,13 @@ class TlsSession : public FetchResponse<TlsSession>,
   beast::ssl_stream<beast::tcp_stream> stream_;
 };
 
-void start_plain_session(tcp::socket socket, SessionHost& host) {
-  std::make_shared<PlainSession>(std::move(socket), host)->run();
+void start_plain_session(tcp::socket socket, SessionHost& host, bool s3_port) {
+  std::make_shared<PlainSession>(std::move(socket), host, s3_port)->run();
 }
 
-void start_tls_session(tcp::socket socket, net::ssl::context& tls, SessionHost& host) {
-  std::make_shared<TlsSession>(std::move(socket), tls, host)->run();
+void start_tls_session(tcp::socket socket, net::ssl::context& tls, SessionHost& host,
+                       bool s3_port) {
+  std::make_shared<TlsSession>(std::move(socket), tls, host, s3_port)->run();
 }
 
 }  // namespace shoal::node

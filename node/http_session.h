@@ -10,7 +10,8 @@
 // connection is closed so the client sees a short body, never a mix.
 //
 // Sources: node/http_connection.h (reading requests, routing, simple responses),
-// node/fetch_response.h (/fetch streaming), node/http_session.cc (the plain and TLS sessions).
+// node/fetch_response.h (/fetch streaming), node/s3_api_response.h (the S3 port),
+// node/http_session.cc (the plain and TLS sessions).
 //
 // Thread rules: a session lives on one worker io_context (one thread); page results are posted
 // back to it by PageFetcher.
@@ -31,9 +32,10 @@
 
 namespace shoal::node {
 
-// Starts serving an accepted connection.
-void start_plain_session(boost::asio::ip::tcp::socket socket, SessionHost& host);
+// Starts serving an accepted connection; `s3_port`: it came in on the S3 port
+// (node/s3_api_response.h), else on the client port.
+void start_plain_session(boost::asio::ip::tcp::socket socket, SessionHost& host, bool s3_port);
 void start_tls_session(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& tls,
-                       SessionHost& host);
+                       SessionHost& host, bool s3_port);
 
 }  // namespace shoal::node

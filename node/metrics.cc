@@ -123,6 +123,13 @@ std::uint64_t CounterFamily::value(const std::vector<std::string>& values) const
   return it == series_.end() ? 0 : it->second->load(std::memory_order_relaxed);
 }
 
+std::vector<std::pair<std::vector<std::string>, std::uint64_t>> CounterFamily::snapshot() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::pair<std::vector<std::string>, std::uint64_t>> out;
+  for (const auto& [labels, v] : series_) out.emplace_back(labels, v->load());
+  return out;
+}
+
 std::uint64_t CounterFamily::total() const {
   std::shared_lock lock(mu_);
   std::uint64_t t = 0;

@@ -79,6 +79,8 @@ class CounterFamily {
   void add(const std::vector<std::string>& label_values, std::uint64_t n = 1);
   std::uint64_t value(const std::vector<std::string>& label_values) const;
   std::uint64_t total() const;
+  // Every series' label values and count, in label order.
+  std::vector<std::pair<std::vector<std::string>, std::uint64_t>> snapshot() const;
   // The family: HELP, TYPE and every series (in label order).
   void write(PrometheusWriter& out) const;
 

@@ -13,6 +13,10 @@ struct NodeMetrics {
   CounterFamily requests{"shoal_requests_total",
                          "Client requests by kind, method and status",
                          {"kind", "method", "status"}};
+  CounterFamily s3_requests{"shoal_s3_requests_total",
+                            "S3 port requests by operation (GetObject, HeadObject, Other...) "
+                            "and status",
+                            {"operation", "status"}};
   CounterFamily pages{"shoal_pages_total",
                       "Pages served by outcome: hit_memory, miss (fetched from the origin by this "
                       "request), coalesced (joined another request's fetch), error",

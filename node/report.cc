@@ -182,6 +182,16 @@ void write_disk_metrics(PrometheusWriter& out, const PageFetcher& fetcher) {
             d(s.pages_recovered));
 }
 
+// The S3 port's part of /stats: whether it is on, and its requests by operation and status
+// ({"GetObject": {"200": 12, "206": 3}}).
+nlohmann::json s3_api_stats(const ReportSources& in) {
+  nlohmann::json by_op = nlohmann::json::object();
+  for (const auto& [labels, n] : in.metrics.s3_requests.snapshot()) by_op[labels[0]][labels[1]] = n;
+  return {{"enabled", in.cfg.s3_api_enabled()},
+          {"requests_total", in.metrics.s3_requests.total()},
+          {"requests", by_op}};
+}
+
 }  // namespace
 
 std::string stats_report(const ReportSources& in) {
@@ -228,6 +238,7 @@ std::string stats_report(const ReportSources& in) {
         {"connections", m.connections.load()},
         {"connections_refused", m.connections_refused.load()},
         {"shed", in.fetcher ? in.fetcher->shed() : 0}}},
+      {"s3_api", s3_api_stats(in)},
       {"origin",
        {{"requests", org.requests},
         {"bytes", org.bytes},
@@ -269,6 +280,7 @@ std::string metrics_report(const ReportSources& in) {
   PrometheusWriter out(&text);
   const NodeMetrics& m = in.metrics;
   m.requests.write(out);
+  m.s3_requests.write(out);
   m.pages.write(out);
   m.origin_requests.write(out);
   m.origin_bytes.write(out);

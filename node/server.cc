@@ -56,6 +56,29 @@ bool open_disk_tier(PageFetcher& fetcher, const NodeConfig& cfg) {
   return true;
 }
 
+// Binds and listens on HOST:PORT into *out; errors are logged naming `flag`.
+bool listen_on(net::io_context& ioc, const std::string& host, std::uint16_t port, const char* flag,
+               std::optional<tcp::acceptor>* out) {
+  boost::system::error_code ec;
+  tcp::resolver resolver(ioc);
+  auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
+  if (ec || results.empty()) {
+    SHOAL_LOG(kError, flag << ": cannot resolve " << host << ": " << ec.message());
+    return false;
+  }
+  tcp::endpoint ep = results.begin()->endpoint();
+  out->emplace(ioc);
+  (*out)->open(ep.protocol(), ec);
+  if (!ec) (*out)->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) (*out)->bind(ep, ec);
+  if (!ec) (*out)->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    SHOAL_LOG(kError, flag << ": cannot listen on " << host << ":" << port << ": " << ec.message());
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes) {
@@ -101,27 +124,34 @@ bool Server::open_listener() {
     SHOAL_LOG(kInfo, "serving on socket-activated fd " << SD_LISTEN_FDS_START);
     return true;
   }
-  tcp::resolver resolver(ioc);
-  auto results = resolver.resolve(cfg_.listen_host, std::to_string(cfg_.listen_port),
-                                  tcp::resolver::passive, ec);
-  if (ec || results.empty()) {
-    SHOAL_LOG(kError, "--listen: cannot resolve " << cfg_.listen_host << ": " << ec.message());
-    return false;
-  }
-  tcp::endpoint ep = results.begin()->endpoint();
-  acceptor_.emplace(ioc);
-  acceptor_->open(ep.protocol(), ec);
-  if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(ep, ec);
-  if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    SHOAL_LOG(kError, "--listen: cannot listen on " << cfg_.listen_host << ":" << cfg_.listen_port
-                                                    << ": " << ec.message());
-    return false;
-  }
+  if (!listen_on(ioc, cfg_.listen_host, cfg_.listen_port, "--listen", &acceptor_)) return false;
   listen_desc_ = endpoint_text(acceptor_->local_endpoint(ec));
   SHOAL_LOG(kInfo, "listening on " << listen_desc_ << (tls_ ? " (https)" : " (http)"));
   return true;
+}
+
+// The S3 port (--s3-api-listen); errors are logged naming the flag.
+bool Server::open_s3_listener() {
+  if (!listen_on(*workers_[0], cfg_.s3_api_host, cfg_.s3_api_port, "--s3-api-listen",
+                 &s3_acceptor_)) {
+    return false;
+  }
+  boost::system::error_code ec;
+  SHOAL_LOG(kInfo, "S3 port on " << endpoint_text(s3_acceptor_->local_endpoint(ec))
+                                 << (tls_ ? " (https)" : " (http)") << ", "
+                                 << (s3_credentials_ ? s3_credentials_->size() : 0)
+                                 << " credentials"
+                                 << (cfg_.s3_api_anonymous ? ", anonymous reads allowed" : ""));
+  return true;
+}
+
+// Reads --s3-api-credentials-file (an error there is logged naming the flag).
+bool Server::load_s3_credentials() {
+  if (cfg_.s3_api_credentials_file.empty()) return true;
+  std::string error;
+  s3_credentials_ = s3api::CredentialStore::load_file(cfg_.s3_api_credentials_file, &error);
+  if (!s3_credentials_) SHOAL_LOG(kError, "--s3-api-credentials-file: " << error);
+  return s3_credentials_.has_value();
 }
 
 // READY=1 now, then STATUS= and WATCHDOG=1 from worker 0 (node/service_notifier.h). The
@@ -155,24 +185,25 @@ std::string Server::status_line() const {
   return s;
 }
 
-void Server::do_accept() {
+void Server::do_accept(tcp::acceptor& acceptor, bool s3_port) {
   net::io_context& target = *workers_[next_worker_];
   next_worker_ = (next_worker_ + 1) % workers_.size();
-  acceptor_->async_accept(target, [this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
-    if (!ec && metrics_.connections.load() >= cfg_.max_connections) {
-      refuse(std::move(socket));
-    } else if (!ec) {
-      if (tls_) {
-        start_tls_session(std::move(socket), *tls_, *this);
-      } else {
-        start_plain_session(std::move(socket), *this);
-      }
-    } else {
-      SHOAL_LOG(kWarn, "accept: " << ec.message());
-    }
-    do_accept();
-  });
+  acceptor.async_accept(
+      target, [this, &acceptor, s3_port](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        if (!ec && metrics_.connections.load() >= cfg_.max_connections) {
+          refuse(std::move(socket));
+        } else if (!ec) {
+          if (tls_) {
+            start_tls_session(std::move(socket), *tls_, *this, s3_port);
+          } else {
+            start_plain_session(std::move(socket), *this, s3_port);
+          }
+        } else {
+          SHOAL_LOG(kWarn, "accept: " << ec.message());
+        }
+        do_accept(acceptor, s3_port);
+      });
 }
 
 // Over --max-connections: a short 503 (best effort, the socket is non-blocking) and close.
@@ -210,8 +241,10 @@ int Server::run() {
   }
   std::optional<peer::ClusterKey> key;
   if (cfg_.cluster_enabled() && !(key = load_cluster_key())) return 2;
+  if (!load_s3_credentials()) return 2;
   if (cfg_.disk_enabled() && !open_disk_tier(*fetcher_, cfg_)) return 1;
   if (!open_listener()) return 1;
+  if (cfg_.s3_api_enabled() && !open_s3_listener()) return 1;
   auto peer_guard = net::make_work_guard(peer_loop_);
   std::thread peer_thread;
   if (cfg_.cluster_enabled()) {
@@ -228,7 +261,8 @@ int Server::run() {
       SHOAL_LOG(kInfo, "signal " << sig << ": draining");
       start_drain();
     });
-    do_accept();
+    do_accept(*acceptor_, false);
+    if (s3_acceptor_) do_accept(*s3_acceptor_, true);
     SHOAL_LOG(kInfo, "shoald " << SHOAL_VERSION << " node " << cfg_.node_id << ", memory "
                                << cfg_.memory_bytes << " bytes, page size " << cfg_.page_size
                                << ", " << workers_.size() << " threads, origin "
@@ -278,6 +312,7 @@ void Server::shutdown(net::executor_work_guard<net::io_context::executor_type>& 
   origin_.reset();
   cluster_.reset();
   acceptor_.reset();
+  s3_acceptor_.reset();
   drain_timer_.reset();
   notifier_.reset();
   workers_.clear();
@@ -418,6 +453,7 @@ void Server::check_drained() {
     if (!idle) SHOAL_LOG(kWarn, "drain timeout: closing remaining connections");
     boost::system::error_code ec;
     acceptor_->close(ec);
+    if (s3_acceptor_) s3_acceptor_->close(ec);
     notifier_->stop();
     for (auto& w : workers_) w->stop();
     return;

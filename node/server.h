@@ -6,12 +6,13 @@
 // runs the origin loop (libcurl multi, origin/s3_client.h). Shared state (memory tier,
 // coalescing map, metrics) is thread-safe.
 //
-// Lifecycle: run() binds the client port (or adopts a socket-activated one), notifies systemd
+// Lifecycle: run() binds the client port (or adopts a socket-activated one) and the S3 port
+// (--s3-api-listen, same TLS; node/s3_api_response.h), notifies systemd
 // (READY=1, then STATUS= lines and WATCHDOG=1: node/service_notifier.h), serves until
 // SIGTERM/SIGINT (or an admin leave), then drains (STOPPING=1): leaves the cluster, closes idle
 // keep-alive connections, keeps accepting and serving (each connection closed after one
 // response; /stats says "draining": true) for at least drain_notice_ms and until no request is
-// in flight (at most drain_timeout_ms more), then closes the client port and returns 0.
+// in flight (at most drain_timeout_ms more), then closes the client and S3 ports and returns 0.
 #pragma once
 
 #include <atomic>
@@ -39,6 +40,7 @@
 #include "node/report.h"
 #include "node/service_notifier.h"
 #include "origin/s3_client.h"
+#include "s3api/credentials.h"
 
 namespace shoal::node {
 
@@ -54,6 +56,8 @@ class SessionHost {
   virtual std::string metrics_text() = 0;
   // The /admin/ API (node/admin.h).
   virtual AdminApi& admin() = 0;
+  // The S3 port's credentials (--s3-api-credentials-file), or nullptr without that file.
+  virtual const s3api::CredentialStore* s3_credentials() const = 0;
   // Sessions register a closer so drain can close idle connections; the closer is invoked on
   // the session's own executor.
   virtual std::uint64_t register_session(std::function<void()> close_if_idle) = 0;
@@ -77,6 +81,9 @@ class Server : public SessionHost, public AdminHost {
   std::string stats_json() override;
   std::string metrics_text() override;
   AdminApi& admin() override { return *admin_; }
+  const s3api::CredentialStore* s3_credentials() const override {
+    return s3_credentials_ ? &*s3_credentials_ : nullptr;
+  }
   Cluster* cluster() override { return cluster_.get(); }
   void post_to_peer_loop(std::function<void()> fn) override;
   void begin_shutdown() override;
@@ -85,6 +92,8 @@ class Server : public SessionHost, public AdminHost {
 
  private:
   bool open_listener();
+  bool open_s3_listener();
+  bool load_s3_credentials();
   bool start_admin();
   std::optional<peer::ClusterKey> load_cluster_key() const;
   bool start_cluster(const peer::ClusterKey& key);
@@ -93,7 +102,8 @@ class Server : public SessionHost, public AdminHost {
   // The parts /stats and /metrics read (node/report.h).
   ReportSources report_sources() const;
   void publish_stats();
-  void do_accept();
+  // Accepts connections on `acceptor` (the client port, or the S3 port when `s3_port`).
+  void do_accept(boost::asio::ip::tcp::acceptor& acceptor, bool s3_port);
   void refuse(boost::asio::ip::tcp::socket socket);
   void start_drain();
   void check_drained();
@@ -113,6 +123,8 @@ class Server : public SessionHost, public AdminHost {
   std::optional<boost::asio::steady_timer> stats_timer_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::optional<boost::asio::ip::tcp::acceptor> s3_acceptor_;  // --s3-api-listen
+  std::optional<s3api::CredentialStore> s3_credentials_;       // --s3-api-credentials-file
   std::optional<boost::asio::ssl::context> tls_;
   std::size_t next_worker_ = 0;
   std::atomic<bool> draining_{false};

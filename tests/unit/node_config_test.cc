@@ -1,6 +1,8 @@
 // shoald's flags (node/config.h), its disk tier flags first: --disk-path, --disk-kind,
-// --disk-capacity; then cluster flags without a cluster, and the files read at start.
+// --disk-capacity; then cluster flags without a cluster, the files read at start, and the S3
+// port's flags.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <string>
@@ -133,6 +135,76 @@ TEST(SecretFiles, AreReadBeforeTheNodeStarts) {
   r = parse({"--tls-cert", good_key, "--tls-key", good_key});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.output.rfind("shoald: --tls-cert: ", 0), 0u) << r.output;
+}
+
+// ---- the S3 port: --s3-api-listen needs a way to authenticate callers, the other S3 port
+// flags need the port, and the credentials file is read (its mode checked) before start.
+
+void expect_s3_error(const ParseResult& r, const std::string& prefix) {
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.output.rfind("shoald: " + prefix, 0), 0u) << r.output;
+}
+
+std::string write(const std::string& path, const std::string& text, mode_t mode) {
+  std::ofstream(path) << text;
+  chmod(path.c_str(), mode);
+  return path;
+}
+
+constexpr const char* kCreds =
+    R"({"credentials": [{"access_key_id": "K1", "secret_access_key": "s1", "buckets": ["*"]}]})";
+
+TEST(S3ApiFlags, OffByDefault) {
+  auto r = parse({});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_FALSE(r.config->s3_api_enabled());
+}
+
+TEST(S3ApiFlags, ListenWithCredentialsOrAnonymous) {
+  store::test::ScratchDir dir;
+  const std::string creds = write(dir.path() + "/creds.json", kCreds, 0600);
+  auto r = parse({"--s3-api-listen", "127.0.0.1:9100", "--s3-api-credentials-file", creds,
+                  "--s3-api-domain", "s3.example.com"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_TRUE(r.config->s3_api_enabled());
+  EXPECT_EQ(r.config->s3_api_host, "127.0.0.1");
+  EXPECT_EQ(r.config->s3_api_port, 9100);
+  EXPECT_EQ(r.config->s3_api_domain, "s3.example.com");
+  auto a = parse({"--s3-api-listen", "127.0.0.1:9100", "--s3-api-anonymous"});
+  ASSERT_TRUE(a.config) << a.output;
+  EXPECT_TRUE(a.config->s3_api_anonymous);
+}
+
+TEST(S3ApiFlags, ErrorsNameTheFlags) {
+  store::test::ScratchDir dir;
+  const std::string creds = write(dir.path() + "/creds.json", kCreds, 0600);
+  // Nobody could call the port: refused, naming both ways to allow callers.
+  auto r = parse({"--s3-api-listen", "127.0.0.1:9100"});
+  expect_s3_error(r, "--s3-api-listen: needs --s3-api-credentials-file");
+  EXPECT_NE(r.output.find("--s3-api-anonymous"), std::string::npos) << r.output;
+  expect_s3_error(parse({"--s3-api-listen", "nohost", "--s3-api-anonymous"}), "--s3-api-listen:");
+  expect_s3_error(parse({"--s3-api-listen", "127.0.0.1:8080", "--listen", "127.0.0.1:8080",
+                         "--s3-api-anonymous"}),
+                  "--s3-api-listen: must differ from --listen");
+  expect_s3_error(parse({"--s3-api-anonymous"}), "--s3-api-anonymous: needs --s3-api-listen");
+  expect_s3_error(parse({"--s3-api-credentials-file", creds}),
+                  "--s3-api-credentials-file: needs --s3-api-listen");
+  expect_s3_error(parse({"--s3-api-domain", "s3.example.com"}),
+                  "--s3-api-domain: needs --s3-api-listen");
+  expect_s3_error(parse({"--s3-api-listen", "127.0.0.1:9100", "--s3-api-anonymous",
+                         "--s3-api-domain", "Bad_Domain"}),
+                  "--s3-api-domain:");
+  // The file is read at start: missing, malformed, writable by others.
+  expect_s3_error(parse({"--s3-api-listen", "127.0.0.1:9100", "--s3-api-credentials-file",
+                         dir.path() + "/missing.json"}),
+                  "--s3-api-credentials-file:");
+  expect_s3_error(parse({"--s3-api-listen", "127.0.0.1:9100", "--s3-api-credentials-file",
+                         write(dir.path() + "/bad.json", "{\"credentials\": 1}", 0600)}),
+                  "--s3-api-credentials-file:");
+  expect_s3_error(parse({"--s3-api-listen", "127.0.0.1:9100", "--s3-api-credentials-file",
+                         write(dir.path() + "/open.json", kCreds, 0666)}),
+                  "--s3-api-credentials-file:");
 }
 
 }  // namespace

@@ -1,0 +1,256 @@
+// The S3 port's answers (docs/s3-api.md): a request on the --s3-api-listen port is classified
+// (s3api/request.h), authenticated (s3api/sigv4.h against --s3-api-credentials-file, or
+// anonymous with --s3-api-anonymous), checked against the credential's buckets and the bucket
+// policy (kind = bucket), and a GetObject or HeadObject is then served by the /fetch read path
+// (FetchResponse::begin_fetch, node/fetch_response.h: memory, disk, owner, origin, coalesced,
+// hedged) with S3's header: 200 without a Range (206 with Content-Range with one),
+// x-amz-request-id, ETag, Last-Modified, Accept-Ranges, the response-* overrides of signed
+// requests, and conditional requests (s3api/conditions.h: 304 Not Modified, 412
+// PreconditionFailed). Every error is S3's XML (s3api/s3_error.h); every other operation is
+// NotImplemented (501). The client's signature never goes upstream: the origin requests are the
+// node's own.
+//
+// CRTP, over FetchResponse; it hides FetchResponse's hooks (fetch_failed, precondition_holds,
+// decorate_header) with S3 versions while a request of the S3 port is served, and defers to them
+// otherwise. Internal to node/http_session.cc, the only file that includes it.
+//
+// Thread rules: as HttpConnection's.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node/fetch_response.h"
+#include "s3api/conditions.h"
+#include "s3api/request.h"
+#include "s3api/s3_error.h"
+#include "s3api/sigv4.h"
+
+namespace shoal::node {
+
+template <class Derived>
+class S3Response : public FetchResponse<Derived> {
+  using Base = FetchResponse<Derived>;
+
+ public:
+  S3Response(SessionHost& host, bool s3_port) : Base(host, s3_port) {}
+
+  // A request on the S3 port (HttpConnection::route).
+  void start_s3() {
+    s3_.emplace();
+    s3_->request_id = new_request_id();
+    auto cls = s3api::classify(this->req_.method_string(), this->req_.target(),
+                               this->req_[http::field::host], this->cfg_.s3_api_domain);
+    if (auto* e = std::get_if<s3api::ClassifyError>(&cls)) return s3_error(e->code, e->message);
+    s3api::S3Request r = std::move(std::get<s3api::S3Request>(cls));
+    s3_->resource = r.resource;
+    this->s3_operation_ = std::string(s3api::operation_name(r.op));
+    const s3api::AuthResult auth = authenticate();
+    if (auth.kind == s3api::AuthResult::Kind::kRefused) return s3_error(auth.code, auth.message);
+    if (auth.kind == s3api::AuthResult::Kind::kAnonymous && !this->cfg_.s3_api_anonymous) {
+      return s3_error(s3api::ErrorCode::kAccessDenied,
+                      "Anonymous requests are not accepted on this port: sign them (SigV4)");
+    }
+    if (r.op != s3api::Operation::kGetObject && r.op != s3api::Operation::kHeadObject) {
+      return s3_error(s3api::ErrorCode::kNotImplemented, "This S3 port does not implement " +
+                                                             this->s3_operation_ +
+                                                             " (supported: GetObject, HeadObject)");
+    }
+    if (auth.credential && !auth.credential->allows(r.bucket)) {
+      return s3_error(s3api::ErrorCode::kAccessDenied,
+                      "Access Denied: the credential may not read bucket " + r.bucket);
+    }
+    FetchRequest fr;
+    if (auto refusal = this->cfg_.bucket_policy.resolve(r.bucket, {}, &fr.options.buckets)) {
+      return s3_error(s3api::ErrorCode::kAccessDenied, "Access Denied: " + refusal->reason);
+    }
+    if (auth.kind == s3api::AuthResult::Kind::kSigned) s3_->overrides = response_overrides(r);
+    s3_->conditions = conditions();
+    fr.head = r.op == s3api::Operation::kHeadObject;
+    fr.kind = r.bucket;
+    fr.object = r.key;
+    fr.options.config = this->cfg_.origin_request;
+    fr.options.config_text =
+        origin::c0_config_text(this->cfg_.origin_request, this->cfg_.origin_request);
+    // S3 ignores a Range it cannot parse (and several ranges) and sends the whole object.
+    const auto range = this->req_[http::field::range];
+    if (range.empty() || this->req_.count(http::field::range) > 1 ||
+        base::parse_byte_range(range, &fr.range) != base::RangeError::kOk) {
+      fr.range = base::ByteRange{base::ByteRange::Kind::kOpen, 0, 0, 0};
+      s3_->whole_object = true;
+    }
+    this->begin_fetch(std::move(fr));
+  }
+
+  // A request on the S3 port whose body this node does not read (PutObject, UploadPart...):
+  // NotImplemented, and the connection closes (HttpConnection::refuse_body).
+  void s3_refuse_body() {
+    s3_.emplace();
+    s3_->request_id = new_request_id();
+    auto cls = s3api::classify(this->req_.method_string(), this->req_.target(),
+                               this->req_[http::field::host], this->cfg_.s3_api_domain);
+    if (auto* r = std::get_if<s3api::S3Request>(&cls)) {
+      s3_->resource = r->resource;
+      this->s3_operation_ = std::string(s3api::operation_name(r->op));
+    }
+    s3_error(s3api::ErrorCode::kNotImplemented,
+             "This S3 port does not accept request bodies (writes are not implemented)", true);
+  }
+
+  // ---- FetchResponse's hooks ------------------------------------------------------------------
+  void fetch_failed(const FetchFailure& f) {
+    if (!s3_) return Base::fetch_failed(f);
+    using s3api::ErrorCode;
+    if (f.status == 416 && s3_->whole_object && f.meta && f.meta->size == 0) {
+      return send_empty_object(*f.meta);  // a GET without Range of an empty object
+    }
+    if (f.shed) return s3_error(ErrorCode::kSlowDown, "Please reduce your request rate.");
+    if (f.status == 416) {
+      return s3_error(ErrorCode::kInvalidRange, "The requested range is not satisfiable", false,
+                      f.content_range);
+    }
+    switch (f.outcome) {
+      case base::Outcome::kNotFound:
+        if (f.reason.find("NoSuchBucket") != std::string::npos) {
+          return s3_error(ErrorCode::kNoSuchBucket, "The specified bucket does not exist");
+        }
+        return s3_error(ErrorCode::kNoSuchKey, "The specified key does not exist.");
+      case base::Outcome::kAccessDenied:
+        return s3_error(ErrorCode::kAccessDenied, "Access Denied (by the origin)");
+      case base::Outcome::kThrottled:
+        return s3_error(ErrorCode::kSlowDown, "Please reduce your request rate.");
+      case base::Outcome::kServerError:
+      case base::Outcome::kTimeout:
+      case base::Outcome::kTransportError:
+      case base::Outcome::kPreconditionFailed:  // the object changed while being read: retry
+        return s3_error(ErrorCode::kServiceUnavailable, f.reason);
+      default:
+        return s3_error(ErrorCode::kInternalError, f.reason);
+    }
+  }
+
+  bool precondition_holds(const std::string& etag, const std::string& last_modified) {
+    if (!s3_ || s3_->conditions.empty()) return true;
+    switch (s3api::evaluate(s3_->conditions, etag, last_modified)) {
+      case s3api::Precondition::kProceed:
+        return true;
+      case s3api::Precondition::kFailed:
+        s3_error(s3api::ErrorCode::kPreconditionFailed,
+                 "At least one of the pre-conditions you specified did not hold");
+        return false;
+      case s3api::Precondition::kNotModified:
+        this->send_text(304, "", "application/octet-stream", false, "", "", "",
+                        validators(etag, last_modified));
+        return false;
+    }
+    return true;
+  }
+
+  void decorate_header(http::response<http::empty_body>& res) {
+    if (!s3_) return Base::decorate_header(res);
+    res.erase("C0-Status");
+    res.set("x-amz-request-id", s3_->request_id);
+    if (s3_->whole_object) {
+      res.result(http::status::ok);
+      res.erase(http::field::content_range);
+    }
+    for (const auto& [name, value] : s3_->overrides) res.set(name, value);
+  }
+
+ private:
+  // What an S3 request carries past start_s3().
+  struct S3State {
+    std::string request_id;
+    std::string resource;
+    bool whole_object = false;  // no (usable) Range: 200 with the whole object
+    s3api::Conditions conditions;
+    std::vector<std::pair<std::string, std::string>> overrides;  // response-* as headers
+  };
+
+  // 16 upper-case hex digits, like S3's.
+  static std::string new_request_id() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::uint64_t v = rng();
+    std::string id(16, '0');
+    for (auto& c : id) {
+      c = kHex[v & 15];
+      v >>= 4;
+    }
+    return id;
+  }
+
+  s3api::AuthResult authenticate() {
+    s3api::SignedRequest sr;
+    sr.method = std::string(this->req_.method_string());
+    sr.target = std::string(this->req_.target());
+    for (const auto& f : this->req_) sr.headers.emplace_back(f.name_string(), f.value());
+    return s3api::authenticate(sr, this->host_.s3_credentials(), std::time(nullptr));
+  }
+
+  s3api::Conditions conditions() const {
+    s3api::Conditions c;
+    auto get = [this](http::field f) -> std::optional<std::string> {
+      auto it = this->req_.find(f);
+      if (it == this->req_.end()) return std::nullopt;
+      return std::string(it->value());
+    };
+    c.if_match = get(http::field::if_match);
+    c.if_none_match = get(http::field::if_none_match);
+    c.if_modified_since = get(http::field::if_modified_since);
+    c.if_unmodified_since = get(http::field::if_unmodified_since);
+    return c;
+  }
+
+  // The response-* query parameters as the header fields they set (values without CR/LF).
+  static std::vector<std::pair<std::string, std::string>> response_overrides(
+      const s3api::S3Request& r) {
+    static constexpr std::pair<std::string_view, std::string_view> kOverrides[] = {
+        {"response-content-type", "Content-Type"},
+        {"response-content-language", "Content-Language"},
+        {"response-expires", "Expires"},
+        {"response-cache-control", "Cache-Control"},
+        {"response-content-disposition", "Content-Disposition"},
+        {"response-content-encoding", "Content-Encoding"}};
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [param, header] : kOverrides) {
+      const std::string* v = r.param(param);
+      if (v && v->find_first_of("\r\n") == std::string::npos) {
+        out.emplace_back(std::string(header), *v);
+      }
+    }
+    return out;
+  }
+
+  std::vector<std::pair<std::string, std::string>> validators(const std::string& etag,
+                                                              const std::string& last_modified) {
+    std::vector<std::pair<std::string, std::string>> h{{"x-amz-request-id", s3_->request_id}};
+    if (!etag.empty()) h.emplace_back("ETag", etag);
+    if (!last_modified.empty()) h.emplace_back("Last-Modified", last_modified);
+    return h;
+  }
+
+  void send_empty_object(const ObjectMeta& meta) {
+    if (!precondition_holds(meta.etag, meta.last_modified)) return;
+    auto h = validators(meta.etag, meta.last_modified);
+    h.emplace_back("Accept-Ranges", "bytes");
+    for (const auto& o : s3_->overrides) h.push_back(o);
+    this->send_text(200, "", "application/octet-stream", false, "", "", "", h);
+  }
+
+  void s3_error(s3api::ErrorCode code, const std::string& message, bool close = false,
+                const std::string& content_range = "") {
+    this->send_text(
+        s3api::error_status(code), s3api::error_xml(code, message, s3_->resource, s3_->request_id),
+        "application/xml", close, "", content_range, "", {{"x-amz-request-id", s3_->request_id}});
+  }
+
+  std::optional<S3State> s3_;
+};
+
+}  // namespace shoal::node

@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""One S3 call through boto3/botocore against shoald's S3 port, for the integration tests
+(tests/integration/s3_api_suite.cc). Prints one JSON line with the outcome, exits 0 (also when
+S3 answered with an error: that is an outcome), 77 when boto3 is not installed.
+
+Usage: s3_api_client.py ENDPOINT KEY_ID SECRET COMMAND BUCKET KEY [ARG]
+Commands:
+  get [RANGE]        GetObject (boto3): {"sha256", "length", "content_range", "etag", "status"}
+  head               HeadObject: {"length", "etag", "status"}
+  presigned [SECS]   a presigned GetObject URL (expires in SECS, default 600), fetched with urllib
+                     (after sleeping SECS + 1 s when SECS <= 5, to test expiry)
+  skewed [SECS]      GetObject signed with a clock SECS (default 1200) seconds behind
+  unsigned           GET without any signature (urllib)
+Errors: {"error_code", "status"} (the S3 <Code>, the HTTP status).
+"""
+import datetime
+import hashlib
+import json
+import re
+import sys
+import time
+import urllib.error
+import urllib.request
+
+try:
+    import boto3
+    import botocore.auth
+    import botocore.config
+    import botocore.exceptions
+except ImportError:
+    print(json.dumps({"skip": "boto3 is not installed (Debian: apt-get install python3-boto3)"}))
+    sys.exit(77)
+
+
+def client(endpoint, key_id, secret):
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=key_id, aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=botocore.config.Config(s3={"addressing_style": "path"}, signature_version="s3v4",
+                                      retries={"max_attempts": 1}))
+
+
+def url_outcome(url):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            body = r.read()
+            return {"status": r.status, "sha256": hashlib.sha256(body).hexdigest(),
+                    "length": len(body), "content_type": r.headers.get("Content-Type"),
+                    "content_disposition": r.headers.get("Content-Disposition")}
+    except urllib.error.HTTPError as e:
+        m = re.search(rb"<Code>([^<]*)</Code>", e.read())
+        return {"status": e.code, "error_code": m.group(1).decode() if m else None}
+
+
+def main():
+    endpoint, key_id, secret, command, bucket, key = sys.argv[1:7]
+    arg = sys.argv[7] if len(sys.argv) > 7 else None
+    s3 = client(endpoint, key_id, secret)
+    try:
+        if command == "get":
+            kw = {"Range": arg} if arg else {}
+            r = s3.get_object(Bucket=bucket, Key=key, **kw)
+            body = r["Body"].read()
+            out = {"status": r["ResponseMetadata"]["HTTPStatusCode"],
+                   "sha256": hashlib.sha256(body).hexdigest(), "length": len(body),
+                   "content_range": r.get("ContentRange"), "etag": r.get("ETag"),
+                   "request_id": r["ResponseMetadata"].get("RequestId")}
+        elif command == "head":
+            r = s3.head_object(Bucket=bucket, Key=key)
+            out = {"status": r["ResponseMetadata"]["HTTPStatusCode"],
+                   "length": r["ContentLength"], "etag": r.get("ETag")}
+        elif command == "presigned":
+            secs = int(arg or 600)
+            url = s3.generate_presigned_url(
+                "get_object", ExpiresIn=secs,
+                Params={"Bucket": bucket, "Key": key, "ResponseContentType": "text/x-test",
+                        "ResponseContentDisposition": "attachment; filename=x.bin"})
+            if secs <= 5:
+                time.sleep(secs + 1.5)
+            out = url_outcome(url)
+        elif command == "skewed":
+            behind = datetime.timedelta(seconds=int(arg or 1200))
+            real = datetime.datetime
+
+            class Skewed(real):
+                @classmethod
+                def utcnow(cls):
+                    return real.utcnow() - behind
+
+            botocore.auth.datetime.datetime = Skewed
+            r = s3.get_object(Bucket=bucket, Key=key)
+            out = {"status": r["ResponseMetadata"]["HTTPStatusCode"]}
+        elif command == "unsigned":
+            out = url_outcome(f"{endpoint}/{bucket}/{key}")
+        else:
+            print(json.dumps({"usage": __doc__}))
+            sys.exit(2)
+    except botocore.exceptions.ClientError as e:
+        out = {"error_code": e.response["Error"].get("Code"),
+               "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+               "exception": type(e).__name__}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
