@@ -177,8 +177,8 @@ void Cluster::handoff_next(const std::shared_ptr<HandoffRun>& run) {
     opts.slice_length = 1;  // the owner takes the whole page; one byte comes back
     ++run->running;
     ++run->report.tried;
-    client_->fetch(rec->meta.peer_addr, e.key, opts, v.epoch, loop_.get_executor(),
-                   [this, run](PageResult r) {
+    client_->start(ForwardClient::Peer{owner->id, rec->meta.peer_addr}, e.key, opts, v.epoch, {},
+                   loop_.get_executor(), [this, run](PageResult r) {
                      --run->running;
                      if (r.outcome == base::Outcome::kOk) ++run->report.handed;
                      handoff_next(run);

@@ -9,7 +9,7 @@
 #include "peer/auth.h"
 #include "ring/base/host_port.h"
 #include "ring/base/private_file.h"
-#include "s3api/credentials.h"
+#include "node/s3api/credentials.h"
 
 namespace shoal::node {
 namespace {

@@ -51,7 +51,7 @@ struct NodeConfig {
   std::string s3_api_host;              // from --s3-api-listen
   std::uint16_t s3_api_port = 0;        // from --s3-api-listen
   std::string s3_api_domain;            // --s3-api-domain: Host bucket.DOMAIN is virtual-hosted
-  std::string s3_api_credentials_file;  // --s3-api-credentials-file (s3api/credentials.h)
+  std::string s3_api_credentials_file;  // --s3-api-credentials-file (node/s3api/credentials.h)
   bool s3_api_anonymous = false;        // --s3-api-anonymous: unsigned requests may read
   bool s3_api_enabled() const { return !s3_api_listen.empty(); }
 

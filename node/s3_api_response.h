@@ -1,12 +1,12 @@
 // The S3 port's answers (docs/s3-api.md): a request on the --s3-api-listen port is classified
-// (s3api/request.h), authenticated (s3api/sigv4.h against --s3-api-credentials-file, or
+// (node/s3api/request.h), authenticated (node/s3api/sigv4.h against --s3-api-credentials-file, or
 // anonymous with --s3-api-anonymous), checked against the credential's buckets and the bucket
 // policy (kind = bucket), and a GetObject or HeadObject is then served by the /fetch read path
 // (FetchResponse::begin_fetch, node/fetch_response.h: memory, disk, owner, origin, coalesced,
 // hedged) with S3's header: 200 without a Range (206 with Content-Range with one),
 // x-amz-request-id, ETag, Last-Modified, Accept-Ranges, the response-* overrides of signed
-// requests, and conditional requests (s3api/conditions.h: 304 Not Modified, 412
-// PreconditionFailed). Every error is S3's XML (s3api/s3_error.h); every other operation is
+// requests, and conditional requests (node/s3api/conditions.h: 304 Not Modified, 412
+// PreconditionFailed). Every error is S3's XML (node/s3api/s3_error.h); every other operation is
 // NotImplemented (501). The client's signature never goes upstream: the origin requests are the
 // node's own.
 //
@@ -26,10 +26,10 @@
 #include <vector>
 
 #include "node/fetch_response.h"
-#include "s3api/conditions.h"
-#include "s3api/request.h"
-#include "s3api/s3_error.h"
-#include "s3api/sigv4.h"
+#include "node/s3api/conditions.h"
+#include "node/s3api/request.h"
+#include "node/s3api/s3_error.h"
+#include "node/s3api/sigv4.h"
 
 namespace shoal::node {
 

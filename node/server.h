@@ -40,7 +40,7 @@
 #include "node/report.h"
 #include "node/service_notifier.h"
 #include "origin/s3_client.h"
-#include "s3api/credentials.h"
+#include "node/s3api/credentials.h"
 
 namespace shoal::node {
 

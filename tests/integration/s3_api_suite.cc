@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "s3api/sigv4.h"
+#include "node/s3api/sigv4.h"
 #include "tests/integration/harness/harness.h"
 #include "tests/integration/harness/shoald.h"
 

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "s3api/conditions.h"
-#include "s3api/request.h"
-#include "s3api/s3_error.h"
+#include "node/s3api/conditions.h"
+#include "node/s3api/request.h"
+#include "node/s3api/s3_error.h"
 
 namespace shoal::s3api {
 namespace {

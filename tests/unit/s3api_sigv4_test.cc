@@ -4,8 +4,8 @@
 // as given, then with one thing changed, which must be refused with S3's error code.
 #include <gtest/gtest.h>
 
-#include "s3api/credentials.h"
-#include "s3api/sigv4.h"
+#include "node/s3api/credentials.h"
+#include "node/s3api/sigv4.h"
 
 namespace shoal::s3api {
 namespace {

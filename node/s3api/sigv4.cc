@@ -1,4 +1,4 @@
-#include "s3api/sigv4.h"
+#include "node/s3api/sigv4.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -9,7 +9,7 @@
 #include <cctype>
 #include <cstdlib>
 
-#include "s3api/text.h"
+#include "node/s3api/text.h"
 
 namespace shoal::s3api {
 

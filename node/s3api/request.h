@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "s3api/s3_error.h"
+#include "node/s3api/s3_error.h"
 
 namespace shoal::s3api {
 

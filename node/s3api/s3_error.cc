@@ -1,4 +1,4 @@
-#include "s3api/s3_error.h"
+#include "node/s3api/s3_error.h"
 
 namespace shoal::s3api {
 

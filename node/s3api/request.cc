@@ -1,8 +1,8 @@
-#include "s3api/request.h"
+#include "node/s3api/request.h"
 
+#include "node/s3api/sigv4.h"
+#include "node/s3api/text.h"
 #include "ring/base/names.h"
-#include "s3api/sigv4.h"
-#include "s3api/text.h"
 
 namespace shoal::s3api {
 

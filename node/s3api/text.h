@@ -1,5 +1,5 @@
-// Small text helpers the s3api/ parsers share: OWS trimming, ASCII case-insensitive compare,
-// fixed-width decimal fields and UTC calendar time. Internal to s3api/.
+// Small text helpers the node/s3api/ parsers share: OWS trimming, ASCII case-insensitive compare,
+// fixed-width decimal fields and UTC calendar time. Internal to node/s3api/.
 //
 // Thread-safe: pure functions.
 #pragma once

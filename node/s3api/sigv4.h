@@ -22,8 +22,8 @@
 #include <utility>
 #include <vector>
 
-#include "s3api/credentials.h"
-#include "s3api/s3_error.h"
+#include "node/s3api/credentials.h"
+#include "node/s3api/s3_error.h"
 
 namespace shoal::s3api {
 

@@ -1,8 +1,8 @@
-#include "s3api/conditions.h"
+#include "node/s3api/conditions.h"
 
 #include <array>
 
-#include "s3api/text.h"
+#include "node/s3api/text.h"
 
 namespace shoal::s3api {
 

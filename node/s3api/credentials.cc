@@ -1,4 +1,4 @@
-#include "s3api/credentials.h"
+#include "node/s3api/credentials.h"
 
 #include <nlohmann/json.hpp>
 
