@@ -29,15 +29,15 @@
 //
 // Read path (read_range(), read()): the header block and only the payload blocks covering the
 // asked bytes (read() covers the whole page), one device read when they are contiguous (the
-// range starts in block 0), two otherwise; the header checksum, key, sequence and length must
-// match, else the slot is dropped, counted and the read returns kChecksumError. Then each payload
-// block read is checked against its checksum in the header; a block that fails is marked bad in
-// memory (the slot stays: reads of its other blocks are still served), the failure counted and
-// the read returns kChecksumError. Bytes are never handed out unverified. Reads touching a block
-// marked bad fail at once (kChecksumError, no I/O), and contains() is false for a slot with bad
-// blocks, so the page is written again (to a new slot, the old one dropped) when it next leaves
-// memory. EIO marks the slot bad (never reused until restart). Dropped slots get their header
-// zeroed so they stay dropped after a restart.
+// range starts in block 0), otherwise two in flight together (Device::read_all); the header
+// checksum, key, sequence and length must match, else the slot is dropped, counted and the read
+// returns kChecksumError. Then each payload block read is checked against its checksum in the
+// header; a block that fails is marked bad in memory (the slot stays: reads of its other blocks are
+// still served), the failure counted and the read returns kChecksumError. Bytes are never handed
+// out unverified. Reads touching a block marked bad fail at once (kChecksumError, no I/O), and
+// contains() is false for a slot with bad blocks, so the page is written again (to a new slot, the
+// old one dropped) when it next leaves memory. EIO marks the slot bad (never reused until restart).
+// Dropped slots get their header zeroed so they stay dropped after a restart.
 //
 // Recovery (open()): every slot's header block is read (headers only, by 16 threads at once, so
 // the device sees 16 reads in flight) and validated; per key the highest sequence wins, per object

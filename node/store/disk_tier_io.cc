@@ -177,9 +177,11 @@ int DiskTier::read_blocks(const ReadJob& job, char* buffer, std::uint64_t* devic
     *device_bytes = kHeaderBytes + data;
     return device_->read(buffer, kHeaderBytes + data, at);
   }
-  if (int err = device_->read(buffer, kHeaderBytes, at)) return err;
+  const Device::ReadOp ops[] = {
+      {buffer, kHeaderBytes, at},
+      {buffer + kHeaderBytes, data, at + kHeaderBytes + job.data_offset()}};
   *device_bytes = kHeaderBytes + data;
-  return device_->read(buffer + kHeaderBytes, data, at + kHeaderBytes + job.data_offset());
+  return device_->read_all(ops);
 }
 
 // Checks the header read for `job` and every payload block read, copying the bytes handed out to
