@@ -121,6 +121,20 @@ start_s3rver() {
   bench_log "s3rver on 127.0.0.1:$s3_port"
 }
 
+# start_shaped_origin: tests/tools/fault_proxy.py in front of s3rver, shaped like S3 Standard
+# (Durner et al., VLDB 2023: tens of ms to the first byte, 25-95 MiB/s per connection, median
+# 55-60): BENCH_FIRST_BYTE_MS (default 30) before every answer and BENCH_ORIGIN_BPS bytes/s
+# (default 60000000) per connection. Sets origin_port (use it where s3_port would be).
+start_shaped_origin() {
+  origin_port="$(free_port)"
+  bench_spawn "$work/origin-proxy.log" "$python" "$root/tests/tools/fault_proxy.py" \
+    --upstream "127.0.0.1:$s3_port" --listen "127.0.0.1:$origin_port" \
+    --first-byte-ms "${BENCH_FIRST_BYTE_MS:-30}" --bytes-per-second "${BENCH_ORIGIN_BPS:-60000000}"
+  wait_for_port "$origin_port" "$spawned_pid" origin-proxy "$work/origin-proxy.log"
+  bench_log "S3-shaped origin on 127.0.0.1:$origin_port (${BENCH_FIRST_BYTE_MS:-30} ms to the" \
+    "first byte, ${BENCH_ORIGIN_BPS:-60000000} bytes/s per connection)"
+}
+
 aws_s3() {
   "$aws_cli" --endpoint-url "http://127.0.0.1:$s3_port" s3 "$@"
 }
@@ -157,7 +171,9 @@ use_cluster_key() {
 # start_cluster FLAG...: one $shoald_bin per name in the global array `names` (node-NAME, peer
 # port on loopback with ${peer_auth[@]}, every node seeded with every peer port, --log-level
 # $shoald_log_level),
-# each with FLAG... added (e.g. --memory, --page-size); fills the global associative arrays
+# each with FLAG... added (e.g. --memory, --page-size), reading from s3rver (or from
+# 127.0.0.1:$cluster_origin_port when that is set, e.g. start_shaped_origin's proxy); fills the
+# global associative arrays
 # port, peer and pid (declare them first: `declare -A port peer pid`) and waits until every
 # client port accepts. Does not wait for the members to see each other (wait_for_cluster).
 start_cluster() {
@@ -170,7 +186,7 @@ start_cluster() {
   for n in "${names[@]}"; do
     bench_spawn "$work/shoald-$n.log" "$shoald_bin" --listen "127.0.0.1:${port[$n]}" \
       --node-id "node-$n" --peer-listen "127.0.0.1:${peer[$n]}" "${peer_auth[@]}" "${seeds[@]}" \
-      --s3-endpoint "http://127.0.0.1:$s3_port" --s3-region us-east-1 \
+      --s3-endpoint "http://127.0.0.1:${cluster_origin_port:-$s3_port}" --s3-region us-east-1 \
       --log-level "$shoald_log_level" "$@"
     pid[$n]=$spawned_pid
     wait_for_port "${port[$n]}" "$spawned_pid" "shoald-$n" "$work/shoald-$n.log"

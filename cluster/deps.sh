@@ -13,7 +13,7 @@ apt_packages=(
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libsystemd-dev libxxhash-dev liburing-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  python3 awscli curl prometheus wrk iperf3 nginx
+  python3 awscli curl prometheus wrk iperf3 nginx haproxy
   clang-14 libclang-rt-14-dev
 )
 

@@ -15,6 +15,7 @@
 
 #include "cluster/ctl_commands.h"
 #include "cluster/ctl_http.h"
+#include "ring/base/host_port.h"
 
 namespace {
 
@@ -133,6 +134,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
+  }
+  if (!shoal::base::split_host_port(ctx.node)) {
+    return usage("--node: expected HOST:PORT, got '" + ctx.node + "'");
   }
   if (set_weight->parsed() && !valid_weight(weight)) {
     return usage("set-weight: W must be 0 or in [1e-6, 1e15]");

@@ -3,6 +3,8 @@
 // admin_cache.cc (locate, purge, warm).
 #include "node/admin.h"
 
+#include <algorithm>
+
 #include "node/admin_call.h"
 
 namespace shoal::node {
@@ -45,16 +47,20 @@ void AdminApi::route(std::shared_ptr<Call> c) {
     std::string_view path;
     http::verb method;
     void (AdminApi::*fn)(std::shared_ptr<Call>);
+    std::vector<std::string_view> params;  // the query parameters it takes
   };
   static const Route kRoutes[] = {
-      {"/admin/members", http::verb::get, &AdminApi::members},
-      {"/admin/locate", http::verb::get, &AdminApi::locate},
-      {"/admin/ownership", http::verb::get, &AdminApi::ownership},
-      {"/admin/weight", http::verb::post, &AdminApi::weight},
-      {"/admin/drain", http::verb::post, &AdminApi::drain},
-      {"/admin/leave", http::verb::post, &AdminApi::leave},
-      {"/admin/purge", http::verb::post, &AdminApi::purge},
-      {"/admin/warm", http::verb::post, &AdminApi::warm},
+      {"/admin/members", http::verb::get, &AdminApi::members, {}},
+      {"/admin/locate", http::verb::get, &AdminApi::locate, {"kind", "object", "range"}},
+      {"/admin/ownership",
+       http::verb::get,
+       &AdminApi::ownership,
+       {"simulate_add", "simulate_remove"}},
+      {"/admin/weight", http::verb::post, &AdminApi::weight, {}},
+      {"/admin/drain", http::verb::post, &AdminApi::drain, {}},
+      {"/admin/leave", http::verb::post, &AdminApi::leave, {}},
+      {"/admin/purge", http::verb::post, &AdminApi::purge, {}},
+      {"/admin/warm", http::verb::post, &AdminApi::warm, {}},
   };
   for (const Route& r : kRoutes) {
     if (c->path != r.path) continue;
@@ -63,17 +69,32 @@ void AdminApi::route(std::shared_ptr<Call> c) {
       res.headers.emplace_back("Allow", std::string(http::to_string(r.method)));
       return c->reply(std::move(res));
     }
+    auto query = parse_query(c->query);
+    if (!query) return c->reply(error_response(400, "bad percent escape in the query"));
+    for (const auto& [name, value] : *query) {
+      if (std::find(r.params.begin(), r.params.end(), name) == r.params.end()) {
+        return c->reply(error_response(400, "unknown query parameter '" + name + "'"));
+      }
+    }
     return (this->*r.fn)(std::move(c));
   }
   c->reply(error_response(404, "no such admin route: " + c->path));
 }
 
-FetchOptions AdminApi::fetch_options(const std::string& kind) const {
+AdminResponse AdminApi::error_answer(int status, const std::string& message) {
+  return error_response(status, message);
+}
+
+std::optional<AdminResponse> AdminApi::fetch_options(const std::string& kind,
+                                                     FetchOptions* out) const {
   FetchOptions o;
-  o.buckets = {kind};
+  if (auto refusal = host_.config().bucket_policy.resolve(kind, {}, &o.buckets)) {
+    return error_response(refusal->status, refusal->reason);
+  }
   o.config = host_.config().origin_request;
   o.may_shed = false;  // an operator's request: queue behind other misses rather than fail
-  return o;
+  *out = std::move(o);
+  return std::nullopt;
 }
 
 }  // namespace shoal::node

@@ -10,7 +10,8 @@
 // other members' /stats), admin_lifecycle.cc (weight, drain, leave), admin_cache.cc (locate,
 // purge, warm); admin_call.h holds what they share.
 //
-// Routes (JSON in and out; errors are {"error": "one line"}):
+// Routes (JSON in and out; errors are {"error": "one line"}; a query parameter a route does not
+// take is a 400 naming it):
 //   GET  /admin/members                    this node's membership view
 //   GET  /admin/locate?kind=&object=[&range=]   owner and ranking of each page
 //   GET  /admin/ownership[?simulate_add=ID[:W]][&simulate_remove=ID]
@@ -107,9 +108,16 @@ class AdminApi {
 
   // True for targets this API serves: the path is "/admin" or starts with "/admin/".
   static bool is_admin_target(std::string_view target);
+  // The answer every admin error has: `status` with the body {"error": message}. For errors the
+  // connection finds before handle() sees the request (a body over kAdminBodyLimit).
+  static AdminResponse error_answer(int status, const std::string& message);
 
   // Authenticates and serves one request; see the route list above.
   void handle(AdminRequest req, boost::asio::any_io_executor ex, Handler done);
+
+  // True from a /admin/drain's start (the weight-0 phase) on, until the drain is not confirmed
+  // in time (then false again: the node stays). Any thread.
+  bool draining() const { return draining_.load(); }
 
  private:
   struct Call;  // node/admin_call.h
@@ -123,7 +131,10 @@ class AdminApi {
 
   // admin.cc
   void route(std::shared_ptr<Call> c);
-  FetchOptions fetch_options(const std::string& kind) const;
+  // Options for reading `kind`'s pages: the buckets the node's bucket policy gives the kind, the
+  // node's origin defaults, never shed. Returns the policy's refusal (status and reason) instead
+  // when it refuses the kind.
+  std::optional<AdminResponse> fetch_options(const std::string& kind, FetchOptions* out) const;
   // Runs fn() on pool_. An exception escaping it (a bug: handlers check what they read) is
   // logged and answered 500 on `c` (unless fn replied already) instead of ending the process.
   template <class Fn>

@@ -4,22 +4,17 @@
 #include <openssl/evp.h>
 
 #include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "ring/base/private_file.h"
 
 namespace shoal::node {
 
 std::optional<std::string> load_admin_token(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "cannot read " + path + ": " + std::strerror(errno);
+  std::string token;
+  if (auto reason = base::read_private_file(path, kMaxAdminTokenFileBytes, &token)) {
+    *error = *reason;
     return std::nullopt;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string token = ss.str();
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
   if (token.empty()) {
     *error = path + " is empty";

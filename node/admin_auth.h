@@ -18,9 +18,14 @@ namespace shoal::node {
 // Shortest token an admin token file may hold.
 inline constexpr std::size_t kMinAdminTokenBytes = 16;
 
-// Reads an admin token file: its contents without trailing whitespace. Returns nullopt and sets
-// *error ("cannot read PATH: reason", "PATH is empty", "token in PATH is shorter than 16
-// bytes", "token in PATH contains whitespace or control characters").
+// Largest admin token file read.
+inline constexpr std::size_t kMaxAdminTokenFileBytes = 64 * 1024;
+
+// Reads an admin token file: its contents without trailing whitespace. The file must be one
+// only the node's user (or root) can write (base::read_private_file). Returns nullopt and sets
+// *error (read_private_file's reasons: "cannot open PATH: reason", "PATH is writable by its
+// group or others ...", "PATH is owned by uid N ..."; "PATH is empty", "token in PATH is shorter
+// than 16 bytes", "token in PATH contains whitespace or control characters").
 std::optional<std::string> load_admin_token(const std::string& path, std::string* error);
 
 // Equality of two secrets in time independent of where they differ and of their lengths

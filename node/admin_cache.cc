@@ -9,6 +9,7 @@
 #include "node/client_status.h"
 #include "node/cluster.h"
 #include "ring/base/byte_range.h"
+#include "ring/base/names.h"
 #include "ring/base/page_key.h"
 
 namespace shoal::node {
@@ -79,27 +80,28 @@ void AdminApi::locate(std::shared_ptr<Call> c) {
   }
   if (!has_kind || !has_object)
     return c->reply(error_response(400, "kind and object are required"));
-  if (auto e = check_kind(kind)) return c->reply(error_response(400, *e));
-  if (auto e = check_object(object)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_kind(kind)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_object(object)) return c->reply(error_response(400, *e));
   base::ByteRange range{base::ByteRange::Kind::kOpen, 0, 0, 0};
-  if (!range_text.empty() && base::parse_byte_range(range_text, &range) != base::RangeError::kOk) {
-    return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
+  if (!range_text.empty() && !parse_admin_range(range_text, &range)) {
+    return c->reply(error_response(400, kAdminRangeError));
   }
-  host_.fetcher().head(
-      kind, object, fetch_options(kind), c->ex, [this, c, kind, object, range](HeadResult h) {
-        if (h.outcome != base::Outcome::kOk) {
-          return c->reply(error_response(node::client_status(h.outcome),
-                                         "origin: " + std::string(base::outcome_name(h.outcome)) +
-                                             (h.message.empty() ? "" : ": " + h.message)));
-        }
-        base::ResolvedRange rr{1, 0};  // empty: no pages
-        if (h.meta.size > 0 &&
-            base::resolve_byte_range(range, h.meta.size, &rr) != base::RangeError::kOk) {
-          return c->reply(error_response(416, "range not satisfiable for an object of " +
-                                                  std::to_string(h.meta.size) + " bytes"));
-        }
-        locate_pages(c, kind, object, rr.first, rr.last, h.meta.size);
-      });
+  FetchOptions opts;
+  if (auto refused = fetch_options(kind, &opts)) return c->reply(std::move(*refused));
+  host_.fetcher().head(kind, object, opts, c->ex, [this, c, kind, object, range](HeadResult h) {
+    if (h.outcome != base::Outcome::kOk) {
+      return c->reply(error_response(node::client_status(h.outcome),
+                                     "origin: " + std::string(base::outcome_name(h.outcome)) +
+                                         (h.message.empty() ? "" : ": " + h.message)));
+    }
+    base::ResolvedRange rr{1, 0};  // empty: no pages
+    if (h.meta.size > 0 &&
+        base::resolve_byte_range(range, h.meta.size, &rr) != base::RangeError::kOk) {
+      return c->reply(error_response(
+          416, "range not satisfiable for an object of " + std::to_string(h.meta.size) + " bytes"));
+    }
+    locate_pages(c, kind, object, rr.first, rr.last, h.meta.size);
+  });
 }
 
 void AdminApi::locate_pages(std::shared_ptr<Call> c, const std::string& kind,
@@ -168,9 +170,9 @@ void AdminApi::purge(std::shared_ptr<Call> c) {
     return c->reply(error_response(400, *e));
   }
   if (!has_kind) return c->reply(error_response(400, "'kind' is required"));
-  if (auto e = check_kind(kind)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_kind(kind)) return c->reply(error_response(400, *e));
   if (has_object) {
-    if (auto e = check_object(object)) return c->reply(error_response(400, *e));
+    if (auto e = base::check_object(object)) return c->reply(error_response(400, *e));
   }
   MemoryTier& memory = host_.fetcher().memory();
   const std::size_t dropped =
@@ -208,13 +210,13 @@ void AdminApi::warm(std::shared_ptr<Call> c) {
   }
   if (!has_kind || !has_object)
     return c->reply(error_response(400, "'kind' and 'object' are required"));
-  if (auto e = check_kind(job->kind)) return c->reply(error_response(400, *e));
-  if (auto e = check_object(job->object)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_kind(job->kind)) return c->reply(error_response(400, *e));
+  if (auto e = base::check_object(job->object)) return c->reply(error_response(400, *e));
   job->range = base::ByteRange{base::ByteRange::Kind::kOpen, 0, 0, 0};
-  if (job->has_range && base::parse_byte_range(range_text, &job->range) != base::RangeError::kOk) {
-    return c->reply(error_response(400, "range: expected bytes=a-b, bytes=a- or bytes=-n"));
+  if (job->has_range && !parse_admin_range(range_text, &job->range)) {
+    return c->reply(error_response(400, kAdminRangeError));
   }
-  job->opts = fetch_options(job->kind);
+  if (auto refused = fetch_options(job->kind, &job->opts)) return c->reply(std::move(*refused));
   if (job->range.kind != base::ByteRange::Kind::kSuffix) return warm_first_page(std::move(job));
   // A suffix needs the size first (cached metadata, else one HeadObject).
   host_.fetcher().head(job->kind, job->object, job->opts, c->ex, [this, job](HeadResult h) {
@@ -235,7 +237,7 @@ void AdminApi::warm(std::shared_ptr<Call> c) {
 void AdminApi::warm_first_page(std::shared_ptr<WarmJob> job) {
   const std::uint64_t p = host_.config().page_size;
   job->first_page = job->range.first / p;
-  host_.fetcher().get(
+  host_.fetcher().get_complete(
       base::PageKey{job->kind, job->object, job->first_page}, job->opts, job->call->ex,
       [this, job, p](PageResult r) {
         if (r.outcome == base::Outcome::kInvalidRange && !job->has_range) {
@@ -274,22 +276,22 @@ void AdminApi::warm_next(std::shared_ptr<WarmJob> job) {
   while (!job->failure && job->running < kWarmConcurrency && job->next_page <= job->last_page) {
     const std::uint64_t page = job->next_page++;
     ++job->running;
-    host_.fetcher().get(base::PageKey{job->kind, job->object, page}, job->opts, job->call->ex,
-                        [this, job, page](PageResult r) {
-                          --job->running;
-                          if (r.outcome == base::Outcome::kOk) {
-                            ++job->pages;
-                            job->bytes += r.page->body.size;
-                            ++job->sources[source_name(r.source)];
-                          } else if (!job->failure) {
-                            job->failure =
-                                error_response(node::client_status(r.outcome),
-                                               "page " + std::to_string(page) + ": " +
-                                                   std::string(base::outcome_name(r.outcome)) +
-                                                   (r.message.empty() ? "" : ": " + r.message));
-                          }
-                          warm_next(job);
-                        });
+    host_.fetcher().get_complete(base::PageKey{job->kind, job->object, page}, job->opts,
+                                 job->call->ex, [this, job, page](PageResult r) {
+                                   --job->running;
+                                   if (r.outcome == base::Outcome::kOk) {
+                                     ++job->pages;
+                                     job->bytes += r.page->body.size;
+                                     ++job->sources[source_name(r.source)];
+                                   } else if (!job->failure) {
+                                     job->failure = error_response(
+                                         node::client_status(r.outcome),
+                                         "page " + std::to_string(page) + ": " +
+                                             std::string(base::outcome_name(r.outcome)) +
+                                             (r.message.empty() ? "" : ": " + r.message));
+                                   }
+                                   warm_next(job);
+                                 });
   }
   if (job->running == 0 && (job->failure || job->next_page > job->last_page)) warm_done(job);
 }
@@ -297,7 +299,9 @@ void AdminApi::warm_next(std::shared_ptr<WarmJob> job) {
 void AdminApi::warm_done(std::shared_ptr<WarmJob> job) {
   if (job->failure) return job->call->reply(std::move(*job->failure));
   json sources = json::object();
-  for (const char* s : {"memory", "origin", "coalesced", "peer"}) sources[s] = job->sources[s];
+  for (const char* s : {"memory", "disk", "origin", "coalesced", "peer"}) {
+    sources[s] = job->sources[s];
+  }
   const bool empty = job->pages == 0;
   json j = {
       {"kind", job->kind},

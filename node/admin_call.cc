@@ -1,13 +1,10 @@
 #include "node/admin_call.h"
 
 #include <algorithm>
-#include <boost/url/encode.hpp>
 #include <boost/url/grammar/lut_chars.hpp>
 #include <boost/url/parse_query.hpp>
 #include <boost/url/rfc/pchars.hpp>
 
-#include "ring/base/fetch_path.h"
-#include "ring/base/page_key.h"
 #include "ring/rendezvous.h"
 
 namespace shoal::node {
@@ -17,18 +14,8 @@ using json = nlohmann::json;
 namespace {
 
 // The bytes of a query Boost.URL parses as they are: RFC 3986's query characters (pchar, '/',
-// '?') and the '%' of escapes.
+// '?') and the '%' of escapes. (urls::encode cannot keep '%': it asserts the set excludes it.)
 constexpr urls::grammar::lut_chars kQueryText = urls::pchars + urls::grammar::lut_chars("/?%");
-
-// Text rules shared by kind and object (ring/base/fetch_path.h): valid UTF-8, no control
-// characters.
-std::optional<std::string> check_text(const char* what, const std::string& s) {
-  if (!base::is_valid_utf8(s)) return std::string(what) + " is not valid UTF-8";
-  for (unsigned char ch : s) {
-    if (ch < 0x20 || ch == 0x7f) return std::string(what) + " contains a control character";
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -42,17 +29,6 @@ AdminResponse json_response(int status, const json& j) {
 
 AdminResponse error_response(int status, const std::string& message) {
   return json_response(status, json{{"error", message}});
-}
-
-std::optional<std::string> check_kind(const std::string& kind) {
-  if (kind.empty() || kind.size() > base::kMaxKindBytes) return "kind must be 1-64 bytes";
-  if (kind.find('/') != std::string::npos) return "kind must not contain '/'";
-  return check_text("kind", kind);
-}
-
-std::optional<std::string> check_object(const std::string& object) {
-  if (object.empty() || object.size() > base::kMaxObjectBytes) return "object must be 1-1024 bytes";
-  return check_text("object", object);
 }
 
 std::optional<std::string> parse_body(const std::string& body,
@@ -80,6 +56,13 @@ std::optional<std::string> string_field(const json& body, const char* name, std:
   return std::nullopt;
 }
 
+bool parse_admin_range(std::string_view text, base::ByteRange* out) {
+  // With a unit ("bytes=", any case) it is a Range value as it is; without, bytes are meant.
+  const std::string header =
+      text.find('=') != std::string_view::npos ? std::string(text) : "bytes=" + std::string(text);
+  return base::parse_byte_range(header, out) == base::RangeError::kOk;
+}
+
 bool valid_weight(double w) {
   return w == 0 || (w >= ring::kMinWeight && w <= ring::kMaxWeight);
 }
@@ -87,7 +70,19 @@ bool valid_weight(double w) {
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q) {
   // Escape first what Boost.URL's query grammar would refuse but a request target may carry
   // raw: decoding gives those bytes back unchanged, and '%' stays, so a bad escape still fails.
-  const std::string text = urls::encode(q, kQueryText);
+  std::string text;
+  text.reserve(q.size());
+  for (const char ch : q) {
+    if (kQueryText(ch)) {
+      text += ch;
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      const auto b = static_cast<unsigned char>(ch);
+      text += '%';
+      text += kHex[b >> 4];
+      text += kHex[b & 15];
+    }
+  }
   const auto params = urls::parse_query(text);  // a view of `text`
   if (!params) return std::nullopt;
   urls::encoding_opts opts;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "node/admin.h"
+#include "ring/base/byte_range.h"
 #include "ring/base/log.h"
 
 namespace shoal::node {
@@ -64,10 +65,12 @@ std::optional<std::string> parse_body(const std::string& body,
 std::optional<std::string> string_field(const nlohmann::json& body, const char* name,
                                         std::string* out, bool* present);
 
-// The client API's rules for a kind (1-64 bytes, no '/') and an object key (1-1024 bytes):
-// valid UTF-8 without control characters. Return the reason a name breaks them, or nullopt.
-std::optional<std::string> check_kind(const std::string& kind);
-std::optional<std::string> check_object(const std::string& object);
+// A range as /admin/locate and /admin/warm take it: "a-b", "a-" or "-n", with or without the
+// "bytes=" of a Range header (ring/base/byte_range.h). False when it is none of those.
+bool parse_admin_range(std::string_view text, base::ByteRange* out);
+// The 400 message for a range parse_admin_range() refuses.
+inline constexpr const char* kAdminRangeError =
+    "range: expected a-b, a- or -n (bytes=a-b, bytes=a-, bytes=-n)";
 
 // True for a weight the ring accepts: 0 or in [ring::kMinWeight, ring::kMaxWeight].
 bool valid_weight(double w);

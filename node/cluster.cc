@@ -12,7 +12,7 @@ constexpr std::size_t kMaxRanks = 8;
 }  // namespace
 
 Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer::ClusterKey key,
-                 PageFetcher& fetcher, const origin::RequestConfig& defaults, NodeMetrics& metrics,
+                 PageFetcher& fetcher, const FetchRules& rules, NodeMetrics& metrics,
                  std::uint64_t page_size)
     : loop_(peer_loop),
       config_(std::move(config)),
@@ -21,7 +21,7 @@ Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer:
   config_.membership.log = [](std::string_view line) { SHOAL_LOG(kInfo, "membership: " << line); };
   membership_ = std::make_unique<peer::Membership>(loop_, config_.membership, key);
   client_ = std::make_unique<ForwardClient>(loop_, key, page_size, metrics_);
-  server_ = std::make_unique<ForwardServer>(loop_, fetcher, defaults, metrics_);
+  server_ = std::make_unique<ForwardServer>(loop_, fetcher, rules, metrics_);
   membership_->on_stream(
       [this](std::shared_ptr<peer::FrameStream> s, peer::Frame first, peer::FrameHeader header) {
         server_->serve(std::move(s), std::move(first), std::move(header));
@@ -105,10 +105,16 @@ nlohmann::json Cluster::stats_json() const {
           {"members", members},
           {"forwarded_out", metrics_.forwards_out.load()},
           {"forwarded_in", metrics_.forwards_in.load()},
+          {"forwards_refused", metrics_.forwards_refused.load()},
           {"fallbacks", metrics_.forward_failovers.load()},
           {"uncached_fetches", metrics_.forward_uncached.load()},
           {"peer_errors", metrics_.peer_errors.load() + c.decode_errors + c.auth_failures},
           {"auth_failures", c.auth_failures},
+          {"version_mismatches", c.version_mismatches},
+          {"replays", c.replays},
+          {"stale_packets", c.stale_packets},
+          {"handshake_timeouts", c.handshake_timeouts},
+          {"handshakes_refused", c.handshakes_refused},
           {"join_failures", c.join_failures},
           {"tcp_errors", c.tcp_errors},
           {"suspicions", c.suspicions},
@@ -146,6 +152,9 @@ void Cluster::write_metrics(PrometheusWriter& out) const {
               static_cast<double>(metrics_.forwards_out.load()));
   out.counter("shoal_forwards_in_total", "Page requests served for other members",
               static_cast<double>(metrics_.forwards_in.load()));
+  out.counter("shoal_forwards_refused_total",
+              "Forwarded page requests this node's bucket policy refused",
+              static_cast<double>(metrics_.forwards_refused.load()));
   out.counter("shoal_forward_fallbacks_total", "Forwards moved to the next member in the ranking",
               static_cast<double>(metrics_.forward_failovers.load()));
   out.counter("shoal_forward_uncached_total",
@@ -153,6 +162,20 @@ void Cluster::write_metrics(PrometheusWriter& out) const {
               static_cast<double>(metrics_.forward_uncached.load()));
   out.counter("shoal_peer_errors_total", "Malformed or refused peer frames and packets",
               static_cast<double>(metrics_.peer_errors.load() + c.decode_errors + c.auth_failures));
+  out.counter("shoal_peer_version_mismatches_total",
+              "Peer datagrams and connections refused for another protocol version",
+              static_cast<double>(c.version_mismatches));
+  out.counter("shoal_peer_replays_total", "Sealed peer datagrams refused as replays",
+              static_cast<double>(c.replays));
+  out.counter("shoal_peer_stale_total",
+              "Sealed peer datagrams refused for a timestamp outside the replay window",
+              static_cast<double>(c.stale_packets));
+  out.counter("shoal_peer_handshake_timeouts_total",
+              "Inbound peer connections closed for not proving the key in time",
+              static_cast<double>(c.handshake_timeouts));
+  out.counter("shoal_peer_handshakes_refused_total",
+              "Inbound peer connections refused: too many handshakes from one address",
+              static_cast<double>(c.handshakes_refused));
   out.counter("shoal_swim_suspicions_total", "Members this node suspected",
               static_cast<double>(c.suspicions));
   out.counter("shoal_swim_probes_total", "SWIM probes sent", static_cast<double>(c.probes));

@@ -29,7 +29,7 @@ struct ClusterConfig {
 class Cluster : public PageRouter {
  public:
   Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer::ClusterKey key,
-          PageFetcher& fetcher, const origin::RequestConfig& defaults, NodeMetrics& metrics,
+          PageFetcher& fetcher, const FetchRules& rules, NodeMetrics& metrics,
           std::uint64_t page_size);
   ~Cluster() override;
 

@@ -4,9 +4,28 @@
 
 #include <algorithm>
 
+#include "node/admin_auth.h"
+#include "node/tls.h"
+#include "peer/auth.h"
 #include "ring/base/host_port.h"
+#include "ring/base/private_file.h"
 
 namespace shoal::node {
+namespace {
+
+// "FLAG: reason" when the secret file `path` (if given) cannot be read or could be written by
+// someone but this user or root (base::read_private_file), so shoald stops before any port opens.
+std::optional<std::string> check_secret_file(const char* flag, const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
+  std::string contents;
+  if (auto reason = base::read_private_file(path, kMaxSecretFileBytes, &contents)) {
+    return std::string(flag) + ": " + *reason;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::optional<std::string> NodeConfig::validate() const {
   if (page_size < (64ull << 10) || (page_size & (page_size - 1)) != 0) {
@@ -33,6 +52,9 @@ std::optional<std::string> NodeConfig::validate() const {
   }
   if (write_timeout_ms < 100) return "--write-timeout-ms: must be >= 100";
   if (drain_timeout_ms < 0) return "--drain-timeout-ms: must be >= 0";
+  if (drain_notice_ms < 0 || drain_notice_ms > 600'000) {
+    return "--drain-notice-ms: must be in [0, 600000]";
+  }
   if (tls_self && (!tls_cert.empty() || !tls_key.empty())) {
     return "--tls-self: cannot be combined with --tls-cert/--tls-key";
   }
@@ -45,10 +67,13 @@ std::optional<std::string> NodeConfig::validate() const {
   if (tls_key.size() && access(tls_key.c_str(), R_OK) != 0) {
     return "--tls-key: cannot read " + tls_key;
   }
-  if (!admin_token_file.empty() && access(admin_token_file.c_str(), R_OK) != 0) {
-    return "--admin-token-file: cannot read " + admin_token_file;
-  }
+  if (auto e = check_secret_file("--admin-token-file", admin_token_file)) return e;
+  if (auto e = check_secret_files()) return e;
   if (auto e = origin_request.validate()) return *e;
+  if (auto e = client_caps.validate(origin_request)) return *e;
+  if (trust_client_buckets && !bucket_policy_file.empty()) {
+    return "--trust-client-buckets: cannot be combined with --bucket-policy-file";
+  }
   if (!(hedge_quantile >= 0 && hedge_quantile < 1)) {
     return "--hedge-quantile: must be 0 (off) or in (0, 1), got " + std::to_string(hedge_quantile);
   }
@@ -76,14 +101,15 @@ std::optional<std::string> NodeConfig::validate() const {
       return "--cluster-key-file: required with --peer-listen (or --insecure-peer to run the "
              "peer port unauthenticated)";
     }
+    if (auto e = check_secret_file("--cluster-key-file", cluster_key_file)) return e;
     if (probe_interval_ms < 10) return "--probe-interval-ms: must be >= 10";
     if (probe_timeout_ms < 5 || probe_timeout_ms >= probe_interval_ms) {
       return "--probe-timeout-ms: must be >= 5 and below --probe-interval-ms";
     }
     if (gossip_interval_ms < 5) return "--gossip-interval-ms: must be >= 5";
     if (push_pull_interval_ms < 100) return "--push-pull-interval-ms: must be >= 100";
-  } else if (!seeds.empty()) {
-    return "--seed: needs --peer-listen";
+  } else if (auto flag = cluster_flag_set()) {
+    return *flag + ": needs --peer-listen";
   }
   if (disk_enabled()) {
     if (auto e = disk_config().validate()) return with_disk_flag(*e);
@@ -92,6 +118,39 @@ std::optional<std::string> NodeConfig::validate() const {
                               : "--disk-kind: needs --disk-path";
   }
   if (auto e = s3.validate()) return "--s3-endpoint: " + *e;
+  return std::nullopt;
+}
+
+// The files whose contents the node needs before it opens a port, read as the server will read
+// them: the TLS certificate and key, the admin token, the cluster key.
+std::optional<std::string> NodeConfig::check_secret_files() const {
+  if (!tls_cert.empty()) {
+    std::optional<boost::asio::ssl::context> tls;
+    if (auto e = make_tls_context(false, tls_cert, tls_key, listen_host, &tls)) return e;
+  }
+  std::string error;
+  if (!admin_token_file.empty() && !load_admin_token(admin_token_file, &error)) {
+    return "--admin-token-file: " + error;
+  }
+  if (cluster_enabled() && !cluster_key_file.empty() &&
+      !peer::ClusterKey::load_file(cluster_key_file, &error)) {
+    return "--cluster-key-file: " + error;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> NodeConfig::cluster_flag_set() const {
+  const NodeConfig d;
+  if (!seeds.empty()) return "--seed";
+  if (!peer_advertise.empty()) return "--peer-advertise";
+  if (!client_advertise.empty()) return "--client-advertise";
+  if (weight != d.weight) return "--weight";
+  if (!cluster_key_file.empty()) return "--cluster-key-file";
+  if (insecure_peer) return "--insecure-peer";
+  if (probe_interval_ms != d.probe_interval_ms) return "--probe-interval-ms";
+  if (probe_timeout_ms != d.probe_timeout_ms) return "--probe-timeout-ms";
+  if (gossip_interval_ms != d.gossip_interval_ms) return "--gossip-interval-ms";
+  if (push_pull_interval_ms != d.push_pull_interval_ms) return "--push-pull-interval-ms";
   return std::nullopt;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "node/bucket_policy.h"
 #include "node/store/disk_tier.h"
 #include "origin/request_config.h"
 #include "origin/s3_config.h"
@@ -36,7 +37,8 @@ struct NodeConfig {
   std::uint64_t max_inflight_bytes = 1ull << 30;  // --max-inflight-memory: their page buffers
   int idle_timeout_ms = 60000;    // --idle-timeout-ms: keep-alive idle / header read
   int write_timeout_ms = 60000;   // --write-timeout-ms: a client must accept bytes this often
-  int drain_timeout_ms = 30000;   // --drain-timeout-ms: SIGTERM waits this long at most
+  int drain_notice_ms = 0;        // --drain-notice-ms: SIGTERM keeps serving this long at least
+  int drain_timeout_ms = 30000;   // --drain-timeout-ms: then waits this long at most
   bool tls_self = false;          // --tls-self
   std::string tls_cert, tls_key;  // --tls-cert, --tls-key
   base::LogLevel log_level = base::LogLevel::kInfo;  // --log-level
@@ -57,9 +59,17 @@ struct NodeConfig {
   int push_pull_interval_ms = 30000;  // --push-pull-interval-ms
   bool cluster_enabled() const { return !peer_listen.empty(); }
   origin::RequestConfig origin_request;  // defaults for C0-Config keys
-  double hedge_quantile = 0.99;          // --hedge-quantile: hedge after this latency; 0: off
-  double hedge_budget = 0.05;            // --hedge-budget: hedges per origin request (10 s window)
-  int breaker_cooldown_ms = 30000;       // --breaker-cooldown-ms: open breaker -> half-open probe
+
+  // What clients may ask for (docs/operations.md, "Security").
+  std::string bucket_policy_file;  // --bucket-policy-file: which buckets each kind may be read from
+  bool trust_client_buckets = false;  // --trust-client-buckets: C0-Bucket may name any bucket
+  BucketPolicy bucket_policy;         // loaded from the two above (node/bucket_policy.h)
+  origin::ClientCaps client_caps;     // --max-client-timeout-ms, -attempts, -backoff-ms
+  // The rules requests are held to (refers to this object's bucket_policy).
+  FetchRules fetch_rules() const { return FetchRules{origin_request, client_caps, &bucket_policy}; }
+  double hedge_quantile = 0.99;     // --hedge-quantile: hedge after this latency; 0: off
+  double hedge_budget = 0.05;       // --hedge-budget: hedges per origin request (10 s window)
+  int breaker_cooldown_ms = 30000;  // --breaker-cooldown-ms: open breaker -> half-open probe
 
   // Disk tier (enabled by --disk-path; node/store/disk_tier.h).
   std::string disk_path;  // --disk-path: directory, file or block device
@@ -72,8 +82,15 @@ struct NodeConfig {
   // The disk tier's settings from the flags above and --page-size.
   store::DiskConfig disk_config() const;
 
-  // Returns "--flag: reason" for the first invalid setting, or nullopt.
+  // Returns "--flag: reason" for the first invalid setting, or nullopt. Reads the files the
+  // node needs before it opens a port (check_secret_files), so a bad one stops it at start.
   std::optional<std::string> validate() const;
+  // Loads the TLS certificate and key, the admin token and (with --peer-listen) the cluster key
+  // as the server will; returns "--flag: reason" for the first that fails, or nullopt.
+  std::optional<std::string> check_secret_files() const;
+  // Without --peer-listen: the first cluster flag whose value differs from its default (a
+  // value that would be ignored), e.g. "--weight"; nullopt when none does.
+  std::optional<std::string> cluster_flag_set() const;
 };
 
 struct ParseResult {

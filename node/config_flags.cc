@@ -104,8 +104,12 @@ struct ClientFlags {
     app.add_option("--write-timeout-ms", cfg.write_timeout_ms,
                    "Close a connection whose client accepts no bytes this long")
         ->capture_default_str();
+    app.add_option("--drain-notice-ms", cfg.drain_notice_ms,
+                   "On SIGTERM, keep serving (and /stats saying \"draining\": true) this long "
+                   "at least, for load balancers' health checks")
+        ->capture_default_str();
     app.add_option("--drain-timeout-ms", cfg.drain_timeout_ms,
-                   "On SIGTERM, wait this long for in-flight requests")
+                   "On SIGTERM, then wait this long at most for in-flight requests")
         ->capture_default_str();
   }
 
@@ -185,6 +189,44 @@ struct SecurityFlags {
   }
 };
 
+// What clients may ask for: the bucket policy and the caps on C0-Config (docs/operations.md,
+// "Security").
+struct ClientTrustFlags {
+  int max_timeout_ms = 60000, max_attempts = 5, max_backoff_ms = 5000;
+
+  void add(CLI::App& app, NodeConfig& cfg) {
+    app.add_option("--bucket-policy-file", cfg.bucket_policy_file,
+                   "JSON file: the buckets each kind may be read from (C0-Bucket may only "
+                   "choose among them)");
+    app.add_flag("--trust-client-buckets", cfg.trust_client_buckets,
+                 "Without a policy, let C0-Bucket name any bucket (any client can then fill the "
+                 "cache from any bucket the node can read)");
+    app.add_option("--max-client-timeout-ms", max_timeout_ms,
+                   "Highest C0-Config timeout (ct, rt, oat, ot) a client gets; above is lowered")
+        ->capture_default_str();
+    app.add_option("--max-client-attempts", max_attempts,
+                   "Highest C0-Config ma (attempts per page) a client gets; above is lowered")
+        ->capture_default_str();
+    app.add_option("--max-client-backoff-ms", max_backoff_ms,
+                   "Highest C0-Config backoff (ib, mb) a client gets; above is lowered")
+        ->capture_default_str();
+  }
+
+  // The caps (range checks are NodeConfig::validate()'s), then the policy file.
+  Error apply(NodeConfig& cfg) const {
+    cfg.client_caps.max_timeout = std::chrono::milliseconds(max_timeout_ms);
+    cfg.client_caps.max_attempts = max_attempts;
+    cfg.client_caps.max_backoff = std::chrono::milliseconds(max_backoff_ms);
+    if (cfg.trust_client_buckets) cfg.bucket_policy = BucketPolicy::trust_client();
+    if (cfg.bucket_policy_file.empty()) return std::nullopt;
+    std::string error;
+    auto policy = BucketPolicy::load_file(cfg.bucket_policy_file, &error);
+    if (!policy) return "--bucket-policy-file: " + error;
+    cfg.bucket_policy = std::move(*policy);
+    return std::nullopt;
+  }
+};
+
 // Origin resilience: hedging and the circuit breaker.
 struct ResilienceFlags {
   std::string hedge_quantile = "0.99", hedge_budget = "5%";
@@ -223,7 +265,7 @@ struct ClusterFlags {
     app.add_option("--weight", cfg.weight, "Share of pages this node owns, relative to others")
         ->capture_default_str();
     app.add_option("--cluster-key-file", cfg.cluster_key_file,
-                   "Secret that authenticates every peer packet and frame (HMAC-SHA256, AES-GMAC)");
+                   "Secret that authenticates peer packets and encrypts peer frames (AES-256-GCM)");
     app.add_flag("--insecure-peer", cfg.insecure_peer,
                  "Run the peer port without authentication (tests and trusted networks only)");
     app.add_option("--probe-interval-ms", cfg.probe_interval_ms, "SWIM protocol period")
@@ -301,6 +343,7 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   MemoryFlags memory;
   OriginFlags origin;
   SecurityFlags security;
+  ClientTrustFlags trust;
   ResilienceFlags resilience;
   ClusterFlags cluster;
   DiskFlags disk;
@@ -309,6 +352,7 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   memory.add(app, cfg);
   origin.add(app);
   security.add(app, cfg);
+  trust.add(app, cfg);
   resilience.add(app, cfg);
   cluster.add(app, cfg);
   disk.add(app, cfg);
@@ -329,14 +373,16 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
   if (auto e = memory.apply(cfg)) return fail(*e);
   if (auto e = disk.apply(cfg)) return fail(*e);
   if (auto e = resilience.apply(cfg)) return fail(*e);
+  if (auto e = trust.apply(cfg)) return fail(*e);
   if (auto e = process.apply(cfg)) return fail(*e);
   if (auto e = origin.apply(cfg)) return fail(*e);
   if (auto e = cfg.validate()) return fail(*e);
   ParseResult r;
   if (process.print_config) {
-    std::map<std::string, nlohmann::json> resolved = {{"node-id", cfg.node_id},
-                                                      {"s3-region", cfg.s3.region}};
-    if (!cfg.s3.endpoint_is_default) resolved["s3-endpoint"] = cfg.s3.endpoint;
+    // The endpoint as resolved, also AWS's own: given back as --s3-endpoint it is still
+    // recognised as AWS's (origin/s3_config.h), so the output gives the same node.
+    std::map<std::string, nlohmann::json> resolved = {
+        {"node-id", cfg.node_id}, {"s3-region", cfg.s3.region}, {"s3-endpoint", cfg.s3.endpoint}};
     r.output = effective_config(app, resolved).dump(2) + "\n";
     return r;
   }

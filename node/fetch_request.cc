@@ -3,25 +3,14 @@
 #include <algorithm>
 
 #include "ring/base/fetch_path.h"
+#include "ring/base/names.h"
 
 namespace shoal::node {
 namespace http = boost::beast::http;
 
 namespace {
 
-constexpr std::size_t kMaxBuckets = 8;
-
-// S3 bucket names, including legacy us-east-1 names: 1-255 of [A-Za-z0-9._-]. Anything else
-// (spaces, '/', CR/LF, '%') could change the request we send, so it is refused.
-bool valid_bucket(std::string_view b) {
-  if (b.empty() || b.size() > 255) return false;
-  for (char c : b) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
+constexpr std::size_t kMaxBuckets = BucketPolicy::kMaxBuckets;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -54,29 +43,30 @@ bool has_trailers_token(std::string_view te) {
   return false;
 }
 
+// The C0-Bucket names (repeated fields or comma-separated, duplicates dropped), each an S3 bucket
+// name, at most kMaxBuckets, then what the bucket policy makes of them for `kind`.
 std::optional<RequestError> parse_buckets(const http::request<http::empty_body>& req,
-                                          const std::string& kind, std::vector<std::string>* out) {
+                                          const std::string& kind, const BucketPolicy& policy,
+                                          std::vector<std::string>* out) {
+  std::vector<std::string> requested;
   for (std::string_view v : field_values(req, "C0-Bucket")) {
     while (true) {
       auto comma = v.find(',');
       std::string_view b = trim(v.substr(0, comma));
-      if (!valid_bucket(b)) {
-        return RequestError{
-            400, "C0-Bucket: not a valid bucket name: '" + std::string(b.substr(0, 64)) + "'"};
-      }
-      if (out->size() == kMaxBuckets) {
+      if (auto reason = base::check_bucket(b)) return RequestError{400, "C0-Bucket: " + *reason};
+      if (requested.size() == kMaxBuckets) {
         return RequestError{400, "C0-Bucket: at most " + std::to_string(kMaxBuckets) + " buckets"};
       }
-      if (std::find(out->begin(), out->end(), b) == out->end()) out->emplace_back(b);
+      if (std::find(requested.begin(), requested.end(), b) == requested.end()) {
+        requested.emplace_back(b);
+      }
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);
     }
   }
-  if (out->empty()) {
-    if (!valid_bucket(kind)) {
-      return RequestError{400, "kind is not a valid bucket name; name the bucket in C0-Bucket"};
-    }
-    out->push_back(kind);
+  if (auto refusal = policy.resolve(kind, requested, out)) {
+    return RequestError{refusal->status,
+                        (requested.empty() ? "" : "C0-Bucket: ") + refusal->reason};
   }
   return std::nullopt;
 }
@@ -88,7 +78,7 @@ bool is_fetch_target(std::string_view target) {
 }
 
 std::variant<FetchRequest, RequestError> parse_fetch_request(
-    const http::request<http::empty_body>& req, const origin::RequestConfig& defaults) {
+    const http::request<http::empty_body>& req, const FetchRules& rules) {
   FetchRequest fr;
   if (req.method() == http::verb::head) {
     fr.head = true;
@@ -107,18 +97,23 @@ std::variant<FetchRequest, RequestError> parse_fetch_request(
   if (re != base::RangeError::kOk) {
     return RequestError{base::range_error_status(re), std::string(base::range_error_reason(re))};
   }
-  if (auto err = parse_buckets(req, fr.kind, &fr.options.buckets)) return *err;
+  if (auto err = parse_buckets(req, fr.kind, *rules.buckets, &fr.options.buckets)) return *err;
 
-  fr.options.config = defaults;
-  for (std::string_view v : field_values(req, "C0-Config")) {
-    origin::RequestConfig next;
-    if (auto err = origin::apply_c0_config(v, fr.options.config, &next)) {
-      return RequestError{400, *err};
-    }
-    fr.options.config = next;
+  // Several C0-Config fields are one list, in order (a later key wins).
+  std::string c0_config;
+  for (std::string_view v : field_values(req, "C0-Config")) (c0_config += v) += ' ';
+  if (auto err =
+          origin::apply_c0_config(c0_config, rules.defaults, rules.caps, &fr.options.config)) {
+    return RequestError{400, *err};
   }
+  fr.options.config_text = origin::c0_config_text(fr.options.config, rules.defaults);
   fr.want_trailers = has_trailers_token(req[http::field::te]);
   return fr;
+}
+
+std::variant<FetchRequest, RequestError> parse_fetch_request(
+    const http::request<http::empty_body>& req, const NodeConfig& cfg) {
+  return parse_fetch_request(req, cfg.fetch_rules());
 }
 
 }  // namespace shoal::node

@@ -1,6 +1,8 @@
 // The /fetch response of a connection (the contract is node/http_session.h's): the request's
-// range resolved (HEAD and suffix ranges learn the object's size first), the header, then the
-// body streamed page by page from PageFetcher with a window of readahead_pages pages,
+// range resolved (HEAD and suffix ranges learn the object's size first), the header (as soon as
+// the first page's head is validated, before its bytes are all there), then the body streamed
+// page by page from PageFetcher with a window of readahead_pages pages, each page's bytes sent
+// as they land (Page::ready, PageFill::when_ready),
 // If-Match on every page after the first, writes of at most kWriteSlice bytes with the write
 // timeout re-armed, C0-Status for the first page and as trailers for the others, and the
 // connection closed when a page cannot be sent correctly after the header went out.
@@ -32,6 +34,10 @@
 namespace shoal::node {
 
 inline constexpr std::size_t kWriteSlice = 1 << 20;  // bytes per write; the timeout re-arms each
+// While a page fills, a response waits for this many more bytes (or the page's end) before it
+// writes again: small enough that bytes go out about as they arrive from the origin (~1 ms at
+// 60 MB/s), large enough not to wake per curl buffer.
+inline constexpr std::size_t kStreamWake = 64 << 10;
 
 template <class Derived>
 class FetchResponse : public HttpConnection<Derived> {
@@ -40,7 +46,7 @@ class FetchResponse : public HttpConnection<Derived> {
 
   // ---- /fetch --------------------------------------------------------------------------------
   void start_fetch() {
-    auto parsed = parse_fetch_request(this->req_, this->cfg_.origin_request);
+    auto parsed = parse_fetch_request(this->req_, this->cfg_);
     if (auto* err = std::get_if<RequestError>(&parsed)) {
       return this->send_error(err->status, err->reason, false,
                               err->status == 405 ? "GET, HEAD" : "");
@@ -146,7 +152,11 @@ class FetchResponse : public HttpConnection<Derived> {
     this->send_error(status, reason, false);
   }
 
-  void set_common_headers(http::response<http::empty_body>& res, const base::ResolvedRange& rr,
+  // The header fields a GET and a HEAD of the same range share (RFC 9110 §9.3.2: a HEAD gets
+  // the header a GET would), framing included: chunked with "Trailer: C0-Status" when the client
+  // takes trailers (TE: trailers, HTTP/1.1) and the range spans pages, else Content-Length.
+  // Returns true for chunked.
+  bool set_common_headers(http::response<http::empty_body>& res, const base::ResolvedRange& rr,
                           std::uint64_t size, const std::string& etag,
                           const std::string& last_modified) {
     res.set(http::field::server, "shoald");
@@ -156,12 +166,20 @@ class FetchResponse : public HttpConnection<Derived> {
     if (!etag.empty()) res.set(http::field::etag, etag);
     if (!last_modified.empty()) res.set(http::field::last_modified, last_modified);
     res.keep_alive(this->req_.keep_alive() && !this->host_.draining());
+    const bool chunked = fr_.want_trailers && rr.last / page_size() > rr.first / page_size() &&
+                         this->req_.version() >= 11;
+    if (chunked) {
+      res.set(http::field::trailer, "C0-Status");
+      res.chunked(true);
+    } else {
+      res.content_length(rr.length());
+    }
+    return chunked;
   }
 
   void send_head(const base::ResolvedRange& rr, const ObjectMeta& meta) {
     res_.emplace(http::status::partial_content, this->req_.version());
     set_common_headers(*res_, rr, meta.size, meta.etag, meta.last_modified);
-    res_->content_length(rr.length());
     if (PageRef p = this->host_.fetcher().memory().peek(
             base::PageKey{fr_.kind, fr_.object, rr.first / page_size()})) {
       std::uint64_t page_last = (rr.first / page_size() + 1) * page_size() - 1;
@@ -180,21 +198,14 @@ class FetchResponse : public HttpConnection<Derived> {
     const Page& p = *first.page;
     etag_ = p.etag;
     size_ = p.object_size;
-    chunked_ = fr_.want_trailers && last_page_ > first_page_ && this->req_.version() >= 11;
     res_.emplace(http::status::partial_content, this->req_.version());
-    set_common_headers(*res_, rr, p.object_size, p.etag, p.last_modified);
+    chunked_ = set_common_headers(*res_, rr, p.object_size, p.etag, p.last_modified);
     res_->set("C0-Status",
               c0_status(rr.first, std::min(rr.last, page_end(first_page_)), p.bucket,
                         first.source == PageSource::kMemory || first.source == PageSource::kPeer ||
                                 first.source == PageSource::kDisk
                             ? p.cached_at
                             : 0));
-    if (chunked_) {
-      res_->set(http::field::trailer, "C0-Status");
-      res_->chunked(true);
-    } else {
-      res_->content_length(rr.length());
-    }
     trailers_.clear();
     next_send_ = first_page_;
     if (window_.empty() || window_.front().page != first_page_) {
@@ -278,7 +289,7 @@ class FetchResponse : public HttpConnection<Derived> {
       return;
     }
     PageResult& r = *front.result;
-    if (slice_offset_ == 0 && front.page != first_page_) {
+    if (!front.checked && front.page != first_page_) {
       if (r.outcome != base::Outcome::kOk) {
         this->host_.metrics().pages.add({"error"});
         return abort_body("page " + std::to_string(front.page) + ": " +
@@ -290,6 +301,7 @@ class FetchResponse : public HttpConnection<Derived> {
                           ", response began with " + etag_);
       }
       this->host_.metrics().pages.add({page_outcome(r.source)});
+      front.checked = true;
       std::uint64_t first = std::max(range_.first, page_start(front.page));
       trailers_.push_back(
           c0_status(first, std::min(range_.last, page_end(front.page)), r.page->bucket,
@@ -311,8 +323,24 @@ class FetchResponse : public HttpConnection<Derived> {
                               base + p.body.size < std::min(size_, page_start(front.page + 1)))) {
       return abort_body("page " + std::to_string(front.page) + " is shorter than the range");
     }
+    // A page being filled: send what is there; wait (on the origin, not the client) for more.
+    const std::uint64_t ready = p.ready(begin);
+    if (ready == 0) {
+      if (p.failed()) {
+        this->host_.metrics().pages.add({"error"});
+        return abort_body("page " + std::to_string(front.page) +
+                          " failed after the header: " + p.fill->failure_message());
+      }
+      this->lowest().expires_never();
+      p.fill->when_ready(begin, std::min<std::uint64_t>(end - begin, kStreamWake),
+                         this->derived().executor(),
+                         [self = this->derived().shared_from_this(), gen = this->gen_] {
+                           if (gen == self->gen_) self->pump();
+                         });
+      return;
+    }
     const std::size_t n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(end - begin, kWriteSlice));
+        static_cast<std::size_t>(std::min<std::uint64_t>({end - begin, kWriteSlice, ready}));
     net::const_buffer data(p.body.data.get() + begin, n);
     const bool last_slice = begin + n == end;
     this->lowest().expires_after(std::chrono::milliseconds(this->cfg_.write_timeout_ms));
@@ -338,6 +366,8 @@ class FetchResponse : public HttpConnection<Derived> {
     this->host_.metrics().egress_bytes.add({}, n);
     if (last_slice) {
       slice_offset_ = 0;
+      // This response got what it needed of the page: its fetch should finish (and cache it).
+      if (auto& r = window_.front().result; r && r->demand) r->demand->satisfy();
       window_.pop_front();
       fill_window(range_.first, range_.last, etag_);
     } else {
@@ -418,6 +448,7 @@ class FetchResponse : public HttpConnection<Derived> {
   struct Slot {
     std::uint64_t page;
     std::optional<PageResult> result;
+    bool checked = false;  // its ETag was checked and its C0-Status trailer recorded
   };
 
   bool aborted_ = false;

@@ -24,6 +24,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "node/bucket_policy.h"
 #include "node/node_metrics.h"
 #include "node/page.h"
 #include "node/page_fetcher.h"
@@ -58,6 +59,15 @@ class ForwardClient {
     boost::asio::any_io_executor ex;
     PageFetcher::PageHandler done;
     std::unique_ptr<boost::asio::steady_timer> timer;
+    std::uint64_t page = 0;  // the page index asked for (its stream must fit that page)
+  };
+  // A page whose head arrived and whose bytes are still streaming in (node/page_fill.h). The
+  // request's deadline still bounds it: a stream stalled past it fails (kTimeout).
+  struct Stream {
+    std::shared_ptr<Page> page;
+    std::uint64_t received = 0;
+    std::weak_ptr<Conn> conn;
+    std::unique_ptr<boost::asio::steady_timer> timer;
   };
 
   void start(const std::string& peer_addr, peer::ForwardRequest req,
@@ -66,6 +76,12 @@ class ForwardClient {
   void send(const std::shared_ptr<Conn>& c, const peer::ForwardRequest& req);
   void read_loop(const std::shared_ptr<Conn>& c);
   void on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame);
+  void on_head(const std::shared_ptr<Conn>& c, const peer::ForwardResponse& resp,
+               base::Bytes payload);
+  void on_data(const std::shared_ptr<Conn>& c, const peer::ForwardData& data,
+               std::string_view bytes);
+  void on_end(const peer::ForwardEnd& end);
+  void expire_stream(std::uint64_t id);
   void fail(const std::shared_ptr<Conn>& c, const std::string& why);
   void complete(std::uint64_t id, PageResult r);
 
@@ -77,12 +93,16 @@ class ForwardClient {
   std::map<std::string, std::shared_ptr<Conn>> conns_;
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::unordered_map<std::uint64_t, std::weak_ptr<Conn>> pending_conn_;
+  std::unordered_map<std::uint64_t, Stream> streams_;
 };
 
 class ForwardServer {
  public:
-  ForwardServer(boost::asio::io_context& peer_loop, PageFetcher& fetcher,
-                const origin::RequestConfig& defaults, NodeMetrics& metrics);
+  // Forwarded requests are held to `rules` (this node's): the buckets they name must be allowed
+  // by its bucket policy (else an answer kAccessDenied, counted in forwards_refused), their
+  // C0-Config is applied to its defaults under its caps.
+  ForwardServer(boost::asio::io_context& peer_loop, PageFetcher& fetcher, const FetchRules& rules,
+                NodeMetrics& metrics);
 
   // Takes over an inbound authenticated stream whose first frame (`first`, decoded as
   // `header`) is a ForwardRequest (Membership's stream handler). Serves every request on it
@@ -92,13 +112,31 @@ class ForwardServer {
              peer::FrameHeader header);
 
  private:
+  // Bytes of a page stream per ForwardData frame, at most; while the page fills, a frame goes
+  // out once this many more bytes (or the rest) are there (as node/fetch_response.h does).
+  static constexpr std::uint64_t kChunkBytes = 1 << 20;
+  static constexpr std::uint64_t kWakeBytes = 64 << 10;
+  // One answer being streamed to a peer: bytes [begin, begin + length) of `page`'s body.
+  struct Outgoing {
+    std::shared_ptr<peer::FrameStream> stream;
+    PageRef page;
+    std::shared_ptr<PageDemand> demand;  // the peer's claim while the page fills here
+    std::uint64_t id = 0;
+    std::uint64_t begin = 0, length = 0, sent = 0;
+  };
+
   void handle(const std::shared_ptr<peer::FrameStream>& s, const peer::FrameHeader& header);
+  void answer(const std::shared_ptr<peer::FrameStream>& s, peer::ForwardResponse resp,
+              std::uint64_t offset, std::uint64_t length, PageResult r);
+  void send_more(const std::shared_ptr<Outgoing>& out);
+  void write(const std::shared_ptr<peer::FrameStream>& s, std::string header,
+             std::string_view payload, std::shared_ptr<const void> keep_alive);
   void read_next(const std::shared_ptr<peer::FrameStream>& s);
   void refuse(const std::shared_ptr<peer::FrameStream>& s, const std::string& why);
 
   boost::asio::io_context& loop_;
   PageFetcher& fetcher_;
-  origin::RequestConfig defaults_;
+  FetchRules rules_;
   NodeMetrics& metrics_;
 };
 

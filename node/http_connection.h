@@ -13,6 +13,7 @@
 // Thread rules: a connection lives on one worker io_context (one thread).
 #pragma once
 
+#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -65,8 +66,10 @@ class HttpConnection {
   }
 
  public:
+  // Drain (Server::start_drain): a connection waiting for its next request is closed; one that
+  // has not yet carried a request keeps it (a load balancer's, about to send it).
   void close_if_idle() {
-    if (idle_) {
+    if (idle_ && requests_ > 0) {
       beast::error_code ec;
       lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
       lowest().cancel();
@@ -78,7 +81,7 @@ class HttpConnection {
   // --header-timeout-ms to arrive, so a client trickling its header (slowloris) is dropped
   // without shortening keep-alive for well-behaved clients.
   void do_read() {
-    if (host_.draining()) return derived().do_eof();
+    if (host_.draining() && requests_ > 0) return derived().do_eof();
     idle_ = true;
     if (buffer_.size() > 0 || derived().has_buffered_input()) return do_read_header();
     if (!idle_timer_) idle_timer_.emplace(derived().executor());
@@ -95,7 +98,7 @@ class HttpConnection {
   }
 
   void do_read_header() {
-    if (host_.draining() && buffer_.size() == 0) return derived().do_eof();
+    if (host_.draining() && requests_ > 0 && buffer_.size() == 0) return derived().do_eof();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(cfg_.header_limit));
     parser_->body_limit(kAdminBodyLimit);  // only /admin/ requests may carry a body
@@ -115,13 +118,11 @@ class HttpConnection {
       return send_error(431, "request header fields too large", true);
     }
     if (ec == http::error::body_limit || ec == http::error::unexpected_body) {
-      return send_error(400, "requests to this server carry no body", true);
+      return refuse_body(ec);
     }
     if (ec) return send_error(400, "malformed HTTP request: " + ec.message(), true);
     if (!parser_->is_done()) {
-      if (!AdminApi::is_admin_target(parser_->get().target())) {
-        return send_error(400, "requests to this server carry no body", true);
-      }
+      if (!AdminApi::is_admin_target(parser_->get().target())) return refuse_body({});
       return read_admin_body();
     }
     req_ = parser_->release();
@@ -129,12 +130,43 @@ class HttpConnection {
     begin_request();
   }
 
+  // A request with a body this connection does not read (`ec`: why the parser stopped, if it
+  // did; the connection closes after answering): an /admin/ body over kAdminBodyLimit is a JSON
+  // 400 like every admin error; elsewhere a method other than GET/HEAD on /fetch, /stats or
+  // /metrics is 405 as it is without a body, and any other body 400.
+  void refuse_body(beast::error_code ec) {
+    req_ = parser_->release();  // the header, for the answer's version and method
+    unread_body_ = true;
+    const std::string_view target = req_.target();
+    if (AdminApi::is_admin_target(target)) return send_admin_body_error(ec);
+    const std::string_view path = target.substr(0, target.find('?'));
+    const bool get_or_head = req_.method() == http::verb::get || req_.method() == http::verb::head;
+    if (!get_or_head && (is_fetch_target(target) || path == "/stats" || path == "/metrics")) {
+      return send_error(405, "only GET and HEAD are allowed here", true, "GET, HEAD");
+    }
+    send_error(400, "requests to this server carry no body", true);
+  }
+
+  void send_admin_body_error(beast::error_code ec) {
+    const std::string why =
+        ec == http::error::body_limit
+            ? "request body larger than " + std::to_string(kAdminBodyLimit) + " bytes"
+            : "request body: " + ec.message();
+    AdminResponse r = AdminApi::error_answer(400, why);
+    send_text(r.status, std::move(r.body), "application/json", true);
+  }
+
   // The body of an /admin/ request (at most kAdminBodyLimit bytes, within the header timeout).
   void read_admin_body() {
     admin_parser_.emplace(std::move(*parser_));
     http::async_read(derived().stream(), buffer_, *admin_parser_,
                      [self = derived().shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (ec) return self->send_error(400, "request body: " + ec.message(), true);
+                       if (ec) {
+                         self->req_ = http::request<http::empty_body>(
+                             std::move(self->admin_parser_->get().base()));
+                         self->unread_body_ = true;
+                         return self->send_admin_body_error(ec);
+                       }
                        auto msg = self->admin_parser_->release();
                        self->admin_parser_.reset();
                        self->admin_body_ = std::move(msg.body());
@@ -152,6 +184,7 @@ class HttpConnection {
           true);
     }
     started_ = Clock::now();
+    ++requests_;
     host_.metrics().requests_in_flight.fetch_add(1);
     in_request_ = true;
     route();
@@ -236,8 +269,31 @@ class HttpConnection {
 
   void on_simple_written(beast::error_code ec, bool close) {
     end_request();
+    if (!ec && unread_body_) return linger_close();
     if (ec || close) return derived().do_eof();
     do_read();
+  }
+
+  // After answering a request whose body was left unread: half-close, then read and drop what
+  // the client still sends (up to kLingerBytes, for at most kLingerTime) before closing, so the
+  // unread bytes do not turn the close into a reset that destroys the answer on its way to the
+  // client (RFC 9112 §9.6, "lingering close"). On the TCP layer, also under TLS.
+  void linger_close() {
+    static constexpr std::size_t kLingerBytes = 1 << 20;
+    static constexpr std::chrono::seconds kLingerTime{2};
+    beast::error_code ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest().expires_after(kLingerTime);
+    linger_read(std::make_shared<std::array<char, 16 * 1024>>(), kLingerBytes);
+  }
+
+  void linger_read(std::shared_ptr<std::array<char, 16 * 1024>> buf, std::size_t left) {
+    auto& stream = lowest();
+    stream.async_read_some(net::buffer(*buf), [self = derived().shared_from_this(), buf, left](
+                                                  beast::error_code ec, std::size_t n) {
+      if (ec || n >= left) return self->lowest().close();
+      self->linger_read(buf, left - n);
+    });
   }
 
   void end_request() {
@@ -269,7 +325,9 @@ class HttpConnection {
   int finish_status_ = 0;
   std::string kind_label_;
   std::uint64_t session_id_ = 0;
-  std::uint64_t gen_ = 0;  // request generation on this connection
+  std::uint64_t gen_ = 0;       // request generation on this connection
+  std::uint64_t requests_ = 0;  // requests begun on this connection
+  bool unread_body_ = false;    // the request's body was refused unread: linger_close()
 };
 
 }  // namespace shoal::node

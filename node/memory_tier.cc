@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+
 namespace shoal::node {
 namespace {
 
@@ -94,18 +96,16 @@ void MemoryTier::insert_locked(const base::PageKey& key, Entry entry, std::uint6
   const std::uint64_t body = entry.page->body.size;
   auto evicted = cache_.insert(key, std::move(entry), charge);
   bool self_rejected = false;
-  for (auto& [k, v] : evicted) {
-    if (k == key && charge > cache_.capacity_bytes()) {
+  if (charge > cache_.capacity_bytes()) {
+    // The entry itself comes back: never admitted.
+    auto self = std::find_if(evicted.begin(), evicted.end(),
+                             [&key](const auto& kv) { return kv.first == key; });
+    if (self != evicted.end()) {
       self_rejected = true;
-      continue;
+      evicted.erase(self);
     }
-    if (k.page != kMetaPage) {
-      --pages_;
-      page_bytes_ -= v.page->body.size;
-      evicted_pages->push_back(EvictedPage{std::move(k), std::move(v.page), v.hit, v.from_disk});
-    }
-    ++evictions_;
   }
+  collect_evicted_locked(std::move(evicted), evicted_pages);
   if (self_rejected) {
     if (is_page) ++rejected_;
     return;
@@ -113,6 +113,18 @@ void MemoryTier::insert_locked(const base::PageKey& key, Entry entry, std::uint6
   if (is_page) {
     ++pages_;
     page_bytes_ += body;
+  }
+}
+
+void MemoryTier::collect_evicted_locked(std::vector<std::pair<base::PageKey, Entry>> evicted,
+                                        std::vector<EvictedPage>* out) {
+  for (auto& [k, v] : evicted) {
+    if (k.page != kMetaPage) {
+      --pages_;
+      page_bytes_ -= v.page->body.size;
+      out->push_back(EvictedPage{std::move(k), std::move(v.page), v.hit, v.from_disk});
+    }
+    ++evictions_;
   }
 }
 
@@ -127,6 +139,24 @@ void MemoryTier::drop_other_etags_locked(const base::PageKey& key, const std::st
     return true;
   });
   invalidations_ += dropped;
+}
+
+bool MemoryTier::reserve(std::uint64_t bytes, bool force) {
+  std::vector<EvictedPage> evicted;
+  bool ok = false;
+  {
+    std::lock_guard lock(mu_);
+    std::vector<std::pair<base::PageKey, Entry>> out;
+    ok = cache_.reserve(bytes, force, &out);
+    collect_evicted_locked(std::move(out), &evicted);
+  }
+  hand_over(std::move(evicted));
+  return ok;
+}
+
+void MemoryTier::release(std::uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  cache_.release(bytes);
 }
 
 std::optional<ObjectMeta> MemoryTier::find_meta(const std::string& kind,
@@ -193,9 +223,14 @@ std::vector<EvictedPage> MemoryTier::resident_pages() {
 
 MemoryTierStats MemoryTier::stats() const {
   std::lock_guard lock(mu_);
-  return MemoryTierStats{
-      cache_.capacity_bytes(), cache_.used_bytes(), pages_, page_bytes_, evictions_, rejected_,
-      invalidations_};
+  return MemoryTierStats{cache_.capacity_bytes(),
+                         cache_.used_bytes(),
+                         cache_.reserved_bytes(),
+                         pages_,
+                         page_bytes_,
+                         evictions_,
+                         rejected_,
+                         invalidations_};
 }
 
 }  // namespace shoal::node

@@ -42,11 +42,12 @@ struct ObjectMeta {
 struct MemoryTierStats {
   std::uint64_t capacity_bytes = 0;
   std::uint64_t used_bytes = 0;
-  std::uint64_t pages = 0;          // page entries (metadata entries not counted)
-  std::uint64_t page_bytes = 0;     // sum of page body sizes
-  std::uint64_t evictions = 0;      // entries evicted for room
-  std::uint64_t rejected = 0;       // pages not admitted (larger than the whole budget)
-  std::uint64_t invalidations = 0;  // pages dropped because their object's ETag changed
+  std::uint64_t reserved_bytes = 0;  // set aside for pages being fetched (reserve())
+  std::uint64_t pages = 0;           // page entries (metadata entries not counted)
+  std::uint64_t page_bytes = 0;      // sum of page body sizes
+  std::uint64_t evictions = 0;       // entries evicted for room
+  std::uint64_t rejected = 0;        // pages not admitted (larger than the whole budget)
+  std::uint64_t invalidations = 0;   // pages dropped because their object's ETag changed
 };
 
 // A page leaving the memory tier for room.
@@ -87,6 +88,14 @@ class MemoryTier {
   // tier (it is never written back). Returns false when the page was not admitted (larger than
   // the budget). Pages evicted to make room go to the eviction handler.
   bool insert(const base::PageKey& key, PageRef page, bool from_disk = false);
+  // Sets aside `bytes` for a page being fetched (pages in flight count inside the capacity),
+  // evicting pages for room (handed to the eviction handler). Returns false, reserving nothing,
+  // when reservations would exceed the capacity, unless `force` (a page a response already
+  // under way needs: reserved anyway). Give the bytes back with release() (before inserting the
+  // page, or when the fetch failed).
+  bool reserve(std::uint64_t bytes, bool force = false);
+  void release(std::uint64_t bytes);
+
   // Object metadata recorded by a page insert or put_meta(); nullopt when unknown.
   std::optional<ObjectMeta> find_meta(const std::string& kind, const std::string& object);
   void put_meta(const std::string& kind, const std::string& object, const ObjectMeta& meta);
@@ -111,6 +120,9 @@ class MemoryTier {
   void insert_locked(const base::PageKey& key, Entry entry, std::uint64_t charge,
                      std::vector<EvictedPage>* evicted);
   void hand_over(std::vector<EvictedPage> evicted);
+  // Counts entries the cache evicted and keeps the pages among them for the eviction handler.
+  void collect_evicted_locked(std::vector<std::pair<base::PageKey, Entry>> evicted,
+                              std::vector<EvictedPage>* out);
   void drop_other_etags_locked(const base::PageKey& key, const std::string& etag);
   std::size_t erase_matching(const std::function<bool(const base::PageKey&)>& match);
 

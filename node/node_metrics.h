@@ -54,10 +54,17 @@ struct NodeMetrics {
   std::atomic<std::uint64_t> forward_failovers{0};  // requests that moved to a later rank
   std::atomic<std::uint64_t> forward_uncached{0};   // pages fetched here uncached: no owner up
   std::atomic<std::uint64_t> peer_errors{0};        // malformed or refused peer frames
+  std::atomic<std::uint64_t> forwards_refused{0};   // forwarded requests the bucket policy refused
   std::atomic<std::uint64_t> peer_ingress_bytes{0};
   std::atomic<std::uint64_t> peer_egress_bytes{0};
   std::atomic<std::int64_t> requests_in_flight{0};
   std::atomic<std::int64_t> origin_in_flight{0};  // page fetches started and not finished
+  // Pages filled from the origin (complete or failed) and the GET requests they took (parts,
+  // hedges, resumes and retries): their ratio is "origin GETs per page".
+  std::atomic<std::uint64_t> origin_page_fills{0};
+  std::atomic<std::uint64_t> origin_page_gets{0};
+  // Page fetches stopped because every reader left before being served.
+  std::atomic<std::uint64_t> fetches_abandoned{0};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

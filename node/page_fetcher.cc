@@ -3,17 +3,20 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <utility>
 
+#include "node/page_fetcher_attempt.h"
 #include "ring/base/log.h"
 
 namespace shoal::node {
-namespace {
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+namespace {
 
 store::PageMeta store_meta(const Page& p) {
   return store::PageMeta{p.object_size, p.etag, p.last_modified, p.bucket, p.cached_at};
@@ -36,15 +39,6 @@ bool falls_through(base::Outcome o) {
 }
 
 }  // namespace
-
-struct PageFetcher::Attempt {
-  base::PageKey key;
-  FetchOptions opts;
-  std::vector<PageRouter::Target> targets;  // cluster ranking for this page (empty: local)
-  std::size_t target = 0;                   // the one being tried
-  bool cache = true;                        // keep the page here (owner or failover owner)
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-};
 
 struct HeadAttempt {
   std::string kind, object;
@@ -84,6 +78,25 @@ void PageFetcher::get(const base::PageKey& key, const FetchOptions& opts,
   get_flight(key, opts, std::move(ex), std::move(done));
 }
 
+void PageFetcher::get_complete(const base::PageKey& key, const FetchOptions& opts,
+                               boost::asio::any_io_executor ex, PageHandler done) {
+  get(key, opts, ex, [ex, done = std::move(done)](PageResult r) mutable {
+    if (r.outcome != base::Outcome::kOk || r.page->complete()) return done(std::move(r));
+    auto fill = r.page->fill;
+    // Ended, not merely all bytes there: a complete page is cached before its fill ends.
+    fill->when_ended(ex, [r = std::move(r), done = std::move(done)]() mutable {
+      if (r.page->failed()) {
+        PageResult failed;
+        failed.outcome = r.page->fill->failure();
+        failed.message = r.page->fill->failure_message();
+        return done(std::move(failed));
+      }
+      if (r.demand) r.demand->satisfy();
+      done(std::move(r));
+    });
+  });
+}
+
 // A part of a page owned by another member: forwarded as is (the owner coalesces and caches
 // the whole page), without a local flight. When no ranked member answers, the normal path
 // takes over (which ends in an uncached origin fetch).
@@ -110,40 +123,82 @@ void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::si
 
 void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
                              boost::asio::any_io_executor ex, PageHandler done) {
-  bool start = false;
+  std::shared_ptr<Flight> flight;
   {
     std::lock_guard lock(mu_);
     auto it = flights_.find(key);
-    if (it == flights_.end()) {
-      const std::uint64_t next_bytes = (flights_.size() + 1) * page_size_;
-      if (opts.may_shed &&
-          (flights_.size() >= limits_.max_fetches || next_bytes > limits_.max_inflight_bytes)) {
-        shed_.fetch_add(1, std::memory_order_relaxed);
-        PageResult r;
-        r.outcome = base::Outcome::kThrottled;
-        r.shed = true;
-        r.message = "node busy: " + std::to_string(flights_.size()) + " page fetches in progress";
-        boost::asio::post(
-            ex, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    if (it != flights_.end()) {
+      coalesced_.fetch_add(1, std::memory_order_relaxed);
+      Flight& f = *it->second;
+      if (!f.page) {
+        f.waiters.push_back(Waiter{std::move(ex), std::move(done)});
         return;
       }
-      it = flights_.emplace(key, std::make_shared<Flight>()).first;
-      start = true;
-    } else {
-      coalesced_.fetch_add(1, std::memory_order_relaxed);
+      const PageSource source =
+          f.source == PageSource::kPeer ? PageSource::kPeer : PageSource::kCoalesced;
+      PageResult r{base::Outcome::kOk, f.page, source, {}};
+      if (!f.page->complete()) r.demand = make_demand_locked(it->second);
+      boost::asio::post(
+          ex, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+      return;
     }
-    it->second->waiters.push_back(Waiter{std::move(ex), std::move(done)});
+    const std::uint64_t next_bytes = (flights_.size() + 1) * page_size_;
+    if (opts.may_shed &&
+        (flights_.size() >= limits_.max_fetches || next_bytes > limits_.max_inflight_bytes)) {
+      return shed(std::move(ex), std::move(done),
+                  "node busy: " + std::to_string(flights_.size()) + " page fetches in progress");
+    }
+    flight = std::make_shared<Flight>();
+    flight->key = key;
+    flight->waiters.push_back(Waiter{std::move(ex), std::move(done)});
+    flights_.emplace(key, flight);
   }
-  if (start) start_fetch(key, opts);
+  metrics_.origin_in_flight.fetch_add(1, std::memory_order_relaxed);
+  // Pages in flight count inside --memory: make room for this one, or shed it.
+  const std::uint64_t bytes = expected_length(key);
+  if (!memory_.reserve(bytes, /*force=*/!opts.may_shed)) {
+    PageResult r;
+    r.outcome = base::Outcome::kThrottled;
+    r.shed = true;
+    r.message = "node busy: no memory left for another page in flight";
+    shed_.fetch_add(1, std::memory_order_relaxed);
+    return finish(flight, std::move(r));
+  }
+  {
+    std::lock_guard lock(mu_);
+    flight->reserved = bytes;
+  }
+  start_fetch(std::move(flight), opts);
 }
 
-void PageFetcher::start_fetch(const base::PageKey& key, const FetchOptions& opts) {
-  metrics_.origin_in_flight.fetch_add(1, std::memory_order_relaxed);
+void PageFetcher::shed(boost::asio::any_io_executor ex, PageHandler done, std::string message) {
+  shed_.fetch_add(1, std::memory_order_relaxed);
+  PageResult r;
+  r.outcome = base::Outcome::kThrottled;
+  r.shed = true;
+  r.message = std::move(message);
+  boost::asio::post(ex,
+                    [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+}
+
+std::uint64_t PageFetcher::expected_length(const base::PageKey& key) {
+  if (auto meta = memory_.find_meta(key.kind, key.object)) {
+    if (const std::uint64_t n = page_length(meta->size, page_size_, key.page)) return n;
+  }
+  return page_size_;
+}
+
+void PageFetcher::start_fetch(std::shared_ptr<Flight> flight, const FetchOptions& opts) {
   auto a = std::make_shared<Attempt>();
+  const base::PageKey& key = flight->key;
+  a->flight = std::move(flight);
   a->key = key;
   a->opts = opts;
   // A flight serves every waiter of the page, so it fetches the whole page: a slice would reach
   // other requests for the page cut short (e.g. after forward_slice() fell back to a flight).
+  // The slice only says where to split the origin fetch, so its bytes come first.
+  a->split = opts.slice_offset / kSplitAlign * kSplitAlign;
+  if (a->split >= page_size_) a->split = 0;
   a->opts.slice_offset = 0;
   a->opts.slice_length = 0;
   if (disk_) {
@@ -190,7 +245,7 @@ void PageFetcher::on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page>
   PageResult result;
   result.page = std::move(page);
   result.source = PageSource::kDisk;
-  finish(k, std::move(result));
+  finish(a->flight, std::move(result));
 }
 
 // A page left memory for room: write it to disk if it is worth keeping and not there yet.
@@ -198,7 +253,11 @@ void PageFetcher::spill(EvictedPage e) {
   if (e.from_disk || disk_closing_.load(std::memory_order_acquire)) return;
   const base::PageKey& key = e.key;
   if (disk_->contains(key, e.page->etag)) return;
-  if (!admission_->admit(base::PageKeyHash{}(e.key), e.hit)) return;
+  // While the disk has free slots every page leaving memory is kept (the write queue still
+  // bounds the bandwidth); the admission rule decides only when a write would evict.
+  const store::DiskStats disk = disk_->stats();
+  const bool free_slot = disk.slots_used < disk.slots;
+  if (!free_slot && !admission_->admit(base::PageKeyHash{}(e.key), e.hit)) return;
   const Page& p = *e.page;
   disk_->write(key, store_meta(p), p.bytes(), e.page, [key](store::Result r) {
     if (r == store::Result::kIoError) {
@@ -269,83 +328,130 @@ void PageFetcher::route_next(std::shared_ptr<Attempt> a) {
       ++a->target;
       return route_next(a);
     }
-    finish(a->key, std::move(r));
+    deliver_forwarded(a->flight, std::move(r));
   });
 }
 
-void PageFetcher::fetch_from_origin(std::shared_ptr<Attempt> a) {
-  try_bucket(std::move(a));
-}
-
-// One PageOrigin call: buckets in health order, hedged, with fall-through.
-void PageFetcher::try_bucket(std::shared_ptr<Attempt> a) {
-  auto body = std::make_shared<base::Bytes>();
-  origin::PageSink sink;
-  sink.on_head = [body](const origin::ObjectInfo&, std::uint64_t length) {
-    body->data = std::make_unique_for_overwrite<char[]>(length);
-    body->size = length;
-    return body->data.get();
-  };
-  sink.on_progress = [](std::uint64_t) {};
-  origin_->fetch_page(
-      a->opts.buckets, a->key.object, a->key.page * page_size_, page_size_, a->opts.config,
-      a->opts.if_match, std::move(sink), [this, a, body](origin::PageFetchResult f) {
-        for (const origin::AttemptRecord& at : f.attempts) {
-          metrics_.origin_requests.add(
-              {at.bucket, "get", std::string(base::outcome_name(at.outcome))});
-        }
-        origin::GetResult& r = f.get;
-        const std::string& bucket = f.bucket;
-        if (r.outcome == base::Outcome::kOk) {
-          metrics_.origin_pages.add({bucket, std::string(origin::served_as_name(f.served_as))});
-        }
-        PageResult result;
-        result.outcome = r.outcome;
-        result.message = r.message;
-        if (r.outcome == base::Outcome::kOk) {
-          metrics_.origin_bytes.add({bucket}, body->size);
-          metrics_.ingress.add(body->size);
-          metrics_.origin_seconds.observe(
-              {bucket},
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - a->started).count());
-          auto page = std::make_shared<Page>();
-          page->body = std::move(*body);
-          page->object_size = r.info.size;
-          page->etag = std::move(r.info.etag);
-          page->last_modified = std::move(r.info.last_modified);
-          page->bucket = bucket;
-          page->cached_at = unix_now();
-          if (a->cache) memory_.insert(a->key, page);
-          result.page = std::move(page);
-        }
-        finish(a->key, std::move(result));
-      });
-}
-
-void PageFetcher::finish(const base::PageKey& key, PageResult r) {
-  std::shared_ptr<Flight> flight;
+void PageFetcher::adjust_reservation(const std::shared_ptr<Flight>& flight, std::uint64_t bytes) {
+  std::uint64_t give_back = 0;
   {
     std::lock_guard lock(mu_);
-    auto it = flights_.find(key);
-    if (it != flights_.end()) {
-      flight = std::move(it->second);
-      flights_.erase(it);
-    }
+    if (flight->reserved <= bytes) return;
+    give_back = flight->reserved - bytes;
+    flight->reserved = bytes;
+  }
+  memory_.release(give_back);
+}
+
+void PageFetcher::take_reservation(const std::shared_ptr<Flight>& flight) {
+  std::uint64_t bytes = 0;
+  {
+    std::lock_guard lock(mu_);
+    bytes = std::exchange(flight->reserved, 0);
+  }
+  memory_.release(bytes);
+}
+
+void PageFetcher::publish(const std::shared_ptr<Flight>& flight, PageRef page, PageSource source) {
+  std::vector<Waiter> waiters;
+  {
+    std::lock_guard lock(mu_);
+    if (flight->ended) return;
+    flight->page = page;
+    flight->source = source;
+    waiters.swap(flight->waiters);
+  }
+  deliver(flight, std::move(waiters), PageResult{base::Outcome::kOk, std::move(page), source, {}});
+}
+
+void PageFetcher::finish(const std::shared_ptr<Flight>& flight, PageResult r) {
+  std::vector<Waiter> waiters;
+  std::uint64_t reserved = 0;
+  {
+    std::lock_guard lock(mu_);
+    flight->ended = true;
+    flight->cancel = nullptr;
+    auto it = flights_.find(flight->key);
+    if (it != flights_.end() && it->second == flight) flights_.erase(it);
+    waiters.swap(flight->waiters);
+    reserved = std::exchange(flight->reserved, 0);
   }
   metrics_.origin_in_flight.fetch_sub(1, std::memory_order_relaxed);
-  if (!flight) return;
-  for (std::size_t i = 0; i < flight->waiters.size(); ++i) {
+  memory_.release(reserved);
+  deliver(nullptr, std::move(waiters), std::move(r));
+}
+
+// Posts `r` to each waiter: the first keeps its source, the others joined a flight (kCoalesced),
+// except pages from a peer, which stay kPeer. A page still filling carries a claim per reader.
+void PageFetcher::deliver(const std::shared_ptr<Flight>& flight, std::vector<Waiter> waiters,
+                          PageResult r) {
+  // Every reader's claim exists before the first is posted: a reader that is gone already (its
+  // handler drops the result at once) must not find itself the only one and cancel the page.
+  std::vector<std::shared_ptr<PageDemand>> claims(waiters.size());
+  if (flight && r.outcome == base::Outcome::kOk && !r.page->complete()) {
+    std::lock_guard lock(mu_);
+    for (auto& c : claims) c = make_demand_locked(flight);
+  }
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
     PageResult copy = r;
-    if (r.source != PageSource::kPeer) {
-      copy.source = i > 0                           ? PageSource::kCoalesced
-                    : r.source == PageSource::kDisk ? PageSource::kDisk
-                                                    : PageSource::kOrigin;
-    }
-    auto& w = flight->waiters[i];
+    if (r.source != PageSource::kPeer && i > 0) copy.source = PageSource::kCoalesced;
+    copy.demand = std::move(claims[i]);
+    auto& w = waiters[i];
     boost::asio::post(w.ex, [done = std::move(w.done), copy = std::move(copy)]() mutable {
       done(std::move(copy));
     });
   }
+}
+
+std::shared_ptr<PageDemand> PageFetcher::make_demand_locked(const std::shared_ptr<Flight>& flight) {
+  ++flight->readers;
+  return std::make_shared<PageDemand>([this, weak = std::weak_ptr<Flight>(flight)](bool satisfied) {
+    release_demand(weak, satisfied);
+  });
+}
+
+// A reader dropped its claim. When every reader left before any was served, nobody wants the
+// page: the flight is taken out of the map (a later get() starts afresh) and its fetch stopped.
+void PageFetcher::release_demand(const std::weak_ptr<Flight>& weak, bool satisfied) {
+  std::function<void()> cancel;
+  {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<Flight> flight = weak.lock();
+    if (!flight) return;
+    if (satisfied) flight->satisfied = true;
+    if (--flight->readers > 0 || flight->satisfied || flight->ended) return;
+    flight->ended = true;
+    auto it = flights_.find(flight->key);
+    if (it != flights_.end() && it->second == flight) flights_.erase(it);
+    cancel = std::move(flight->cancel);
+  }
+  metrics_.fetches_abandoned.fetch_add(1, std::memory_order_relaxed);
+  if (cancel) cancel();
+}
+
+void PageFetcher::set_cancel(const std::shared_ptr<Flight>& flight, std::function<void()> cancel) {
+  {
+    std::lock_guard lock(mu_);
+    if (!flight->ended) {
+      flight->cancel = std::move(cancel);
+      return;
+    }
+  }
+  cancel();  // abandoned while starting
+}
+
+void PageFetcher::deliver_forwarded(const std::shared_ptr<Flight>& flight, PageResult r) {
+  if (r.outcome != base::Outcome::kOk || r.page->complete()) return finish(flight, std::move(r));
+  publish(flight, r.page, PageSource::kPeer);
+  r.page->fill->on_end([this, flight, page = r.page](PageFill::State s) {
+    if (s == PageFill::State::kComplete) {
+      return finish(flight, PageResult{base::Outcome::kOk, page, PageSource::kPeer, {}});
+    }
+    PageResult failed;
+    failed.outcome = page->fill->failure();
+    failed.message = page->fill->failure_message();
+    finish(flight, std::move(failed));
+  });
 }
 
 void PageFetcher::head(const std::string& kind, const std::string& object, const FetchOptions& opts,

@@ -8,15 +8,26 @@
 // disk page whose ETag differs from the request's If-Match, or from the object's ETag recorded in
 // memory (a newer version was seen), is not served; the latter is dropped from disk. A checksum
 // or I/O error is logged, counted by the disk tier, and the page is fetched as on a miss. Pages
-// evicted from memory are written to disk when the admission rule (node/store/admission.h,
-// kReaccessed) admits them and the disk does not hold them already; a refused or failed write
-// leaves the page memory-only, never an error to a client. Disk I/O runs on the disk tier's
-// threads; page copies out of disk buffers happen there too, never on an event loop.
+// evicted from memory are written to disk when the disk does not hold them already and either
+// it has a free slot or the admission rule (node/store/admission.h, kReaccessed) admits them; a
+// refused or failed write leaves the page memory-only, never an error to a client. Disk I/O runs on
+// the disk tier's threads; page copies out of disk buffers happen there too, never on an event
+// loop.
 //
-// A miss starts one origin fetch per page key; every get() for that key while it runs joins it
-// and gets the same page (or the same error). Fetches are never cancelled by their callers: a
-// client that goes away does not cancel a fetch others wait for, and the page is still cached.
-// Errors are not cached: the next get() after a failed fetch starts a new one.
+// A miss starts one flight per page key; every get() for that key while it runs joins it. A
+// page fetched from the origin (or forwarded whole by its owner) is published to every waiter as
+// soon as its response head is validated: the PageResult then holds a filling page
+// (Page::fill) whose bytes readers stream as they land; waiters that join later get the same
+// page at once and read it from its start. A request deep in a page (slice_offset) splits the
+// origin fetch at that offset (rounded down to kSplitAlign): the part holding it and the part
+// before it are fetched in parallel (node/page_fill.h). The page is cached only once complete
+// and validated; a failure after it was published fails its fill (readers abort their
+// responses, never serve a wrong byte), and errors are not cached: the next get() after a failed
+// fetch starts a new one. Clients that go away do not cancel a flight others wait for.
+//
+// Memory: a flight reserves its page's bytes in the memory tier before it starts
+// (MemoryTier::reserve: pages in flight count inside --memory); when the tier cannot make room
+// the miss is shed (503), except for pages of a response already under way.
 //
 // Bucket order: a miss is one PageOrigin::fetch_page() call over the request's buckets
 // (C0-Bucket, else the kind): health order, fall-through, hedging and the hedge budget live
@@ -72,12 +83,32 @@ enum class PageSource {
   kDisk,       // this node's disk tier
 };
 
+// A reader's claim on a page still being fetched. A flight whose readers all dropped their claim
+// before any of them was served (satisfy()) is cancelled: nobody is left to want the page (the
+// clients went away). Readers that got what they needed call satisfy(): the fetch then goes on
+// and caches the page. Thread-safe.
+class PageDemand {
+ public:
+  explicit PageDemand(std::function<void(bool satisfied)> release) : release_(std::move(release)) {}
+  ~PageDemand() { release_(satisfied_.load(std::memory_order_acquire)); }
+  PageDemand(const PageDemand&) = delete;
+  PageDemand& operator=(const PageDemand&) = delete;
+  void satisfy() { satisfied_.store(true, std::memory_order_release); }
+
+ private:
+  std::function<void(bool)> release_;
+  std::atomic<bool> satisfied_{false};
+};
+
 struct PageResult {
   base::Outcome outcome = base::Outcome::kOk;
   PageRef page;  // set when outcome == kOk
   PageSource source = PageSource::kOrigin;
   std::string message;  // one-line reason on failure
   bool shed = false;    // refused for load (outcome kThrottled): answer 503 + Retry-After
+  // Set when `page` is still being fetched by a flight here: the reader's claim on it (hold it
+  // while reading; satisfy() once served).
+  std::shared_ptr<PageDemand> demand;
 };
 
 // Bounds on misses in progress, so a burst of misses queues nowhere without bound. A miss that
@@ -114,6 +145,9 @@ class PageRouter {
 
 class PageFetcher {
  public:
+  // A split of a page's origin fetch (at a request's offset) is rounded down to this.
+  static constexpr std::uint64_t kSplitAlign = 64 * 1024;
+
   using PageHandler = std::function<void(PageResult)>;
   using HeadHandler = std::function<void(HeadResult)>;
 
@@ -128,6 +162,11 @@ class PageFetcher {
   // with `shed` set when starting a fetch would exceed the FetchLimits.
   void get(const base::PageKey& key, const FetchOptions& opts, boost::asio::any_io_executor ex,
            PageHandler done);
+
+  // get(), but `done` runs only once the page is all there (or with its fill's failure): for
+  // callers that need the whole page rather than a stream (warming, whole-page answers).
+  void get_complete(const base::PageKey& key, const FetchOptions& opts,
+                    boost::asio::any_io_executor ex, PageHandler done);
 
   // Object metadata: from memory, else an origin HeadObject (no page GET).
   void head(const std::string& kind, const std::string& object, const FetchOptions& opts,
@@ -157,6 +196,7 @@ class PageFetcher {
 
   std::uint64_t page_size() const { return page_size_; }
   MemoryTier& memory() { return memory_; }
+  const MemoryTier& memory() const { return memory_; }
   std::uint64_t coalesced() const { return coalesced_.load(); }
   std::uint64_t shed() const { return shed_.load(); }
   std::uint64_t inflight_bytes() const;
@@ -166,12 +206,22 @@ class PageFetcher {
     boost::asio::any_io_executor ex;
     PageHandler done;
   };
+  // One page being fetched. Guarded by mu_ (but `key`, fixed at creation).
   struct Flight {
-    std::vector<Waiter> waiters;
+    base::PageKey key;
+    std::vector<Waiter> waiters;  // until a page is published
+    PageRef page;                 // published (filling or complete); later joiners get it
+    PageSource source = PageSource::kOrigin;
+    std::uint64_t reserved = 0;    // bytes reserved in the memory tier for it
+    int readers = 0;               // PageDemands alive
+    bool satisfied = false;        // a reader was served: finish and cache the page
+    bool ended = false;            // finished, or abandoned by every reader
+    std::function<void()> cancel;  // stops the fetch (set while an origin fill runs)
   };
   struct Attempt;
+  struct OriginFill;
 
-  void start_fetch(const base::PageKey& key, const FetchOptions& opts);
+  void start_fetch(std::shared_ptr<Flight> flight, const FetchOptions& opts);
   void start_miss(std::shared_ptr<Attempt> a);
   void on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page> page, store::Result r,
                     const store::PageMeta& meta);
@@ -182,8 +232,34 @@ class PageFetcher {
   void forward_slice(std::vector<PageRouter::Target> targets, std::size_t i, base::PageKey key,
                      FetchOptions opts, boost::asio::any_io_executor ex, PageHandler done);
   void fetch_from_origin(std::shared_ptr<Attempt> a);
-  void try_bucket(std::shared_ptr<Attempt> a);
-  void finish(const base::PageKey& key, PageResult r);
+  void start_part(std::shared_ptr<OriginFill> f, std::size_t part);
+  char* on_part_head(OriginFill& f, std::size_t part, const origin::ObjectInfo& info,
+                     std::uint64_t length, const std::string& bucket);
+  void on_part_done(std::shared_ptr<OriginFill> f, std::size_t part, origin::PageFetchResult r);
+  void drop_stale(const base::PageKey& key, const std::string& etag);
+  void complete_origin_fill(OriginFill& f);
+  void fail_origin_fill(OriginFill& f, base::Outcome o, std::string message);
+  // The flight's memory reservation: down to `bytes` once the page's length is known; handed
+  // over (zeroed, the caller releases it) just before the page is inserted.
+  void adjust_reservation(const std::shared_ptr<Flight>& flight, std::uint64_t bytes);
+  void take_reservation(const std::shared_ptr<Flight>& flight);
+  // Answers `done` with a shed result (503 + Retry-After).
+  void shed(boost::asio::any_io_executor ex, PageHandler done, std::string message);
+  // The bytes a flight for `key` reserves: the page's length when its object's size is known.
+  std::uint64_t expected_length(const base::PageKey& key);
+  void deliver(const std::shared_ptr<Flight>& flight, std::vector<Waiter> waiters, PageResult r);
+  // A reader's claim on `flight`'s page (counted; see PageDemand).
+  std::shared_ptr<PageDemand> make_demand_locked(const std::shared_ptr<Flight>& flight);
+  void release_demand(const std::weak_ptr<Flight>& weak, bool satisfied);
+  // How to stop `flight`'s fetch, once it runs; called at once when every reader left already.
+  void set_cancel(const std::shared_ptr<Flight>& flight, std::function<void()> cancel);
+  // A page for the flight's waiters, at once; the flight goes on until its fill ends.
+  void publish(const std::shared_ptr<Flight>& flight, PageRef page, PageSource source);
+  // Delivers a forwarded page: published while it fills, the flight finished when it ends.
+  void deliver_forwarded(const std::shared_ptr<Flight>& flight, PageResult r);
+  // The flight ends: out of the map (unless a newer flight replaced it), its reservation given
+  // back, waiters not served yet get `r`.
+  void finish(const std::shared_ptr<Flight>& flight, PageResult r);
   void try_head(std::shared_ptr<struct HeadAttempt> a);
 
   MemoryTier& memory_;

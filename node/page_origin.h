@@ -30,9 +30,14 @@ class PageOrigin {
   // Streams bytes [offset, offset + length) of `key` from `buckets` (preference order) into
   // `sink`: bucket order, hedging, resumes and fall-through as origin::PageFetch::fetch_page,
   // whose sink rules and outcomes it follows (ring/base/outcome.h).
-  virtual void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
-                          std::uint64_t length, origin::RequestConfig config, std::string if_match,
-                          origin::PageSink sink, PageHandler done) = 0;
+  // Returns an id for cancel().
+  virtual std::uint64_t fetch_page(std::vector<std::string> buckets, std::string key,
+                                   std::uint64_t offset, std::uint64_t length,
+                                   origin::RequestConfig config, std::string if_match,
+                                   origin::PageSink sink, PageHandler done) = 0;
+  // Stops a fetch_page(): `done` runs with kCancelled and the sink is not called again (as
+  // origin::PageFetch::cancel). Unknown or finished ids are ignored.
+  virtual void cancel(std::uint64_t id) = 0;
 
   // The order in which to try `buckets` for a HEAD now: the order a page fetch would use
   // (origin::BucketHealth::order: preference order demoted by breakers, error rates and
@@ -51,9 +56,10 @@ class PageFetchOrigin final : public PageOrigin {
   // `fetch` (and the S3Client under it) must outlive this object.
   explicit PageFetchOrigin(origin::PageFetch& fetch) : fetch_(fetch) {}
 
-  void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
-                  std::uint64_t length, origin::RequestConfig config, std::string if_match,
-                  origin::PageSink sink, PageHandler done) override;
+  std::uint64_t fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
+                           std::uint64_t length, origin::RequestConfig config, std::string if_match,
+                           origin::PageSink sink, PageHandler done) override;
+  void cancel(std::uint64_t id) override;
   std::vector<std::string> head_order(const std::vector<std::string>& buckets) const override;
   void head(std::string bucket, std::string key, origin::RequestConfig config,
             HeadHandler done) override;

@@ -202,6 +202,7 @@ std::string stats_report(const ReportSources& in) {
   auto pages = [&](const char* o) { return m.pages.value({o}); };
   std::uint64_t hits = pages("hit_memory");
   std::uint64_t disk_hits = pages("hit_disk");
+  const std::uint64_t fills = m.origin_page_fills.load();
   std::uint64_t misses = pages("miss");
   std::uint64_t coalesced = pages("coalesced");
   std::uint64_t lookups = hits + disk_hits + misses + coalesced;
@@ -218,6 +219,7 @@ std::string stats_report(const ReportSources& in) {
       {"memory",
        {{"capacity_bytes", mem.capacity_bytes},
         {"used_bytes", mem.used_bytes},
+        {"reserved_bytes", mem.reserved_bytes},
         {"pages", mem.pages},
         {"page_bytes", mem.page_bytes},
         {"evictions", mem.evictions},
@@ -243,7 +245,12 @@ std::string stats_report(const ReportSources& in) {
         {"errors", org.errors},
         {"retries", org.retries},
         {"in_flight", org.in_flight},
-        {"fetches_in_flight", m.origin_in_flight.load()}}},
+        {"fetches_in_flight", m.origin_in_flight.load()},
+        {"pages_filled", fills},
+        {"gets_per_page",
+         fills ? static_cast<double>(m.origin_page_gets.load()) / static_cast<double>(fills) : 0.0},
+        {"bytes_per_page",
+         fills ? static_cast<double>(org.bytes) / static_cast<double>(fills) : 0.0}}},
   };
   if (in.fetcher) j["disk"] = disk_json(*in.fetcher);
   if (in.page_fetch) {
@@ -307,6 +314,13 @@ std::string metrics_report(const ReportSources& in) {
             static_cast<double>(org.in_flight));
   out.gauge("shoal_origin_retries", "Origin attempts retried (since start)",
             static_cast<double>(org.retries));
+  out.counter("shoal_origin_page_fills_total", "Pages filled from the origin (complete or failed)",
+              static_cast<double>(m.origin_page_fills.load()));
+  out.counter("shoal_origin_page_gets_total",
+              "Origin GET requests of page fills (parts, hedges, resumes, retries)",
+              static_cast<double>(m.origin_page_gets.load()));
+  out.gauge("shoal_memory_reserved_bytes", "Memory set aside for pages being fetched",
+            static_cast<double>(in.fetcher ? in.fetcher->memory().stats().reserved_bytes : 0));
   if (in.cluster) in.cluster->write_metrics(out);
   if (in.fetcher) write_disk_metrics(out, *in.fetcher);
   out.gauge("shoal_egress_throughput_10s_bps", "Bits per second sent, last 10 s",

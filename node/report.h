@@ -28,7 +28,7 @@ struct ReportSources {
   const origin::PageFetch* page_fetch;  // per-bucket figures and hedges
   const PageFetcher* fetcher;           // shedding, in-flight bytes, the disk tier
   const Cluster* cluster;               // members, epoch, forwarding counters
-  bool draining;                        // SIGTERM or /admin/leave received
+  bool draining;                        // a /admin/drain under way, SIGTERM or a leave
 };
 
 // The /stats body: one JSON object and a newline (docs/http-api.md, "GET /stats").

@@ -32,6 +32,11 @@
 // stays bounded by the capacity); used_bytes() <= capacity_bytes() always holds after a call
 // returns. An entry whose charge exceeds the whole capacity is never admitted.
 //
+// Reservations: reserve() sets capacity aside for values being filled elsewhere (a page in
+// flight), evicting entries so that resident charges plus reservations fit the capacity;
+// inserts then evict until the new charge fits beside the reservations (or nothing is left to
+// evict). release() gives the room back, typically just before the filled value is inserted.
+//
 // Complexity: find/peek/erase O(1); insert O(1) amortized (a reinsertion in main consumes a
 // frequency step that an admission or a find() paid for, and each entry moves from small to
 // main at most once); erase_if O(n).
@@ -89,10 +94,10 @@ class S3FifoCache {
     }
     if (found != index_.end()) {
       replace(found->second, std::move(value), charge);
-      while (used_ > capacity_) evict_one(&evicted);
+      while (used_ + reserved_ > capacity_ && !index_.empty()) evict_one(&evicted);
       return evicted;
     }
-    while (charge > capacity_ - used_) evict_one(&evicted);
+    while (charge > room() && !index_.empty()) evict_one(&evicted);
     const bool seen_recently = ghost_take(hasher_(key));
     admit(seen_recently ? main_ : small_, std::move(key), std::move(value), charge);
     return evicted;
@@ -132,7 +137,21 @@ class S3FifoCache {
     return erase_matching(small_, pred) + erase_matching(main_, pred);
   }
 
+  // Sets aside `bytes` of the capacity for values not in the cache yet (buffers being filled),
+  // evicting entries until they fit beside what is resident. Returns false, and reserves nothing,
+  // when the reservations would exceed the capacity (unless `force`: then as many entries as
+  // needed are evicted and the reservation is made anyway). Evicted entries go to *evicted.
+  bool reserve(std::uint64_t bytes, bool force, std::vector<std::pair<Key, Value>>* evicted) {
+    if (!force && bytes > capacity_ - std::min(capacity_, reserved_)) return false;
+    reserved_ += bytes;
+    while (used_ + reserved_ > capacity_ && !index_.empty()) evict_one(evicted);
+    return true;
+  }
+  // Gives back `bytes` of reservations (at most what is reserved).
+  void release(std::uint64_t bytes) { reserved_ -= std::min(bytes, reserved_); }
+
   std::uint64_t used_bytes() const { return used_; }
+  std::uint64_t reserved_bytes() const { return reserved_; }
   std::uint64_t capacity_bytes() const { return capacity_; }
   std::size_t size() const { return index_.size(); }
 
@@ -172,6 +191,12 @@ class S3FifoCache {
   using GhostList = std::list<GhostRecord>;
 
   Queue& queue_of(const Entry& e) { return e.queue == QueueId::kSmall ? small_ : main_; }
+
+  // Capacity left for resident entries beside the reservations.
+  std::uint64_t room() const {
+    const std::uint64_t taken = used_ + reserved_;
+    return taken >= capacity_ ? 0 : capacity_ - taken;
+  }
 
   void admit(Queue& q, Key key, Value value, std::uint64_t charge) {
     const QueueId id = &q == &small_ ? QueueId::kSmall : QueueId::kMain;
@@ -291,6 +316,7 @@ class S3FifoCache {
   const std::uint64_t small_capacity_;
   const std::uint64_t main_capacity_;
   std::uint64_t used_ = 0;
+  std::uint64_t reserved_ = 0;  // reserve(): set aside for values being filled
   Queue small_;
   Queue main_;
   // The index points at the key inside its entry, so each key is held once.

@@ -159,7 +159,7 @@ void Server::do_accept() {
   net::io_context& target = *workers_[next_worker_];
   next_worker_ = (next_worker_ + 1) % workers_.size();
   acceptor_->async_accept(target, [this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || draining_) return;
+    if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
     if (!ec && metrics_.connections.load() >= cfg_.max_connections) {
       refuse(std::move(socket));
     } else if (!ec) {
@@ -190,20 +190,32 @@ void Server::refuse(tcp::socket socket) {
 
 int Server::run() {
   base::set_log_level(cfg_.log_level);
-  if (!start_admin()) return 1;
+  if (cfg_.bucket_policy.trusts_client()) {
+    SHOAL_LOG(kWarn,
+              "--trust-client-buckets: C0-Bucket may name ANY bucket the node's credentials "
+              "reach; any client can fill what every client reads for a kind from a bucket of "
+              "its choice (use --bucket-policy-file)");
+  } else {
+    SHOAL_LOG(kInfo, cfg_.bucket_policy.summary());
+  }
+  // Files and secrets first, before any port opens: a bad one is a configuration error (exit 2,
+  // as parse_command_line() gives; it checked them already, so this is a file changed since).
+  if (!start_admin()) return 2;
   if (cfg_.tls_self || !cfg_.tls_cert.empty()) {
     if (auto e =
             make_tls_context(cfg_.tls_self, cfg_.tls_cert, cfg_.tls_key, cfg_.listen_host, &tls_)) {
       SHOAL_LOG(kError, *e);
-      return 1;
+      return 2;
     }
   }
+  std::optional<peer::ClusterKey> key;
+  if (cfg_.cluster_enabled() && !(key = load_cluster_key())) return 2;
   if (cfg_.disk_enabled() && !open_disk_tier(*fetcher_, cfg_)) return 1;
   if (!open_listener()) return 1;
   auto peer_guard = net::make_work_guard(peer_loop_);
   std::thread peer_thread;
   if (cfg_.cluster_enabled()) {
-    if (!start_cluster()) return 1;
+    if (!start_cluster(*key)) return 1;
     peer_thread = std::thread([this] { peer_loop_.run(); });
   }
 
@@ -295,23 +307,24 @@ void Server::begin_shutdown() {
   net::post(*workers_[0], [this] { start_drain(); });
 }
 
-// Starts the membership and forwarding on the peer loop (not yet running). Errors (key file,
-// binding the peer port) are logged naming the flag.
-bool Server::start_cluster() {
-  std::optional<peer::ClusterKey> key;
-  if (!cfg_.cluster_key_file.empty()) {
-    std::string error;
-    key = peer::ClusterKey::load_file(cfg_.cluster_key_file, &error);
-    if (!key) {
-      SHOAL_LOG(kError, "--cluster-key-file: " << error);
-      return false;
-    }
-  } else {
+// The peer port's key from --cluster-key-file, or open mode for --insecure-peer (with a
+// warning). A key file that cannot be used is logged naming the flag: nullopt.
+std::optional<peer::ClusterKey> Server::load_cluster_key() const {
+  if (cfg_.cluster_key_file.empty()) {
     SHOAL_LOG(kWarn,
               "--insecure-peer: the peer port accepts UNAUTHENTICATED packets and frames; "
               "anyone who reaches it can join, read pages and inject gossip");
-    key = peer::ClusterKey::open();
+    return peer::ClusterKey::open();
   }
+  std::string error;
+  auto key = peer::ClusterKey::load_file(cfg_.cluster_key_file, &error);
+  if (!key) SHOAL_LOG(kError, "--cluster-key-file: " << error);
+  return key;
+}
+
+// Starts the membership and forwarding on the peer loop (not yet running). Errors (binding the
+// peer port) are logged naming the flag.
+bool Server::start_cluster(const peer::ClusterKey& key) {
   ClusterConfig cc;
   auto& m = cc.membership;
   m.node_id = cfg_.node_id;
@@ -333,8 +346,8 @@ bool Server::start_cluster() {
     return false;
   }
   try {
-    cluster_ = std::make_unique<Cluster>(peer_loop_, std::move(cc), *key, *fetcher_,
-                                         cfg_.origin_request, metrics_, cfg_.page_size);
+    cluster_ = std::make_unique<Cluster>(peer_loop_, std::move(cc), key, *fetcher_,
+                                         cfg_.fetch_rules(), metrics_, cfg_.page_size);
     cluster_->start();
   } catch (const std::exception& e) {
     SHOAL_LOG(kError,
@@ -371,6 +384,10 @@ void Server::publish_stats() {
   });
 }
 
+// The client port stays open while draining: /stats says "draining": true to load balancers'
+// checks, and requests that still arrive are served (each connection closed after its
+// response), so nothing fails while a balancer takes the node out (docs/operations.md, "Load
+// balancers in front").
 void Server::start_drain() {
   if (draining_.exchange(true)) return;
   notifier_->stopping();
@@ -379,10 +396,9 @@ void Server::start_drain() {
     left_ = false;
     net::post(peer_loop_, [this] { cluster_->leave([this] { left_ = true; }); });
   }
-  boost::system::error_code ec;
-  acceptor_->close(ec);
-  drain_deadline_ =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.drain_timeout_ms);
+  const auto now = std::chrono::steady_clock::now();
+  notice_until_ = now + std::chrono::milliseconds(cfg_.drain_notice_ms);
+  drain_deadline_ = notice_until_ + std::chrono::milliseconds(cfg_.drain_timeout_ms);
   {
     std::lock_guard lock(sessions_mu_);
     for (auto& [id, close] : sessions_) close();
@@ -390,16 +406,16 @@ void Server::start_drain() {
   check_drained();
 }
 
+// Done once the notice has passed, no request is in flight and the leave reached the others,
+// or at the deadline: then the client port closes (later connections are refused) and the
+// workers stop.
 void Server::check_drained() {
-  bool empty;
-  {
-    std::lock_guard lock(sessions_mu_);
-    empty = sessions_.empty();
-  }
-  // Wait for the graceful leave to reach the others too (bounded by the drain deadline).
-  empty = empty && (!cluster_ || left_.load());
-  if (empty || std::chrono::steady_clock::now() >= drain_deadline_) {
-    if (!empty) SHOAL_LOG(kWarn, "drain timeout: closing remaining connections");
+  const auto now = std::chrono::steady_clock::now();
+  const bool idle = metrics_.requests_in_flight.load() == 0 && (!cluster_ || left_.load());
+  if ((idle && now >= notice_until_) || now >= drain_deadline_) {
+    if (!idle) SHOAL_LOG(kWarn, "drain timeout: closing remaining connections");
+    boost::system::error_code ec;
+    acceptor_->close(ec);
     notifier_->stop();
     for (auto& w : workers_) w->stop();
     return;
@@ -414,7 +430,6 @@ std::uint64_t Server::register_session(std::function<void()> close_if_idle) {
   std::lock_guard lock(sessions_mu_);
   std::uint64_t id = next_session_id_++;
   sessions_.emplace(id, std::move(close_if_idle));
-  if (draining_) sessions_[id]();
   return id;
 }
 
@@ -432,9 +447,11 @@ std::string Server::metrics_text() {
 }
 
 ReportSources Server::report_sources() const {
-  return ReportSources{cfg_,           metrics_,          memory_,
-                       origin_.get(),  page_fetch_.get(), fetcher_.get(),
-                       cluster_.get(), draining_.load()};
+  // Draining as a load balancer should see it: from a /admin/drain's weight-0 phase or SIGTERM
+  // until exit.
+  const bool draining = draining_.load() || (admin_ && admin_->draining());
+  return ReportSources{cfg_,           metrics_,       memory_, origin_.get(), page_fetch_.get(),
+                       fetcher_.get(), cluster_.get(), draining};
 }
 
 }  // namespace shoal::node

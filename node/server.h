@@ -8,8 +8,10 @@
 //
 // Lifecycle: run() binds the client port (or adopts a socket-activated one), notifies systemd
 // (READY=1, then STATUS= lines and WATCHDOG=1: node/service_notifier.h), serves until
-// SIGTERM/SIGINT, then drains (STOPPING=1): stops accepting, lets in-flight requests finish
-// (closing idle keep-alive connections at once), waits at most drain_timeout_ms, and returns 0.
+// SIGTERM/SIGINT (or an admin leave), then drains (STOPPING=1): leaves the cluster, closes idle
+// keep-alive connections, keeps accepting and serving (each connection closed after one
+// response; /stats says "draining": true) for at least drain_notice_ms and until no request is
+// in flight (at most drain_timeout_ms more), then closes the client port and returns 0.
 #pragma once
 
 #include <atomic>
@@ -63,8 +65,9 @@ class Server : public SessionHost, public AdminHost {
   explicit Server(NodeConfig cfg);
   ~Server() override;
 
-  // Serves until SIGTERM/SIGINT; returns the process exit code. Errors binding the port are
-  // logged and give exit code 1.
+  // Serves until SIGTERM/SIGINT; returns the process exit code: 0 after a drain, 2 when a file
+  // the configuration names cannot be used (admin token, TLS, cluster key; checked before any
+  // port opens), 1 for other start-up failures (disk tier, binding a port), all logged.
   int run();
 
   const NodeConfig& config() const override { return cfg_; }
@@ -83,7 +86,8 @@ class Server : public SessionHost, public AdminHost {
  private:
   bool open_listener();
   bool start_admin();
-  bool start_cluster();
+  std::optional<peer::ClusterKey> load_cluster_key() const;
+  bool start_cluster(const peer::ClusterKey& key);
   void start_notifier();
   std::string status_line() const;
   // The parts /stats and /metrics read (node/report.h).
@@ -116,7 +120,8 @@ class Server : public SessionHost, public AdminHost {
   std::mutex sessions_mu_;
   std::uint64_t next_session_id_ = 1;
   std::unordered_map<std::uint64_t, std::function<void()>> sessions_;
-  std::chrono::steady_clock::time_point drain_deadline_;
+  std::chrono::steady_clock::time_point notice_until_;    // the drain ends no sooner
+  std::chrono::steady_clock::time_point drain_deadline_;  // nor later (workers_[0] only)
   std::optional<boost::asio::steady_timer> drain_timer_;
   std::string listen_desc_;                    // the bound client address, "HOST:PORT"
   std::unique_ptr<ServiceNotifier> notifier_;  // systemd READY/STATUS/WATCHDOG/STOPPING

@@ -5,7 +5,9 @@
 // included) is a success (kOk), a failure (throttling, 5xx, timeouts, transport errors, malformed
 // answers, AccessDenied), or neutral: NoSuchKey, InvalidRange and PreconditionFailed are the
 // object's answer, not the bucket's fault, and a cancelled attempt (a hedge's loser) says nothing.
-// Neutral verdicts change nothing at all.
+// Neutral verdicts change nothing at all. The caller (origin/page_fetch_attempts.cc) also reports
+// as cancelled a timeout of a request whose C0-Config shortened the node's timeouts
+// (RequestConfig::client_timeouts): one client's impatience is not the bucket's failure.
 //
 // Error rate: an exponentially weighted moving average of verdicts (failure 1, success 0) with
 // weight ewma_weight per attempt (0.1: about the last 10 attempts), which also decays towards 0

@@ -61,6 +61,7 @@
 // thread or after the loop has stopped.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
@@ -117,10 +118,12 @@ struct AttemptRecord {
 // Where fetch_page() puts the bytes. Both run on the origin loop, inside curl's callbacks: they
 // must not block or call PageFetch or S3Client.
 struct PageSink {
-  // The first validated head: the object, and `length`, the bytes of the asked range it holds
-  // (clamped at its end). Return where those `length` bytes go (valid until `done` ran), or
-  // nullptr to refuse the page (the fetch ends with kPreconditionFailed).
-  std::function<char*(const ObjectInfo& info, std::uint64_t length)> on_head;
+  // The first validated head: the object, `length`, the bytes of the asked range it holds
+  // (clamped at its end), and the bucket that answered. Return where those `length` bytes go
+  // (valid until `done` ran), or nullptr to refuse the page (the fetch ends with
+  // kPreconditionFailed).
+  std::function<char*(const ObjectInfo& info, std::uint64_t length, const std::string& bucket)>
+      on_head;
   // Bytes [0, written) of the destination are final (written grows; at most `length`).
   std::function<void(std::uint64_t written)> on_progress;
 };
@@ -171,9 +174,14 @@ class PageFetch {
   // Streams bytes [offset, offset + length) of `key` from `buckets` (preference order; empty
   // ends at once with kMalformed) into `sink`, as above. `if_match` (may be empty) is the ETag the
   // object must have. Outcomes as S3Client::stream's (ring/base/outcome.h).
-  void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
-                  std::uint64_t length, RequestConfig config, std::string if_match, PageSink sink,
-                  Handler done);
+  // Returns an id for cancel().
+  std::uint64_t fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
+                           std::uint64_t length, RequestConfig config, std::string if_match,
+                           PageSink sink, Handler done);
+
+  // Stops a fetch: its attempts are cancelled and `done` runs with kCancelled (the sink is not
+  // called again). Unknown or finished ids are ignored. Any thread (posts to the origin loop).
+  void cancel(std::uint64_t id);
 
   // Every bucket with any local figure or any peer's figures, in name order.
   std::vector<BucketReport> report() const;
@@ -190,6 +198,7 @@ class PageFetch {
   struct Core;
   struct Fetch;
   std::shared_ptr<Core> core_;
+  std::atomic<std::uint64_t> next_id_{1};
 };
 
 }  // namespace shoal::origin

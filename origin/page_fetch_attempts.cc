@@ -118,7 +118,7 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
     if (finished || find_running(attempt) == nullptr) return stop(attempt);
     if (!have_head) {
       length = last - base.offset + 1;
-      dest = sink.on_head(i, length);
+      dest = sink.on_head(i, length, order[find_running(attempt)->index]);
       if (dest == nullptr) {
         refused = true;
         return false;
@@ -256,8 +256,12 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
     // nothing about their bucket.
     const bool was_stopped = stopped.count(attempt) > 0 && r.outcome != base::Outcome::kOk;
     const bool unsent = r.attempts == 0 && r.outcome != base::Outcome::kOk;
-    core->health.end_attempt(bucket, was_stopped || unsent ? base::Outcome::kCancelled : r.outcome,
-                             a.probe, now);
+    // Nor does a timeout under a C0-Config that shortened the node's timeouts (the client's
+    // choice): otherwise one client could open the breaker for everyone.
+    const bool client_timeout = r.outcome == base::Outcome::kTimeout && base.config.client_timeouts;
+    core->health.end_attempt(
+        bucket, was_stopped || unsent || client_timeout ? base::Outcome::kCancelled : r.outcome,
+        a.probe, now);
     if (r.outcome == base::Outcome::kOk && a.start == 0) {
       core->latency.record(bucket, r.first_byte_latency, r.total_latency, now);
     }
@@ -329,6 +333,7 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
 
   void end(GetResult r, std::string bucket, ServedAs served) {
     finished = true;
+    core->live.erase(id);
     hedge_timer.cancel();
     stall_timer.cancel();
     for (const Running& other : running) core->client.cancel(other.id);
@@ -342,7 +347,8 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
   }
 
   std::shared_ptr<Core> core;
-  GetRequest base;  // everything but the bucket
+  std::uint64_t id = 0;  // for PageFetch::cancel
+  GetRequest base;       // everything but the bucket
   PageSink sink;
   Handler done;
   std::vector<std::string> listed;  // distinct, client order
@@ -373,10 +379,12 @@ struct PageFetch::Fetch : std::enable_shared_from_this<Fetch> {
   PageFetchResult result;
 };
 
-void PageFetch::fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
-                           std::uint64_t length, RequestConfig config, std::string if_match,
-                           PageSink sink, Handler done) {
+std::uint64_t PageFetch::fetch_page(std::vector<std::string> buckets, std::string key,
+                                    std::uint64_t offset, std::uint64_t length,
+                                    RequestConfig config, std::string if_match, PageSink sink,
+                                    Handler done) {
   auto f = std::make_shared<Fetch>(core_);
+  f->id = next_id_.fetch_add(1, std::memory_order_relaxed);
   f->base.key = std::move(key);
   f->base.offset = offset;
   f->base.length = length;
@@ -384,8 +392,24 @@ void PageFetch::fetch_page(std::vector<std::string> buckets, std::string key, st
   f->base.config = config;
   f->sink = std::move(sink);
   f->done = std::move(done);
-  boost::asio::post(core_->loop,
-                    [f, buckets = std::move(buckets)]() mutable { f->start(std::move(buckets)); });
+  boost::asio::post(core_->loop, [f, buckets = std::move(buckets)]() mutable {
+    f->core->live.emplace(f->id, f);
+    f->start(std::move(buckets));
+  });
+  return f->id;
+}
+
+void PageFetch::cancel(std::uint64_t id) {
+  boost::asio::post(core_->loop, [core = core_, id] {
+    auto it = core->live.find(id);
+    if (it == core->live.end()) return;
+    if (auto f = it->second.lock(); f && !f->finished) {
+      GetResult r;
+      r.outcome = base::Outcome::kCancelled;
+      r.message = "cancelled";
+      f->end(std::move(r), "", ServedAs::kPrimary);
+    }
+  });
 }
 
 }  // namespace shoal::origin

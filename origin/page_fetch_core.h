@@ -59,6 +59,8 @@ struct PageFetch::Core {
   BucketHealth health;
   HedgeBudget budget;
   mutable std::mutex mu;  // guards counters
+  // Fetches not finished yet, for PageFetch::cancel (origin loop only).
+  std::map<std::uint64_t, std::weak_ptr<Fetch>> live;
   std::map<std::string, HedgeCounters> counters;
 };
 

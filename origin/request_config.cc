@@ -1,9 +1,11 @@
 // C0-Config parsing and RequestConfig validation; see request_config.h for the key list.
 #include "origin/request_config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <string>
+#include <tuple>
 
 namespace shoal::origin {
 namespace {
@@ -83,6 +85,18 @@ bool is_space(char c) {
   return c == ' ' || c == '\t';
 }
 
+// Lowers every value of *cfg above its cap to the cap (ib <= mb holds after: both are lowered
+// to the same cap).
+void clamp(const ClientCaps& caps, RequestConfig* cfg) {
+  for (auto* timeout : {&cfg->connect_timeout, &cfg->read_timeout, &cfg->operation_timeout,
+                        &cfg->attempt_timeout}) {
+    *timeout = std::min(*timeout, caps.max_timeout);
+  }
+  cfg->max_attempts = std::min(cfg->max_attempts, caps.max_attempts);
+  cfg->initial_backoff = std::min(cfg->initial_backoff, caps.max_backoff);
+  cfg->max_backoff = std::min(cfg->max_backoff, caps.max_backoff);
+}
+
 }  // namespace
 
 std::optional<std::string> RequestConfig::validate() const {
@@ -102,8 +116,51 @@ std::optional<std::string> RequestConfig::validate() const {
   return std::nullopt;
 }
 
+ClientCaps ClientCaps::unlimited() {
+  return ClientCaps{std::chrono::milliseconds(kMaxTimeoutMs), static_cast<int>(kMaxAttempts),
+                    std::chrono::milliseconds(kMaxBackoffMs)};
+}
+
+std::optional<std::string> ClientCaps::validate(const RequestConfig& defaults) const {
+  const auto timeout_default = std::max({defaults.connect_timeout, defaults.read_timeout,
+                                         defaults.attempt_timeout, defaults.operation_timeout});
+  const auto backoff_default = std::max(defaults.initial_backoff, defaults.max_backoff);
+  if (max_timeout < timeout_default || max_timeout.count() > kMaxTimeoutMs) {
+    return "--max-client-timeout-ms: must be in [" + std::to_string(timeout_default.count()) +
+           ", " + std::to_string(kMaxTimeoutMs) + "] (at least the default operation timeout)";
+  }
+  if (max_attempts < defaults.max_attempts || max_attempts > kMaxAttempts) {
+    return "--max-client-attempts: must be in [" + std::to_string(defaults.max_attempts) + ", " +
+           std::to_string(kMaxAttempts) + "] (at least the default attempts)";
+  }
+  if (max_backoff < backoff_default || max_backoff.count() > kMaxBackoffMs) {
+    return "--max-client-backoff-ms: must be in [" + std::to_string(backoff_default.count()) +
+           ", " + std::to_string(kMaxBackoffMs) + "] (at least the default maximum backoff)";
+  }
+  return std::nullopt;
+}
+
+std::string c0_config_text(const RequestConfig& cfg, const RequestConfig& base) {
+  const std::tuple<const char*, std::int64_t, std::int64_t> values[] = {
+      {"ct", cfg.connect_timeout.count(), base.connect_timeout.count()},
+      {"rt", cfg.read_timeout.count(), base.read_timeout.count()},
+      {"ot", cfg.operation_timeout.count(), base.operation_timeout.count()},
+      {"oat", cfg.attempt_timeout.count(), base.attempt_timeout.count()},
+      {"ma", cfg.max_attempts, base.max_attempts},
+      {"ib", cfg.initial_backoff.count(), base.initial_backoff.count()},
+      {"mb", cfg.max_backoff.count(), base.max_backoff.count()},
+  };
+  std::string text;
+  for (const auto& [key, value, base_value] : values) {
+    if (value == base_value) continue;
+    if (!text.empty()) text += ' ';
+    text += std::string(key) + "=" + std::to_string(value);
+  }
+  return text;
+}
+
 std::optional<std::string> apply_c0_config(std::string_view text, const RequestConfig& base,
-                                           RequestConfig* out) {
+                                           const ClientCaps& caps, RequestConfig* out) {
   RequestConfig cfg = base;
   std::size_t pos = 0;
   while (pos < text.size()) {
@@ -119,6 +176,10 @@ std::optional<std::string> apply_c0_config(std::string_view text, const RequestC
     pos = end;
   }
   if (auto reason = cfg.validate()) return "C0-Config: " + *reason;
+  clamp(caps, &cfg);
+  cfg.client_timeouts =
+      cfg.connect_timeout < base.connect_timeout || cfg.read_timeout < base.read_timeout ||
+      cfg.attempt_timeout < base.attempt_timeout || cfg.operation_timeout < base.operation_timeout;
   *out = cfg;
   return std::nullopt;
 }

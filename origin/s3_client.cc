@@ -83,6 +83,8 @@ struct Operation {
   Clock::time_point started;
   Clock::time_point deadline;
   Clock::time_point attempt_started;
+  milliseconds attempt_total{0};    // this attempt's time: oat, or what is left of ot if less
+  std::string attempt_limit;        // which: "oat=N ms" or "ot=N ms"
   Clock::time_point last_progress;  // the attempt's last header line or body bytes
   int attempts = 0;
   bool in_multi = false;
@@ -142,7 +144,12 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
       finish(op);
       return;
     }
-    op.url = object_url(config, op.req.bucket, op.req.key);
+    if (auto reason = object_url(config, op.req.bucket, op.req.key, &op.url)) {
+      op.outcome = base::Outcome::kMalformed;
+      op.message = "bad request: " + *reason;
+      finish(op);
+      return;
+    }
     start_attempt(op);
   }
 
@@ -223,6 +230,10 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     }
     const RequestConfig& rc = op.req.config;
     const milliseconds total = std::min(rc.attempt_timeout, ceil_ms(op.deadline - now));
+    op.attempt_total = total;
+    op.attempt_limit = total < rc.attempt_timeout
+                           ? "ot=" + std::to_string(rc.operation_timeout.count()) + " ms"
+                           : "oat=" + std::to_string(rc.attempt_timeout.count()) + " ms";
     // A retry resumes after the bytes delivered, and only for the version already seen.
     op.attempt_offset = op.req.offset + op.delivered;
     op.attempt_length = (op.have_info ? op.total : op.req.length) - op.delivered;
@@ -279,9 +290,13 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     op->outcome = base::Outcome::kTimeout;
     op->http_status = 0;
     op->error_code.clear();
+    // Armed for the first byte at the shorter of rt and the attempt's time: name the one that
+    // fired.
+    const bool attempt_time = !op->transfer.got_first_byte() && op->attempt_total < rt;
     op->message = op->transfer.got_first_byte()
                       ? "body stalled for rt=" + std::to_string(rt.count()) + " ms"
-                      : "no response within rt=" + std::to_string(rt.count()) + " ms";
+                  : attempt_time ? "no response within " + op->attempt_limit
+                                 : "no response within rt=" + std::to_string(rt.count()) + " ms";
     after_attempt(*op);
   }
 
@@ -386,6 +401,11 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
       op.outcome = classify_curl_code(result);
       op.message = std::string(curl_easy_strerror(result)) +
                    (t.error_detail().empty() ? std::string() : ": " + t.error_detail());
+      // curl's CURLOPT_TIMEOUT_MS is the attempt's time (oat or ot): say which.
+      if (result == CURLE_OPERATION_TIMEDOUT &&
+          Clock::now() - op.attempt_started >= op.attempt_total) {
+        op.message = op.attempt_limit + " reached: " + op.message;
+      }
     } else {
       judge_success(op);
     }

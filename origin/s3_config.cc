@@ -12,6 +12,8 @@
 #include <memory>
 #include <system_error>
 
+#include "ring/base/names.h"
+
 extern char** environ;
 
 namespace shoal::origin {
@@ -127,17 +129,6 @@ bool is_lower_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-// True when `bucket` can be a DNS label under the endpoint with a wildcard TLS certificate:
-// 3-63 characters of [a-z0-9-], starting and ending with a letter or digit (no dots).
-bool is_virtual_host_bucket(const std::string& bucket) {
-  if (bucket.size() < 3 || bucket.size() > 63) return false;
-  if (!is_lower_alnum(bucket.front()) || !is_lower_alnum(bucket.back())) return false;
-  for (char c : bucket) {
-    if (!is_lower_alnum(c) && c != '-') return false;
-  }
-  return true;
-}
-
 // What object URLs keep unencoded: RFC 3986's unreserved characters, and in keys also '/' (a key
 // is a path of segments). Everything else is percent-encoded once, hex digits in upper case.
 constexpr boost::urls::grammar::lut_chars kBucketChars = boost::urls::unreserved_chars;
@@ -150,7 +141,7 @@ bool use_virtual_host(const S3Config& cfg, const std::string& bucket) {
     case Addressing::kVirtual:
       return true;
     case Addressing::kAuto:
-      return cfg.endpoint_is_default && is_virtual_host_bucket(bucket);
+      return cfg.endpoint_is_default && base::is_dns_label_bucket(bucket);
   }
   return false;
 }
@@ -181,8 +172,9 @@ std::optional<std::string> resolve_s3_config(const std::string& endpoint_flag,
       {region_flag, lookup(env, "AWS_REGION"), lookup(env, "AWS_DEFAULT_REGION"), "us-east-1"});
   cfg.endpoint = strip_trailing_slashes(first_of(
       {endpoint_flag, lookup(env, "AWS_ENDPOINT_URL_S3"), lookup(env, "AWS_ENDPOINT_URL")}));
-  cfg.endpoint_is_default = cfg.endpoint.empty();
-  if (cfg.endpoint_is_default) cfg.endpoint = "https://s3." + cfg.region + ".amazonaws.com";
+  const std::string aws = "https://s3." + cfg.region + ".amazonaws.com";
+  if (cfg.endpoint.empty()) cfg.endpoint = aws;
+  cfg.endpoint_is_default = cfg.endpoint == aws;
   if (auto reason = resolve_credentials(env, &cfg.credentials)) return reason;
   if (auto reason = cfg.validate()) return reason;
   *out = cfg;
@@ -199,15 +191,25 @@ std::map<std::string, std::string> environment_map() {
   return env;
 }
 
-std::string object_url(const S3Config& cfg, const std::string& bucket, const std::string& key) {
+std::optional<std::string> object_url(const S3Config& cfg, const std::string& bucket,
+                                      const std::string& key, std::string* url) {
   const std::string encoded_key = boost::urls::encode(key, kKeyChars);
   if (!use_virtual_host(cfg, bucket)) {
-    return cfg.endpoint + "/" + boost::urls::encode(bucket, kBucketChars) + "/" + encoded_key;
+    *url = cfg.endpoint + "/" + boost::urls::encode(bucket, kBucketChars) + "/" + encoded_key;
+    return std::nullopt;
+  }
+  // The bucket becomes part of the host: anything but one DNS label could name another host
+  // or port ("127.0.0.1:28399/#"), so it is refused, never pasted.
+  if (!base::is_dns_label_bucket(bucket)) {
+    return std::string(
+        "bucket name is not a DNS label (3-63 of a-z, 0-9, '-'), as virtual-host addressing "
+        "needs");
   }
   const std::size_t scheme_end = cfg.endpoint.find("://");
   const std::size_t host_begin = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-  return cfg.endpoint.substr(0, host_begin) + bucket + "." + cfg.endpoint.substr(host_begin) + "/" +
+  *url = cfg.endpoint.substr(0, host_begin) + bucket + "." + cfg.endpoint.substr(host_begin) + "/" +
          encoded_key;
+  return std::nullopt;
 }
 
 }  // namespace shoal::origin

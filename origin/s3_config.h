@@ -31,7 +31,7 @@ struct S3Config {
   std::string region;
   Credentials credentials;
   Addressing addressing = Addressing::kAuto;
-  bool endpoint_is_default = true;    // true when derived from the region (AWS)
+  bool endpoint_is_default = true;    // AWS's own endpoint for the region (derived or given)
   int max_connections_per_host = 64;  // CURLMOPT_MAX_HOST_CONNECTIONS
   int max_connections_total = 256;    // CURLMOPT_MAX_TOTAL_CONNECTIONS
   bool verify_tls = true;
@@ -58,12 +58,15 @@ std::optional<std::string> resolve_s3_config(const std::string& endpoint_flag,
 // The process environment as a map.
 std::map<std::string, std::string> environment_map();
 
-// The URL for `key` (raw, not encoded) in `bucket`; the key is percent-encoded once per
-// RFC 3986 (Boost.URL's encode): unreserved characters and '/' are kept, every other byte
-// becomes %XX with upper-case hex. A bucket in the path is encoded likewise, '/' included.
-// kAuto uses virtual-host style only for endpoint_is_default and buckets of 3-63 [a-z0-9-]
-// characters starting and ending with a letter or digit (no dots: they break the wildcard TLS
-// certificate).
-std::string object_url(const S3Config& cfg, const std::string& bucket, const std::string& key);
+// The URL for `key` (raw, not encoded) in `bucket`, stored in *url; the key is percent-encoded
+// once per RFC 3986 (Boost.URL's encode): unreserved characters and '/' are kept, every other
+// byte becomes %XX with upper-case hex. A bucket in the path is encoded likewise, '/' included.
+// kAuto uses virtual-host style only for endpoint_is_default and buckets that are one DNS label
+// (base::is_dns_label_bucket: 3-63 of [a-z0-9-], starting and ending with a letter or digit; no
+// dots: they break the wildcard TLS certificate). Returns nullopt on success; with kVirtual, a
+// bucket that is not such a label is refused (a reason, *url unchanged): pasted into the host it
+// could name another host or port. Callers answer kMalformed without sending anything.
+std::optional<std::string> object_url(const S3Config& cfg, const std::string& bucket,
+                                      const std::string& key, std::string* url);
 
 }  // namespace shoal::origin

@@ -8,19 +8,24 @@
 #include <algorithm>
 #include <boost/endian/conversion.hpp>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
 
+#include "ring/base/private_file.h"
+
 namespace shoal::peer {
 namespace {
 
-constexpr char kUdpMagic[3] = {'S', 'H', 0x01};
-// Version 2: frame tags are AES-256-GMAC (16 bytes); version 1 used HMAC-SHA256 (32 bytes).
-constexpr char kTcpMagic[4] = {'S', 'H', 'T', 0x02};
+// UDP envelope "SH" + version byte. Version 2: the tag binds the destination's node id;
+// version 1 did not.
+constexpr char kUdpMagic[2] = {'S', 'H'};
+// TCP hello "SHT" + version byte. Version 3: frames are encrypted, header and payload sealed
+// separately (AES-256-GCM); version 2 tagged whole frames with AES-256-GMAC; version 1 with
+// HMAC-SHA256.
+constexpr char kTcpMagic[3] = {'S', 'H', 'T'};
 constexpr std::size_t kUdpSignedPrefix = 28;  // magic(3) mode(1) timestamp(8) nonce(16)
 
 std::uint8_t mode_byte(const ClusterKey& key) {
@@ -64,22 +69,10 @@ std::optional<ClusterKey> ClusterKey::from_secret(std::string_view secret, std::
 }
 
 std::optional<ClusterKey> ClusterKey::load_file(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (error) *error = "cannot open cluster key file '" + path + "'";
-    return std::nullopt;
-  }
+  // Only the node's user (or root) may be able to write it (ring/base/private_file.h).
   std::string secret;
-  char buf[1024];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    secret.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (secret.size() > kMaxSecretBytes + 64) {
-      if (error) *error = "cluster key file '" + path + "' is too large";
-      return std::nullopt;
-    }
-  }
-  if (in.bad()) {
-    if (error) *error = "cannot read cluster key file '" + path + "'";
+  if (auto reason = base::read_private_file(path, kMaxSecretBytes + 64, &secret)) {
+    if (error) *error = "cluster key file: " + *reason;
     return std::nullopt;
   }
   while (!secret.empty() && std::strchr(" \t\r\n", secret.back()) != nullptr) secret.pop_back();
@@ -156,22 +149,32 @@ bool ReplayCache::insert(std::int64_t ts_ms, const Nonce& nonce, std::int64_t ex
 
 // --- UDP ---
 
-UdpAuth::UdpAuth(ClusterKey key, UdpAuthConfig config)
-    : key_(key), config_(config), replay_(config.replay_cache_entries) {}
+UdpAuth::UdpAuth(ClusterKey key, std::string self_id, UdpAuthConfig config)
+    : key_(key),
+      self_id_(std::move(self_id)),
+      config_(config),
+      replay_(config.replay_cache_entries) {}
 
-std::string UdpAuth::seal(std::string_view body, std::int64_t now_ms) const {
+Tag UdpAuth::tag_for(std::string_view signed_prefix, std::string_view to_id,
+                     std::string_view body) const {
+  if (!key_.keyed()) return Tag{};
+  const char len = static_cast<char>(std::min<std::size_t>(to_id.size(), 255));
+  return hmac_sha256(key_span(key_.udp_key()),
+                     {signed_prefix, std::string_view(&len, 1), to_id.substr(0, 255), body});
+}
+
+std::string UdpAuth::seal(std::string_view body, std::int64_t now_ms,
+                          std::string_view to_id) const {
   std::string out(kUdpEnvelopeBytes, '\0');
-  std::memcpy(out.data(), kUdpMagic, 3);
+  std::memcpy(out.data(), kUdpMagic, 2);
+  out[2] = static_cast<char>(kUdpEnvelopeVersion);
   out[3] = static_cast<char>(mode_byte(key_));
   boost::endian::store_big_u64(reinterpret_cast<unsigned char*>(out.data()) + 4,
                                static_cast<std::uint64_t>(now_ms));
   Nonce nonce = random_nonce();
   std::memcpy(out.data() + 12, nonce.data(), nonce.size());
-  if (key_.keyed()) {
-    Tag tag = hmac_sha256(key_span(key_.udp_key()),
-                          {std::string_view(out).substr(0, kUdpSignedPrefix), body});
-    std::memcpy(out.data() + kUdpSignedPrefix, tag.data(), tag.size());
-  }
+  Tag tag = tag_for(std::string_view(out).substr(0, kUdpSignedPrefix), to_id, body);
+  std::memcpy(out.data() + kUdpSignedPrefix, tag.data(), tag.size());
   out.append(body);
   return out;
 }
@@ -180,8 +183,13 @@ Status UdpAuth::open(std::string_view datagram, std::int64_t now_ms, std::string
   if (datagram.size() > kMaxUdpPacketBytes) {
     return Status::failure(Error::kPacketTooLarge, "datagram above 65507 bytes");
   }
-  if (datagram.size() < kUdpEnvelopeBytes || std::memcmp(datagram.data(), kUdpMagic, 3) != 0) {
+  if (datagram.size() < kUdpEnvelopeBytes || std::memcmp(datagram.data(), kUdpMagic, 2) != 0) {
     return Status::failure(Error::kBadEnvelope, "not a shoal peer datagram");
+  }
+  if (const auto v = static_cast<std::uint8_t>(datagram[2]); v != kUdpEnvelopeVersion) {
+    return Status::failure(Error::kVersionMismatch, "datagram envelope version " +
+                                                        std::to_string(v) + ", this node speaks " +
+                                                        std::to_string(kUdpEnvelopeVersion));
   }
   if (static_cast<std::uint8_t>(datagram[3]) != mode_byte(key_)) {
     return Status::failure(Error::kModeMismatch, key_.keyed() ? "sender has no cluster key"
@@ -189,10 +197,7 @@ Status UdpAuth::open(std::string_view datagram, std::int64_t now_ms, std::string
   }
   std::string_view payload = datagram.substr(kUdpEnvelopeBytes);
   std::string_view tag = datagram.substr(kUdpSignedPrefix, kTagBytes);
-  Tag want{};
-  if (key_.keyed()) {
-    want = hmac_sha256(key_span(key_.udp_key()), {datagram.substr(0, kUdpSignedPrefix), payload});
-  }
+  const Tag want = tag_for(datagram.substr(0, kUdpSignedPrefix), self_id_, payload);
   if (!tags_equal({want.data(), want.size()},
                   {reinterpret_cast<const std::uint8_t*>(tag.data()), tag.size()})) {
     return Status::failure(Error::kBadTag, "datagram tag does not verify");
@@ -227,7 +232,8 @@ namespace {
 
 std::string hello_head(const ClusterKey& key, const Nonce& nonce) {
   std::string out(8, '\0');
-  std::memcpy(out.data(), kTcpMagic, 4);
+  std::memcpy(out.data(), kTcpMagic, 3);
+  out[3] = static_cast<char>(kTcpHelloVersion);
   out[4] = static_cast<char>(mode_byte(key));
   out.append(as_bytes(nonce));
   return out;
@@ -235,8 +241,16 @@ std::string hello_head(const ClusterKey& key, const Nonce& nonce) {
 
 Status parse_hello_head(std::string_view hello, std::size_t size, const ClusterKey& key,
                         Nonce* nonce) {
-  if (hello.size() != size || std::memcmp(hello.data(), kTcpMagic, 4) != 0 || hello[5] != 0 ||
-      hello[6] != 0 || hello[7] != 0) {
+  if (hello.size() != size || std::memcmp(hello.data(), kTcpMagic, 3) != 0) {
+    return Status::failure(Error::kBadEnvelope, "not a shoal peer hello");
+  }
+  if (const auto v = static_cast<std::uint8_t>(hello[3]); v != kTcpHelloVersion) {
+    return Status::failure(Error::kVersionMismatch,
+                           "peer speaks TCP hello version " + std::to_string(v) +
+                               ", this node speaks " + std::to_string(kTcpHelloVersion) +
+                               ": every member must run a build of the same peer protocol");
+  }
+  if (hello[5] != 0 || hello[6] != 0 || hello[7] != 0) {
     return Status::failure(Error::kBadEnvelope, "not a shoal peer hello");
   }
   if (static_cast<std::uint8_t>(hello[4]) != mode_byte(key)) {
@@ -282,80 +296,6 @@ Status parse_server_hello(std::string_view hello, const ClusterKey& key, const N
                   {reinterpret_cast<const std::uint8_t*>(got.data()), got.size()})) {
     return Status::failure(Error::kBadProof, "server proof does not verify");
   }
-  return Status::success();
-}
-
-// --- Frames ---
-
-FrameMac::FrameMac(const ClusterKey& key, const Nonce& client_nonce, const Nonce& server_nonce,
-                   bool client_to_server)
-    : keyed_(key.keyed()) {
-  if (!keyed_) return;
-  const Tag k = hmac_sha256(
-      key_span(key.tcp_key()),
-      {client_to_server ? "c2s" : "s2c", as_bytes(client_nonce), as_bytes(server_nonce)});
-  gcm_.reset(EVP_CIPHER_CTX_new());
-  if (!gcm_ || EVP_EncryptInit_ex(gcm_.get(), EVP_aes_256_gcm(), nullptr, k.data(), nullptr) != 1) {
-    throw std::bad_alloc();
-  }
-}
-
-namespace {
-
-// Feeds `bytes` to a GCM context as additional authenticated data (int-sized pieces).
-bool gmac_update(EVP_CIPHER_CTX* ctx, std::string_view bytes) {
-  constexpr std::size_t kStep = 1u << 30;
-  int ignored = 0;
-  for (std::size_t at = 0; at < bytes.size(); at += kStep) {
-    const std::size_t n = std::min(kStep, bytes.size() - at);
-    if (EVP_EncryptUpdate(ctx, nullptr, &ignored,
-                          reinterpret_cast<const unsigned char*>(bytes.data() + at),
-                          static_cast<int>(n)) != 1) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
-void FrameMac::CipherCtxFree::operator()(evp_cipher_ctx_st* ctx) const {
-  EVP_CIPHER_CTX_free(ctx);
-}
-
-FrameTag FrameMac::compute(std::string_view prefix, std::string_view header,
-                           std::string_view payload) {
-  if (!keyed_) return FrameTag{};
-  EVP_CIPHER_CTX* ctx = gcm_.get();
-  unsigned char iv[12] = {};
-  boost::endian::store_big_u64(iv + 4, seq_);
-  FrameTag tag{};
-  unsigned char none[16];
-  int ignored = 0;
-  const bool ok = EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, iv) == 1 &&
-                  gmac_update(ctx, prefix) && gmac_update(ctx, header) &&
-                  gmac_update(ctx, payload) && EVP_EncryptFinal_ex(ctx, none, &ignored) == 1 &&
-                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kFrameMacBytes, tag.data()) == 1;
-  if (!ok) throw std::bad_alloc();  // only an allocation can fail with a valid key and IV
-  return tag;
-}
-
-FrameTag FrameMac::seal(std::string_view prefix, std::string_view header,
-                        std::string_view payload) {
-  FrameTag t = compute(prefix, header, payload);
-  ++seq_;
-  return t;
-}
-
-Status FrameMac::verify(std::string_view prefix, std::string_view header, std::string_view payload,
-                        std::string_view tag) {
-  FrameTag want = compute(prefix, header, payload);
-  if (!tags_equal({want.data(), want.size()},
-                  {reinterpret_cast<const std::uint8_t*>(tag.data()), tag.size()})) {
-    return Status::failure(Error::kBadTag,
-                           "frame " + std::to_string(seq_) + " tag does not verify");
-  }
-  ++seq_;
   return Status::success();
 }
 

@@ -1,39 +1,36 @@
 // Authentication of the peer port: HMAC-SHA256 (RFC 2104, FIPS 180-4; OpenSSL EVP_MAC) over
-// every UDP datagram and the TCP handshake, and AES-256-GMAC (GCM with no plaintext, NIST SP
-// 800-38D; OpenSSL EVP) over every TCP frame, under keys derived from the cluster key, with
-// replay protection. It gives integrity and authenticity (a host without the key can neither join
-// nor inject nor get answers), not confidentiality: bytes travel in clear (see
-// docs/peer-protocol.md, "Security"). Tags are compared in constant time (CRYPTO_memcmp).
+// every UDP datagram and the TCP handshake, under keys derived from the cluster key, with replay
+// protection. TCP frames after the handshake are encrypted and authenticated with AES-256-GCM
+// under per-connection keys (peer/frame_cipher.h). UDP datagrams are authenticated, not
+// encrypted (membership news is not customer data; see docs/peer-protocol.md, "Security").
+// Tags are compared in constant time (CRYPTO_memcmp).
 //
 // Keys: the cluster secret (a file's bytes, >= 16) is never used directly; HMAC(secret, label)
 // derives one key per use, labels "shoal peer udp v1" and "shoal peer tcp v1", so a tag made
 // for one context never verifies in another.
 //
 // UDP datagram (kUdpEnvelopeBytes of envelope, then the msgpack body):
-//   "SH" 0x01 mode | u64 BE timestamp (Unix ms) | 16-byte random nonce | 32-byte tag | body
-//   tag = HMAC(udp key, first 28 envelope bytes || body); mode 1 = keyed, 0 = open (tag zero).
-//   Accepted when the mode matches ours, the tag verifies, |timestamp - now| <= window, and
-//   (timestamp, nonce) was not seen before (ReplayCache).
+//   "SH" 0x02 mode | u64 BE timestamp (Unix ms) | 16-byte random nonce | 32-byte tag | body
+//   tag = HMAC(udp key, first 28 envelope bytes || u8 len(dest) || dest || body), dest = the
+//   receiver's node id (bound, not sent); mode 1 = keyed, 0 = open (tag zero). Accepted when the
+//   version and mode match ours, the tag verifies under our own id, |timestamp - now| <= window,
+//   and (timestamp, nonce) was not seen before (ReplayCache). Binding the destination makes a
+//   datagram refused as a replay by one member useless at every other member too.
 //
-// TCP connection: client hello "SHT" 0x01 mode 0 0 0 | client nonce (24 bytes); server hello
-//   "SHT" 0x01 mode 0 0 0 | server nonce | proof (56 bytes), proof = HMAC(tcp key,
-//   "server proof" || nc || ns). Direction keys k_c2s = HMAC(tcp key, "c2s" || nc || ns) and
-//   k_s2c likewise; frame i in a direction (i = 0, 1, ...) carries the 16-byte
-//   AES-256-GMAC(key k_dir, IV = 4 zero bytes || u64 BE i, AAD = frame bytes before the tag).
-//   GMAC rather than HMAC because frames carry whole pages: with AES-NI and carry-less multiply
-//   it runs several times faster than SHA-256 (docs/benchmarks.md, "Forwarding"). The IV never
-//   repeats under a key: each key belongs to one direction of one connection and i only grows.
-//   Fresh nonces on both sides make every connection's keys new, so a recorded connection cannot
-//   be replayed, and the counter stops reordering, dropping or replaying frames inside one. The
-//   server proves the key before the client sends anything; the client proves it with its first
-//   frame, which the server verifies before parsing it.
+// TCP connection: client hello "SHT" 0x03 mode 0 0 0 | client nonce (24 bytes); server hello
+//   "SHT" 0x03 mode 0 0 0 | server nonce | proof (56 bytes), proof = HMAC(tcp key,
+//   "server proof" || nc || ns). Fresh nonces on both sides make every connection's frame keys
+//   new (peer/frame_cipher.h), so a recorded connection cannot be replayed. The server proves
+//   the key before the client sends anything; the client proves it with its first frame, which
+//   the server verifies before parsing it. A hello of another version is refused with
+//   kVersionMismatch (a server answers it with its own hello first, so the other side can tell
+//   why), never misread.
 //
 // Open ("insecure") mode is explicit: ClusterKey::open(). Both ends must agree; a keyed
 // endpoint refuses every open packet or hello and vice versa (kModeMismatch).
 //
 // Thread rules: ClusterKey and the free functions are safe from any thread; a UdpAuth (its
-// replay cache) and a FrameMac (its frame counter and cipher context) must be used from one
-// thread at a time.
+// replay cache) must be used from one thread at a time.
 #pragma once
 
 #include <openssl/types.h>
@@ -56,7 +53,6 @@
 namespace shoal::peer {
 
 inline constexpr std::size_t kTagBytes = 32;
-inline constexpr std::size_t kFrameMacBytes = 16;  // AES-GMAC tag of a TCP frame
 inline constexpr std::size_t kNonceBytes = 16;
 inline constexpr std::size_t kMinSecretBytes = 16;
 inline constexpr std::size_t kMaxSecretBytes = 4096;
@@ -65,9 +61,11 @@ inline constexpr std::size_t kUdpEnvelopeBytes = 60;
 inline constexpr std::size_t kMaxUdpPacketBytes = 65507;
 inline constexpr std::size_t kClientHelloBytes = 24;
 inline constexpr std::size_t kServerHelloBytes = 56;
+// Versions this build speaks: the UDP envelope's and the TCP hello's.
+inline constexpr std::uint8_t kUdpEnvelopeVersion = 2;
+inline constexpr std::uint8_t kTcpHelloVersion = 3;
 
 using Tag = std::array<std::uint8_t, kTagBytes>;
-using FrameTag = std::array<std::uint8_t, kFrameMacBytes>;
 using Nonce = std::array<std::uint8_t, kNonceBytes>;
 
 // The cluster key, or the explicit absence of one (open mode). Immutable, cheap to copy.
@@ -81,7 +79,8 @@ class ClusterKey {
                                                std::string* error = nullptr);
   // Reads a key file: its bytes with trailing whitespace (space, \t, \r, \n) removed are the
   // secret (e.g. `openssl rand -hex 32 > key`). Returns nullopt and sets `*error` when the file
-  // cannot be read, is larger than kMaxSecretBytes + 64 bytes, or the secret is too short.
+  // cannot be read, is larger than kMaxSecretBytes + 64 bytes, could be written by someone but
+  // the node's user or root (base::read_private_file), or the secret is too short.
   static std::optional<ClusterKey> load_file(const std::string& path, std::string* error = nullptr);
 
   bool keyed() const { return keyed_; }
@@ -153,67 +152,43 @@ struct UdpAuthConfig {
   std::size_t replay_cache_entries = 65536;  // ReplayCache capacity
 };
 
-// Seals and opens UDP datagrams (layout above).
+// Seals and opens the UDP datagrams of one member (layout above).
 class UdpAuth {
  public:
-  explicit UdpAuth(ClusterKey key, UdpAuthConfig config = {});
+  // `self_id` is this member's node id: the destination datagrams must be sealed for.
+  UdpAuth(ClusterKey key, std::string self_id, UdpAuthConfig config = {});
 
-  // The datagram for `body` sent at `now_ms` (Unix ms) with a fresh random nonce.
-  std::string seal(std::string_view body, std::int64_t now_ms) const;
+  // The datagram for `body` sent at `now_ms` (Unix ms) to the member `to_id` (its node id, at
+  // most 255 bytes), with a fresh random nonce.
+  std::string seal(std::string_view body, std::int64_t now_ms, std::string_view to_id) const;
 
   // Checks `datagram` received at `now_ms`; on success `*body` views its msgpack body. Errors,
-  // in the order checked: kPacketTooLarge, kBadEnvelope (short, bad magic or version),
-  // kModeMismatch, kBadTag, kStale (outside the window), kReplay.
+  // in the order checked: kPacketTooLarge, kBadEnvelope (short, bad magic), kVersionMismatch
+  // (another envelope version), kModeMismatch, kBadTag (wrong key, tampered, or sealed for
+  // another member), kStale (outside the window), kReplay.
   Status open(std::string_view datagram, std::int64_t now_ms, std::string_view* body);
 
   bool keyed() const { return key_.keyed(); }
 
  private:
+  Tag tag_for(std::string_view signed_prefix, std::string_view to_id, std::string_view body) const;
+
   ClusterKey key_;
+  std::string self_id_;
   UdpAuthConfig config_;
   ReplayCache replay_;
 };
 
 // The TCP hello messages (layout above).
 std::string encode_client_hello(const ClusterKey& key, const Nonce& client_nonce);
-// Errors: kBadEnvelope (size, magic, version), kModeMismatch.
+// Errors: kBadEnvelope (size, magic), kVersionMismatch (the reason names both versions),
+// kModeMismatch.
 Status parse_client_hello(std::string_view hello, const ClusterKey& key, Nonce* client_nonce);
 std::string encode_server_hello(const ClusterKey& key, const Nonce& client_nonce,
                                 const Nonce& server_nonce);
-// Errors: kBadEnvelope, kModeMismatch, kBadProof (keyed mode: proof does not verify, or the
-// server echoed the client's nonce).
+// Errors: kBadEnvelope, kVersionMismatch, kModeMismatch, kBadProof (keyed mode: proof does not
+// verify, or the server echoed the client's nonce).
 Status parse_server_hello(std::string_view hello, const ClusterKey& key, const Nonce& client_nonce,
                           Nonce* server_nonce);
-
-// Tags the frames of one direction of one connection, counting them.
-class FrameMac {
- public:
-  // Open mode when `key.keyed()` is false: tags are all zero. Keyed: derives the direction key
-  // and sets up one AES-256-GCM context (key schedule once per connection direction, not per
-  // frame). Throws std::bad_alloc if OpenSSL cannot allocate it.
-  FrameMac(const ClusterKey& key, const Nonce& client_nonce, const Nonce& server_nonce,
-           bool client_to_server);
-
-  // The tag of the next frame (consumes a sequence number). Throws std::bad_alloc if OpenSSL
-  // fails on the context (it only can for lack of memory).
-  FrameTag seal(std::string_view prefix, std::string_view header, std::string_view payload);
-  // Verifies the tag of the next frame; consumes a sequence number only on success.
-  // Errors: kBadTag (also for a non-zero tag in open mode).
-  Status verify(std::string_view prefix, std::string_view header, std::string_view payload,
-                std::string_view tag);
-
-  std::uint64_t sequence() const { return seq_; }
-
- private:
-  struct CipherCtxFree {
-    void operator()(evp_cipher_ctx_st* ctx) const;
-  };
-
-  FrameTag compute(std::string_view prefix, std::string_view header, std::string_view payload);
-
-  bool keyed_;
-  std::unique_ptr<evp_cipher_ctx_st, CipherCtxFree> gcm_;  // keyed only: AES-256-GCM, key set
-  std::uint64_t seq_ = 0;
-};
 
 }  // namespace shoal::peer

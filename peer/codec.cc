@@ -154,7 +154,7 @@ struct HeaderPacker {
     pk.pack_uint64(h.length);
   }
   void operator()(const ForwardResponse& h) {
-    begin(9, MessageType::kForwardResponse);
+    begin(10, MessageType::kForwardResponse);
     pk.pack_uint64(h.request_id);
     pk.pack_uint8(outcome_to_wire(h.outcome));
     pack_string(pk, h.message);
@@ -164,6 +164,18 @@ struct HeaderPacker {
     pack_string(pk, h.bucket);
     pk.pack_int64(h.cached_at);
     pk.pack_uint64(h.offset);
+    pk.pack_uint64(h.length);
+  }
+  void operator()(const ForwardData& h) {
+    begin(2, MessageType::kForwardData);
+    pk.pack_uint64(h.request_id);
+    pk.pack_uint64(h.at);
+  }
+  void operator()(const ForwardEnd& h) {
+    begin(3, MessageType::kForwardEnd);
+    pk.pack_uint64(h.request_id);
+    pk.pack_uint8(outcome_to_wire(h.outcome));
+    pack_string(pk, h.message);
   }
 };
 
@@ -522,18 +534,21 @@ void read_forward_request(Fields& f, FrameHeader* out, Status* st) {
   *out = std::move(h);
 }
 
+// The outcome field shared by ForwardResponse and ForwardEnd.
+void read_outcome(Fields& f, base::Outcome* out) {
+  std::uint64_t outcome = 0;
+  if (!f.u64("outcome", &outcome)) return;
+  if (std::optional<base::Outcome> o = outcome_from_wire(outcome)) {
+    *out = *o;
+  } else {
+    f.invalid("outcome", "unknown value");
+  }
+}
+
 void read_forward_response(Fields& f, FrameHeader* out, Status* st) {
   ForwardResponse h;
   f.u64("request_id", &h.request_id);
-  std::uint64_t outcome = 0;
-  if (f.u64("outcome", &outcome)) {
-    std::optional<base::Outcome> o = outcome_from_wire(outcome);
-    if (o) {
-      h.outcome = *o;
-    } else {
-      f.invalid("outcome", "unknown value");
-    }
-  }
+  read_outcome(f, &h.outcome);
   f.str("message", &h.message);
   f.u64("object_size", &h.object_size);
   f.str("etag", &h.etag);
@@ -541,7 +556,17 @@ void read_forward_response(Fields& f, FrameHeader* out, Status* st) {
   f.str("bucket", &h.bucket);
   f.i64("cached_at", &h.cached_at);
   if (f.has_more()) f.u64("offset", &h.offset);
+  if (f.has_more()) f.u64("length", &h.length);
   if (st->ok()) *st = check(check_forward_response(h));
+  *out = std::move(h);
+}
+
+void read_forward_end(Fields& f, FrameHeader* out, Status* st) {
+  ForwardEnd h;
+  f.u64("request_id", &h.request_id);
+  read_outcome(f, &h.outcome);
+  f.str("message", &h.message);
+  if (st->ok()) *st = check(check_forward_end(h));
   *out = std::move(h);
 }
 
@@ -626,6 +651,16 @@ Status decode_frame_header(std::string_view header, FrameHeader* out) {
       return st;
     case MessageType::kForwardResponse:
       read_forward_response(f, out, &st);
+      return st;
+    case MessageType::kForwardData: {
+      ForwardData h;
+      f.u64("request_id", &h.request_id);
+      f.u64("at", &h.at);
+      *out = h;
+      return st;
+    }
+    case MessageType::kForwardEnd:
+      read_forward_end(f, out, &st);
       return st;
     default:
       break;

@@ -41,6 +41,8 @@ enum class MessageType : std::uint8_t {
   kPushPull = 17,
   kForwardRequest = 32,
   kForwardResponse = 33,
+  kForwardData = 34,
+  kForwardEnd = 35,
 };
 
 // One UDP message as msgpack (the element of a packet's message array). Used to pre-encode

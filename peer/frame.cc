@@ -32,6 +32,12 @@ Status parse_frame_prefix(std::string_view prefix, std::size_t max_payload, Fram
   return Status::success();
 }
 
+std::size_t frame_wire_bytes(FramePrefix p) {
+  std::size_t n = kFramePrefixBytes + std::size_t{p.header_bytes} + kFrameTagBytes;
+  if (p.payload_bytes > 0) n += std::size_t{p.payload_bytes} + kFrameTagBytes;
+  return n;
+}
+
 Status split_frame(std::string_view buffer, std::size_t max_payload, FrameView* out,
                    std::size_t* consumed) {
   if (buffer.size() < kFramePrefixBytes) {
@@ -40,13 +46,22 @@ Status split_frame(std::string_view buffer, std::size_t max_payload, FrameView* 
   FramePrefix p;
   Status st = parse_frame_prefix(buffer.substr(0, kFramePrefixBytes), max_payload, &p);
   if (!st.ok()) return st;
-  std::size_t total =
-      kFramePrefixBytes + std::size_t{p.header_bytes} + p.payload_bytes + kFrameTagBytes;
+  const std::size_t total = frame_wire_bytes(p);
   if (buffer.size() < total) return Status::failure(Error::kMalformed, "incomplete frame");
-  out->prefix = buffer.substr(0, kFramePrefixBytes);
-  out->header = buffer.substr(kFramePrefixBytes, p.header_bytes);
-  out->payload = buffer.substr(kFramePrefixBytes + p.header_bytes, p.payload_bytes);
-  out->tag = buffer.substr(total - kFrameTagBytes, kFrameTagBytes);
+  std::size_t at = 0;
+  auto take = [&](std::size_t n) {
+    std::string_view part = buffer.substr(at, n);
+    at += n;
+    return part;
+  };
+  *out = FrameView{};
+  out->prefix = take(kFramePrefixBytes);
+  out->header = take(p.header_bytes);
+  out->header_tag = take(kFrameTagBytes);
+  if (p.payload_bytes > 0) {
+    out->payload = take(p.payload_bytes);
+    out->payload_tag = take(kFrameTagBytes);
+  }
   *consumed = total;
   return Status::success();
 }

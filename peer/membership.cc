@@ -39,12 +39,14 @@ std::optional<std::string> MembershipConfig::validate() const {
     return "probe_timeout must be > 0 and < probe_interval";
   }
   if (gossip_interval.count() <= 0 || push_pull_interval.count() <= 0 || tcp_timeout.count() <= 0 ||
-      join_retry_interval.count() <= 0 || leave_timeout.count() < 0) {
+      handshake_timeout.count() <= 0 || join_retry_interval.count() <= 0 ||
+      leave_timeout.count() < 0) {
     return "intervals and timeouts must be > 0";
   }
+  if (join_retry_max < join_retry_interval) return "join_retry_max must be >= join_retry_interval";
   if (indirect_checks < 0 || gossip_nodes < 1 || suspicion_mult < 1 ||
       suspicion_max_timeout_mult < 1 || retransmit_mult < 1 || join_max_attempts < 0 ||
-      awareness_max_multiplier < 1 || max_inbound_tcp < 1) {
+      awareness_max_multiplier < 1 || max_inbound_tcp < 1 || max_handshakes_per_source < 1) {
     return "counts and multipliers out of range";
   }
   if (tombstone_timeout < gossip_to_dead) return "tombstone_timeout must be >= gossip_to_dead";
@@ -65,7 +67,7 @@ Membership::Impl::Impl(asio::io_context& io, MembershipConfig config, ClusterKey
     : io_(io),
       config_(std::move(config)),
       key_(key),
-      udp_auth_(key, config_.udp_auth),
+      udp_auth_(key, config_.node_id, config_.udp_auth),
       awareness_(config_.awareness_max_multiplier),
       rng_(std::random_device{}()),
       udp_(io),
@@ -155,7 +157,7 @@ void Membership::Impl::leave(std::function<void()> done) {
   emit(me.rec.id, MemberState::kAlive, MemberState::kLeft, me.rec.incarnation, true);
   std::string notice = encode_message(Leave{me.rec.id, me.rec.incarnation});
   for (auto& [id, n] : nodes_) {
-    if (id != config_.node_id && is_live(n.rec.state)) send(n.endpoint, {notice});
+    if (id != config_.node_id && is_live(n.rec.state)) send(n.endpoint, id, {notice});
   }
   leave_timer_.expires_after(config_.leave_timeout);
   leave_timer_.async_wait([self = shared_from_this()](error_code) { self->finish_leave(); });

@@ -21,11 +21,14 @@
 //     retransmit_mult * ceil(log10(N + 1)) times.
 //   - Every push_pull_interval, a full state exchange over TCP with one random live member;
 //     remote "dead" is taken as "suspect" (memberlist), so a sync never kills directly.
-//   - join(seeds): a TCP join (the joiner's record, answered with the full state) to every seed,
-//     in parallel; seeds that are this node (its bound or advertised address, or a server that
-//     finds the joiner has its own id) are skipped. While no seed answered and the node knows no
-//     other live member, the attempt is repeated every join_retry_interval (join_max_attempts,
-//     0 = forever).
+//   - join(seeds): a TCP join (the joiner's record, answered with the full state) to every
+//     address of every seed, in parallel: a seed name is resolved and each address it resolves
+//     to is tried (a Kubernetes headless Service names every member); addresses that are this
+//     node (its bound or advertised address, or a server that finds the joiner has its own id)
+//     are skipped. While no join succeeded and the node knows no other live member, the round
+//     is repeated, names resolved again, after join_retry_interval, doubling up to
+//     join_retry_max (join_max_attempts, 0 = forever). A seed that is an IP literal of this
+//     node is never retried; a name always is (it may resolve to more members later).
 //   - leave(): state "left" at a new incarnation, sent directly to every live member and gossiped;
 //     after leave_timeout the node stops. "left" is distinct from "dead" everywhere.
 //   - Tombstones (dead, left) are removed tombstone_timeout after their last change.
@@ -36,8 +39,11 @@
 // The membership epoch starts at 1 and is bumped on every change of the live set (alive +
 // suspect members) or of a live member's weight; each bump rebuilds the ring (ring/rendezvous.h).
 //
-// Every datagram and frame is authenticated (peer/auth.h) unless the ClusterKey is open;
-// refused input is counted (counters()), never answered.
+// Every datagram is authenticated for its receiver (peer/auth.h) and every frame encrypted and
+// authenticated (peer/frame_cipher.h) unless the ClusterKey is open; refused input is counted
+// (counters()), never answered. An inbound TCP connection must prove the key within
+// handshake_timeout, and one source address may have at most max_handshakes_per_source
+// connections that have not yet.
 //
 // Thread rules: a Membership runs on one io_context, which must be run by a single thread (or
 // all calls and handlers must be serialised by the caller). start, join, leave, stop,
@@ -91,13 +97,17 @@ struct MembershipConfig {
   int gossip_nodes = 3;
   Millis push_pull_interval{30'000};
   Millis tcp_timeout{10'000};  // bound on one whole TCP exchange (connect .. reply)
+  // Bound on an inbound connection's handshake: from accept until its first frame's header
+  // verified (the proof that the other side holds the key); then tcp_timeout applies.
+  Millis handshake_timeout{1500};
   int suspicion_mult = 4;
   int suspicion_max_timeout_mult = 6;
   int retransmit_mult = 4;
   Millis gossip_to_dead{30'000};
   Millis tombstone_timeout{60'000};  // must be >= gossip_to_dead
-  Millis join_retry_interval{1000};
-  int join_max_attempts = 0;  // 0 = retry while alone, forever
+  Millis join_retry_interval{1000};  // first delay between join rounds, doubling per round
+  Millis join_retry_max{10'000};     // the largest delay between join rounds
+  int join_max_attempts = 0;         // 0 = retry while alone, forever
   Millis leave_timeout{500};
   int awareness_max_multiplier = 8;  // 1 disables Lifeguard local health
 
@@ -105,6 +115,9 @@ struct MembershipConfig {
                                      // stops there; a single larger update still goes alone)
   UdpAuthConfig udp_auth;            // replay window and cache
   std::size_t max_inbound_tcp = 64;  // concurrent membership TCP sessions served
+  // Inbound connections from one source address still in their handshake (not proven the key):
+  // more are closed at once, so one host cannot fill max_inbound_tcp with idle connections.
+  std::size_t max_handshakes_per_source = 8;
 
   // Called for notable events (member transitions, join failures), one line without newline.
   std::function<void(std::string_view)> log;
@@ -140,8 +153,9 @@ struct MembershipCounters {
   std::uint64_t packets_sent = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
-  std::uint64_t auth_failures = 0;  // bad envelope, mode mismatch, bad tag (UDP and TCP)
-  std::uint64_t stale_packets = 0;  // outside the replay window
+  std::uint64_t auth_failures = 0;  // bad envelope, version or mode mismatch, tag or proof
+  std::uint64_t version_mismatches = 0;  // of those: another protocol version (UDP or TCP)
+  std::uint64_t stale_packets = 0;       // outside the replay window
   std::uint64_t replays = 0;
   std::uint64_t decode_errors = 0;  // UDP and TCP
   std::uint64_t misdirected = 0;    // pings for another id, leaves not from the leaver
@@ -157,7 +171,9 @@ struct MembershipCounters {
   std::uint64_t joins = 0;          // seeds that accepted our join
   std::uint64_t join_failures = 0;  // seed attempts that failed
   std::uint64_t joins_served = 0;
-  std::uint64_t tcp_errors = 0;  // TCP sessions ended by an error (auth, decode, timeout)
+  std::uint64_t tcp_errors = 0;          // TCP sessions ended by an error (auth, decode, timeout)
+  std::uint64_t handshake_timeouts = 0;  // inbound connections closed before proving the key
+  std::uint64_t handshakes_refused = 0;  // inbound connections over max_handshakes_per_source
   std::uint64_t streams_handed_over = 0;
 };
 

@@ -23,7 +23,8 @@ std::int64_t unix_ms() {
 
 }  // namespace
 
-void Membership::Impl::send(const udp::endpoint& to, std::vector<std::string> messages) {
+void Membership::Impl::send(const udp::endpoint& to, const std::string& to_id,
+                            std::vector<std::string> messages) {
   std::size_t used = kUdpEnvelopeBytes + 16 + config_.node_id.size();
   for (const std::string& m : messages) used += m.size();
   if (used < config_.udp_budget && messages.size() < kMaxMessagesPerPacket) {
@@ -34,7 +35,7 @@ void Membership::Impl::send(const udp::endpoint& to, std::vector<std::string> me
   }
   if (messages.empty() || stopped_) return;
   auto datagram = std::make_shared<std::string>(
-      udp_auth_.seal(encode_packet(config_.node_id, messages), unix_ms()));
+      udp_auth_.seal(encode_packet(config_.node_id, messages), unix_ms(), to_id));
   bump(&MembershipCounters::packets_sent);
   bump(&MembershipCounters::bytes_sent, datagram->size());
   udp_.async_send_to(asio::buffer(*datagram), to, [datagram](error_code, std::size_t) {});
@@ -49,10 +50,24 @@ void Membership::Impl::do_receive() {
       });
 }
 
-void Membership::Impl::count_refusal(Error e) {
-  if (e == Error::kStale) return bump(&MembershipCounters::stale_packets);
-  if (e == Error::kReplay) return bump(&MembershipCounters::replays);
+void Membership::Impl::count_refusal(const Status& st, const udp::endpoint& from) {
+  if (st.code == Error::kStale) return bump(&MembershipCounters::stale_packets);
+  if (st.code == Error::kReplay) return bump(&MembershipCounters::replays);
   bump(&MembershipCounters::auth_failures);
+  if (st.code == Error::kVersionMismatch) {
+    bump(&MembershipCounters::version_mismatches);
+    log_version_mismatch("refused datagrams from " + from.address().to_string() + ":" +
+                         std::to_string(from.port()) + ": " + st.reason);
+  }
+}
+
+void Membership::Impl::log_version_mismatch(const std::string& line) {
+  const Clock::time_point now = Clock::now();
+  if (version_logged_ && now - *version_logged_ < std::chrono::minutes(1)) return;
+  version_logged_ = now;
+  log(line +
+      " (a mixed-version cluster: upgrade every member; further such refusals are "
+      "counted, logged once a minute)");
 }
 
 void Membership::Impl::on_datagram(std::string_view datagram, const udp::endpoint& from) {
@@ -60,7 +75,7 @@ void Membership::Impl::on_datagram(std::string_view datagram, const udp::endpoin
   bump(&MembershipCounters::bytes_received, datagram.size());
   std::string_view body;
   Status st = udp_auth_.open(datagram, unix_ms(), &body);
-  if (!st.ok()) return count_refusal(st.code);
+  if (!st.ok()) return count_refusal(st, from);
   Packet p;
   st = decode_packet(body, &p);
   if (!st.ok()) return bump(&MembershipCounters::decode_errors);
@@ -69,8 +84,8 @@ void Membership::Impl::on_datagram(std::string_view datagram, const udp::endpoin
 }
 
 void Membership::Impl::on_message(const Message& m, const Packet& p, const udp::endpoint& from) {
-  if (const auto* ping = std::get_if<Ping>(&m)) return on_ping(*ping, from);
-  if (const auto* req = std::get_if<PingReq>(&m)) return on_ping_req(*req, from);
+  if (const auto* ping = std::get_if<Ping>(&m)) return on_ping(*ping, p.from, from);
+  if (const auto* req = std::get_if<PingReq>(&m)) return on_ping_req(*req, p.from, from);
   if (const auto* ack = std::get_if<Ack>(&m)) return on_ack(ack->seq);
   if (const auto* nack = std::get_if<Nack>(&m)) return on_nack(nack->seq);
   if (const auto* u = std::get_if<Update>(&m)) return apply(*u);
@@ -96,7 +111,7 @@ void Membership::Impl::gossip_round() {
   if (broadcasts_.empty()) return;
   for (Node* n : pick_members(static_cast<std::size_t>(config_.gossip_nodes), "", true)) {
     if (broadcasts_.empty()) break;
-    send(n->endpoint, {});
+    send(n->endpoint, n->rec.id, {});
   }
 }
 

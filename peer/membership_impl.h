@@ -97,21 +97,24 @@ class Membership::Impl : public std::enable_shared_from_this<Impl> {
   // A ping-req we serve for another member.
   struct Relay {
     udp::endpoint requester;
+    std::string requester_id;
     std::uint32_t seq = 0;  // the requester's probe sequence number
     bool nacked = false;
     std::unique_ptr<boost::asio::steady_timer> timer;
   };
-  // One round of join attempts, one per seed.
+  // One round of join attempts: one per seed, then one per address a seed resolved to.
   struct JoinRound {
-    std::size_t pending = 0;  // seeds not finished yet
-    bool ok = false;          // some seed accepted the join
+    std::size_t pending = 0;  // seeds and addresses not finished yet
+    bool ok = false;          // some address accepted the join
     bool others = false;      // some seed was not this node (worth retrying)
     std::uint64_t gen = 0;
   };
   // One inbound TCP session until its first frame has been handled (membership_sync.cc).
   struct Session;
-  // The end of one client-side TCP exchange: the error, or the member list of the answer.
-  using ExchangeDone = std::function<void(error_code, std::vector<MemberRecord>)>;
+  // The end of one client-side TCP exchange: the error (with the stream's error_detail()), or
+  // the member list of the answer.
+  using ExchangeDone =
+      std::function<void(error_code, const std::string& detail, std::vector<MemberRecord>)>;
 
   // Lifecycle (membership.cc)
   void bind_sockets();
@@ -145,8 +148,8 @@ class Membership::Impl : public std::enable_shared_from_this<Impl> {
   void probe_succeeded();
   Node* next_probe_target();
   Millis scaled(Millis d) const { return awareness_.scale(d); }
-  void on_ping(const Ping& m, const udp::endpoint& from);
-  void on_ping_req(const PingReq& m, const udp::endpoint& from);
+  void on_ping(const Ping& m, const std::string& from_id, const udp::endpoint& from);
+  void on_ping_req(const PingReq& m, const std::string& from_id, const udp::endpoint& from);
   void on_relay_timer(std::uint32_t seq);
   void on_ack(std::uint32_t seq);
   void on_nack(std::uint32_t seq);
@@ -157,18 +160,27 @@ class Membership::Impl : public std::enable_shared_from_this<Impl> {
   void confirm_suspicion(Node& n, const Update& u);
 
   // UDP packets and gossip (membership_gossip.cc)
-  void send(const udp::endpoint& to, std::vector<std::string> messages);
+  // Seals `messages` (plus piggybacked gossip) for member `to_id` at `to` and sends them.
+  void send(const udp::endpoint& to, const std::string& to_id, std::vector<std::string> messages);
   void do_receive();
   void on_datagram(std::string_view datagram, const udp::endpoint& from);
   void on_message(const Message& m, const Packet& p, const udp::endpoint& from);
-  void count_refusal(Error e);
+  // Counts a refused datagram (stale, replay or an authentication failure; a version mismatch
+  // is also logged).
+  void count_refusal(const Status& st, const udp::endpoint& from);
   void schedule_gossip();
   void gossip_round();
 
   // TCP: join, push-pull, inbound sessions (membership_sync.cc)
   void join_round();
   void join_seed(const std::string& seed, const std::shared_ptr<JoinRound>& round);
+  // `name`: the seed is a name, not an IP literal (worth resolving again later).
+  void on_seed_resolved(const std::string& seed, bool name, const std::shared_ptr<JoinRound>& round,
+                        error_code ec, const tcp::resolver::results_type& res);
+  void join_address(const std::string& seed, const tcp::endpoint& to,
+                    const std::shared_ptr<JoinRound>& round);
   void seed_done(const std::shared_ptr<JoinRound>& round, bool ok);
+  Millis join_delay() const;
   bool is_self_endpoint(const tcp::endpoint& ep) const;
   void schedule_push_pull();
   void push_pull_round();
@@ -182,8 +194,16 @@ class Membership::Impl : public std::enable_shared_from_this<Impl> {
   void serve_join(const std::shared_ptr<Session>& s, const Join& j);
   void serve_push_pull(const std::shared_ptr<Session>& s, const PushPull& pp,
                        std::string_view payload);
+  void read_first_frame(const std::shared_ptr<Session>& s);
+  void on_proven(const std::shared_ptr<Session>& s);
+  void release_handshake(Session& s);
   void reply(const std::shared_ptr<Session>& s, bool join_reply);
   void end_session(const std::shared_ptr<Session>& s, error_code ec);
+  // Counts a TCP error in the peer category seen on either side; a version mismatch is also
+  // logged with `detail` (the stream's error_detail()), at most once a minute.
+  void note_tcp_refusal(error_code ec, const std::string& detail, const std::string& peer);
+  // Logs `line` unless a version mismatch was logged less than a minute ago.
+  void log_version_mismatch(const std::string& line);
 
   void bump(std::uint64_t MembershipCounters::*field, std::uint64_t n = 1) {
     std::lock_guard lock(counters_mu_);
@@ -229,7 +249,10 @@ class Membership::Impl : public std::enable_shared_from_this<Impl> {
   std::vector<std::function<void()>> leave_done_;
 
   std::size_t inbound_ = 0;
+  // Inbound connections still in their handshake, per source address.
+  std::map<boost::asio::ip::address, std::size_t> handshakes_;
   std::vector<std::weak_ptr<FrameStream>> streams_;
+  std::optional<Clock::time_point> version_logged_;  // last version-mismatch log line
 
   bool started_ = false;
   bool leaving_ = false;

@@ -47,7 +47,7 @@ void Membership::Impl::start_probe() {
   if (!target) return arm_probe_timer(now + scaled(config_.probe_interval));
   probe_ = Probe{next_seq(), target->rec.id, target->rec.incarnation, now};
   bump(&MembershipCounters::probes);
-  send(target->endpoint, {encode_message(Ping{probe_->seq, target->rec.id})});
+  send(target->endpoint, target->rec.id, {encode_message(Ping{probe_->seq, target->rec.id})});
   arm_probe_timer(now + scaled(config_.probe_timeout));
 }
 
@@ -65,7 +65,7 @@ void Membership::Impl::start_indirect() {
   std::string encoded = encode_message(req);
   for (Node* h : helpers) {
     if (h->rec.state != MemberState::kAlive) continue;
-    send(h->endpoint, {encoded});
+    send(h->endpoint, h->rec.id, {encoded});
     ++probe_->expected_nacks;
     bump(&MembershipCounters::indirect_probes);
   }
@@ -111,24 +111,26 @@ Membership::Impl::Node* Membership::Impl::next_probe_target() {
 
 // --- Serving pings and ping-reqs ---
 
-void Membership::Impl::on_ping(const Ping& m, const udp::endpoint& from) {
+void Membership::Impl::on_ping(const Ping& m, const std::string& from_id,
+                               const udp::endpoint& from) {
   if (!m.target.empty() && m.target != config_.node_id) {
     return bump(&MembershipCounters::misdirected);
   }
-  send(from, {encode_message(Ack{m.seq})});
+  send(from, from_id, {encode_message(Ack{m.seq})});
 }
 
-void Membership::Impl::on_ping_req(const PingReq& m, const udp::endpoint& from) {
+void Membership::Impl::on_ping_req(const PingReq& m, const std::string& from_id,
+                                   const udp::endpoint& from) {
   std::optional<udp::endpoint> target = parse_peer_endpoint(m.target_addr);
   if (!target || relays_.size() >= kMaxRelays || leaving_) return;
   std::uint32_t seq = next_seq();
-  Relay r{from, m.seq, false, std::make_unique<asio::steady_timer>(io_)};
+  Relay r{from, from_id, m.seq, false, std::make_unique<asio::steady_timer>(io_)};
   r.timer->expires_after(config_.probe_timeout);
   r.timer->async_wait([self = shared_from_this(), seq](error_code ec) {
     if (!ec && !self->stopped_) self->on_relay_timer(seq);
   });
   relays_.insert_or_assign(seq, std::move(r));
-  send(*target, {encode_message(Ping{seq, m.target})});
+  send(*target, m.target, {encode_message(Ping{seq, m.target})});
 }
 
 void Membership::Impl::on_relay_timer(std::uint32_t seq) {
@@ -140,7 +142,7 @@ void Membership::Impl::on_relay_timer(std::uint32_t seq) {
     return;
   }
   r.nacked = true;
-  send(r.requester, {encode_message(Nack{r.seq})});
+  send(r.requester, r.requester_id, {encode_message(Nack{r.seq})});
   // Keep relaying a late ack until the requester's probe period is over.
   r.timer->expires_after(config_.probe_interval - config_.probe_timeout);
   r.timer->async_wait([self = shared_from_this(), seq](error_code ec) {
@@ -152,7 +154,7 @@ void Membership::Impl::on_ack(std::uint32_t seq) {
   if (probe_ && probe_->seq == seq) return probe_succeeded();
   auto it = relays_.find(seq);
   if (it == relays_.end()) return;
-  send(it->second.requester, {encode_message(Ack{it->second.seq})});
+  send(it->second.requester, it->second.requester_id, {encode_message(Ack{it->second.seq})});
   relays_.erase(it);
 }
 

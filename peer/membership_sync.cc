@@ -1,11 +1,15 @@
 // The TCP side of Membership::Impl (peer/membership_impl.h): join through seeds (a Join frame to
-// every seed in parallel, answered with the full member list; seeds that are this node are
-// skipped; repeated every join_retry_interval while no seed answered and we are alone), the
-// periodic push-pull with one random live member, and the inbound sessions on the peer port: a
-// Join or PushPull first frame is served here, any other first frame hands the authenticated
-// stream to the StreamHandler. Every exchange and session is bounded by tcp_timeout.
+// every address of every seed in parallel, answered with the full member list; addresses that
+// are this node are skipped; repeated with backoff, names resolved again, while no join
+// succeeded and we are alone), the periodic push-pull with one random live member, and the
+// inbound sessions on the peer port: a Join or PushPull first frame is served here, any other
+// first frame hands the authenticated stream to the StreamHandler. An inbound connection must
+// prove the key (its first frame header verifies) within handshake_timeout, and at most
+// max_handshakes_per_source connections per source address may be that far; every exchange and
+// session is bounded by tcp_timeout.
 //
 // Thread rules: the io_context thread only.
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -25,14 +29,18 @@ bool is_auth_error(const error_code& ec) {
   if (ec.category() != peer_category()) return false;
   auto e = static_cast<Error>(ec.value());
   return e == Error::kBadEnvelope || e == Error::kModeMismatch || e == Error::kBadTag ||
-         e == Error::kBadProof;
+         e == Error::kBadProof || e == Error::kVersionMismatch;
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
 // One client-side TCP exchange: connect, handshake, send one frame, read the PushPull answer
 // and its member list, close. The whole exchange is bounded by `timeout`.
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
-  using Done = std::function<void(error_code, std::vector<MemberRecord>)>;
+  using Done = std::function<void(error_code, const std::string&, std::vector<MemberRecord>)>;
 
   Exchange(asio::io_context& io, const ClusterKey& key, Millis timeout, Done done)
       : stream_(FrameStream::create(tcp::socket(io), key, FrameStream::Role::kClient)),
@@ -90,7 +98,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     finished_ = true;
     timer_.cancel();
     stream_->close();
-    done_(ec, std::move(members));
+    done_(ec, stream_->error_detail(), std::move(members));
   }
 
   std::shared_ptr<FrameStream> stream_;
@@ -109,6 +117,8 @@ struct Membership::Impl::Session {
   Session(std::shared_ptr<FrameStream> s, asio::io_context& io) : stream(std::move(s)), timer(io) {}
   std::shared_ptr<FrameStream> stream;
   asio::steady_timer timer;
+  tcp::endpoint remote;
+  bool proven = false;  // its first frame header verified: it holds the key
   bool ended = false;
 };
 
@@ -129,9 +139,13 @@ void Membership::Impl::push_pull_round() {
   if (peers.empty()) return;
   tcp::endpoint to(peers.front()->endpoint.address(), peers.front()->endpoint.port());
   exchange(to, PushPull{false}, member_list(),
-           [self = shared_from_this()](error_code ec, std::vector<MemberRecord> members) {
+           [self = shared_from_this(), to](error_code ec, const std::string& detail,
+                                           std::vector<MemberRecord> members) {
              if (self->stopped_) return;
-             if (ec) return self->bump(&MembershipCounters::push_pull_failures);
+             if (ec) {
+               self->note_tcp_refusal(ec, detail, endpoint_text(to));
+               return self->bump(&MembershipCounters::push_pull_failures);
+             }
              self->bump(&MembershipCounters::push_pulls);
              self->merge(members);
            });
@@ -167,25 +181,75 @@ void Membership::Impl::do_accept() {
 }
 
 void Membership::Impl::serve(tcp::socket socket) {
+  error_code ec;
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already gone
   if (inbound_ >= config_.max_inbound_tcp) {
     bump(&MembershipCounters::tcp_errors);
     return;  // the socket closes on destruction
   }
+  // Frames of page streams are written back to back: Nagle would hold a small one until the
+  // peer's delayed ACK (tens of ms).
+  error_code nodelay_ec;
+  socket.set_option(tcp::no_delay(true), nodelay_ec);
+  std::size_t& handshaking = handshakes_[remote.address()];
+  if (handshaking >= config_.max_handshakes_per_source) {
+    bump(&MembershipCounters::handshakes_refused);
+    bump(&MembershipCounters::tcp_errors);
+    return;
+  }
+  ++handshaking;
   auto s = std::make_shared<Session>(
       FrameStream::create(std::move(socket), key_, FrameStream::Role::kServer), io_);
+  s->remote = remote;
   ++inbound_;
   track(s->stream);
-  s->timer.expires_after(config_.tcp_timeout);
+  s->timer.expires_after(config_.handshake_timeout);
   s->timer.async_wait([self = shared_from_this(), s](error_code ec) {
     if (!ec) self->end_session(s, asio::error::timed_out);
   });
   s->stream->async_handshake([self = shared_from_this(), s](error_code ec) {
     if (ec) return self->end_session(s, ec);
-    s->stream->async_read_frame(kMaxPushPullBytes, [self, s](error_code ec, Frame f) {
-      if (ec) return self->end_session(s, ec);
-      self->on_first_frame(s, std::move(f));
-    });
+    self->read_first_frame(s);
   });
+}
+
+// Reads the first frame in two steps: once its header verified the peer has proven the key
+// (on_proven), then its payload, if any, is read into a buffer of its own.
+void Membership::Impl::read_first_frame(const std::shared_ptr<Session>& s) {
+  s->stream->async_read_header(
+      kMaxPushPullBytes, [self = shared_from_this(), s](error_code ec, std::string header,
+                                                        std::uint32_t payload_bytes) {
+        if (ec) return self->end_session(s, ec);
+        self->on_proven(s);
+        auto frame = std::make_shared<Frame>();
+        frame->header = std::move(header);
+        if (payload_bytes == 0) return self->on_first_frame(s, std::move(*frame));
+        frame->payload.data = std::make_unique_for_overwrite<char[]>(payload_bytes);
+        frame->payload.size = payload_bytes;
+        s->stream->async_read_payload(frame->payload.data.get(), [self, s, frame](error_code ec) {
+          if (ec) return self->end_session(s, ec);
+          self->on_first_frame(s, std::move(*frame));
+        });
+      });
+}
+
+// The first frame header verified: the other side holds the key. Its handshake slot is free
+// again and the rest of the session gets tcp_timeout.
+void Membership::Impl::on_proven(const std::shared_ptr<Session>& s) {
+  release_handshake(*s);
+  s->proven = true;
+  s->timer.expires_after(config_.tcp_timeout);
+  s->timer.async_wait([self = shared_from_this(), s](error_code ec) {
+    if (!ec) self->end_session(s, asio::error::timed_out);
+  });
+}
+
+void Membership::Impl::release_handshake(Session& s) {
+  if (s.proven) return;
+  auto it = handshakes_.find(s.remote.address());
+  if (it == handshakes_.end()) return;
+  if (--it->second == 0) handshakes_.erase(it);
 }
 
 void Membership::Impl::on_first_frame(const std::shared_ptr<Session>& s, Frame f) {
@@ -201,6 +265,7 @@ void Membership::Impl::on_first_frame(const std::shared_ptr<Session>& s, Frame f
   if (!stream_handler_) return end_session(s, make_error_code(Error::kUnexpectedMessage));
   s->ended = true;
   s->timer.cancel();
+  release_handshake(*s);
   --inbound_;
   bump(&MembershipCounters::streams_handed_over);
   stream_handler_(s->stream, std::move(f), std::move(h));
@@ -242,10 +307,21 @@ void Membership::Impl::end_session(const std::shared_ptr<Session>& s, error_code
   s->ended = true;
   s->timer.cancel();
   s->stream->close();
+  release_handshake(*s);
   --inbound_;
   if (!ec || stopped_) return;
-  if (is_auth_error(ec)) bump(&MembershipCounters::auth_failures);
+  if (ec == asio::error::timed_out && !s->proven) bump(&MembershipCounters::handshake_timeouts);
+  note_tcp_refusal(ec, s->stream->error_detail(), endpoint_text(s->remote));
   bump(&MembershipCounters::tcp_errors);
+}
+
+void Membership::Impl::note_tcp_refusal(error_code ec, const std::string& detail,
+                                        const std::string& peer) {
+  if (!is_auth_error(ec)) return;
+  bump(&MembershipCounters::auth_failures);
+  if (ec != make_error_code(Error::kVersionMismatch)) return;
+  bump(&MembershipCounters::version_mismatches);
+  log_version_mismatch("refused the peer connection with " + peer + ": " + detail);
 }
 
 // --- Join ---
@@ -278,38 +354,63 @@ void Membership::Impl::join_seed(const std::string& seed, const std::shared_ptr<
     log("seed '" + seed + "' is not host:port");
     return seed_done(round, false);
   }
-  if (auto ep = parse_peer_endpoint(seed); ep && is_self_endpoint({ep->address(), ep->port()})) {
+  const std::optional<udp::endpoint> literal = parse_peer_endpoint(seed);
+  if (literal && is_self_endpoint({literal->address(), literal->port()})) {
     return seed_done(round, false);  // ourselves: skipped, not retried
   }
-  resolver_.async_resolve(
-      hp->host, std::to_string(hp->port),
-      [self = shared_from_this(), round, seed](error_code ec, tcp::resolver::results_type res) {
-        if (self->stopped_) return;
-        if (ec) {
-          round->others = true;  // may resolve later
-          self->log("seed '" + seed + "': " + ec.message());
-          return self->seed_done(round, false);
-        }
-        std::optional<tcp::endpoint> to;
-        for (const auto& entry : res) {
-          if (self->is_self_endpoint(entry.endpoint())) return self->seed_done(round, false);
-          if (!to) to = entry.endpoint();
-        }
-        if (!to) return self->seed_done(round, false);
-        round->others = true;
-        self->exchange(*to, Join{self->nodes_.at(self->config_.node_id).rec}, std::string(),
-                       [self, round, seed](error_code ec, std::vector<MemberRecord> members) {
-                         if (self->stopped_) return;
-                         if (ec) {
-                           self->bump(&MembershipCounters::join_failures);
-                           self->log("join via '" + seed + "' failed: " + ec.message());
-                           return self->seed_done(round, false);
-                         }
-                         self->bump(&MembershipCounters::joins);
-                         self->merge(members);
-                         self->seed_done(round, true);
-                       });
-      });
+  resolver_.async_resolve(hp->host, std::to_string(hp->port),
+                          [self = shared_from_this(), round, seed, name = !literal](
+                              error_code ec, tcp::resolver::results_type res) {
+                            if (!self->stopped_) self->on_seed_resolved(seed, name, round, ec, res);
+                          });
+}
+
+void Membership::Impl::on_seed_resolved(const std::string& seed, bool name,
+                                        const std::shared_ptr<JoinRound>& round, error_code ec,
+                                        const tcp::resolver::results_type& res) {
+  // A name may resolve to other members later (a StatefulSet's pods start one by one).
+  if (name) round->others = true;
+  if (ec) {
+    round->others = true;
+    log("seed '" + seed + "': " + ec.message());
+    return seed_done(round, false);
+  }
+  std::vector<tcp::endpoint> targets;
+  for (const auto& entry : res) {
+    const tcp::endpoint& ep = entry.endpoint();
+    if (is_self_endpoint(ep)) continue;
+    if (std::find(targets.begin(), targets.end(), ep) == targets.end()) targets.push_back(ep);
+  }
+  if (targets.empty()) return seed_done(round, false);
+  round->others = true;
+  round->pending += targets.size() - 1;  // each address finishes on its own
+  for (const tcp::endpoint& ep : targets) join_address(seed, ep, round);
+}
+
+void Membership::Impl::join_address(const std::string& seed, const tcp::endpoint& to,
+                                    const std::shared_ptr<JoinRound>& round) {
+  exchange(to, Join{nodes_.at(config_.node_id).rec}, std::string(),
+           [self = shared_from_this(), round, seed, to](error_code ec, const std::string& detail,
+                                                        std::vector<MemberRecord> members) {
+             if (self->stopped_) return;
+             if (ec) {
+               self->bump(&MembershipCounters::join_failures);
+               self->note_tcp_refusal(ec, detail, endpoint_text(to));
+               self->log("join via '" + seed + "' (" + endpoint_text(to) +
+                         ") failed: " + ec.message() + (detail.empty() ? "" : ": " + detail));
+               return self->seed_done(round, false);
+             }
+             self->bump(&MembershipCounters::joins);
+             self->merge(members);
+             self->seed_done(round, true);
+           });
+}
+
+Millis Membership::Impl::join_delay() const {
+  // join_attempts_ >= 1 here: the first retry waits join_retry_interval.
+  Millis d = config_.join_retry_interval;
+  for (int i = 1; i < join_attempts_ && d < config_.join_retry_max; ++i) d *= 2;
+  return std::min(d, config_.join_retry_max);
 }
 
 void Membership::Impl::seed_done(const std::shared_ptr<JoinRound>& round, bool ok) {
@@ -320,7 +421,7 @@ void Membership::Impl::seed_done(const std::shared_ptr<JoinRound>& round, bool o
     log("giving up joining after " + std::to_string(join_attempts_) + " attempts");
     return;
   }
-  join_timer_.expires_after(config_.join_retry_interval);
+  join_timer_.expires_after(join_delay());
   join_timer_.async_wait([self = shared_from_this(), gen = round->gen](error_code ec) {
     if (ec || self->stopped_ || gen != self->join_gen_) return;
     self->join_round();

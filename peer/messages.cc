@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "peer/address.h"
+#include "ring/base/names.h"
 #include "ring/rendezvous.h"
 
 namespace shoal::peer {
@@ -161,14 +162,16 @@ std::optional<std::string> check_update(const Update& u) {
 }
 
 std::optional<std::string> check_forward_request(const ForwardRequest& r) {
-  if (Reason e = check_length("kind", r.kind, 1, base::kMaxKindBytes)) return e;
-  if (Reason e = check_length("object", r.object, 1, base::kMaxObjectBytes)) return e;
+  // The names follow the rules of every input path (ring/base/names.h): a bucket that is not an
+  // S3 bucket name could steer the origin request (a host in virtual-host addressing).
+  if (Reason e = base::check_kind(r.kind)) return e;
+  if (Reason e = base::check_object(r.object)) return e;
   if (r.buckets.size() > kMaxRequestBuckets) {
     return "buckets: " + std::to_string(r.buckets.size()) + " entries (max " +
            std::to_string(kMaxRequestBuckets) + ")";
   }
   for (const std::string& b : r.buckets) {
-    if (Reason e = check_text("bucket", b, 1, 255)) return e;
+    if (Reason e = base::check_bucket(b)) return e;
   }
   if (r.offset > (1ull << 40) || r.length > (1ull << 40)) return "offset/length: out of range";
   return check_length("config", r.config, 0, kMaxConfigBytes);
@@ -181,6 +184,11 @@ std::optional<std::string> check_forward_response(const ForwardResponse& r) {
     return e;
   }
   return check_length("bucket", r.bucket, 0, 255);
+}
+
+std::optional<std::string> check_forward_end(const ForwardEnd& e) {
+  if (e.outcome == base::Outcome::kOk) return "outcome: ok does not end a stream early";
+  return check_length("message", e.message, 0, kMaxResponseTextBytes);
 }
 
 }  // namespace shoal::peer

@@ -174,7 +174,7 @@ struct ForwardRequest {
   std::string kind;                  // 1..base::kMaxKindBytes
   std::string object;                // 1..base::kMaxObjectBytes
   std::uint64_t page = 0;            // page index
-  std::vector<std::string> buckets;  // C0-Bucket list, 0..kMaxRequestBuckets, each 1..255 bytes
+  std::vector<std::string> buckets;  // 0..kMaxRequestBuckets, each an S3 bucket name
   std::string config;                // C0-Config header value, 0..kMaxConfigBytes
   bool hop = true;                   // already forwarded once: the receiver must not forward it
   std::uint64_t sender_epoch = 0;    // the sender's membership epoch when it chose the owner
@@ -184,7 +184,10 @@ struct ForwardRequest {
   std::uint64_t length = 0;
   bool operator==(const ForwardRequest&) const = default;
 };
-// The answer to a ForwardRequest; the frame's payload holds the page bytes (empty unless kOk).
+// The answer to a ForwardRequest: its head. On kOk the asked bytes follow as a stream: the
+// frame's payload holds the first of them (possibly all, possibly none), ForwardData frames the
+// rest in order, until `length` bytes arrived (the stream's end); a ForwardEnd ends it early
+// with a failure (the owner's page failed after its head). Other outcomes carry no payload.
 struct ForwardResponse {
   std::uint64_t request_id = 0;
   base::Outcome outcome = base::Outcome::kOk;
@@ -195,10 +198,29 @@ struct ForwardResponse {
   std::string bucket;             // bucket that served the page, 0..255
   std::int64_t cached_at = 0;     // Unix seconds the page entered a cache (0 = fetched now)
   std::uint64_t offset = 0;       // page-relative offset of the payload's first byte
+  // Bytes of the page from `offset` the stream carries (the head's payload and every
+  // ForwardData). Optional trailing field: an older sender omits it (0: the payload is all).
+  std::uint64_t length = 0;
   bool operator==(const ForwardResponse&) const = default;
 };
+// More bytes of a ForwardResponse's stream; the payload holds them. `at` counts from the
+// stream's first byte (the head's `offset`): each ForwardData continues where the stream is.
+struct ForwardData {
+  std::uint64_t request_id = 0;
+  std::uint64_t at = 0;
+  bool operator==(const ForwardData&) const = default;
+};
+// A stream that cannot be completed: the page failed at the owner after its head went out. The
+// receiver must drop what it got of it (never serve it beyond what it already sent). No payload.
+struct ForwardEnd {
+  std::uint64_t request_id = 0;
+  base::Outcome outcome = base::Outcome::kServerError;  // never kOk
+  std::string message;                                  // 0..kMaxResponseTextBytes
+  bool operator==(const ForwardEnd&) const = default;
+};
 
-using FrameHeader = std::variant<Join, PushPull, ForwardRequest, ForwardResponse>;
+using FrameHeader =
+    std::variant<Join, PushPull, ForwardRequest, ForwardResponse, ForwardData, ForwardEnd>;
 
 // Wire values of base::Outcome in a ForwardResponse (fixed here, independent of the enum's
 // declaration order): ok 0, not_found 1, access_denied 2, invalid_range 3,
@@ -217,5 +239,6 @@ std::optional<std::string> check_record(const MemberRecord& r);
 std::optional<std::string> check_update(const Update& u);
 std::optional<std::string> check_forward_request(const ForwardRequest& r);
 std::optional<std::string> check_forward_response(const ForwardResponse& r);
+std::optional<std::string> check_forward_end(const ForwardEnd& e);
 
 }  // namespace shoal::peer

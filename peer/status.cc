@@ -49,6 +49,10 @@ std::string_view error_name(Error e) {
       return "bad_proof";
     case Error::kUnexpectedMessage:
       return "unexpected_message";
+    case Error::kVersionMismatch:
+      return "version_mismatch";
+    case Error::kSequenceExhausted:
+      return "sequence_exhausted";
   }
   return "unknown_error";
 }

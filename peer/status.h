@@ -27,13 +27,15 @@ enum class Error {
   kPayloadTooLarge,  // frame payload length is above the caller's maximum
   kPacketTooLarge,   // UDP packet above kMaxUdpPacketBytes
   // Authentication
-  kBadEnvelope,        // datagram/hello too short, bad magic or unknown envelope version
+  kBadEnvelope,        // datagram/hello too short or bad magic
   kModeMismatch,       // sender is open and we are keyed, or the other way round
-  kBadTag,             // HMAC-SHA256 tag does not verify
+  kBadTag,             // HMAC-SHA256 or AES-GCM tag does not verify
   kStale,              // timestamp outside the replay window
   kReplay,             // (timestamp, nonce) seen before, or older than the replay floor
   kBadProof,           // server hello proof does not verify
   kUnexpectedMessage,  // a valid message that is not allowed at this point
+  kVersionMismatch,    // the peer speaks another UDP envelope or TCP hello version
+  kSequenceExhausted,  // a connection direction used its last frame sequence number
 };
 
 // A stable lower_snake name ("bad_tag"), for counters and logs.

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -38,6 +40,12 @@ int open_maybe_direct(const std::string& path, int flags, bool* direct) {
   if (errno != EINVAL) return -1;
   *direct = false;
   return ::open(path.c_str(), flags | O_CLOEXEC, 0600);
+}
+
+std::string octal_mode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
 }
 
 // Sizes the open file `fd` to exactly `bytes`. Returns "" or a reason; *preallocated tells
@@ -113,6 +121,37 @@ AlignedBuffer::~AlignedBuffer() {
   std::free(data_);
 }
 
+std::optional<std::string> check_store(const std::string& path, const struct stat& st,
+                                       DeviceKind kind) {
+  if (S_ISLNK(st.st_mode))
+    return path + " is a symbolic link (the store is never opened through one)";
+  const uid_t me = ::geteuid();
+  if (kind == DeviceKind::kBlock) {
+    if (!S_ISBLK(st.st_mode)) return path + " is not a block device";
+    if (st.st_uid != me && st.st_uid != 0) {
+      return path + " is owned by uid " + std::to_string(st.st_uid) +
+             ", not by the user shoald runs as (uid " + std::to_string(me) + ") or root";
+    }
+    if ((st.st_mode & S_IWOTH) != 0) {
+      return path + " is writable by others (mode " + octal_mode(st.st_mode) + ")";
+    }
+    return std::nullopt;
+  }
+  if (!S_ISREG(st.st_mode)) return path + " is not a regular file";
+  if (st.st_nlink != 1) {
+    return path + " has " + std::to_string(st.st_nlink) + " hard links (a store file has one)";
+  }
+  if (st.st_uid != me) {
+    return path + " is owned by uid " + std::to_string(st.st_uid) +
+           ", not by the user shoald runs as (uid " + std::to_string(me) + ")";
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return path + " is writable by its group or others (mode " + octal_mode(st.st_mode) +
+           "): chmod go-w " + path;
+  }
+  return std::nullopt;
+}
+
 std::string store_file_path(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -131,9 +170,23 @@ Device::~Device() {
 std::unique_ptr<Device> Device::open_file(const std::string& path, std::uint64_t bytes,
                                           std::string* error) {
   bool direct = false;
-  int fd = open_maybe_direct(path, O_RDWR | O_CREAT, &direct);
+  int fd = open_maybe_direct(path, O_RDWR | O_CREAT | O_NOFOLLOW, &direct);
   if (fd < 0) {
-    *error = "cannot open " + path + ": " + errno_text(errno);
+    *error = errno == ELOOP ? path + " is a symbolic link (the store is never opened through one)"
+                            : "cannot open " + path + ": " + errno_text(errno);
+    return nullptr;
+  }
+  // Before anything is written or truncated: the file must be ours alone.
+  struct stat st {};
+  std::optional<std::string> untrusted;
+  if (::fstat(fd, &st) != 0) {
+    untrusted = path + ": fstat: " + errno_text(errno);
+  } else {
+    untrusted = check_store(path, st, DeviceKind::kFile);
+  }
+  if (untrusted) {
+    *error = *untrusted;
+    ::close(fd);
     return nullptr;
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -154,8 +207,14 @@ std::unique_ptr<Device> Device::open_file(const std::string& path, std::uint64_t
 }
 
 std::unique_ptr<Device> Device::open_block(const std::string& path, std::string* error) {
+  // Resolved once (a /dev/disk/by-id/ link is the usual name), then never through a link.
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) {
+    *error = "cannot resolve " + path + ": " + errno_text(errno);
+    return nullptr;
+  }
   bool direct = false;
-  int fd = open_maybe_direct(path, O_RDWR | O_EXCL, &direct);
+  int fd = open_maybe_direct(resolved, O_RDWR | O_EXCL | O_NOFOLLOW, &direct);
   if (fd < 0) {
     *error = "cannot open " + path + " exclusively: " + errno_text(errno);
     return nullptr;
@@ -164,8 +223,11 @@ std::unique_ptr<Device> Device::open_block(const std::string& path, std::string*
   std::uint64_t size = 0;
   int sector = 0;
   std::string why;
+  std::optional<std::string> untrusted;
   if (::fstat(fd, &st) != 0 || !S_ISBLK(st.st_mode)) {
     why = path + " is not a block device";
+  } else if ((untrusted = check_store(path, st, DeviceKind::kBlock))) {
+    why = *untrusted;
   } else if (::ioctl(fd, BLKGETSIZE64, &size) != 0) {
     why = path + ": BLKGETSIZE64: " + errno_text(errno);
   } else if (::ioctl(fd, BLKSSZGET, &sector) != 0 || sector <= 0 ||

@@ -20,15 +20,29 @@
 // block device opened with O_EXCL, so two processes never share one store and a mounted device
 // is refused.
 //
+// Trust (docs/operations.md, "Security"): the store holds pages the node serves, checked by
+// unkeyed checksums, so whoever can write it can forge pages, and a store file the node would
+// truncate must be its own. A file is opened with O_NOFOLLOW (a symbolic link at the store's
+// path is refused, its target never opened, let alone truncated) and, before it is sized, must
+// be a regular file with one link, owned by the user the node runs as and not writable by its
+// group or others. A block device path is resolved once (realpath: /dev/disk/by-id/... links
+// are the usual way to name one), the result opened with O_NOFOLLOW, and must be a block device
+// owned by the node's user or root and not writable by others (group write is how a device is
+// handed to a service, e.g. group "disk"). check_store() states the rule; a refusal is an error
+// of open_file/open_block naming the path.
+//
 // Thread-safe: read(), read_all() and write() may run concurrently from any threads
 // (pread/pwrite on one fd; read_all() uses an io_uring of the calling thread); everything else is
 // immutable after open.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -60,18 +74,20 @@ enum class DeviceKind { kFile, kBlock };
 
 class Device {
  public:
-  // Opens or creates the file `path` (mode 0600), sizes it to exactly `bytes` (shrinking with
-  // ftruncate, growing with fallocate, or ftruncate where fallocate is unsupported) and locks
-  // it. Returns nullptr and sets *error to a one-line reason on failure: the file cannot be
-  // opened or created (errno text), another process holds its lock, or space cannot be
-  // reserved (ENOSPC: "not enough free space for N bytes").
+  // Opens or creates the file `path` (mode 0600, never through a symbolic link), checks it
+  // (check_store), locks it and sizes it to exactly `bytes` (shrinking with ftruncate, growing
+  // with fallocate, or ftruncate where fallocate is unsupported). Returns nullptr and sets
+  // *error to a one-line reason on failure: the file cannot be opened or created (errno text;
+  // a symbolic link: "PATH is a symbolic link ..."), check_store refuses it, another process
+  // holds its lock, or space cannot be reserved (ENOSPC: "not enough free space for N bytes").
   static std::unique_ptr<Device> open_file(const std::string& path, std::uint64_t bytes,
                                            std::string* error);
 
-  // Opens the block device `path` exclusively (O_EXCL: fails while it is mounted or open
-  // exclusively elsewhere); its size comes from ioctl(BLKGETSIZE64). Returns nullptr and sets
-  // *error on failure: cannot open (errno text), not a block device, size unknown, or a logical
-  // block size above kBlockBytes.
+  // Opens the block device `path` (resolved once with realpath, then opened with O_NOFOLLOW)
+  // exclusively (O_EXCL: fails while it is mounted or open exclusively elsewhere); its size
+  // comes from ioctl(BLKGETSIZE64). Returns nullptr and sets *error on failure: cannot resolve
+  // or open (errno text), check_store refuses it (not a block device, a foreign owner, writable
+  // by others), size unknown, or a logical block size above kBlockBytes.
   static std::unique_ptr<Device> open_block(const std::string& path, std::string* error);
 
   ~Device();
@@ -125,6 +141,13 @@ class Device {
   mutable std::atomic<std::uint64_t> fallbacks_{0};
   bool preallocated_ = true;
 };
+
+// Why the store at `path`, whose stat(2) is `st`, may not be used as a `kind` store (see "Trust"
+// above): "PATH is a symbolic link", "PATH is not a regular file", "PATH has 2 hard links",
+// "PATH is owned by uid N, not by the user shoald runs as (uid M)", "PATH is writable by its
+// group or others (mode 0666)"; nullopt when it may.
+std::optional<std::string> check_store(const std::string& path, const struct stat& st,
+                                       DeviceKind kind);
 
 // Where a file store lives for --disk-path `path`: `path`/shoal.slots when `path` is an existing
 // directory, else `path` itself.

@@ -38,6 +38,12 @@ std::optional<std::string> check_fs_path(const std::string& path) {
     if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
       return "path: " + path + " is neither a directory nor a regular file";
     }
+    // An existing store file must be one the node may trust (Device::open_file checks again on
+    // the descriptor; this makes a bad one a configuration error at start).
+    const std::string file = store_file_path(path);
+    if (::lstat(file.c_str(), &st) == 0) {
+      if (auto e = check_store(file, st, DeviceKind::kFile)) return "path: " + *e;
+    }
     return std::nullopt;
   }
   const std::string dir = parent_dir(path);

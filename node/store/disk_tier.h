@@ -97,8 +97,9 @@ struct DiskConfig {
   // Returns "field: reason" for the first invalid setting, naming the field of this struct
   // ("path: ...", "kind: ...", "capacity_bytes: ...", "page_size: ..."; the daemon puts its flag
   // names in their place), or nullopt. Checks that path names what kind expects: for fs an existing
-  // directory, a regular file or a new file in an existing directory (not a block device); for
-  // block a block device. Capacity, when set, must hold at least one slot.
+  // directory, a regular file or a new file in an existing directory (not a block device), and
+  // an existing store file that check_store (node/store/device.h) accepts (not a symbolic link,
+  // ours alone); for block a block device. Capacity, when set, must hold at least one slot.
   std::optional<std::string> validate() const;
 };
 

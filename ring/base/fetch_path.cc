@@ -4,31 +4,23 @@
 #include <boost/locale/utf.hpp>
 #include <boost/url/pct_string_view.hpp>
 
+#include "ring/base/names.h"
+
 namespace shoal::base {
 namespace {
 
 constexpr std::string_view kPrefix = "/fetch/";
 
-bool is_control(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u < 0x20 || u == 0x7F;
-}
-
-// Decodes and validates one part; returns a reason naming the part on failure.
+// Decodes one part and checks it with `check` (ring/base/names.h); returns a reason naming the
+// part on failure.
 std::optional<std::string> decode_part(std::string_view name, std::string_view raw,
-                                       std::size_t max_bytes, std::string* out) {
+                                       std::optional<std::string> (*check)(std::string_view),
+                                       std::string* out) {
   auto decoded = percent_decode(raw);
   if (!decoded) {
     return std::string(name) + ": bad percent escape ('%' must be followed by 2 hex digits)";
   }
-  if (decoded->empty() || decoded->size() > max_bytes) {
-    return std::string(name) + " must be 1-" + std::to_string(max_bytes) + " bytes, got " +
-           std::to_string(decoded->size());
-  }
-  if (!is_valid_utf8(*decoded)) return std::string(name) + " is not valid UTF-8";
-  if (std::any_of(decoded->begin(), decoded->end(), is_control)) {
-    return std::string(name) + " contains a control character";
-  }
+  if (auto reason = check(*decoded)) return reason;
   *out = std::move(*decoded);
   return std::nullopt;
 }
@@ -64,9 +56,8 @@ std::optional<std::string> parse_fetch_target(std::string_view target, FetchTarg
   if (slash == std::string_view::npos) return "missing object: expected /fetch/{kind}/{object}";
 
   FetchTarget result;
-  if (auto e = decode_part("kind", path.substr(0, slash), kMaxKindBytes, &result.kind)) return e;
-  if (result.kind.find('/') != std::string::npos) return "kind must not contain '/'";
-  if (auto e = decode_part("object", path.substr(slash + 1), kMaxObjectBytes, &result.object)) {
+  if (auto e = decode_part("kind", path.substr(0, slash), check_kind, &result.kind)) return e;
+  if (auto e = decode_part("object", path.substr(slash + 1), check_object, &result.object)) {
     return e;
   }
   *out = std::move(result);

@@ -8,11 +8,13 @@
 //   - Each part is percent-decoded exactly once (RFC 3986 §2.1): "%2F" in object becomes '/',
 //     "%252F" becomes "%2F", '+' stays '+' (this is a path, not a form). A '%' not followed
 //     by two hex digits (either case) is an error.
-//   - After decoding: kind is 1..kMaxKindBytes (64) bytes and has no '/'; object is
-//     1..kMaxObjectBytes (1024) bytes (ring/base/page_key.h); both are
-//     valid UTF-8 (no overlong forms, surrogates or code points above U+10FFFF) and contain no
-//     control character (0x00-0x1F, 0x7F). Other bytes, including spaces, are allowed.
-//   - Nothing is normalized: "a//b", "./x" and "../x" are object names like any other.
+//   - After decoding, kind and object follow ring/base/names.h: kind is 1-64 characters of
+//     letters, digits, '.', '_' and '-' (starting and ending with a letter or digit); object is
+//     1..kMaxObjectBytes (1024) bytes of valid UTF-8 (no overlong forms, surrogates or code
+//     points above U+10FFFF) with no control character (0x00-0x1F, 0x7F) and no "." or ".."
+//     segment. Other bytes in objects, including spaces, are allowed.
+//   - Nothing is normalized: "a//b" is an object name like any other; "./x" and "../x" are
+//     refused (an origin that normalises paths would read another key).
 //
 // Thread-safe: pure functions.
 #pragma once
@@ -36,8 +38,7 @@ struct FetchTarget {
 // Parses `target` (the request line's target, e.g. "/fetch/videos/a%20b.mp4?x=1"). Returns
 // nullopt and stores the parts in *out on success; otherwise returns a one-line reason for a
 // 400 response and leaves *out unchanged. Reasons: not under /fetch/, no object part, a bad
-// percent escape, an empty or too long kind or object, '/' in kind, invalid UTF-8, or a
-// control character.
+// percent escape, or a kind or object that breaks its rule (ring/base/names.h).
 std::optional<std::string> parse_fetch_target(std::string_view target, FetchTarget* out);
 
 // Decodes every "%XY" (two hex digits) in `s` once; other bytes, '+' included, are copied.

@@ -1,8 +1,9 @@
 // libFuzzer target for the peer protocol's decoders of untrusted bytes: UDP packet bodies,
-// UDP envelopes (open and keyed), TCP frames (prefix bounds, open-mode tags, headers, push-pull
-// member lists). The first input byte picks the path, the rest is the input. Besides "no crash,
-// no sanitizer report", it checks that whatever decodes re-encodes to something that decodes to
-// the same value (codec symmetry).
+// UDP envelopes (open and keyed), TCP frames (prefix bounds, open-mode tags, keyed decryption of
+// forged frames, headers, push-pull member lists). The first input byte picks the path, the rest is
+// the input. Besides "no crash, no sanitizer report", it checks that whatever decodes re-encodes to
+// something that decodes to the same value (codec symmetry), and that a forwarded request that
+// decodes follows the name rules (ring/base/names.h).
 //
 // Build: -DSHOAL_FUZZ=ON with clang (tests/fuzz/CMakeLists.txt, target fuzz_peer_frame). Run:
 //   build-fuzz/bin/fuzz_peer_frame -max_total_time=60 /tmp/work tests/fuzz/corpus/peer_frame
@@ -15,6 +16,8 @@
 #include "peer/auth.h"
 #include "peer/codec.h"
 #include "peer/frame.h"
+#include "ring/base/names.h"
+#include "peer/frame_cipher.h"
 
 namespace {
 
@@ -36,6 +39,12 @@ void header(std::string_view in) {
   if (!decode_frame_header(in, &h).ok()) return;
   FrameHeader again;
   check(decode_frame_header(encode_frame_header(h), &again).ok() && again == h);
+  // A forwarded request that decodes names nothing that could steer the origin request
+  // (ring/base/names.h): the owner's origin client only ever sees valid names.
+  if (const auto* req = std::get_if<ForwardRequest>(&h)) {
+    check(!shoal::base::check_kind(req->kind) && !shoal::base::check_object(req->object));
+    for (const std::string& b : req->buckets) check(!shoal::base::check_bucket(b));
+  }
 }
 
 void member_list(std::string_view in) {
@@ -45,17 +54,26 @@ void member_list(std::string_view in) {
   check(decode_member_list(encode_member_list(list), &again).ok() && again == list);
 }
 
-void frame(std::string_view in) {
+void frame(std::string_view in, bool open, const ClusterKey& keyed) {
   FrameView v;
   std::size_t used = 0;
   if (!split_frame(in, kMaxPushPullBytes, &v, &used).ok()) return;
   check(used <= in.size());
   Nonce nc{}, ns{};
-  FrameMac mac(ClusterKey::open(), nc, ns, true);
-  if (!mac.verify(v.prefix, v.header, v.payload, v.tag).ok()) return;
+  FramePrefix p;
+  check(parse_frame_prefix(v.prefix, kMaxPushPullBytes, &p).ok());
+  FrameOpener opener(open ? ClusterKey::open() : keyed, nc, ns, true);
+  std::string header(v.header);
+  if (!opener.open_header(v.prefix, header, p.payload_bytes, v.header_tag).ok()) return;
+  check(open);  // keyed: a forged header tag verifies only by a 2^-128 chance
   FrameHeader h;
-  if (!decode_frame_header(v.header, &h).ok()) return;
-  if (std::holds_alternative<PushPull>(h)) member_list(v.payload);
+  if (!decode_frame_header(header, &h).ok()) return;
+  std::string payload(v.payload);
+  if (!payload.empty()) {
+    opener.open_payload(payload.data(), payload.size());
+    if (!opener.finish_payload(v.payload_tag).ok()) return;
+  }
+  if (std::holds_alternative<PushPull>(h)) member_list(payload);
 }
 
 // Envelope: "now" is taken from the datagram's own timestamp so the window check passes.
@@ -64,7 +82,7 @@ void datagram(std::string_view in, const ClusterKey& key) {
   if (in.size() >= 12) {
     for (std::size_t i = 4; i < 12; ++i) now = (now << 8) | static_cast<unsigned char>(in[i]);
   }
-  UdpAuth auth(key);
+  UdpAuth auth(key, "fuzz-node");
   std::string_view body;
   if (auth.open(in, now, &body).ok()) packet(body);
 }
@@ -75,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
   static const ClusterKey keyed = *ClusterKey::from_secret("fuzzing-cluster-key");
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
     case 0:
       packet(in);
       break;
@@ -86,13 +104,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       member_list(in);
       break;
     case 3:
-      frame(in);
+      frame(in, true, keyed);
       break;
     case 4:
       datagram(in, ClusterKey::open());
       break;
-    default:
+    case 5:
       datagram(in, keyed);
+      break;
+    default:
+      frame(in, false, keyed);
       break;
   }
   return 0;

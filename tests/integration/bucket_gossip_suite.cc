@@ -65,6 +65,9 @@ class BucketGossip : public ::testing::Test {
     proxy_ = std::make_unique<FaultProxy>(s3_->port());
     key_path_ = dir_.path() + "/cluster.key";
     std::ofstream(key_path_) << "0123456789abcdef0123456789abcdef-gossip-test\n";
+    // Kind "both" is read from alpha and beta; other kinds are their own bucket.
+    policy_path_ = write_file(dir_.path() + "/policy.json",
+                              R"({"kinds": {"both": ["alpha", "beta"]}, "default": "kind"})");
     const std::uint16_t port_a = free_port();
     const std::uint16_t port_b = free_port();
     a_ = start(kNodeA, port_a, port_b);
@@ -77,10 +80,10 @@ class BucketGossip : public ::testing::Test {
                                 std::uint16_t seed_port) {
     return std::make_unique<Shoald>(
         proxy_->endpoint(),
-        std::vector<std::string>{"--page-size", "64KiB", "--memory", "64MiB", "--node-id", id,
-                                 "--peer-listen", "127.0.0.1:" + std::to_string(peer_port),
-                                 "--cluster-key-file", key_path_, "--seed",
-                                 "127.0.0.1:" + std::to_string(seed_port)});
+        std::vector<std::string>{
+            "--page-size", "64KiB", "--memory", "64MiB", "--node-id", id, "--peer-listen",
+            "127.0.0.1:" + std::to_string(peer_port), "--cluster-key-file", key_path_, "--seed",
+            "127.0.0.1:" + std::to_string(seed_port), "--bucket-policy-file", policy_path_});
   }
 
   static int alive_members(const Shoald& node) {
@@ -108,6 +111,7 @@ class BucketGossip : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string policy_path_;
   std::unique_ptr<S3Server> s3_;
   std::unique_ptr<FaultProxy> proxy_;
   std::string key_path_;

@@ -3,6 +3,7 @@
 // from the file.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "tests/integration/harness/harness.h"
@@ -35,6 +36,24 @@ TEST(PrintConfigProcess, OutputRoundTripsThroughAnotherRun) {
 
   const std::string second_file = write_file(dir, "second.json", printed);
   auto [code2, printed2] = run_shoald_to_exit({"--config", second_file, "--print-config"});
+  ASSERT_EQ(code2, 0) << printed2;
+  EXPECT_EQ(printed2, printed);
+}
+
+// The endpoint is printed as resolved, also AWS's own one derived from the region, and the
+// printed file still gives the same node.
+TEST(PrintConfigProcess, ShowsTheEndpointAsResolved) {
+  TempDir dir;
+  auto [code, printed] = run_shoald_to_exit({"--s3-region", "eu-west-1", "--print-config"});
+  ASSERT_EQ(code, 0) << printed;
+  auto j = nlohmann::json::parse(printed);
+  const char* env = std::getenv("AWS_ENDPOINT_URL_S3");
+  if (env == nullptr || *env == '\0') env = std::getenv("AWS_ENDPOINT_URL");
+  const std::string expected =
+      env != nullptr && *env != '\0' ? env : "https://s3.eu-west-1.amazonaws.com";
+  EXPECT_EQ(j["s3-endpoint"], expected) << printed;
+  const std::string file = write_file(dir, "printed.json", printed);
+  auto [code2, printed2] = run_shoald_to_exit({"--config", file, "--print-config"});
   ASSERT_EQ(code2, 0) << printed2;
   EXPECT_EQ(printed2, printed);
 }

@@ -2,6 +2,7 @@
 // keys that need encoding, HEAD, C0-Status on miss and hit, trailers, and the client errors.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 #include "tests/integration/harness/harness.h"
@@ -150,6 +151,36 @@ TEST_F(FetchRanges, LaterPagesStatusComesAsTrailersWhenAsked) {
   EXPECT_EQ(plain.body, r.body);
 }
 
+// A HEAD gets the header a GET of the same range gets (RFC 9110 §9.3.2), framing included:
+// with TE: trailers on a multi-page range both are chunked with Trailer: C0-Status, without it
+// both carry Content-Length. Only C0-Status's cached_at may differ (the GET fetched the page).
+TEST_F(FetchRanges, HeadAnswersWithTheHeaderOfAGet) {
+  s3_->put_object(kBucket, "head-get.bin", random_bytes(3 * kPage, 12));
+  auto fields = [](const HttpResponse& r) {
+    std::map<std::string, std::string> out;
+    for (auto [name, value] : r.headers) {
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (name == "c0-status") value = value.substr(0, value.rfind(' '));
+      out[name] = value;
+    }
+    return out;
+  };
+  for (const bool trailers : {true, false}) {
+    std::vector<std::pair<std::string, std::string>> te;
+    if (trailers) te = {{"TE", "trailers"}};
+    auto get = node_->fetch(kBucket, "head-get.bin", range(10, 2 * kPage + 5), te);
+    ASSERT_EQ(get.status, 206);
+    ASSERT_TRUE(get.complete) << get.error;
+    auto head = node_->fetch(kBucket, "head-get.bin", range(10, 2 * kPage + 5), te, "HEAD");
+    ASSERT_EQ(head.status, 206);
+    EXPECT_TRUE(head.body.empty());
+    EXPECT_EQ(fields(head), fields(get)) << "TE: trailers " << trailers;
+    EXPECT_EQ(head.header("Trailer"), trailers ? "C0-Status" : "");
+    EXPECT_EQ(head.header("Content-Length"),
+              trailers ? "" : std::to_string(2 * kPage + 5 - 10 + 1));
+  }
+}
+
 TEST_F(FetchRanges, KeysWithSlashesSpacesAndUtf8) {
   const std::vector<std::string> keys = {"a/b/c/d.bin", "with space/and+plus.bin",
                                          "utf8/\xc3\xa9t\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.bin",
@@ -210,6 +241,17 @@ TEST_F(FetchRanges, ClientErrors) {
                          {{"Range", "bytes=0-1"}})
                 .status,
             405);
+  // Another method is 405 with Allow, with a body too (the body is not read).
+  for (const char* target : {"/fetch/ranges/dir/sub/object.bin", "/stats", "/metrics"}) {
+    auto put = http_request(node_->port(), "PUT", target, {{"Range", "bytes=0-1"}}, "some body");
+    EXPECT_EQ(put.status, 405) << target << ": " << put.body;
+    EXPECT_EQ(put.header("Allow"), "GET, HEAD") << target;
+  }
+  // A body on GET is a 400.
+  EXPECT_EQ(http_request(node_->port(), "GET", "/fetch/" + kBucket + "/" + kKey,
+                         {{"Range", "bytes=0-1"}}, "some body")
+                .status,
+            400);
   EXPECT_EQ(http_request(node_->port(), "GET", "/nope").status, 404);
   EXPECT_EQ(node_->fetch(kBucket, kKey, range(0, 1), {{"C0-Bucket", "bad/bucket"}}).status, 400);
   EXPECT_EQ(node_->fetch(kBucket, kKey, range(0, 1), {{"C0-Config", "ma=zero"}}).status, 400);

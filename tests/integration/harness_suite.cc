@@ -1,7 +1,5 @@
 // Tests of the integration-test harness itself, against real parts: child processes, s3rver,
 // tests/tools/fault_proxy.py and small scripted TCP servers.
-#include "tests/integration/harness/harness.h"
-
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -17,6 +15,8 @@
 #include <fstream>
 #include <set>
 #include <thread>
+
+#include "tests/integration/harness/harness.h"
 
 namespace shoal::test {
 namespace {

@@ -6,10 +6,14 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <boost/beast/core/string.hpp>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <random>
 #include <thread>
 
 #include "ring/base/page_key.h"
@@ -346,6 +350,177 @@ TEST(LoadBalancerExamples, NginxAcceptsTheExampleConfig) {
   auto [code, out] = run_shell("nginx -t -p " + prefix.path() + " -e " + prefix.path() +
                                "/error.log -c " + source_dir() + "/docs/examples/nginx.conf");
   EXPECT_EQ(code, 0) << out;
+}
+
+// docs/examples/NAME with each `replace` key (exact text, which must be there) replaced by its
+// value: the examples' addresses pointed at the test's processes.
+std::string example_config(const std::string& name,
+                           const std::vector<std::pair<std::string, std::string>>& replace) {
+  std::ifstream in(source_dir() + "/docs/examples/" + name);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  for (const auto& [from, to] : replace) {
+    const auto at = text.find(from);
+    if (at == std::string::npos) throw std::runtime_error(name + " has no '" + from + "'");
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// Clients reading random ranges of `data` (object lbs/obj) through 127.0.0.1:port, each request
+// on a fresh connection, until stop(); a success is a complete, byte-exact 206.
+class ThroughBalancer {
+ public:
+  ThroughBalancer(std::uint16_t port, const std::string& data, int threads) {
+    for (int t = 0; t < threads; ++t) {
+      threads_.emplace_back([this, port, &data, t] {
+        std::mt19937_64 rng(static_cast<std::uint64_t>(t));
+        while (!stop_) {
+          const std::uint64_t a = rng() % data.size();
+          const std::uint64_t b = std::min<std::uint64_t>(data.size() - 1, a + rng() % (2 * kPage));
+          auto r =
+              http_request(port, "GET", "/fetch/lbs/obj",
+                           {{"Range", "bytes=" + std::to_string(a) + "-" + std::to_string(b)}});
+          if (r.status == 206 && r.complete && r.body == data.substr(a, b - a + 1)) {
+            ++successes_;
+            continue;
+          }
+          std::lock_guard lock(mu_);
+          if (failures_++ == 0) first_failure_ = std::to_string(r.status) + " " + r.error;
+        }
+      });
+    }
+  }
+  ~ThroughBalancer() { stop(); }
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  int successes() const { return successes_; }
+  int failures() const { return failures_; }
+  std::string first_failure() {
+    std::lock_guard lock(mu_);
+    return first_failure_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> successes_{0}, failures_{0};
+  std::mutex mu_;
+  std::string first_failure_;  // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+// /fetch requests node `port` answered 206 (its own count, read from its /metrics).
+double fetches_served(std::uint16_t port) {
+  const double v =
+      metric_value(metrics(port), R"(shoal_requests_total{kind="lbs",method="GET",status="206"})");
+  return std::isnan(v) ? 0 : v;
+}
+
+// Two standalone nodes on one origin (every node serves every page) behind a load balancer
+// started from its example config; node a gets SIGTERM while clients read through the
+// balancer. `a_flags` go to node a.
+class LoadBalancerDrain : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    s3_ = std::make_unique<S3Server>();
+    s3_->create_bucket("lbs");
+    data_ = random_bytes(6 * kPage + 100, 31);
+    s3_->put_object("lbs", "obj", data_);
+    for (auto* node : {&a_, &b_}) {
+      *node = std::make_unique<Shoald>(
+          s3_->endpoint(),
+          std::vector<std::string>{"--page-size", "64KiB", "--drain-notice-ms", "3000"});
+    }
+  }
+  std::string server(const std::unique_ptr<Shoald>& n) const {
+    return "127.0.0.1:" + std::to_string(n->port());
+  }
+  // Starts clients through the balancer on `port`, SIGTERMs node a once both nodes served
+  // requests, and checks that the balancer stops sending a /fetch requests while a still runs
+  // (it saw "draining": true, or `passive`: a refused connection), that a exits 0, and that no
+  // client request failed.
+  void drain_a_behind(std::uint16_t port, bool passive) {
+    ThroughBalancer load(port, data_, 4);
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while ((fetches_served(a_->port()) == 0 || fetches_served(b_->port()) == 0) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_GT(fetches_served(a_->port()), 0) << "the balancer never sent node a a request";
+    ASSERT_GT(fetches_served(b_->port()), 0) << "the balancer never sent node b a request";
+    const auto signalled = std::chrono::steady_clock::now();
+    a_->process().signal(SIGTERM);
+    if (!passive) {
+      // Checks every 200 ms, down after 2: out of rotation well within the 3 s notice, while a
+      // still answers.
+      std::this_thread::sleep_for(1500ms);
+      const double before = fetches_served(a_->port());
+      std::this_thread::sleep_for(1000ms);
+      EXPECT_EQ(fetches_served(a_->port()), before) << "the balancer still sends node a requests";
+      EXPECT_TRUE(a_->process().running());
+    }
+    auto code = a_->process().wait(20s);
+    ASSERT_TRUE(code.has_value()) << "node a did not exit";
+    EXPECT_EQ(*code, 0);
+    EXPECT_GE(std::chrono::steady_clock::now() - signalled, 3000ms);
+    const double b_before = fetches_served(b_->port());
+    std::this_thread::sleep_for(1000ms);
+    load.stop();
+    EXPECT_GT(fetches_served(b_->port()), b_before) << "node b took no traffic after a left";
+    EXPECT_EQ(load.failures(), 0) << "first failure: " << load.first_failure();
+    EXPECT_GT(load.successes(), 0);
+  }
+
+  std::unique_ptr<S3Server> s3_;
+  std::string data_;
+  std::unique_ptr<Shoald> a_, b_;
+  TempDir dir_;
+};
+
+// HAProxy with docs/examples/haproxy.cfg (checks every 200 ms instead of 2 s, fewer connections
+// for the descriptors a test has): its /stats check
+// takes a node that got SIGTERM out of rotation while the node still serves, and no request
+// through it fails.
+TEST_F(LoadBalancerDrain, HaproxyTakesADrainingNodeOutWithoutFailedRequests) {
+  if (run_shell("command -v haproxy").first != 0) GTEST_SKIP() << "haproxy is not installed";
+  const std::uint16_t port = free_port();
+  const std::string cfg = dir_.path() + "/haproxy.cfg";
+  std::ofstream(cfg) << example_config(
+      "haproxy.cfg",
+      {{"bind 127.0.0.1:8000", "bind 127.0.0.1:" + std::to_string(port)},
+       {"inter 2s", "inter 200ms"},
+       // 20000 connections need about 40000 descriptors; a test may have fewer.
+       {"\n  maxconn 20000\n", "\n  maxconn 4000\n"},
+       {"  server node-a 10.0.0.1:8080 check\n", "  server a " + server(a_) + " check\n"},
+       {"  server node-b 10.0.0.2:8080 check\n", "  server b " + server(b_) + " check\n"},
+       {"  server node-c 10.0.0.3:8080 check\n", ""}});
+  Process haproxy = Process::spawn({"haproxy", "-db", "-f", cfg}, {}, dir_.path() + "/haproxy.log");
+  ASSERT_TRUE(wait_for_port(port, 20s)) << haproxy.log();
+  drain_a_behind(port, false);
+  EXPECT_TRUE(haproxy.running()) << haproxy.log();
+}
+
+// nginx with docs/examples/nginx.conf: passive checks only, so it keeps sending a draining node
+// requests (which it serves) until the node's port closes; the refused connection is passed to
+// the next node, and no request through it fails.
+TEST_F(LoadBalancerDrain, NginxPassesOverADrainingNodeWithoutFailedRequests) {
+  if (run_shell("command -v nginx").first != 0) GTEST_SKIP() << "nginx is not installed";
+  const std::uint16_t port = free_port();
+  const std::string cfg = dir_.path() + "/nginx.conf";
+  std::ofstream(cfg) << example_config(
+      "nginx.conf", {{"listen 127.0.0.1:8000;", "listen 127.0.0.1:" + std::to_string(port) + ";"},
+                     {"server 10.0.0.1:8080 ", "server " + server(a_) + " "},
+                     {"server 10.0.0.2:8080 ", "server " + server(b_) + " "},
+                     {"    server 10.0.0.3:8080 max_fails=1 fail_timeout=5s;\n", ""}});
+  Process nginx =
+      Process::spawn({"nginx", "-p", dir_.path(), "-e", dir_.path() + "/error.log", "-c", cfg, "-g",
+                      "daemon off; pid " + dir_.path() + "/nginx.pid;"},
+                     {}, dir_.path() + "/nginx.log");
+  ASSERT_TRUE(wait_for_port(port, 20s)) << nginx.log();
+  drain_a_behind(port, true);
+  EXPECT_TRUE(nginx.running()) << nginx.log();
 }
 
 }  // namespace

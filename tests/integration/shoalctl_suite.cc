@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "tests/integration/harness/harness.h"
 #include "tests/integration/harness/shoald.h"
@@ -22,6 +23,7 @@ using json = nlohmann::json;
 constexpr std::uint64_t kPage = 64 * 1024;
 const std::string kBucket = "ctl";
 const std::string kToken = "shoalctl-test-token-0123456789abcdef";
+constexpr std::size_t kAdminBodyBytes = 64 * 1024;  // the largest admin request body
 
 struct CtlResult {
   int code = -1;
@@ -392,7 +394,9 @@ TEST_F(ShoalctlTest, UsageErrorsExitWith2) {
                                              {"drain"},
                                              {"--token-file", "/nonexistent/token", "members"},
                                              {"stats", "--interval", "0"},
-                                             {"members", "--bogus"}}) {
+                                             {"members", "--bogus"},
+                                             {"--node", "garbage", "members"},
+                                             {"--node", "127.0.0.1:99999", "members"}}) {
     auto r = shoalctl(args);
     std::string joined;
     for (auto& a : args) joined += a + " ";
@@ -611,6 +615,73 @@ TEST_F(ShoalctlTest, AStandaloneNodeIsAOneMemberCluster) {
   EXPECT_TRUE(solo.process().running());
 }
 
+// The admin API's conventions on every route: a query parameter the route does not take is a
+// 400 naming it, errors are {"error": ...} JSON, bodies up to 64 KiB are read and one byte more
+// is a JSON 400; locate takes ranges with or without "bytes=".
+TEST_F(ShoalctlTest, AdminConventionsHoldOnEveryRoute) {
+  const std::string token = write_file(dir_, "solo.token", kToken);
+  Shoald solo(proxy_->endpoint(), {"--page-size", "64KiB", "--admin-token-file", token});
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "Bearer " + kToken}};
+  put("conv.bin", 3 * kPage, 9);
+  struct Call {
+    const char* method;
+    const char* target;
+    const char* body;
+  };
+  for (const Call& c :
+       {Call{"GET", "/admin/members?verbose=1", ""},
+        Call{"GET", "/admin/locate?kind=ctl&object=conv.bin&verbose=1", ""},
+        Call{"GET", "/admin/ownership?verbose", ""},
+        Call{"POST", "/admin/weight?verbose=1", R"({"weight": 1})"},
+        Call{"POST", "/admin/drain?verbose=1", ""}, Call{"POST", "/admin/leave?verbose=1", ""},
+        Call{"POST", "/admin/purge?verbose=1", R"({"kind": "ctl"})"},
+        Call{"POST", "/admin/warm?verbose=1", R"({"kind": "ctl", "object": "conv.bin"})"}}) {
+    auto r = http_request(solo.port(), c.method, c.target, auth, c.body);
+    EXPECT_EQ(r.status, 400) << c.target << ": " << r.body;
+    EXPECT_EQ(r.header("Content-Type"), "application/json") << c.target;
+    json j = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(j.is_object() ? j["error"] : json(), "unknown query parameter 'verbose'")
+        << c.target << ": " << r.body;
+  }
+  EXPECT_EQ(stats_json(solo.port())["memory"]["pages"], 0);  // warm and purge did nothing
+  EXPECT_TRUE(solo.process().running());                     // nor did leave and drain
+
+  std::string body = R"({"kind": "ctl", "object": "conv.bin"})";
+  body.resize(kAdminBodyBytes, ' ');
+  auto r = http_request(solo.port(), "POST", "/admin/warm", auth, body);
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = http_request(solo.port(), "POST", "/admin/warm", auth, body + " ");
+  EXPECT_EQ(r.status, 400) << r.error;
+  EXPECT_EQ(r.header("Content-Type"), "application/json");
+  json j = json::parse(r.body, nullptr, false);
+  EXPECT_EQ(j.is_object() ? j["error"] : json(), "request body larger than 65536 bytes") << r.body;
+
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"--node", "127.0.0.1:" + std::to_string(solo.port()), "--token-file", token});
+    return shoalctl(args);
+  };
+  const std::uint64_t end = 3 * kPage - 1;
+  for (const auto& [range, first, last, pages] :
+       std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t, std::size_t>>{
+           {"70000-", 70000, end, 2},
+           {"-50", end - 49, end, 1},
+           {"10-20", 10, 20, 1},
+           {"bytes=70000-", 70000, end, 2},
+           {"bytes=-50", end - 49, end, 1}}) {
+    auto lr = ctl({"--json", "locate", kBucket, "conv.bin", "--range", range});
+    ASSERT_EQ(lr.code, 0) << range << ": " << lr.err;
+    json loc = parse(lr);
+    EXPECT_EQ(loc["first"], first) << range;
+    EXPECT_EQ(loc["last"], last) << range;
+    EXPECT_EQ(loc["pages"].size(), pages) << range;
+  }
+  auto bad = ctl({"locate", kBucket, "conv.bin", "--range", "x-y"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.err, "HTTP 400: range: expected a-b, a- or -n")) << bad.err;
+}
+
 // A member whose /stats answers nonsense (here node1 advertises a plain file server as its client
 // address) is reported, not trusted: ownership marks its figures unknown and a drain waiting for it
 // gives up at its timeout. The node asking keeps running either way.
@@ -640,10 +711,20 @@ TEST_F(ShoalctlTest, AMemberWithMalformedStatsIsReportedAndCrashesNothing) {
   }
   EXPECT_TRUE(c.node(0).process().running());
 
-  r = c.ctl(0, {"drain", "node0", "--timeout-ms", "1500"});
+  // While the drain waits for confirmation (weight 0), /stats says draining, so load balancers
+  // move clients off the node; once it gives up, the node stays and is not draining any more.
+  std::atomic<bool> seen_draining{false};
+  std::thread drain([&] { r = c.ctl(0, {"drain", "node0", "--timeout-ms", "1500"}); });
+  for (int i = 0; i < 30 && !seen_draining; ++i) {
+    seen_draining = stats_json(c.node(0).port())["draining"] == true;
+    std::this_thread::sleep_for(50ms);
+  }
+  drain.join();
+  EXPECT_TRUE(seen_draining) << "/stats never said draining during the weight-0 phase";
   EXPECT_EQ(r.code, 1) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "node1")) << r.err;  // named as the member that did not confirm
   EXPECT_TRUE(c.node(0).process().running());
+  EXPECT_EQ(stats_json(c.node(0).port())["draining"], false);
   EXPECT_EQ(c.ctl(0, {"members"}).code, 0);
 }
 

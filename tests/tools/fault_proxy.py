@@ -15,8 +15,8 @@ answer; --bytes-per-second paces every response body on its connection (0: unpac
 settable at run time with POST /__proxy/shape. Rules apply on top.
 
 Control API (JSON), not recorded:
-  GET    /__proxy/stats   {"requests": [{"method", "path", "range", "status", "aborted", "action",
-                           "error"}...], "counts": {"GET": n, ...}}
+  GET    /__proxy/stats   {"requests": [{"method", "path", "range", "if_match", "status",
+                           "aborted", "action", "error"}...], "counts": {"GET": n, ...}}
   POST   /__proxy/reset   forget recorded requests and counts (rules stay)
   POST   /__proxy/rules   append one rule (400 with {"error": ...} if it is invalid)
   GET    /__proxy/rules   the rules, with "fired" counts
@@ -117,9 +117,9 @@ class State:
         self.requests = []
         self.counts = {}
 
-    def begin(self, method, path, range_header):
-        entry = {"method": method, "path": path, "range": range_header, "status": None,
-                 "aborted": False, "action": None, "error": None}
+    def begin(self, method, path, range_header, if_match=None):
+        entry = {"method": method, "path": path, "range": range_header, "if_match": if_match,
+                 "status": None, "aborted": False, "action": None, "error": None}
         with self.lock:
             self.requests.append(entry)
             self.counts[method] = self.counts.get(method, 0) + 1
@@ -239,7 +239,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (OSError, ValueError):
             self.close_connection = True
             return
-        entry = self.state.begin(self.command, self.path, self.headers.get("Range"))
+        entry = self.state.begin(self.command, self.path, self.headers.get("Range"),
+                                 self.headers.get("If-Match"))
         rule = self.state.pick(self.command, self.path)
         self.state.update(entry, action=rule["action"] if rule else None)
         try:

@@ -46,7 +46,7 @@ TEST(NodeAdminAuth, TokenFileLosesTrailingWhitespaceOnly) {
 TEST(NodeAdminAuth, TokenFileErrorsNameTheFile) {
   std::string error;
   EXPECT_FALSE(node::load_admin_token("/nonexistent/token", &error));
-  EXPECT_EQ(error, "cannot read /nonexistent/token: No such file or directory");
+  EXPECT_EQ(error, "cannot open /nonexistent/token: No such file or directory");
   TokenFile empty("\n\n");
   EXPECT_FALSE(node::load_admin_token(empty.path(), &error));
   EXPECT_EQ(error, empty.path() + " is empty");

@@ -76,16 +76,32 @@ TEST(NodeAdminBody, StringFieldsArePresentAbsentOrWrong) {
   EXPECT_EQ(node::string_field(body, "object", &out, &present), "'object' must be a string");
 }
 
-TEST(NodeAdminNames, KindAndObjectFollowTheClientApi) {
-  EXPECT_FALSE(node::check_kind("videos"));
-  EXPECT_EQ(node::check_kind(""), "kind must be 1-64 bytes");
-  EXPECT_EQ(node::check_kind(std::string(65, 'k')), "kind must be 1-64 bytes");
-  EXPECT_EQ(node::check_kind("a/b"), "kind must not contain '/'");
-  EXPECT_EQ(node::check_kind("a\x01"), "kind contains a control character");
-  EXPECT_FALSE(node::check_object("dir/file name.bin"));
-  EXPECT_EQ(node::check_object(std::string(1025, 'o')), "object must be 1-1024 bytes");
-  EXPECT_EQ(node::check_object("\xff"), "object is not valid UTF-8");
-  EXPECT_EQ(node::check_object("a\x7f"), "object contains a control character");
+TEST(NodeAdminRange, TakesRangesWithOrWithoutTheUnit) {
+  using base::ByteRange;
+  auto parse = [](std::string_view text) {
+    ByteRange r{ByteRange::Kind::kOpen, 0, 0, 0};
+    EXPECT_TRUE(node::parse_admin_range(text, &r)) << text;
+    return r;
+  };
+  for (std::string_view text : {"10-20", "bytes=10-20"}) {
+    ByteRange r = parse(text);
+    EXPECT_EQ(r.kind, ByteRange::Kind::kClosed) << text;
+    EXPECT_EQ(r.first, 10u);
+    EXPECT_EQ(r.last, 20u);
+  }
+  for (std::string_view text : {"70000-", "bytes=70000-"}) {
+    ByteRange r = parse(text);
+    EXPECT_EQ(r.kind, ByteRange::Kind::kOpen) << text;
+    EXPECT_EQ(r.first, 70000u);
+  }
+  for (std::string_view text : {"-50", "bytes=-50"}) {
+    EXPECT_EQ(parse(text).kind, ByteRange::Kind::kSuffix) << text;
+  }
+  ByteRange untouched{ByteRange::Kind::kClosed, 1, 2, 0};
+  for (std::string_view bad : {"", "x-y", "20-10", "1-2,5-6", "items=1-2", "bytes=", "-"}) {
+    EXPECT_FALSE(node::parse_admin_range(bad, &untouched)) << bad;
+  }
+  EXPECT_EQ(untouched.first, 1u);
 }
 
 TEST(NodeAdminNames, WeightsAreZeroOrInTheRingsRange) {

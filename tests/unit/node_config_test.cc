@@ -1,8 +1,10 @@
 // shoald's flags (node/config.h), its disk tier flags first: --disk-path, --disk-kind,
-// --disk-capacity.
+// --disk-capacity; then cluster flags without a cluster, and the files read at start.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "node/config.h"
@@ -81,6 +83,56 @@ TEST(DiskFlags, StoreMessagesGetTheFlagOfTheirField) {
             "--page-size: must be a power of two");
   EXPECT_EQ(with_disk_flag("path: /x: Permission denied"), "--disk-path: /x: Permission denied");
   EXPECT_EQ(with_disk_flag("pathname: odd"), "--disk-path: pathname: odd");
+}
+
+// Cluster flags without --peer-listen would be ignored: each is an error naming it, unless it
+// keeps its default (so a --print-config file of a standalone node, which lists them all, loads).
+TEST(ClusterFlags, WithoutPeerListenEachIsNamed) {
+  for (const auto& [args, flag] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--weight", "-1"}, "--weight"},
+           {{"--weight", "2"}, "--weight"},
+           {{"--probe-interval-ms", "-5"}, "--probe-interval-ms"},
+           {{"--probe-timeout-ms", "100"}, "--probe-timeout-ms"},
+           {{"--gossip-interval-ms", "50"}, "--gossip-interval-ms"},
+           {{"--push-pull-interval-ms", "500"}, "--push-pull-interval-ms"},
+           {{"--seed", "127.0.0.1:7946"}, "--seed"},
+           {{"--peer-advertise", "127.0.0.1:7946"}, "--peer-advertise"},
+           {{"--client-advertise", "127.0.0.1:8080"}, "--client-advertise"},
+           {{"--cluster-key-file", "/nonexistent"}, "--cluster-key-file"},
+           {{"--insecure-peer"}, "--insecure-peer"}}) {
+    auto r = parse(args);
+    EXPECT_FALSE(r.config) << flag;
+    EXPECT_EQ(r.exit_code, 2) << flag;
+    EXPECT_EQ(r.output, "shoald: " + flag + ": needs --peer-listen\n");
+  }
+  auto defaults = parse({"--weight", "1", "--probe-interval-ms", "1000", "--insecure-peer=false"});
+  EXPECT_TRUE(defaults.config) << defaults.output;
+}
+
+// The files a node needs are read at parse time, as the server reads them.
+TEST(SecretFiles, AreReadBeforeTheNodeStarts) {
+  store::test::ScratchDir dir;
+  auto write = [&](const std::string& name, const std::string& text) {
+    const std::string path = dir.path() + "/" + name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  };
+  const std::string good_token = write("good.token", "0123456789abcdef-token\n");
+  const std::string short_token = write("short.token", "short\n");
+  const std::string good_key = write("good.key", "0123456789abcdef0123456789abcdef\n");
+  const std::string short_key = write("short.key", "123456789012");
+  EXPECT_TRUE(parse({"--admin-token-file", good_token}).config);
+  auto r = parse({"--admin-token-file", short_token});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.output.rfind("shoald: --admin-token-file: token in " + short_token, 0), 0u)
+      << r.output;
+  EXPECT_TRUE(parse({"--peer-listen", "127.0.0.1:7946", "--cluster-key-file", good_key}).config);
+  r = parse({"--peer-listen", "127.0.0.1:7946", "--cluster-key-file", short_key});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.output.rfind("shoald: --cluster-key-file: ", 0), 0u) << r.output;
+  r = parse({"--tls-cert", good_key, "--tls-key", good_key});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.output.rfind("shoald: --tls-cert: ", 0), 0u) << r.output;
 }
 
 }  // namespace

@@ -96,12 +96,28 @@ class ScriptedOrigin : public PageOrigin {
     HeadHandler done;
   };
 
-  void fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
-                  std::uint64_t length, origin::RequestConfig, std::string if_match,
-                  origin::PageSink sink, PageHandler done) override {
+  std::uint64_t fetch_page(std::vector<std::string> buckets, std::string key, std::uint64_t offset,
+                           std::uint64_t length, origin::RequestConfig, std::string if_match,
+                           origin::PageSink sink, PageHandler done) override {
     std::lock_guard lock(mu_);
     pages_.push_back(PageCall{std::move(buckets), std::move(key), offset, length,
                               std::move(if_match), std::move(sink), std::move(done)});
+    return pages_.size() - 1;
+  }
+  // A cancelled call is answered with kCancelled at once (as origin::PageFetch does, posted).
+  void cancel(std::uint64_t id) override {
+    {
+      std::lock_guard lock(mu_);
+      cancelled_.push_back(id);
+      if (!pages_.at(id).done) return;
+    }
+    origin::PageFetchResult r;
+    r.get.outcome = Outcome::kCancelled;
+    answer(pages_, id, std::move(r));
+  }
+  std::vector<std::uint64_t> cancelled() const {
+    std::lock_guard lock(mu_);
+    return cancelled_;
   }
   std::vector<std::string> head_order(const std::vector<std::string>& buckets) const override {
     std::lock_guard lock(mu_);
@@ -146,7 +162,7 @@ class ScriptedOrigin : public PageOrigin {
         std::lock_guard lock(mu_);
         sink = pages_.at(i).sink;
       }
-      char* dest = sink.on_head(r.get.info, r.get.body.size);
+      char* dest = sink.on_head(r.get.info, r.get.body.size, r.bucket);
       ASSERT_NE(dest, nullptr) << "the page fetcher refused the head";
       std::memcpy(dest, r.get.body.data.get(), r.get.body.size);
       sink.on_progress(r.get.body.size);
@@ -156,6 +172,22 @@ class ScriptedOrigin : public PageOrigin {
     answer(pages_, i, std::move(r));
   }
   void answer_head(std::size_t i, origin::HeadResult r) { answer(heads_, i, std::move(r)); }
+
+  // Step by step, as a page streams: the validated head of page call `i` (the object `info`,
+  // `length` bytes of the asked range, bucket "b1"); returns the destination (nullptr: refused).
+  char* stream_head(std::size_t i, const origin::ObjectInfo& info, std::uint64_t length) {
+    return sink_of(i).on_head(info, length, "b1");
+  }
+  // `bytes` more of page call `i`'s range are in its destination (`written` in all).
+  void stream_progress(std::size_t i, std::uint64_t written) { sink_of(i).on_progress(written); }
+  // Ends page call `i`: kOk with `delivered` bytes, or a failure.
+  void stream_end(std::size_t i, Outcome o, std::uint64_t delivered) {
+    origin::PageFetchResult r;
+    r.get.outcome = o;
+    r.get.delivered = delivered;
+    r.bucket = "b1";
+    answer(pages_, i, std::move(r));
+  }
 
  private:
   template <class Call, class R>
@@ -169,10 +201,16 @@ class ScriptedOrigin : public PageOrigin {
     done(std::move(r));
   }
 
+  origin::PageSink sink_of(std::size_t i) {
+    std::lock_guard lock(mu_);
+    return pages_.at(i).sink;
+  }
+
   mutable std::mutex mu_;
   std::vector<PageCall> pages_;
   std::vector<HeadCall> heads_;
   std::vector<std::string> head_order_;
+  std::vector<std::uint64_t> cancelled_;
 };
 
 // A PageRouter with a fixed ranking for every page that records forwards and answers when told.
@@ -218,12 +256,14 @@ class PageFetcherTest : public ::testing::Test {
     if (fetcher_ && fetcher_->disk()) fetcher_->close_disk(std::chrono::steady_clock::now());
   }
 
-  void make_fetcher(FetchLimits limits = {}, std::uint64_t memory_bytes = 64 << 20) {
+  void make_fetcher(FetchLimits limits = {}, std::uint64_t memory_bytes = 64 << 20,
+                    std::uint64_t page_size = kPage) {
     fetcher_.reset();
     memory_ = std::make_unique<MemoryTier>(memory_bytes);
     auto origin = std::make_unique<ScriptedOrigin>();
     origin_ = origin.get();
-    fetcher_ = std::make_unique<PageFetcher>(*memory_, std::move(origin), kPage, metrics_, limits);
+    fetcher_ =
+        std::make_unique<PageFetcher>(*memory_, std::move(origin), page_size, metrics_, limits);
   }
 
   static PageKey key(std::uint64_t page) { return PageKey{"kind", "obj", page}; }
@@ -646,6 +686,39 @@ TEST_F(PageFetcherDiskTest, APageEvictedFromMemoryIsServedFromDiskOnTheNextMiss)
   expect_page(again, 0, PageSource::kMemory);
 }
 
+TEST_F(PageFetcherDiskTest, APageReadOnceIsKeptOnDiskWhileTheDiskHasFreeSlots) {
+  fetch_through_origin(0);  // never hit again
+  fetch_through_origin(1);  // pushes page 0 out of memory
+  ASSERT_EQ(memory_->peek(key(0)), nullptr);
+  ASSERT_TRUE(run_until([&] { return fetcher_->disk()->stats().writes == 1; }));
+  EXPECT_TRUE(fetcher_->disk()->contains(key(0), kEtag));
+  EXPECT_EQ(fetcher_->admission_stats().rejected, 0u);  // the rule was not asked
+}
+
+TEST_F(PageFetcherDiskTest, AFullDiskKeepsOnlyPagesTheAdmissionRuleAdmits) {
+  const std::uint64_t slots = fetcher_->disk()->stats().slots;
+  const origin::ObjectInfo big{(slots + 4) * kPage, kEtag, "Sat, 01 Jan 2000 00:00:00 GMT"};
+  // Page p of an object of slots + 4 pages, fetched through the origin and read once.
+  auto fetch_once = [&](std::uint64_t p) {
+    const std::size_t call = origin_->page_calls();
+    Result r = get(p);
+    ASSERT_TRUE(run_until([&] { return origin_->page_calls() == call + 1; }));
+    char* dest = origin_->stream_head(call, big, kPage);
+    ASSERT_NE(dest, nullptr);
+    std::memcpy(dest, bytes_of(p).data(), kPage);
+    origin_->stream_progress(call, kPage);
+    origin_->stream_end(call, Outcome::kOk, kPage);
+    poll();
+  };
+  for (std::uint64_t p = 0; p <= slots; ++p) fetch_once(p);  // fills every slot
+  ASSERT_TRUE(run_until([&] { return fetcher_->disk()->stats().writes == slots; }));
+  const std::uint64_t writes = slots;
+  fetch_once(slots + 1);  // page `slots`, read once, leaves memory: not admitted
+  ASSERT_TRUE(run_until([&] { return fetcher_->admission_stats().rejected == 1; }));
+  EXPECT_EQ(fetcher_->disk()->stats().writes, writes);
+  EXPECT_FALSE(fetcher_->disk()->contains(key(slots), kEtag));
+}
+
 TEST_F(PageFetcherDiskTest, ADiskPageOfAnOlderVersionThanMemoryKnowsIsDroppedAndRefetched) {
   put_page_0_on_disk();
   memory_->put_meta("kind", "obj", ObjectMeta{kObjectSize, "\"e2\"", "", 0});
@@ -726,6 +799,153 @@ TEST_F(PageFetcherTest, HeadReportsTheLastBucketsAnswerWhenAllFail) {
   ASSERT_TRUE(r->has_value());
   EXPECT_EQ((*r)->outcome, Outcome::kNotFound);
   EXPECT_FALSE(memory_->find_meta("kind", "obj"));
+}
+
+// ---- progressive pages -----------------------------------------------------------------------
+
+const origin::ObjectInfo kInfo{kObjectSize, kEtag, "Sat, 01 Jan 2000 00:00:00 GMT"};
+
+TEST_F(PageFetcherTest, APageIsPublishedAtItsHeadAndItsBytesBecomeReadyAsTheyLand) {
+  Result r = get(2);
+  ASSERT_EQ(origin_->page_calls(), 1u);
+  char* dest = origin_->stream_head(0, kInfo, kPage);
+  ASSERT_NE(dest, nullptr);
+  poll();
+  ASSERT_TRUE(r->has_value());  // before any byte arrived
+  ASSERT_EQ((*r)->outcome, Outcome::kOk);
+  PageRef page = (*r)->page;
+  EXPECT_FALSE(page->complete());
+  EXPECT_EQ(page->ready(0), 0u);
+  const std::string bytes = bytes_of(2);
+  std::memcpy(dest, bytes.data(), 1000);
+  origin_->stream_progress(0, 1000);
+  EXPECT_EQ(page->ready(0), 1000u);
+  EXPECT_FALSE(memory_->peek(key(2)));  // not cached while filling
+  std::memcpy(dest + 1000, bytes.data() + 1000, kPage - 1000);
+  origin_->stream_progress(0, kPage);
+  origin_->stream_end(0, Outcome::kOk, kPage);
+  poll();
+  EXPECT_TRUE(page->complete());
+  EXPECT_EQ(page->bytes(), bytes);
+  EXPECT_EQ(memory_->peek(key(2)), page);
+}
+
+TEST_F(PageFetcherTest, AReaderThatJoinsAFillingPageGetsItAtOnceFromItsStart) {
+  Result first = get(1);
+  char* dest = origin_->stream_head(0, kInfo, kPage);
+  origin_->stream_progress(0, 0);
+  poll();
+  Result joiner = get(1);
+  poll();
+  ASSERT_TRUE(joiner->has_value());
+  EXPECT_EQ((*joiner)->source, PageSource::kCoalesced);
+  EXPECT_EQ((*joiner)->page, (*first)->page);
+  EXPECT_EQ(origin_->page_calls(), 1u);
+  const std::string bytes = bytes_of(1);
+  std::memcpy(dest, bytes.data(), kPage);
+  origin_->stream_progress(0, kPage);
+  origin_->stream_end(0, Outcome::kOk, kPage);
+  EXPECT_EQ((*joiner)->page->bytes(), bytes);
+}
+
+TEST_F(PageFetcherTest, AFailureAfterTheHeadFailsThePageAndCachesNothing) {
+  Result r = get(3);
+  char* dest = origin_->stream_head(0, kInfo, kPage);
+  std::memcpy(dest, bytes_of(3).data(), 100);
+  origin_->stream_progress(0, 100);
+  origin_->stream_end(0, Outcome::kPreconditionFailed, 100);
+  poll();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_TRUE((*r)->page->failed());
+  EXPECT_EQ((*r)->page->ready(0), 100u);  // what was there stays readable, never more
+  EXPECT_FALSE(memory_->peek(key(3)));
+  Result again = get(3);  // errors are not cached: a new fetch
+  EXPECT_EQ(origin_->page_calls(), 2u);
+}
+
+TEST_F(PageFetcherTest, ARequestDeepInAPageFetchesItsPartFirstBesideThePartBeforeIt) {
+  constexpr std::uint64_t kBig = 1 << 20;
+  make_fetcher({}, 64 << 20, kBig);
+  const std::uint64_t offset = 300000;  // rounded down to a multiple of kSplitAlign
+  const std::uint64_t split = offset / PageFetcher::kSplitAlign * PageFetcher::kSplitAlign;
+  Result r = get(0, slice_opts(offset, 1000));
+  ASSERT_EQ(origin_->page_calls(), 2u);
+  EXPECT_EQ(origin_->page_call(0).offset, split);  // the part holding the slice first
+  EXPECT_EQ(origin_->page_call(0).length, kBig - split);
+  EXPECT_EQ(origin_->page_call(1).offset, 0u);
+  EXPECT_EQ(origin_->page_call(1).length, split);
+  // Either head makes the page; the slice's part lands first and is readable at once.
+  const origin::ObjectInfo info{4 * kBig, kEtag, "Sat, 01 Jan 2000 00:00:00 GMT"};
+  char* tail = origin_->stream_head(0, info, kBig - split);
+  ASSERT_NE(tail, nullptr);
+  std::memset(tail, 'T', kBig - split);
+  origin_->stream_progress(0, kBig - split);
+  poll();
+  ASSERT_TRUE(r->has_value());
+  const Page& page = *(*r)->page;
+  EXPECT_EQ(page.ready(offset), kBig - offset);
+  EXPECT_EQ(page.ready(0), 0u);  // the part before it has not arrived
+  char* head = origin_->stream_head(1, info, split);
+  ASSERT_EQ(head, page.body.data.get());
+  std::memset(head, 'H', split);
+  origin_->stream_progress(1, split);
+  EXPECT_EQ(page.ready(0), kBig);
+  origin_->stream_end(0, Outcome::kOk, kBig - split);
+  origin_->stream_end(1, Outcome::kOk, split);
+  EXPECT_TRUE(page.complete());
+}
+
+TEST_F(PageFetcherTest, AFetchWhoseReadersAllLeftBeforeBeingServedIsCancelled) {
+  Result a = get(4);
+  Result b = get(4);
+  origin_->stream_head(0, kInfo, kPage);
+  poll();
+  ASSERT_TRUE(a->has_value() && b->has_value());
+  a->reset();  // both clients go away without their bytes
+  EXPECT_TRUE(origin_->cancelled().empty());
+  b->reset();
+  ASSERT_EQ(origin_->cancelled(), std::vector<std::uint64_t>{0});
+  EXPECT_EQ(metrics_.fetches_abandoned.load(), 1u);
+  Result c = get(4);  // a later reader starts afresh
+  EXPECT_EQ(origin_->page_calls(), 2u);
+}
+
+TEST_F(PageFetcherTest, AFetchGoesOnAndCachesWhenAReaderWasServed) {
+  Result a = get(5);
+  char* dest = origin_->stream_head(0, kInfo, kPage);
+  poll();
+  ASSERT_TRUE(a->has_value());
+  (*a)->demand->satisfy();  // it had what it needed
+  a->reset();
+  EXPECT_TRUE(origin_->cancelled().empty());
+  std::memcpy(dest, bytes_of(5).data(), kPage);
+  origin_->stream_progress(0, kPage);
+  origin_->stream_end(0, Outcome::kOk, kPage);
+  EXPECT_TRUE(memory_->peek(key(5)));
+}
+
+TEST_F(PageFetcherTest, PagesInFlightReserveTheirBytesInTheMemoryTier) {
+  Result r = get(6);
+  EXPECT_EQ(memory_->stats().reserved_bytes, kPage);
+  char* dest = origin_->stream_head(0, kInfo, kPage);
+  std::memcpy(dest, bytes_of(6).data(), kPage);
+  origin_->stream_progress(0, kPage);
+  origin_->stream_end(0, Outcome::kOk, kPage);
+  EXPECT_EQ(memory_->stats().reserved_bytes, 0u);
+  EXPECT_TRUE(memory_->peek(key(6)));
+}
+
+TEST_F(PageFetcherTest, AMissIsShedWhenTheMemoryTierCannotMakeRoomForIt) {
+  make_fetcher({}, kPage / 2);  // not even one page fits
+  Result r = get(7);
+  poll();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_TRUE((*r)->shed);
+  EXPECT_EQ(origin_->page_calls(), 0u);
+  FetchOptions under_way = opts();
+  under_way.may_shed = false;  // a page of a response already under way is fetched anyway
+  Result forced = get(7, under_way);
+  EXPECT_EQ(origin_->page_calls(), 1u);
 }
 
 }  // namespace

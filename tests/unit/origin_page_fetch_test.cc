@@ -2,6 +2,8 @@
 // real processes in tests/integration/origin_resilience_test.cc).
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include "origin/page_fetch.h"
 
 namespace shoal::origin {
@@ -104,7 +106,9 @@ class PageFetchNoOrigin : public ::testing::Test {
     PageFetchResult out;
     int calls = 0;
     PageSink sink;
-    sink.on_head = [](const ObjectInfo&, std::uint64_t) -> char* { return nullptr; };
+    sink.on_head = [](const ObjectInfo&, std::uint64_t, const std::string&) -> char* {
+      return nullptr;
+    };
     sink.on_progress = [](std::uint64_t) {};
     fetch_.fetch_page(std::move(buckets), "k", 0, length, rc, "", std::move(sink),
                       [&](PageFetchResult r) {
@@ -153,6 +157,93 @@ TEST_F(PageFetchNoOrigin, AnUnsendableRequestEndsAtOnceAndIsNotTheBucketsFault) 
   const SteadyTime now = std::chrono::steady_clock::now();
   EXPECT_EQ(fetch_.health().snapshot("a", now)->failures, 0u);
   EXPECT_FALSE(fetch_.health().snapshot("b", now));
+}
+
+// An origin that accepts TCP connections (the kernel's backlog) and never answers, and a
+// PageFetch in front of it.
+class PageFetchSilentOrigin : public ::testing::Test {
+ protected:
+  PageFetchSilentOrigin() : acceptor_(loop_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {}
+
+  S3Config config(Addressing addressing) const {
+    S3Config c;
+    c.endpoint = "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+    c.region = "us-east-1";
+    c.endpoint_is_default = false;
+    c.addressing = addressing;
+    return c;
+  }
+
+  PageFetchResult run(PageFetch& fetch, std::string bucket, const RequestConfig& rc) {
+    PageFetchResult out;
+    PageSink sink;
+    sink.on_head = [](const ObjectInfo&, std::uint64_t, const std::string&) -> char* { return nullptr; };
+    sink.on_progress = [](std::uint64_t) {};
+    bool done = false;
+    fetch.fetch_page({std::move(bucket)}, "k", 0, 100, rc, "", std::move(sink),
+                     [&](PageFetchResult r) {
+                       out = std::move(r);
+                       done = true;
+                       loop_.stop();
+                     });
+    loop_.restart();
+    loop_.run_for(std::chrono::seconds(10));
+    EXPECT_TRUE(done);
+    return out;
+  }
+
+  // A timeout after 30 ms to first byte, one attempt.
+  static RequestConfig short_read_timeout() {
+    RequestConfig rc;
+    rc.read_timeout = milliseconds(30);
+    rc.max_attempts = 1;
+    return rc;
+  }
+
+  boost::asio::io_context loop_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+};
+
+// A client that asks for short timeouts (C0-Config rt=30) must not open the bucket's breaker for
+// everyone: its timeouts are neutral. The node's own timeouts still count.
+TEST_F(PageFetchSilentOrigin, TimeoutsUnderAClientsShorterTimeoutsDoNotCountAgainstTheBucket) {
+  S3Client client(loop_, config(Addressing::kPath));
+  PageFetch fetch(loop_, client);
+  RequestConfig rc = short_read_timeout();
+  rc.client_timeouts = true;
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(run(fetch, "bucket", rc).get.outcome, base::Outcome::kTimeout);
+  }
+  const SteadyTime now = std::chrono::steady_clock::now();
+  auto snap = fetch.health().snapshot("bucket", now);
+  EXPECT_TRUE(!snap || (snap->failures == 0 && snap->breaker == BreakerState::kClosed));
+
+  rc.client_timeouts = false;  // the same timeouts as the node's own: the bucket's failures
+  for (int i = 0; i < 5; ++i) run(fetch, "bucket", rc);
+  snap = fetch.health().snapshot("bucket", std::chrono::steady_clock::now());
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->failures, 5u);
+  EXPECT_EQ(snap->breaker, BreakerState::kOpen);
+}
+
+// With virtual-host addressing the bucket becomes part of the host: a name that is not one DNS
+// label is refused before any request, so nothing connects to the host:port it names.
+TEST_F(PageFetchSilentOrigin, AVirtualHostBucketNamingAHostIsNeverContacted) {
+  boost::asio::ip::tcp::acceptor target(loop_, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  target.non_blocking(true);
+  S3Client client(loop_, config(Addressing::kVirtual));
+  PageFetch fetch(loop_, client);
+  const std::string bucket = "127.0.0.1:" + std::to_string(target.local_endpoint().port()) + "/#";
+  PageFetchResult r = run(fetch, bucket, short_read_timeout());
+  EXPECT_EQ(r.get.outcome, base::Outcome::kMalformed);
+  EXPECT_EQ(r.get.attempts, 0);
+  EXPECT_NE(r.get.message.find("DNS label"), std::string::npos) << r.get.message;
+  boost::asio::ip::tcp::socket peer(loop_);
+  boost::system::error_code ec;
+  target.accept(peer, ec);
+  EXPECT_EQ(ec, boost::asio::error::would_block) << "something connected to the bucket's host";
+  auto snap = fetch.health().snapshot(bucket, std::chrono::steady_clock::now());
+  EXPECT_TRUE(!snap || snap->failures == 0);
 }
 
 }  // namespace

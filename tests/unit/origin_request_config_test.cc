@@ -10,6 +10,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
+const ClientCaps kNoCaps = ClientCaps::unlimited();
+
 // A base config with distinctive values, to tell "unchanged" from "defaulted".
 RequestConfig distinctive_base() {
   RequestConfig base;
@@ -52,9 +54,9 @@ TEST(RequestConfig, ValidateNamesTheKey) {
 
 TEST(C0Config, AppliesAllKeys) {
   RequestConfig out;
-  ASSERT_EQ(
-      apply_c0_config("ct=100 rt=200 ot=3000 oat=1500 ma=4 ib=10 mb=500", RequestConfig(), &out),
-      std::nullopt);
+  ASSERT_EQ(apply_c0_config("ct=100 rt=200 ot=3000 oat=1500 ma=4 ib=10 mb=500", RequestConfig(),
+                            kNoCaps, &out),
+            std::nullopt);
   EXPECT_EQ(out.connect_timeout, milliseconds(100));
   EXPECT_EQ(out.read_timeout, milliseconds(200));
   EXPECT_EQ(out.operation_timeout, milliseconds(3000));
@@ -66,7 +68,7 @@ TEST(C0Config, AppliesAllKeys) {
 
 TEST(C0Config, KeepsBaseForKeysNotGiven) {
   RequestConfig out;
-  ASSERT_EQ(apply_c0_config("ma=2", distinctive_base(), &out), std::nullopt);
+  ASSERT_EQ(apply_c0_config("ma=2", distinctive_base(), kNoCaps, &out), std::nullopt);
   RequestConfig expected = distinctive_base();
   expected.max_attempts = 2;
   EXPECT_TRUE(same(out, expected));
@@ -74,15 +76,15 @@ TEST(C0Config, KeepsBaseForKeysNotGiven) {
 
 TEST(C0Config, EmptyStringKeepsBase) {
   RequestConfig out;
-  ASSERT_EQ(apply_c0_config("", distinctive_base(), &out), std::nullopt);
+  ASSERT_EQ(apply_c0_config("", distinctive_base(), kNoCaps, &out), std::nullopt);
   EXPECT_TRUE(same(out, distinctive_base()));
-  ASSERT_EQ(apply_c0_config("   ", distinctive_base(), &out), std::nullopt);
+  ASSERT_EQ(apply_c0_config("   ", distinctive_base(), kNoCaps, &out), std::nullopt);
   EXPECT_TRUE(same(out, distinctive_base()));
 }
 
 TEST(C0Config, IgnoresUnknownKeys) {
   RequestConfig out;
-  ASSERT_EQ(apply_c0_config("zz=5 ct=7 future=abc bare CT=9", distinctive_base(), &out),
+  ASSERT_EQ(apply_c0_config("zz=5 ct=7 future=abc bare CT=9", distinctive_base(), kNoCaps, &out),
             std::nullopt);
   RequestConfig expected = distinctive_base();
   expected.connect_timeout = milliseconds(7);
@@ -91,20 +93,20 @@ TEST(C0Config, IgnoresUnknownKeys) {
 
 TEST(C0Config, ToleratesExtraSpacesAndTabs) {
   RequestConfig out;
-  ASSERT_EQ(apply_c0_config("  ct=5 \t  ma=2\t", distinctive_base(), &out), std::nullopt);
+  ASSERT_EQ(apply_c0_config("  ct=5 \t  ma=2\t", distinctive_base(), kNoCaps, &out), std::nullopt);
   EXPECT_EQ(out.connect_timeout, milliseconds(5));
   EXPECT_EQ(out.max_attempts, 2);
 }
 
 TEST(C0Config, LastDuplicateWins) {
   RequestConfig out;
-  ASSERT_EQ(apply_c0_config("ma=2 ma=3", RequestConfig(), &out), std::nullopt);
+  ASSERT_EQ(apply_c0_config("ma=2 ma=3", RequestConfig(), kNoCaps, &out), std::nullopt);
   EXPECT_EQ(out.max_attempts, 3);
 }
 
 TEST(C0Config, AllowsZeroBackoff) {
   RequestConfig out;
-  ASSERT_EQ(apply_c0_config("ib=0 mb=0", RequestConfig(), &out), std::nullopt);
+  ASSERT_EQ(apply_c0_config("ib=0 mb=0", RequestConfig(), kNoCaps, &out), std::nullopt);
   EXPECT_EQ(out.initial_backoff, milliseconds(0));
   EXPECT_EQ(out.max_backoff, milliseconds(0));
 }
@@ -123,7 +125,7 @@ TEST(C0Config, RejectsMalformedValuesNamingTheKey) {
   };
   for (const auto& c : cases) {
     RequestConfig out = distinctive_base();
-    auto reason = apply_c0_config(c.text, RequestConfig(), &out);
+    auto reason = apply_c0_config(c.text, RequestConfig(), kNoCaps, &out);
     ASSERT_TRUE(reason.has_value()) << c.text;
     EXPECT_EQ(reason->rfind("C0-Config: ", 0), 0u) << *reason;
     EXPECT_NE(reason->find(c.key), std::string::npos) << *reason;
@@ -133,7 +135,7 @@ TEST(C0Config, RejectsMalformedValuesNamingTheKey) {
 
 TEST(C0Config, RejectsMaxBackoffBelowInitial) {
   RequestConfig out = distinctive_base();
-  auto reason = apply_c0_config("ib=100 mb=50", RequestConfig(), &out);
+  auto reason = apply_c0_config("ib=100 mb=50", RequestConfig(), kNoCaps, &out);
   ASSERT_TRUE(reason.has_value());
   EXPECT_EQ(*reason, "C0-Config: mb must be >= ib");
   EXPECT_TRUE(same(out, distinctive_base()));
@@ -141,10 +143,80 @@ TEST(C0Config, RejectsMaxBackoffBelowInitial) {
 
 TEST(C0Config, MessageGivesTheRange) {
   RequestConfig out;
-  EXPECT_EQ(apply_c0_config("ma=0", RequestConfig(), &out),
+  EXPECT_EQ(apply_c0_config("ma=0", RequestConfig(), kNoCaps, &out),
             "C0-Config: ma must be an integer in [1, 100]");
-  EXPECT_EQ(apply_c0_config("ct=x", RequestConfig(), &out),
+  EXPECT_EQ(apply_c0_config("ct=x", RequestConfig(), kNoCaps, &out),
             "C0-Config: ct must be an integer in [1, 3600000] ms");
+}
+
+// One client must not pin origin capacity: values above the operator's caps are lowered to them
+// ("rt=1 oat=1 ct=1 ma=100 ib=0 mb=0" once made 100 origin GETs for one request).
+TEST(C0Config, ValuesAboveTheCapsAreLoweredToThem) {
+  ClientCaps caps;  // 60 s, 5 attempts, 5 s backoff
+  RequestConfig out;
+  ASSERT_EQ(apply_c0_config("rt=1 oat=1 ct=1 ma=100 ib=0 mb=0", RequestConfig(), caps, &out),
+            std::nullopt);
+  EXPECT_EQ(out.max_attempts, 5);
+  ASSERT_EQ(apply_c0_config("ct=3600000 rt=3600000 ot=3600000 oat=3600000 ib=600000 mb=600000",
+                            RequestConfig(), caps, &out),
+            std::nullopt);
+  EXPECT_EQ(out.connect_timeout, milliseconds(60000));
+  EXPECT_EQ(out.read_timeout, milliseconds(60000));
+  EXPECT_EQ(out.operation_timeout, milliseconds(60000));
+  EXPECT_EQ(out.attempt_timeout, milliseconds(60000));
+  EXPECT_EQ(out.initial_backoff, milliseconds(5000));
+  EXPECT_EQ(out.max_backoff, milliseconds(5000));
+  EXPECT_EQ(out.validate(), std::nullopt);
+  // Values below the caps are kept.
+  ASSERT_EQ(apply_c0_config("ma=4 mb=4000 ot=59000", RequestConfig(), caps, &out), std::nullopt);
+  EXPECT_EQ(out.max_attempts, 4);
+  EXPECT_EQ(out.max_backoff, milliseconds(4000));
+  EXPECT_EQ(out.operation_timeout, milliseconds(59000));
+}
+
+TEST(C0Config, CapsAreAtLeastTheDefaultsAndNameTheirFlag) {
+  const RequestConfig defaults;
+  EXPECT_EQ(ClientCaps().validate(defaults), std::nullopt);
+  EXPECT_EQ(ClientCaps::unlimited().validate(defaults), std::nullopt);
+  ClientCaps c;
+  c.max_timeout = milliseconds(29999);  // below the default ot (30 s)
+  EXPECT_EQ(c.validate(defaults)->rfind("--max-client-timeout-ms: must be in [30000, ", 0), 0u);
+  c = ClientCaps();
+  c.max_attempts = 2;
+  EXPECT_EQ(c.validate(defaults)->rfind("--max-client-attempts: must be in [3, 100]", 0), 0u);
+  c = ClientCaps();
+  c.max_backoff = milliseconds(600001);
+  EXPECT_EQ(c.validate(defaults)->rfind("--max-client-backoff-ms: must be in [1000, 600000]", 0),
+            0u);
+}
+
+// A timeout the client chose shorter than the node's own is marked, so bucket health ignores it.
+TEST(C0Config, MarksTimeoutsTheClientShortened) {
+  RequestConfig out;
+  ASSERT_EQ(apply_c0_config("", RequestConfig(), kNoCaps, &out), std::nullopt);
+  EXPECT_FALSE(out.client_timeouts);
+  ASSERT_EQ(apply_c0_config("ma=1 ot=60000 rt=9000", RequestConfig(), kNoCaps, &out), std::nullopt);
+  EXPECT_FALSE(out.client_timeouts);  // longer timeouts are no excuse
+  for (const char* text : {"ct=1", "rt=4999", "oat=10", "ot=29999"}) {
+    ASSERT_EQ(apply_c0_config(text, RequestConfig(), kNoCaps, &out), std::nullopt);
+    EXPECT_TRUE(out.client_timeouts) << text;
+  }
+}
+
+// What a node forwards: only the keys that differ from its defaults, short whatever was sent.
+TEST(C0Config, ForwardedTextHoldsTheKeysThatDifferAndRoundTrips) {
+  const RequestConfig defaults;
+  EXPECT_EQ(c0_config_text(defaults, defaults), "");
+  RequestConfig cfg;
+  ASSERT_EQ(
+      apply_c0_config(std::string(5000, ' ') + "zz=1 ma=2 rt=100 ct=2000", defaults, kNoCaps, &cfg),
+      std::nullopt);
+  EXPECT_EQ(c0_config_text(cfg, defaults), "rt=100 ma=2");
+  RequestConfig again;
+  ASSERT_EQ(apply_c0_config(c0_config_text(cfg, defaults), defaults, kNoCaps, &again),
+            std::nullopt);
+  EXPECT_TRUE(same(again, cfg));
+  EXPECT_EQ(again.client_timeouts, cfg.client_timeouts);
 }
 
 }  // namespace

@@ -56,6 +56,20 @@ TEST(S3ConfigResolve, DefaultsToAwsInUsEast1) {
   EXPECT_TRUE(cfg.credentials.anonymous());
 }
 
+// --print-config writes the resolved endpoint; given back as --s3-endpoint it must still count
+// as AWS's own (virtual-host addressing under kAuto), so the printed file gives the same node.
+TEST(S3ConfigResolve, AwsOwnEndpointGivenExplicitlyIsStillAws) {
+  S3Config cfg = resolve_ok("https://s3.eu-west-1.amazonaws.com/", "eu-west-1", {});
+  EXPECT_EQ(cfg.endpoint, "https://s3.eu-west-1.amazonaws.com");
+  EXPECT_TRUE(cfg.endpoint_is_default);
+  std::string given, implied;
+  ASSERT_FALSE(object_url(cfg, "my-bucket", "a/b", &given));
+  ASSERT_FALSE(object_url(resolve_ok("", "eu-west-1", {}), "my-bucket", "a/b", &implied));
+  EXPECT_EQ(given, implied);
+  EXPECT_FALSE(
+      resolve_ok("https://s3.eu-west-1.amazonaws.com", "us-east-1", {}).endpoint_is_default);
+}
+
 TEST(S3ConfigResolve, RegionPrecedence) {
   Env env = {{"AWS_REGION", "eu-west-1"}, {"AWS_DEFAULT_REGION", "eu-west-2"}};
   EXPECT_EQ(resolve_ok("", "ap-south-1", env).region, "ap-south-1");
@@ -203,36 +217,60 @@ S3Config config(std::string endpoint, bool is_default, Addressing addressing) {
   return cfg;
 }
 
+// object_url's URL, or "refused: REASON".
+std::string url_of(const S3Config& cfg, const std::string& bucket, const std::string& key) {
+  std::string url = "unchanged";
+  if (auto reason = object_url(cfg, bucket, key, &url)) {
+    EXPECT_EQ(url, "unchanged");
+    return "refused: " + *reason;
+  }
+  return url;
+}
+
 TEST(ObjectUrl, PathStyle) {
   S3Config cfg = config("http://127.0.0.1:9000", false, Addressing::kAuto);
-  EXPECT_EQ(object_url(cfg, "bucket", "dir/file.bin"), "http://127.0.0.1:9000/bucket/dir/file.bin");
+  EXPECT_EQ(url_of(cfg, "bucket", "dir/file.bin"), "http://127.0.0.1:9000/bucket/dir/file.bin");
   cfg.addressing = Addressing::kPath;
   cfg.endpoint_is_default = true;
-  EXPECT_EQ(object_url(cfg, "bucket", "k"), "http://127.0.0.1:9000/bucket/k");
+  EXPECT_EQ(url_of(cfg, "bucket", "k"), "http://127.0.0.1:9000/bucket/k");
 }
 
 TEST(ObjectUrl, VirtualHostStyle) {
   S3Config aws = config("https://s3.us-east-1.amazonaws.com", true, Addressing::kAuto);
-  EXPECT_EQ(object_url(aws, "my-bucket", "a/b"),
-            "https://my-bucket.s3.us-east-1.amazonaws.com/a/b");
+  EXPECT_EQ(url_of(aws, "my-bucket", "a/b"), "https://my-bucket.s3.us-east-1.amazonaws.com/a/b");
   // Dots would break the wildcard certificate; upper case and short names are not DNS labels.
-  EXPECT_EQ(object_url(aws, "my.bucket", "k"), "https://s3.us-east-1.amazonaws.com/my.bucket/k");
-  EXPECT_EQ(object_url(aws, "MyBucket", "k"), "https://s3.us-east-1.amazonaws.com/MyBucket/k");
-  EXPECT_EQ(object_url(aws, "ab", "k"), "https://s3.us-east-1.amazonaws.com/ab/k");
+  EXPECT_EQ(url_of(aws, "my.bucket", "k"), "https://s3.us-east-1.amazonaws.com/my.bucket/k");
+  EXPECT_EQ(url_of(aws, "MyBucket", "k"), "https://s3.us-east-1.amazonaws.com/MyBucket/k");
+  EXPECT_EQ(url_of(aws, "ab", "k"), "https://s3.us-east-1.amazonaws.com/ab/k");
   S3Config forced = config("http://localhost:9000", false, Addressing::kVirtual);
-  EXPECT_EQ(object_url(forced, "bucket", "k"), "http://bucket.localhost:9000/k");
+  EXPECT_EQ(url_of(forced, "bucket", "k"), "http://bucket.localhost:9000/k");
+}
+
+// Forced virtual-host addressing pastes the bucket into the host: anything but one DNS label is
+// refused, never turned into a URL (a peer once steered a signed request to 127.0.0.1:28399).
+TEST(ObjectUrl, VirtualHostStyleRefusesBucketsThatAreNotOneDnsLabel) {
+  S3Config forced = config("http://localhost:9000", false, Addressing::kVirtual);
+  for (const char* bucket : {"127.0.0.1:28399/#", "evil.com:80/", "a.b", "My-Bucket", "ab", "-ab",
+                             "a_b", "x@y", "b?x=", ""}) {
+    EXPECT_EQ(url_of(forced, bucket, "k").rfind("refused: bucket name is not a DNS label", 0), 0u)
+        << bucket;
+  }
+  // The same names in path style stay in the path, encoded.
+  S3Config path = config("http://localhost:9000", false, Addressing::kPath);
+  EXPECT_EQ(url_of(path, "127.0.0.1:28399/#", "k"),
+            "http://localhost:9000/127.0.0.1%3A28399%2F%23/k");
 }
 
 TEST(ObjectUrl, EncodesKeysOnceKeepingSlashes) {
   S3Config cfg = config("http://h:1", false, Addressing::kPath);
-  EXPECT_EQ(object_url(cfg, "b", "a b/c"), "http://h:1/b/a%20b/c");
-  EXPECT_EQ(object_url(cfg, "b", "caf\xC3\xA9.txt"), "http://h:1/b/caf%C3%A9.txt");
-  EXPECT_EQ(object_url(cfg, "b", "x+y"), "http://h:1/b/x%2By");
-  EXPECT_EQ(object_url(cfg, "b", "100%"), "http://h:1/b/100%25");
-  EXPECT_EQ(object_url(cfg, "b", "what?x=1#y"), "http://h:1/b/what%3Fx%3D1%23y");
-  EXPECT_EQ(object_url(cfg, "b", "keep-._~AZaz09"), "http://h:1/b/keep-._~AZaz09");
-  EXPECT_EQ(object_url(cfg, "b", "/lead//double/"), "http://h:1/b//lead//double/");
-  EXPECT_EQ(object_url(cfg, "b", "%2F"), "http://h:1/b/%252F");
+  EXPECT_EQ(url_of(cfg, "b", "a b/c"), "http://h:1/b/a%20b/c");
+  EXPECT_EQ(url_of(cfg, "b", "caf\xC3\xA9.txt"), "http://h:1/b/caf%C3%A9.txt");
+  EXPECT_EQ(url_of(cfg, "b", "x+y"), "http://h:1/b/x%2By");
+  EXPECT_EQ(url_of(cfg, "b", "100%"), "http://h:1/b/100%25");
+  EXPECT_EQ(url_of(cfg, "b", "what?x=1#y"), "http://h:1/b/what%3Fx%3D1%23y");
+  EXPECT_EQ(url_of(cfg, "b", "keep-._~AZaz09"), "http://h:1/b/keep-._~AZaz09");
+  EXPECT_EQ(url_of(cfg, "b", "/lead//double/"), "http://h:1/b//lead//double/");
+  EXPECT_EQ(url_of(cfg, "b", "%2F"), "http://h:1/b/%252F");
 }
 
 TEST(ObjectUrl, EncodesEveryByteButUnreservedOnesAndSlashesInKeysAsUpperCaseHex) {
@@ -247,11 +285,11 @@ TEST(ObjectUrl, EncodesEveryByteButUnreservedOnesAndSlashesInKeysAsUpperCaseHex)
   };
   for (int c = 0; c < 256; ++c) {
     const std::string text = {'a', static_cast<char>(c), 'z'};
-    EXPECT_EQ(object_url(cfg, "b", text), "http://h:1/b/a" + expected(c, true) + "z") << c;
-    EXPECT_EQ(object_url(cfg, text, "k"), "http://h:1/a" + expected(c, false) + "z/k") << c;
+    EXPECT_EQ(url_of(cfg, "b", text), "http://h:1/b/a" + expected(c, true) + "z") << c;
+    EXPECT_EQ(url_of(cfg, text, "k"), "http://h:1/a" + expected(c, false) + "z/k") << c;
   }
-  EXPECT_EQ(object_url(cfg, "my bucket/x", "k"), "http://h:1/my%20bucket%2Fx/k");
-  EXPECT_EQ(object_url(cfg, "b", ""), "http://h:1/b/");
+  EXPECT_EQ(url_of(cfg, "my bucket/x", "k"), "http://h:1/my%20bucket%2Fx/k");
+  EXPECT_EQ(url_of(cfg, "b", ""), "http://h:1/b/");
 }
 
 TEST(S3ConfigValidate, ChecksEveryField) {

@@ -1,15 +1,10 @@
-// Tests for peer/auth.h and peer/stream.h: HMAC-SHA256 against RFC 4231, cluster key loading,
-// UDP sealing (accept, wrong key, tampering, replay, stale, open/keyed mismatch), the replay
-// cache's floor, the TCP handshake and per-frame tags, and FrameStream over loopback sockets
-// (round trips, wrong key, tampered and oversized frames).
+// Tests for peer/auth.h: HMAC-SHA256 against RFC 4231, cluster key loading, UDP sealing (accept,
+// wrong key, tampering, replay, stale, open/keyed mismatch, another destination, another
+// envelope version, a known answer), the replay cache's floor, and the TCP hellos (proof,
+// version). Frame encryption: peer_frame_cipher_test.cc; FrameStream: peer_stream_test.cc.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,19 +12,22 @@
 #include <string>
 
 #include "peer/auth.h"
-#include "peer/codec.h"
-#include "peer/stream.h"
 
 namespace shoal::test {
 namespace {
 
 using namespace shoal::peer;
-namespace asio = boost::asio;
-using asio::ip::tcp;
-using boost::system::error_code;
 
 ClusterKey key_of(std::string_view secret) {
   return *ClusterKey::from_secret(secret);
+}
+
+std::string unhex(std::string_view h) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
+    out += static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16));
+  }
+  return out;
 }
 
 template <std::size_t N>
@@ -93,26 +91,69 @@ TEST(PeerClusterKey, LoadsFileWithoutTrailingWhitespace) {
 }
 
 TEST(PeerUdpAuth, AcceptsItsOwnSealedDatagramOnce) {
-  UdpAuth a(key_of("cluster-secret-0001"));
-  UdpAuth b(key_of("cluster-secret-0001"));
-  std::string d = a.seal("hello body", kNow);
+  UdpAuth a(key_of("cluster-secret-0001"), "a");
+  UdpAuth b(key_of("cluster-secret-0001"), "b");
+  std::string d = a.seal("hello body", kNow, "b");
   EXPECT_EQ(d.size(), kUdpEnvelopeBytes + 10);
   std::string_view body;
   ASSERT_TRUE(b.open(d, kNow + 5, &body).ok());
   EXPECT_EQ(body, "hello body");
   EXPECT_EQ(b.open(d, kNow + 6, &body).code, Error::kReplay);
   // A second seal of the same body has a fresh nonce and is accepted.
-  EXPECT_TRUE(b.open(a.seal("hello body", kNow), kNow, &body).ok());
+  EXPECT_TRUE(b.open(a.seal("hello body", kNow, "b"), kNow, &body).ok());
+}
+
+// The destination is bound into the tag: a datagram for member A is refused by member B, so one
+// refused as a replay by A cannot be played to B instead (issue 15, item 7).
+TEST(PeerUdpAuth, RefusesADatagramSealedForAnotherMember) {
+  const ClusterKey key = key_of("cluster-secret-0001");
+  UdpAuth sender(key, "s"), a(key, "node-a"), b(key, "node-b"), a_prefix(key, "node-");
+  const std::string for_a = sender.seal("ping", kNow, "node-a");
+  std::string_view body;
+  EXPECT_EQ(b.open(for_a, kNow, &body).code, Error::kBadTag);
+  EXPECT_EQ(a_prefix.open(for_a, kNow, &body).code, Error::kBadTag);
+  ASSERT_TRUE(a.open(for_a, kNow, &body).ok());
+  EXPECT_EQ(a.open(for_a, kNow, &body).code, Error::kReplay);
+  EXPECT_EQ(b.open(for_a, kNow, &body).code, Error::kBadTag);  // still refused at B
+  EXPECT_TRUE(b.open(sender.seal("ping", kNow, "node-b"), kNow, &body).ok());
+}
+
+// Known answer computed independently (tests/tools/peer_frame_kat.py, Python's hmac):
+// tag = HMAC(udp_key, the first 28 envelope bytes || u8 len(dest) || dest || body).
+TEST(PeerUdpAuth, VerifiesAnIndependentKnownAnswer) {
+  std::string d = "SH\x02\x01";
+  for (int shift = 56; shift >= 0; shift -= 8) d += static_cast<char>((kNow >> shift) & 0xff);
+  for (char i = 0; i < 16; ++i) d += i;  // the nonce
+  d += unhex("8818ce17b4c8a28ae1c061800d6c906f8ba8d6005df7ee7f1b20428bdac738fb");
+  d += "body";
+  const ClusterKey key = key_of("0123456789abcdef-shoal-test");
+  UdpAuth node_a(key, "node-a"), node_b(key, "node-b");
+  std::string_view body;
+  EXPECT_EQ(node_b.open(d, kNow, &body).code, Error::kBadTag);
+  ASSERT_TRUE(node_a.open(d, kNow, &body).ok());
+  EXPECT_EQ(body, "body");
+}
+
+TEST(PeerUdpAuth, RefusesAnotherEnvelopeVersionExplicitly) {
+  const ClusterKey key = key_of("cluster-secret-0001");
+  UdpAuth a(key, "a");
+  std::string d = a.seal("x", kNow, "a");
+  ASSERT_EQ(d[2], '\x02');
+  d[2] = '\x01';  // the envelope before destinations were bound
+  std::string_view body;
+  Status st = a.open(d, kNow, &body);
+  EXPECT_EQ(st.code, Error::kVersionMismatch);
+  EXPECT_NE(st.reason.find("version 1"), std::string::npos) << st.reason;
 }
 
 TEST(PeerUdpAuth, RejectsWrongKeyAndTampering) {
-  UdpAuth a(key_of("cluster-secret-0001"));
-  UdpAuth b(key_of("cluster-secret-0002"));
+  UdpAuth a(key_of("cluster-secret-0001"), "a");
+  UdpAuth b(key_of("cluster-secret-0002"), "a");
   std::string_view body;
-  EXPECT_EQ(b.open(a.seal("x", kNow), kNow, &body).code, Error::kBadTag);
-  UdpAuth c(key_of("cluster-secret-0001"));
-  std::string d = a.seal("payload", kNow);
-  for (std::size_t i = 4; i < d.size(); ++i) {  // every byte after the magic and mode
+  EXPECT_EQ(b.open(a.seal("x", kNow, "a"), kNow, &body).code, Error::kBadTag);
+  UdpAuth c(key_of("cluster-secret-0001"), "a");
+  std::string d = a.seal("payload", kNow, "a");
+  for (std::size_t i = 4; i < d.size(); ++i) {  // every byte after the magic, version and mode
     std::string t = d;
     t[i] ^= 0x20;
     EXPECT_EQ(c.open(t, kNow, &body).code, Error::kBadTag) << "byte " << i;
@@ -121,12 +162,12 @@ TEST(PeerUdpAuth, RejectsWrongKeyAndTampering) {
 }
 
 TEST(PeerUdpAuth, RejectsStaleAndFutureTimestamps) {
-  UdpAuth a(key_of("cluster-secret-0001"), {30'000, 100});
+  UdpAuth a(key_of("cluster-secret-0001"), "a", {30'000, 100});
   std::string_view body;
-  EXPECT_EQ(a.open(a.seal("x", kNow - 30'001), kNow, &body).code, Error::kStale);
-  EXPECT_EQ(a.open(a.seal("x", kNow + 30'001), kNow, &body).code, Error::kStale);
-  EXPECT_TRUE(a.open(a.seal("x", kNow - 30'000), kNow, &body).ok());
-  EXPECT_TRUE(a.open(a.seal("x", kNow + 30'000), kNow, &body).ok());
+  EXPECT_EQ(a.open(a.seal("x", kNow - 30'001, "a"), kNow, &body).code, Error::kStale);
+  EXPECT_EQ(a.open(a.seal("x", kNow + 30'001, "a"), kNow, &body).code, Error::kStale);
+  EXPECT_TRUE(a.open(a.seal("x", kNow - 30'000, "a"), kNow, &body).ok());
+  EXPECT_TRUE(a.open(a.seal("x", kNow + 30'000, "a"), kNow, &body).ok());
 }
 
 // Timestamps are attacker-chosen 64-bit values: extremes must be refused without overflow
@@ -134,34 +175,34 @@ TEST(PeerUdpAuth, RejectsStaleAndFutureTimestamps) {
 TEST(PeerUdpAuth, RefusesExtremeTimestampsWithoutOverflow) {
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
   constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
-  UdpAuth a(ClusterKey::open());
+  UdpAuth a(ClusterKey::open(), "a");
   std::string_view body;
-  EXPECT_EQ(a.open(a.seal("x", kMax), kNow, &body).code, Error::kStale);
-  EXPECT_EQ(a.open(a.seal("x", kMin), kNow, &body).code, Error::kStale);
-  EXPECT_EQ(a.open(a.seal("x", kMin), kMax, &body).code, Error::kStale);
-  EXPECT_EQ(a.open(a.seal("x", kMax), kMin, &body).code, Error::kStale);
-  std::string edge = a.seal("x", kMax - 5);
+  EXPECT_EQ(a.open(a.seal("x", kMax, "a"), kNow, &body).code, Error::kStale);
+  EXPECT_EQ(a.open(a.seal("x", kMin, "a"), kNow, &body).code, Error::kStale);
+  EXPECT_EQ(a.open(a.seal("x", kMin, "a"), kMax, &body).code, Error::kStale);
+  EXPECT_EQ(a.open(a.seal("x", kMax, "a"), kMin, &body).code, Error::kStale);
+  std::string edge = a.seal("x", kMax - 5, "a");
   EXPECT_TRUE(a.open(edge, kMax, &body).ok());
-  edge = a.seal("x", kMin + 5);
+  edge = a.seal("x", kMin + 5, "a");
   EXPECT_TRUE(a.open(edge, kMin, &body).ok());
 }
 
 TEST(PeerUdpAuth, RefusesModeMismatchBothWays) {
-  UdpAuth keyed(key_of("cluster-secret-0001"));
-  UdpAuth open(ClusterKey::open());
+  UdpAuth keyed(key_of("cluster-secret-0001"), "a");
+  UdpAuth open(ClusterKey::open(), "a");
   std::string_view body;
-  EXPECT_EQ(keyed.open(open.seal("x", kNow), kNow, &body).code, Error::kModeMismatch);
-  EXPECT_EQ(open.open(keyed.seal("x", kNow), kNow, &body).code, Error::kModeMismatch);
-  std::string d = open.seal("open body", kNow);
+  EXPECT_EQ(keyed.open(open.seal("x", kNow, "a"), kNow, &body).code, Error::kModeMismatch);
+  EXPECT_EQ(open.open(keyed.seal("x", kNow, "a"), kNow, &body).code, Error::kModeMismatch);
+  std::string d = open.seal("open body", kNow, "a");
   ASSERT_TRUE(open.open(d, kNow, &body).ok());
   EXPECT_EQ(body, "open body");  // body views d
 }
 
 TEST(PeerUdpAuth, RejectsShortForeignAndOversizedDatagrams) {
-  UdpAuth a(key_of("cluster-secret-0001"));
+  UdpAuth a(key_of("cluster-secret-0001"), "a");
   std::string_view body;
   EXPECT_EQ(a.open("", kNow, &body).code, Error::kBadEnvelope);
-  std::string d = a.seal("", kNow);
+  std::string d = a.seal("", kNow, "a");
   EXPECT_EQ(a.open(d.substr(0, kUdpEnvelopeBytes - 1), kNow, &body).code, Error::kBadEnvelope);
   d[0] = 'X';
   EXPECT_EQ(a.open(d, kNow, &body).code, Error::kBadEnvelope);
@@ -218,205 +259,18 @@ TEST(PeerHandshake, DerivesMatchingKeysAndProvesTheServer) {
   EXPECT_EQ(parse_client_hello("GET / HTTP/1.1\r\nHost: x\r\n\r\n", key, &got_nc).code,
             Error::kBadEnvelope);
 }
-
-TEST(PeerFrameMac, VerifiesInOrderOnlyAndPerDirection) {
+TEST(PeerHandshake, RefusesAnotherHelloVersionExplicitly) {
   ClusterKey key = key_of("cluster-secret-0001");
-  Nonce nc = random_nonce(), ns = random_nonce();
-  FrameMac send(key, nc, ns, true), recv(key, nc, ns, true), wrong_dir(key, nc, ns, false);
-  FrameTag t0 = send.seal("p0", "h0", "payload0");
-  FrameTag t1 = send.seal("p1", "h1", "payload1");
-  EXPECT_EQ(wrong_dir.verify("p0", "h0", "payload0", as_bytes(t0)).code, Error::kBadTag);
-  EXPECT_EQ(recv.verify("p1", "h1", "payload1", as_bytes(t1)).code, Error::kBadTag);  // reorder
-  ASSERT_TRUE(recv.verify("p0", "h0", "payload0", as_bytes(t0)).ok());
-  EXPECT_EQ(recv.verify("p0", "h0", "payload0", as_bytes(t0)).code, Error::kBadTag);  // replay
-  EXPECT_EQ(recv.verify("p1", "h1", "payload!", as_bytes(t1)).code, Error::kBadTag);  // tamper
-  ASSERT_TRUE(recv.verify("p1", "h1", "payload1", as_bytes(t1)).ok());
-  EXPECT_EQ(recv.sequence(), 2u);
-  // Another connection (other nonces) has other keys.
-  FrameMac other(key, random_nonce(), ns, true);
-  EXPECT_EQ(other.verify("p0", "h0", "payload0", as_bytes(t0)).code, Error::kBadTag);
-}
-
-// Known answers computed independently (Python: hmac + cryptography's AESGCM with an empty
-// plaintext): k_c2s = HMAC(HMAC(secret, "shoal peer tcp v1"), "c2s" || nc || ns), IV = 4 zero
-// bytes || u64 BE frame number, AAD = prefix || header || payload.
-TEST(PeerFrameMac, IsAesGmacUnderTheDirectionKey) {
-  Nonce nc{}, ns{};
-  for (std::uint8_t i = 0; i < 16; ++i) {
-    nc[i] = i;
-    ns[i] = static_cast<std::uint8_t>(16 + i);
-  }
-  FrameMac send(key_of("0123456789abcdef-shoal-test"), nc, ns, true);
-  EXPECT_EQ(hex(send.seal("prefix", "header", "payload")), "0fd38f32dcde41ed8fb845baaae6658f");
-  EXPECT_EQ(hex(send.seal("p", "h", "")), "d64161dba0e26575f5829b80ab2894e9");
-}
-
-TEST(PeerFrameMac, OpenModeUsesZeroTags) {
-  Nonce nc = random_nonce(), ns = random_nonce();
-  FrameMac send(ClusterKey::open(), nc, ns, true), recv(ClusterKey::open(), nc, ns, true);
-  FrameTag t = send.seal("p", "h", "x");
-  EXPECT_EQ(t, FrameTag{});
-  EXPECT_TRUE(recv.verify("p", "h", "x", as_bytes(t)).ok());
-  FrameTag junk{};
-  junk[0] = 1;
-  EXPECT_EQ(recv.verify("p", "h", "x", as_bytes(junk)).code, Error::kBadTag);
-}
-
-// Two FrameStreams (or a stream and a raw socket) over loopback.
-class StreamPair : public ::testing::Test {
- protected:
-  StreamPair() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
-
-  // Connects a client socket and accepts the server side.
-  std::pair<tcp::socket, tcp::socket> connect() {
-    tcp::socket client(io_), server(io_);
-    client.connect(acceptor_.local_endpoint());
-    acceptor_.accept(server);
-    return {std::move(client), std::move(server)};
-  }
-
-  void run() {
-    io_.restart();
-    io_.run_for(std::chrono::seconds(5));
-  }
-
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-};
-
-TEST_F(StreamPair, ExchangesFramesBothWays) {
-  ClusterKey key = key_of("cluster-secret-0001");
-  auto [c, s] = connect();
-  auto client = FrameStream::create(std::move(c), key, FrameStream::Role::kClient);
-  auto server = FrameStream::create(std::move(s), key, FrameStream::Role::kServer);
-  std::string big(3 << 20, 'z');
-  std::vector<std::string> got;
-  error_code client_ec = asio::error::would_block, server_ec = asio::error::would_block;
-  server->async_handshake([&](error_code ec) {
-    server_ec = ec;
-    server->async_read_frame(16 << 20, [&](error_code ec, Frame f) {
-      server_ec = ec;
-      got.push_back(f.header + "|" + std::to_string(f.payload.size));
-      server->async_read_frame(16 << 20, [&](error_code ec, Frame f) {
-        server_ec = ec;
-        got.push_back(f.header + "|" + std::string(f.payload.view()));
-        server->async_write_frame("reply", "done", nullptr, [&](error_code ec) { server_ec = ec; });
-      });
-    });
-  });
-  client->async_handshake([&](error_code ec) {
-    client_ec = ec;
-    // Two writes queued back to back go out in order.
-    client->async_write_frame("first", big, nullptr, [](error_code) {});
-    client->async_write_frame("second", "small", nullptr, [&](error_code ec) {
-      client_ec = ec;
-      client->async_read_frame(100, [&](error_code ec, Frame f) {
-        client_ec = ec;
-        got.push_back(f.header + "|" + std::string(f.payload.view()));
-      });
-    });
-  });
-  run();
-  EXPECT_FALSE(client_ec) << client_ec.message();
-  EXPECT_FALSE(server_ec) << server_ec.message();
-  ASSERT_EQ(got.size(), 3u);
-  EXPECT_EQ(got[0], "first|" + std::to_string(big.size()));
-  EXPECT_EQ(got[1], "second|small");
-  EXPECT_EQ(got[2], "reply|done");
-}
-
-TEST_F(StreamPair, ClientRefusesServerWithWrongKey) {
-  auto [c, s] = connect();
-  auto client =
-      FrameStream::create(std::move(c), key_of("cluster-secret-0001"), FrameStream::Role::kClient);
-  auto server =
-      FrameStream::create(std::move(s), key_of("cluster-secret-0002"), FrameStream::Role::kServer);
-  error_code client_ec, write_ec;
-  client->async_handshake([&](error_code ec) {
-    client_ec = ec;
-    client->async_write_frame("x", "", nullptr, [&](error_code ec) { write_ec = ec; });
-  });
-  server->async_handshake([](error_code) {});
-  run();
-  EXPECT_EQ(client_ec, make_error_code(Error::kBadProof));
-  EXPECT_EQ(write_ec, make_error_code(Error::kBadProof));  // a broken stream stays broken
-}
-
-TEST_F(StreamPair, ServerRefusesForgedAndOversizedFrames) {
-  ClusterKey key = key_of("cluster-secret-0001");
-  for (bool oversized : {false, true}) {
-    auto [c, s] = connect();
-    auto server = FrameStream::create(std::move(s), key, FrameStream::Role::kServer);
-    error_code server_ec;
-    bool handshaken = false;
-    server->async_handshake([&](error_code ec) {
-      ASSERT_FALSE(ec);
-      handshaken = true;
-      server->async_read_frame(10, [&](error_code ec, Frame) { server_ec = ec; });
-    });
-    // A client that skips the proof and sends a frame with a made-up tag.
-    std::string hello = encode_client_hello(key, random_nonce());
-    asio::write(c, asio::buffer(hello));
-    io_.restart();
-    while (!handshaken && io_.run_one_for(std::chrono::seconds(5)) > 0) {
-    }
-    std::string reply(kServerHelloBytes, '\0');
-    asio::read(c, asio::buffer(reply));
-    std::string header = encode_frame_header(PushPull{false});
-    auto prefix =
-        encode_frame_prefix({static_cast<std::uint32_t>(header.size()), oversized ? 11u : 0u});
-    std::string frame = std::string(prefix.data(), prefix.size()) + header +
-                        std::string(oversized ? 11 : 0, 'p') + std::string(kTagBytes, '\x5a');
-    asio::write(c, asio::buffer(frame));
-    run();
-    EXPECT_EQ(server_ec, make_error_code(oversized ? Error::kPayloadTooLarge : Error::kBadTag));
-  }
-}
-
-TEST_F(StreamPair, OpenStreamsWorkAndRefuseKeyedPeers) {
-  auto [c, s] = connect();
-  auto client = FrameStream::create(std::move(c), ClusterKey::open(), FrameStream::Role::kClient);
-  auto server =
-      FrameStream::create(std::move(s), key_of("cluster-secret-0001"), FrameStream::Role::kServer);
-  error_code client_ec, server_ec;
-  client->async_handshake([&](error_code ec) { client_ec = ec; });
-  server->async_handshake([&](error_code ec) {
-    server_ec = ec;
-    server->close();
-  });
-  run();
-  EXPECT_EQ(server_ec, make_error_code(Error::kModeMismatch));
-  EXPECT_TRUE(client_ec);  // the server hung up
-
-  auto [c2, s2] = connect();
-  auto oc = FrameStream::create(std::move(c2), ClusterKey::open(), FrameStream::Role::kClient);
-  auto os = FrameStream::create(std::move(s2), ClusterKey::open(), FrameStream::Role::kServer);
-  std::string got;
-  oc->async_handshake([&](error_code ec) {
-    ASSERT_FALSE(ec);
-    oc->async_write_frame("h", "open payload", nullptr, [](error_code) {});
-  });
-  os->async_handshake([&](error_code ec) {
-    ASSERT_FALSE(ec);
-    os->async_read_frame(100, [&](error_code ec, Frame f) {
-      ASSERT_FALSE(ec);
-      got = std::string(f.payload.view());
-    });
-  });
-  run();
-  EXPECT_EQ(got, "open payload");
-}
-
-TEST_F(StreamPair, RefusesFramesBeforeTheHandshake) {
-  auto [c, s] = connect();
-  auto client =
-      FrameStream::create(std::move(c), key_of("cluster-secret-0001"), FrameStream::Role::kClient);
-  error_code read_ec, write_ec;
-  client->async_read_frame(1, [&](error_code ec, Frame) { read_ec = ec; });
-  client->async_write_frame("h", "", nullptr, [&](error_code ec) { write_ec = ec; });
-  run();
-  EXPECT_EQ(read_ec, make_error_code(Error::kUnexpectedMessage));
-  EXPECT_EQ(write_ec, make_error_code(Error::kUnexpectedMessage));
+  Nonce nc = random_nonce(), got;
+  std::string ch = encode_client_hello(key, nc);
+  ASSERT_EQ(ch[3], '\x03');
+  ch[3] = '\x02';  // the GMAC-tagged protocol before frames were encrypted
+  Status st = parse_client_hello(ch, key, &got);
+  EXPECT_EQ(st.code, Error::kVersionMismatch);
+  EXPECT_NE(st.reason.find("version 2"), std::string::npos) << st.reason;
+  std::string sh = encode_server_hello(key, nc, random_nonce());
+  sh[3] = '\x04';
+  EXPECT_EQ(parse_server_hello(sh, key, nc, &got).code, Error::kVersionMismatch);
 }
 
 }  // namespace

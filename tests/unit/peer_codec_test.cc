@@ -70,6 +70,8 @@ ForwardResponse sample_response() {
   r.last_modified = "Tue, 21 Nov 2023 07:39:00 GMT";
   r.bucket = "primary";
   r.cached_at = -1;
+  r.offset = 4096;
+  r.length = 1 << 20;
   return r;
 }
 
@@ -137,8 +139,13 @@ TEST(PeerCodec, PreEncodedMessagesMatchWholePacketEncoding) {
 
 TEST(PeerCodec, RoundTripsFrameHeaders) {
   MemberRecord rec{"node-9", 4, MemberState::kAlive, sample_meta()};
-  std::vector<FrameHeader> headers = {Join{rec}, PushPull{true}, PushPull{false}, sample_request(),
-                                      sample_response()};
+  std::vector<FrameHeader> headers = {Join{rec},
+                                      PushPull{true},
+                                      PushPull{false},
+                                      sample_request(),
+                                      sample_response(),
+                                      ForwardData{7, 65536},
+                                      ForwardEnd{7, base::Outcome::kPreconditionFailed, "changed"}};
   for (const FrameHeader& in : headers) {
     FrameHeader out;
     Status st = decode_frame_header(encode_frame_header(in), &out);
@@ -394,8 +401,39 @@ TEST(PeerCodec, EnforcesForwardRequestRules) {
   r.kind = std::string(base::kMaxKindBytes + 1, 'k');
   EXPECT_EQ(error_of(r), Error::kInvalidValue);
   r = sample_request();
-  r.buckets.assign(kMaxRequestBuckets + 1, "b");
+  r.buckets.assign(kMaxRequestBuckets + 1, "bucket");
   EXPECT_EQ(error_of(r), Error::kInvalidValue);
+}
+
+// A forwarded request's names follow the rules of every input path (ring/base/names.h): a
+// bucket that is not an S3 bucket name (a host, a port, a path) or a kind or object outside its
+// rule never decodes, so it never reaches the origin client.
+TEST(PeerCodec, ForwardRequestNamesFollowTheNameRules) {
+  auto reason_of = [](const ForwardRequest& r) {
+    FrameHeader h;
+    return decode_frame_header(encode_frame_header(r), &h);
+  };
+  for (const char* bucket : {"127.0.0.1:28399/#", "evil.example.com:443", "Primary", "a/b", "ab",
+                             "192.168.5.4", "my..bucket", "x y"}) {
+    ForwardRequest r = sample_request();
+    r.buckets = {"primary", bucket};
+    Status st = reason_of(r);
+    EXPECT_EQ(st.code, Error::kInvalidValue) << bucket;
+    EXPECT_NE(st.reason.find("bucket name"), std::string::npos) << st.reason;
+  }
+  for (const char* kind : {"a/b", "a:80", "..", "k k", "-k"}) {
+    ForwardRequest r = sample_request();
+    r.kind = kind;
+    EXPECT_EQ(reason_of(r).code, Error::kInvalidValue) << kind;
+  }
+  for (const char* object : {"../secret", "a/./b", "a\x01"}) {
+    ForwardRequest r = sample_request();
+    r.object = object;
+    EXPECT_EQ(reason_of(r).code, Error::kInvalidValue) << object;
+  }
+}
+
+TEST(PeerCodec, EnforcesForwardResponseRules) {
   ForwardResponse resp = sample_response();
   resp.etag = std::string(kMaxEtagBytes + 1, 'e');
   EXPECT_EQ(header_error(encode_frame_header(resp)), Error::kInvalidValue);
@@ -403,6 +441,25 @@ TEST(PeerCodec, EnforcesForwardRequestRules) {
   Writer w;
   w.array(10).u(1).u(33).u(5).u(11).s("").u(0).s("").s("").s("").i(0);
   EXPECT_EQ(header_error(w.str()), Error::kInvalidValue);
+}
+
+TEST(PeerCodec, AnOlderForwardResponseWithoutALengthDecodesWithLengthZero) {
+  Writer w;  // version 1, type 33, nine fields: no offset, no length
+  w.array(11).u(1).u(33).u(5).u(0).s("").u(100).s("\"e\"").s("").s("b").i(0).u(0);
+  FrameHeader out;
+  ASSERT_TRUE(decode_frame_header(w.str(), &out).ok());
+  EXPECT_EQ(std::get<ForwardResponse>(out).length, 0u);
+}
+
+TEST(PeerCodec, AStreamIsNotEndedEarlyWithOk) {
+  EXPECT_EQ(header_error(encode_frame_header(ForwardEnd{1, base::Outcome::kOk, ""})),
+            Error::kInvalidValue);
+  FrameHeader out;  // a message beyond its bound is refused (by the unpack limit first)
+  EXPECT_FALSE(decode_frame_header(
+                   encode_frame_header(ForwardEnd{1, base::Outcome::kTimeout,
+                                                  std::string(kMaxResponseTextBytes + 1, 'x')}),
+                   &out)
+                   .ok());
 }
 
 // Decoding arbitrary bytes must return (any status) without crashing or throwing.
@@ -477,16 +534,26 @@ TEST(PeerFrame, SplitsCompleteFramesOnly) {
   std::string payload = "PAYLOAD";
   auto pre = encode_frame_prefix(
       {static_cast<std::uint32_t>(header.size()), static_cast<std::uint32_t>(payload.size())});
-  std::string frame =
-      std::string(pre.data(), pre.size()) + header + payload + std::string(kFrameTagBytes, 't');
+  std::string frame = std::string(pre.data(), pre.size()) + header +
+                      std::string(kFrameTagBytes, 'h') + payload + std::string(kFrameTagBytes, 't');
   FrameView v;
   std::size_t used = 0;
   std::string two = frame + "next";
   ASSERT_TRUE(split_frame(two, 100, &v, &used).ok());
   EXPECT_EQ(used, frame.size());
+  EXPECT_EQ(used, frame_wire_bytes({static_cast<std::uint32_t>(header.size()), 7}));
   EXPECT_EQ(v.header, header);
+  EXPECT_EQ(v.header_tag, std::string(kFrameTagBytes, 'h'));
   EXPECT_EQ(v.payload, payload);
-  EXPECT_EQ(v.tag, std::string(kFrameTagBytes, 't'));
+  EXPECT_EQ(v.payload_tag, std::string(kFrameTagBytes, 't'));
+  // Without payload there is no payload part at all.
+  auto bare = encode_frame_prefix({static_cast<std::uint32_t>(header.size()), 0});
+  std::string short_frame =
+      std::string(bare.data(), bare.size()) + header + std::string(kFrameTagBytes, 'h');
+  ASSERT_TRUE(split_frame(short_frame + "next", 100, &v, &used).ok());
+  EXPECT_EQ(used, short_frame.size());
+  EXPECT_TRUE(v.payload.empty());
+  EXPECT_TRUE(v.payload_tag.empty());
   for (std::size_t n = 0; n < frame.size(); ++n) {
     EXPECT_EQ(split_frame(frame.substr(0, n), 100, &v, &used).code, Error::kMalformed);
   }

@@ -153,8 +153,8 @@ class PeerMembership : public ::testing::Test {
 
   // Sends one authenticated (under `key`) UDP packet to member `to` from `socket`.
   void inject(udp::socket& socket, std::size_t to, const Packet& p, const ClusterKey& key) {
-    UdpAuth auth(key);
-    std::string d = auth.seal(encode_packet(p), unix_ms());
+    UdpAuth auth(key, p.from);
+    std::string d = auth.seal(encode_packet(p), unix_ms(), nodes_[to]->self_id());
     socket.send_to(asio::buffer(d), nodes_[to]->local_endpoint());
   }
 
@@ -269,17 +269,23 @@ TEST_F(PeerMembership, OutsiderWithWrongKeyCannotJoinOrInject) {
   auto iv = nodes_[intruder]->view();
   EXPECT_EQ(iv->members.size(), 1u);  // it learned nothing
   EXPECT_EQ(nodes_[intruder]->counters().joins, 0u);
+  // Its refused handshakes count as authentication failures on its side too.
+  EXPECT_GE(nodes_[intruder]->counters().auth_failures, 4u);
 }
 
 TEST_F(PeerMembership, AnswersAuthenticPingsAndRefusesTheirReplay) {
   start_cluster(3);
   udp::socket sock(io_, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  UdpAuth auth(good_key());
-  std::string d = auth.seal(encode_packet(Packet{"tester", {Ping{4242, "n0"}}}), unix_ms());
+  UdpAuth auth(good_key(), "tester");
+  std::string d = auth.seal(encode_packet(Packet{"tester", {Ping{4242, "n0"}}}), unix_ms(), "n0");
   sock.send_to(asio::buffer(d), nodes_[0]->local_endpoint());
   sock.send_to(asio::buffer(d), nodes_[0]->local_endpoint());  // the same bytes again
+  // Sealed for n0, the datagram is refused by n1 too: replay protection holds cluster-wide.
+  const std::uint64_t n1_refused = nodes_[1]->counters().auth_failures;
+  sock.send_to(asio::buffer(d), nodes_[1]->local_endpoint());
   // A ping for another id is dropped (address reuse guard).
-  std::string other = auth.seal(encode_packet(Packet{"tester", {Ping{4243, "n1"}}}), unix_ms());
+  std::string other =
+      auth.seal(encode_packet(Packet{"tester", {Ping{4243, "n1"}}}), unix_ms(), "n0");
   sock.send_to(asio::buffer(other), nodes_[0]->local_endpoint());
   std::array<char, 65536> buf;
   udp::endpoint from;
@@ -288,7 +294,7 @@ TEST_F(PeerMembership, AnswersAuthenticPingsAndRefusesTheirReplay) {
   std::function<void()> receive = [&] {
     sock.async_receive_from(asio::buffer(buf), from, [&](error_code ec, std::size_t n) {
       if (ec) return;
-      UdpAuth reader(good_key());
+      UdpAuth reader(good_key(), "tester");
       std::string_view body;
       Packet p;
       if (reader.open(std::string_view(buf.data(), n), unix_ms(), &body).ok() &&
@@ -307,9 +313,10 @@ TEST_F(PeerMembership, AnswersAuthenticPingsAndRefusesTheirReplay) {
   ASSERT_TRUE(
       run_until([&] { return nodes_[0]->counters().replays >= 1 && acks >= 1; }, Millis(1000)));
   run_for(Millis(100));
-  EXPECT_EQ(acks, 1u);
+  EXPECT_EQ(acks, 1u);  // n1 never answered
   EXPECT_FALSE(got_other);
   EXPECT_GE(nodes_[0]->counters().misdirected, 1u);
+  EXPECT_EQ(nodes_[1]->counters().auth_failures, n1_refused + 1);
   sock.close();
 }
 
@@ -465,6 +472,67 @@ TEST_F(PeerMembership, HandsForwardingStreamsToTheStreamHandler) {
   EXPECT_EQ(answer, "hello world");
   EXPECT_EQ(got, req);
   EXPECT_EQ(nodes_[0]->counters().streams_handed_over, 1u);
+  client->close();
+}
+
+// Issue 15, item 6: connections that never prove the key are closed after handshake_timeout,
+// and one source address can hold at most max_handshakes_per_source of them, so a flood of idle
+// handshakes from one host neither fills max_inbound_tcp nor stops real peers.
+TEST_F(PeerMembership, IdleHandshakesFromOneAddressAreCappedAndClosed) {
+  start_cluster(2, [](MembershipConfig& c) {
+    c.handshake_timeout = Millis(600);
+    c.max_handshakes_per_source = 4;
+    c.max_inbound_tcp = 8;
+  });
+  const udp::endpoint ep = nodes_[0]->local_endpoint();
+  const asio::ip::tcp::endpoint target(ep.address(), ep.port());
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> idle;
+  for (int i = 0; i < 20; ++i) {  // another host: 127.0.0.9
+    auto sock = std::make_unique<asio::ip::tcp::socket>(io_);
+    sock->open(asio::ip::tcp::v4());
+    sock->bind({asio::ip::make_address("127.0.0.9"), 0});
+    sock->connect(target);
+    idle.push_back(std::move(sock));
+  }
+  ASSERT_TRUE(
+      run_until([&] { return nodes_[0]->counters().handshakes_refused >= 16; }, Millis(1000)));
+  EXPECT_EQ(nodes_[0]->counters().handshakes_refused, 16u);
+
+  // A real peer (another address) still gets in while the idle ones hold their slots.
+  nodes_[0]->on_stream([](std::shared_ptr<FrameStream>, Frame, FrameHeader) {});
+  auto client =
+      FrameStream::create(asio::ip::tcp::socket(io_), good_key(), FrameStream::Role::kClient);
+  bool sent = false;
+  client->socket().async_connect(target, [&](error_code ec) {
+    ASSERT_FALSE(ec);
+    client->async_handshake([&](error_code ec) {
+      ASSERT_FALSE(ec);
+      ForwardRequest req;
+      req.request_id = 1;
+      req.kind = "k";
+      req.object = "o";
+      client->async_write_frame(encode_frame_header(req), "", nullptr,
+                                [&](error_code ec) { sent = !ec; });
+    });
+  });
+  ASSERT_TRUE(
+      run_until([&] { return nodes_[0]->counters().streams_handed_over == 1; }, Millis(1000)));
+  EXPECT_TRUE(sent);
+  EXPECT_EQ(nodes_[0]->counters().handshake_timeouts, 0u);
+
+  // The idle ones are closed at their deadline.
+  ASSERT_TRUE(
+      run_until([&] { return nodes_[0]->counters().handshake_timeouts == 4; }, Millis(2000)));
+  run_for(Millis(50));
+  for (auto& sock : idle) {
+    char byte;
+    error_code ec;
+    sock->non_blocking(true);
+    sock->read_some(asio::buffer(&byte, 1), ec);
+    EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  }
+  // Then the address may handshake again: the slots were released.
+  EXPECT_TRUE(all_alive(2));
   client->close();
 }
 

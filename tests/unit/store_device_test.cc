@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "node/store/device.h"
@@ -185,6 +186,99 @@ TEST(DeviceBlock, RegularFileIsNotABlockDevice) {
   auto d = Device::open_block(dir.path() + "/s", &error);
   EXPECT_FALSE(d);
   EXPECT_NE(error.find("not a block device"), std::string::npos) << error;
+}
+
+// Writes `text` to `path` with `mode`, behind the store's back.
+void write_file(const std::string& path, const std::string& text, mode_t mode) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+}
+
+std::string read_file(const std::string& path) {
+  std::string out;
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return "<missing>";
+  char buf[256];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+// A symbolic link at the store's path once made the tier truncate the file it pointed at.
+TEST(DeviceFile, RefusesASymbolicLinkAndLeavesItsTargetAlone) {
+  ScratchDir dir;
+  const std::string victim = dir.path() + "/victim.txt";
+  write_file(victim, "precious bytes", 0644);
+  const std::string store = dir.path() + "/shoal.slots";
+  ASSERT_EQ(::symlink(victim.c_str(), store.c_str()), 0);
+  std::string error;
+  EXPECT_FALSE(Device::open_file(store, kBytes, &error));
+  EXPECT_EQ(error, store + " is a symbolic link (the store is never opened through one)");
+  EXPECT_EQ(read_file(victim), "precious bytes");
+  // A dangling link is refused too: nothing is created where it points.
+  const std::string dangling = dir.path() + "/dangling.slots";
+  ASSERT_EQ(::symlink((dir.path() + "/created").c_str(), dangling.c_str()), 0);
+  EXPECT_FALSE(Device::open_file(dangling, kBytes, &error));
+  EXPECT_EQ(read_file(dir.path() + "/created"), "<missing>");
+}
+
+TEST(DeviceFile, RefusesAStoreItsGroupOrOthersCanWrite) {
+  ScratchDir dir;
+  const std::string store = dir.path() + "/shoal.slots";
+  for (mode_t mode : {0666, 0620, 0602}) {
+    write_file(store, "x", mode);
+    std::string error;
+    EXPECT_FALSE(Device::open_file(store, kBytes, &error)) << std::oct << mode;
+    EXPECT_NE(error.find(store + " is writable by its group or others"), std::string::npos)
+        << error;
+    EXPECT_EQ(read_file(store), "x") << "refused before it was sized";
+  }
+  write_file(store, "x", 0600);
+  std::string error;
+  EXPECT_TRUE(Device::open_file(store, kBytes, &error)) << error;
+}
+
+TEST(DeviceFile, RefusesAStoreOwnedBySomeoneElseOrWithTwoLinks) {
+  ScratchDir dir;
+  const std::string store = dir.path() + "/shoal.slots";
+  write_file(store, "x", 0600);
+  ASSERT_EQ(::chown(store.c_str(), 65534, 65534), 0) << "tests run as root";  // nobody
+  std::string error;
+  EXPECT_FALSE(Device::open_file(store, kBytes, &error));
+  EXPECT_NE(error.find("is owned by uid 65534"), std::string::npos) << error;
+  EXPECT_EQ(read_file(store), "x");
+
+  const std::string other = dir.path() + "/other";
+  write_file(other, "y", 0600);
+  const std::string linked = dir.path() + "/linked.slots";
+  ASSERT_EQ(::link(other.c_str(), linked.c_str()), 0);
+  EXPECT_FALSE(Device::open_file(linked, kBytes, &error));
+  EXPECT_NE(error.find("has 2 hard links"), std::string::npos) << error;
+  EXPECT_EQ(read_file(other), "y");
+}
+
+// A block device is named through a link as often as not (/dev/disk/by-id/...): the path is
+// resolved once and the device it leads to checked.
+TEST(DeviceBlock, FollowsALinkToABlockDeviceOnceAndChecksTheDevice) {
+  LoopDevice loop(4 << 20);
+  if (!loop.ok()) GTEST_SKIP() << "no loop device here: " << loop.why();
+  ScratchDir dir;
+  const std::string link = dir.path() + "/by-id";
+  ASSERT_EQ(::symlink(loop.device().c_str(), link.c_str()), 0);
+  std::string error;
+  auto d = Device::open_block(link, &error);
+  ASSERT_TRUE(d) << error;
+  d.reset();
+  struct stat st {};
+  ASSERT_EQ(::stat(loop.device().c_str(), &st), 0);
+  ASSERT_EQ(::chmod(loop.device().c_str(), 0666), 0);
+  EXPECT_FALSE(Device::open_block(link, &error));
+  EXPECT_NE(error.find("is writable by others"), std::string::npos) << error;
+  ASSERT_EQ(::chmod(loop.device().c_str(), st.st_mode & 07777), 0);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <random>
 #include <thread>
@@ -585,6 +586,35 @@ TEST_F(DiskTierTest, ConfigErrorsNameTheField) {
   c.path = "/dev/null";
   EXPECT_FALSE(DiskTier::open(c, &error));
   EXPECT_EQ(error.rfind("path:", 0), 0u) << error;
+}
+
+// The store file at --disk-path/shoal.slots must be the node's alone: a symbolic link (whose
+// target the tier once truncated), a file others may write or a foreign owner's are "path:"
+// errors at configuration time and at open, and the file is left as it was.
+TEST_F(DiskTierTest, AStoreFileTheNodeCannotTrustIsAPathError) {
+  const std::string victim = dir_.path() + "/victim";
+  { std::ofstream(victim) << "precious"; }
+  ASSERT_EQ(::symlink(victim.c_str(), file().c_str()), 0);
+  DiskConfig c = config();
+  ASSERT_TRUE(c.validate().has_value());
+  EXPECT_EQ(*c.validate(), "path: " + file() +
+                               " is a symbolic link (the store is never opened "
+                               "through one)");
+  std::string error;
+  EXPECT_FALSE(DiskTier::open(c, &error));
+  EXPECT_EQ(error.rfind("path: ", 0), 0u) << error;
+  EXPECT_EQ(std::filesystem::file_size(victim), 8u);
+  ASSERT_EQ(::unlink(file().c_str()), 0);
+
+  { std::ofstream(file()) << "x"; }
+  ASSERT_EQ(::chmod(file().c_str(), 0666), 0);
+  EXPECT_NE(c.validate().value_or("").find("is writable by its group or others"),
+            std::string::npos);
+  ASSERT_EQ(::chmod(file().c_str(), 0600), 0);
+  ASSERT_EQ(::chown(file().c_str(), 65534, 65534), 0);  // nobody; the tests run as root
+  EXPECT_NE(c.validate().value_or("").find("is owned by uid 65534"), std::string::npos);
+  EXPECT_FALSE(DiskTier::open(c, &error));
+  EXPECT_EQ(std::filesystem::file_size(file()), 1u);
 }
 
 TEST_F(DiskTierTest, SecondProcessCannotOpenTheSameStore) {

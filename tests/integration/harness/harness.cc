@@ -410,6 +410,18 @@ bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout) {
   }
 }
 
+std::string write_file(const std::string& path, const std::string& contents, mode_t mode) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << contents;
+    if (!out) throw std::runtime_error("cannot write " + path);
+  }
+  if (::chmod(path.c_str(), mode) != 0) {
+    throw std::runtime_error("chmod " + path + ": " + std::strerror(errno));
+  }
+  return path;
+}
+
 std::string random_bytes(std::size_t n, std::uint64_t seed) {
   std::mt19937_64 generator(seed);
   std::string out(n, '\0');

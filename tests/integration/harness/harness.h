@@ -62,6 +62,11 @@ bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout);
 // longer result equals the shorter result.
 std::string random_bytes(std::size_t n, std::uint64_t seed);
 
+// Writes `contents` to `path` (created or truncated), sets its mode to exactly `mode` and
+// returns `path`. For key, token and policy files (shoald refuses group/other-writable ones).
+// Throws std::runtime_error when the file cannot be written.
+std::string write_file(const std::string& path, const std::string& contents, mode_t mode = 0600);
+
 // A fresh directory (mkdtemp "shoal-test-XXXXXX" under $TMPDIR, or /tmp), removed with all its
 // contents when destroyed. Movable; a moved-from TempDir owns nothing. Throws if mkdtemp fails.
 class TempDir {

@@ -7,15 +7,17 @@
 namespace shoal::test {
 
 Shoald::Shoald(const std::string& s3_endpoint, std::vector<std::string> flags,
-               std::map<std::string, std::string> env)
+               std::map<std::string, std::string> env, std::vector<std::string> launcher)
     : port_(free_port()) {
-  std::vector<std::string> argv = {bin_dir() + "/shoald",
-                                   "--listen",
-                                   "127.0.0.1:" + std::to_string(port_),
-                                   "--s3-endpoint",
-                                   s3_endpoint,
-                                   "--s3-region",
-                                   "us-east-1"};
+  std::vector<std::string> argv = std::move(launcher);
+  const std::vector<std::string> shoald = {bin_dir() + "/shoald",
+                                           "--listen",
+                                           "127.0.0.1:" + std::to_string(port_),
+                                           "--s3-endpoint",
+                                           s3_endpoint,
+                                           "--s3-region",
+                                           "us-east-1"};
+  argv.insert(argv.end(), shoald.begin(), shoald.end());
   argv.insert(argv.end(), flags.begin(), flags.end());
   env.emplace("AWS_ACCESS_KEY_ID", "S3RVER");
   env.emplace("AWS_SECRET_ACCESS_KEY", "S3RVER");

@@ -18,10 +18,12 @@ namespace shoal::test {
 class Shoald {
  public:
   // Starts bin_dir()/shoald --listen 127.0.0.1:PORT --s3-endpoint ENDPOINT --s3-region us-east-1
-  // plus `flags`, with S3RVER credentials in the environment (plus `env`). Throws with the log if
+  // plus `flags`, with S3RVER credentials in the environment (plus `env`). `launcher`, when not
+  // empty, is a command that execs its arguments (the shoald command line), e.g. to run it in a
+  // namespace of its own; it must keep the process id (exec, not fork). Throws with the log if
   // the port does not open within 20 s.
   Shoald(const std::string& s3_endpoint, std::vector<std::string> flags = {},
-         std::map<std::string, std::string> env = {});
+         std::map<std::string, std::string> env = {}, std::vector<std::string> launcher = {});
   // Fails the current test if the process's log holds a sanitizer finding, and prints the log's
   // tail if the test failed (check_child_log), then SIGKILLs it.
   ~Shoald();
