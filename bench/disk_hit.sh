@@ -15,6 +15,8 @@
 #      same disk with --memory of an eighth of the working set (issue 11: "working set 8x
 #      memory") for 1 MiB ranges at random 1 MiB-aligned offsets at C = 16 (each a ranged disk
 #      read of the 16 blocks it covers, not promoted); neither may ask the origin anything;
+#      the filling shoald, which holds everything in memory, first serves the same 1 MiB load
+#      (memory hits: the HTTP path's ceiling in this run, no raw reference);
 #   4. raw device, measured right before and right after every wrk cell (the virtual disk's speed
 #      drifts with the machine's other work), on the written part of the same store file: for
 #      16 MiB cells `dd if=<the store file> bs=16M count=<working set> iflag=direct of=/dev/null`
@@ -130,11 +132,13 @@ check_bytes() {
   done
 }
 
-# measure MIB C RAW: one wrk run between two runs of the raw reference RAW (raw_dd or
-# raw_random); appends "MIB C requests bytes duration_us p50_us p99_us raw_before raw_after RAW" to
-# $work/results.tsv, or fails when wrk failed or any answer looked wrong.
+# measure MIB C RAW [TIER]: one wrk run between two runs of the raw reference RAW (raw_dd,
+# raw_random, or raw_none: no reference); appends "MIB C requests bytes duration_us p50_us p99_us
+# raw_before raw_after RAW TIER" (TIER: disk, the default, or memory) to $work/results.tsv, or
+# fails when wrk failed or any answer looked wrong.
 measure() {
-  local mib="$1" c="$2" raw="$3" out="$work/wrk-$1-$2.txt" range_bytes=$(($1 << 20))
+  local mib="$1" c="$2" raw="$3" tier="${4:-disk}" range_bytes=$(($1 << 20))
+  local out="$work/wrk-$1-$2-$tier.txt"
   local dd_before dd_after
   dd_before="$("$raw")"
   bench_log "wrk ${mib} MiB ranges c=$c (${duration} s)"
@@ -154,9 +158,12 @@ measure() {
     return 1
   fi
   dd_after="$("$raw")"
-  echo "$mib $c $requests $bytes $duration_us $p50_us $p99_us $dd_before $dd_after $raw" \
+  echo "$mib $c $requests $bytes $duration_us $p50_us $p99_us $dd_before $dd_after $raw $tier" \
     >>"$work/results.tsv"
 }
+
+# raw_none: no raw reference (memory hits); prints 0.
+raw_none() { echo 0; }
 
 # raw_random: 1 MiB O_DIRECT preads at random offsets of the written part of the store file by 4
 # threads (disk_range_bench --raw-only, 5 s); prints GB/s.
@@ -213,14 +220,16 @@ results, rec_path, load_before, load_after, duration, working, commit = sys.argv
 rec = dict(line.split("=", 1) for line in open(rec_path).read().split())
 rows = []
 for line in open(results):
-    mib, c, requests, nbytes, dur_us, p50, p99, dd_before, dd_after, raw = line.split()
+    mib, c, requests, nbytes, dur_us, p50, p99, dd_before, dd_after, raw, tier = line.split()
     gbps = int(nbytes) / (int(dur_us) / 1e6) / 1e9
     dd = (float(dd_before) + float(dd_after)) / 2
-    what = "dd 16 MiB sequential, QD 1" if raw == "raw_dd" else "1 MiB random pread, QD 4"
-    rows.append([f"{mib} MiB", c, f"{gbps:.2f}", f"{int(p50) / 1e3:.1f} / {int(p99) / 1e3:.1f}",
-                 what, f"{dd:.2f} ({float(dd_before):.2f}/{float(dd_after):.2f})",
-                 f"{gbps / dd:.2f}x"])
-header = ["range", "conc", "shoald disk hits GB/s", "p50/p99 ms", "raw O_DIRECT reference",
+    what = {"raw_dd": "dd 16 MiB sequential, QD 1", "raw_random": "1 MiB random pread, QD 4",
+            "raw_none": "none (the HTTP path's ceiling)"}[raw]
+    label = f"{mib} MiB" + (" memory hits" if tier == "memory" else "")
+    rows.append([label, c, f"{gbps:.2f}", f"{int(p50) / 1e3:.1f} / {int(p99) / 1e3:.1f}",
+                 what, f"{dd:.2f} ({float(dd_before):.2f}/{float(dd_after):.2f})" if dd else "-",
+                 f"{gbps / dd:.2f}x" if dd else "-"])
+header = ["range", "conc", "shoald GB/s", "p50/p99 ms", "raw O_DIRECT reference",
           "raw GB/s (before/after)", "shoald/raw"]
 when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
 widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
@@ -282,6 +291,9 @@ main() {
     --disk-capacity "${capacity_mib}MiB"
   bench_log "reading every 16 MiB page once"
   read_pages 0 $((object_bytes - 1)) || fail "filling through shoald"
+  # The same 1 MiB load as the disk-hit cell, served from memory: the HTTP path's ceiling in
+  # this run (the machine is shared; its load moves every figure).
+  measure 1 16 raw_none memory || fail "wrk 1 MiB c=16 (memory hits)"
   stop_shoald || fail "stopping the filling shoald"
 
   local t0 t1
