@@ -1,32 +1,47 @@
 #!/usr/bin/env bash
-# Disk-tier benchmark: disk-hit throughput of shoald against raw O_DIRECT sequential reads of the
-# same file system, and warm-restart recovery time for a disk with thousands of slots. One run:
+# Disk-tier benchmark: disk-hit throughput of shoald against raw O_DIRECT reads of the same store
+# file, the disk tier's ranged reads alone against the same, and warm-restart recovery time for a
+# disk with thousands of slots. One run:
 #   1. cluster/deps.sh; builds build/bin/shoald if it is missing, unless BENCH_SHOALD names the
-#      binary to use; it must know --disk-path;
+#      binary to use; it must know --disk-path; builds build/bin/disk_range_bench if missing;
 #   2. s3rver on a free port; a random object s3://bench/disk.bin of BENCH_WORKING_SET_MIB (2048);
 #   3. disk hits, 16 MiB pages: shoald #1 (memory larger than the object, --disk-path $work/d16)
 #      reads every page once, then gets SIGTERM, which writes its memory pages to disk; shoald #2
 #      starts on the same disk with --memory 64MiB (a few pages: almost every request is a disk
 #      hit) and must recover every page; a few ranges are compared byte for byte with the
 #      upload; then `wrk -t2 -cC -d${BENCH_DURATION}s` with bench/range.lua for 16 MiB ranges at
-#      C = 4 and 16 and 1 MiB ranges at C = 16; shoald #2 must not ask the origin anything;
+#      C = 4 (whole pages: each disk hit is a flight that reserves its 16 MiB inside --memory, so
+#      more than 4 at once are shed with 503 by a 64 MiB memory tier); then shoald #2b on the
+#      same disk with --memory of an eighth of the working set (issue 11: "working set 8x
+#      memory") for 1 MiB ranges at random 1 MiB-aligned offsets at C = 16 (each a ranged disk
+#      read of the 16 blocks it covers, not promoted); neither may ask the origin anything;
+#      the filling shoald, which holds everything in memory, first serves the same 1 MiB load
+#      (memory hits: the HTTP path's ceiling in this run, no raw reference);
 #   4. raw device, measured right before and right after every wrk cell (the virtual disk's speed
-#      drifts with the machine's other work): `dd if=<the store file> bs=16M count=<working set>
-#      iflag=direct of=/dev/null`, the written part of the same store file (sequential, queue
-#      depth 1); a cell's ratio is shoald's GB/s over the mean of its two dd runs;
-#      then once more with 4 dd processes at once (a quarter each), the device at queue depth 4;
+#      drifts with the machine's other work), on the written part of the same store file: for
+#      16 MiB cells `dd if=<the store file> bs=16M count=<working set> iflag=direct of=/dev/null`
+#      (sequential, queue depth 1); for the 1 MiB cell `disk_range_bench --raw-only`: 1 MiB
+#      O_DIRECT preads at random 4 KiB-aligned offsets by 4 threads (queue depth 4, as shoald's 4
+#      disk I/O threads) into huge-page buffers; a cell's ratio is shoald's GB/s over the mean of
+#      its two raw runs; then once more with 4 dd processes at once (a quarter each), the device
+#      at queue depth 4;
+#   4b. the disk tier alone (no HTTP): disk_range_bench on the same store file once shoald has
+#      stopped: DiskTier::read_range of 1 MiB at random aligned and unaligned offsets,
+#      DiskTier::read of whole pages, and raw 1 MiB O_DIRECT preads, interleaved, at C = 4 and 16
+#      (BENCH_RANGE_ROUNDS rounds of BENCH_RANGE_SECONDS s per cell);
 #   5. recovery, 64 KiB pages: shoald #3 (--page-size 64KiB, --disk-capacity
 #      BENCH_RECOVERY_DISK_MIB (2048): ~30,000 slots) reads BENCH_RECOVERY_FILL_MIB (1024) of the
 #      object (16,384 pages), SIGTERM writes them to disk; shoald #4 starts on that disk; its
 #      /stats disk.recovery_seconds and the time until its port accepts are reported;
 #   6. prints a plain table and the same as Markdown (for docs/benchmarks.md) on stdout: GB/s of
-#      every wrk cell, dd's GB/s, the ratio shoald/dd (target: at least 0.8), recovery figures, the
-#      load average before and after.
+#      every wrk cell, the raw reference's GB/s, the ratio shoald/raw (target: at least 0.8),
+#      disk_range_bench's table, recovery figures, the load average before and after.
 # Speed targets are reported, not asserted. Exit status: 0 when every tool and check worked; 1
 # otherwise (wrong bytes, an origin request during the disk runs, missing pages after restart,
 # a failed wrk run). Environment knobs: BENCH_DURATION (10), BENCH_WORKING_SET_MIB,
-# BENCH_RECOVERY_DISK_MIB, BENCH_RECOVERY_FILL_MIB, BENCH_SHOALD, BENCH_WAIT_LOAD (see bench/README.md).
-# Takes about 3 minutes with the defaults and needs about 3 x the working set of free disk space
+# BENCH_RECOVERY_DISK_MIB, BENCH_RECOVERY_FILL_MIB, BENCH_RANGE_ROUNDS (3), BENCH_RANGE_SECONDS (3),
+# BENCH_SHOALD, BENCH_WAIT_LOAD (see bench/README.md).
+# Takes about 5 minutes with the defaults and needs about 3 x the working set of free disk space
 # under /tmp. Everything it starts is stopped, and its temporary directory removed, on exit.
 set -euo pipefail
 
@@ -38,6 +53,9 @@ duration="${BENCH_DURATION:-10}"
 working_mib="${BENCH_WORKING_SET_MIB:-2048}"
 recovery_disk_mib="${BENCH_RECOVERY_DISK_MIB:-2048}"
 recovery_fill_mib="${BENCH_RECOVERY_FILL_MIB:-1024}"
+range_rounds="${BENCH_RANGE_ROUNDS:-3}"
+range_seconds="${BENCH_RANGE_SECONDS:-3}"
+range_bench="$root/build/bin/disk_range_bench"
 bucket=bench
 key=disk.bin
 object_bytes=$((working_mib << 20))
@@ -114,13 +132,15 @@ check_bytes() {
   done
 }
 
-# measure MIB C: one wrk run between two dd runs; appends "MIB C requests bytes duration_us
-# p50_us p99_us dd_before dd_after" to $work/results.tsv, or fails when wrk failed or any answer
-# looked wrong.
+# measure MIB C RAW [TIER]: one wrk run between two runs of the raw reference RAW (raw_dd,
+# raw_random, or raw_none: no reference); appends "MIB C requests bytes duration_us p50_us p99_us
+# raw_before raw_after RAW TIER" (TIER: disk, the default, or memory) to $work/results.tsv, or
+# fails when wrk failed or any answer looked wrong.
 measure() {
-  local mib="$1" c="$2" out="$work/wrk-$1-$2.txt" range_bytes=$(($1 << 20))
+  local mib="$1" c="$2" raw="$3" tier="${4:-disk}" range_bytes=$(($1 << 20))
+  local out="$work/wrk-$1-$2-$tier.txt"
   local dd_before dd_after
-  dd_before="$(raw_dd)"
+  dd_before="$("$raw")"
   bench_log "wrk ${mib} MiB ranges c=$c (${duration} s)"
   if ! BENCH_PATH="/fetch/$bucket/$key" BENCH_OBJECT_BYTES="$object_bytes" \
     BENCH_RANGE_BYTES="$range_bytes" wrk -t2 -c"$c" -d"${duration}s" --timeout 20s --latency \
@@ -137,9 +157,22 @@ measure() {
     bench_log "${mib} MiB c=$c: $line"
     return 1
   fi
-  dd_after="$(raw_dd)"
-  echo "$mib $c $requests $bytes $duration_us $p50_us $p99_us $dd_before $dd_after" \
+  dd_after="$("$raw")"
+  echo "$mib $c $requests $bytes $duration_us $p50_us $p99_us $dd_before $dd_after $raw $tier" \
     >>"$work/results.tsv"
+}
+
+# raw_none: no raw reference (memory hits); prints 0.
+raw_none() { echo 0; }
+
+# raw_random: 1 MiB O_DIRECT preads at random offsets of the written part of the store file by 4
+# threads (disk_range_bench --raw-only, 5 s); prints GB/s.
+raw_random() {
+  local out
+  out="$("$range_bench" --raw-only --dir "$work/d16" --pages $((object_bytes / page_bytes)) \
+    --concurrency 4 --rounds 1 --seconds 5 2>/dev/null)"
+  bench_log "raw random 1 MiB reads: $(echo "$out" | grep '^raw ')"
+  echo "$out" | awk '$1 == "raw" { print $3; exit }'
 }
 
 # raw_dd: sequential O_DIRECT read of the written part of the 16 MiB store ($store16, the first
@@ -168,6 +201,17 @@ raw_dd_parallel() {
   "$python" -c "print($quarter * 4 * $page_bytes / ($t1 - $t0) / 1e9)"
 }
 
+# check_no_origin_and_stop: fails unless the running shoald never asked the origin; logs its disk
+# figures and stops it.
+check_no_origin_and_stop() {
+  local origin_requests
+  origin_requests="$(shoald_stat origin requests)"
+  ((origin_requests == 0)) || fail "shoald asked the origin $origin_requests times"
+  bench_log "disk stats: $(curl -sS "http://127.0.0.1:$shoald_port/stats" |
+    "$python" -c 'import json, sys; print(json.load(sys.stdin)["disk"])')"
+  stop_shoald || fail "stopping the disk shoald"
+}
+
 report() {
   "$python" - "$work/results.tsv" "$work/recovery" "$load_before" "$(load_average)" \
     "$duration" "$working_mib" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF'
@@ -176,14 +220,17 @@ results, rec_path, load_before, load_after, duration, working, commit = sys.argv
 rec = dict(line.split("=", 1) for line in open(rec_path).read().split())
 rows = []
 for line in open(results):
-    mib, c, requests, nbytes, dur_us, p50, p99, dd_before, dd_after = line.split()
+    mib, c, requests, nbytes, dur_us, p50, p99, dd_before, dd_after, raw, tier = line.split()
     gbps = int(nbytes) / (int(dur_us) / 1e6) / 1e9
     dd = (float(dd_before) + float(dd_after)) / 2
-    rows.append([f"{mib} MiB", c, f"{gbps:.2f}", f"{int(p50) / 1e3:.1f} / {int(p99) / 1e3:.1f}",
-                 f"{dd:.2f} ({float(dd_before):.2f}/{float(dd_after):.2f})",
-                 f"{gbps / dd:.2f}x"])
-header = ["range", "conc", "shoald disk hits GB/s", "p50/p99 ms",
-          "dd iflag=direct GB/s (before/after)", "shoald/dd"]
+    what = {"raw_dd": "dd 16 MiB sequential, QD 1", "raw_random": "1 MiB random pread, QD 4",
+            "raw_none": "none (the HTTP path's ceiling)"}[raw]
+    label = f"{mib} MiB" + (" memory hits" if tier == "memory" else "")
+    rows.append([label, c, f"{gbps:.2f}", f"{int(p50) / 1e3:.1f} / {int(p99) / 1e3:.1f}",
+                 what, f"{dd:.2f} ({float(dd_before):.2f}/{float(dd_after):.2f})" if dd else "-",
+                 f"{gbps / dd:.2f}x" if dd else "-"])
+header = ["range", "conc", "shoald GB/s", "p50/p99 ms", "raw O_DIRECT reference",
+          "raw GB/s (before/after)", "shoald/raw"]
 when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
 widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
 parallel = f"raw device at queue depth 4 (4 dd iflag=direct at once): {float(rec['dd4']):.2f} GB/s"
@@ -191,8 +238,9 @@ recovery = (f"recovery: {rec['slots']} slots of 64 KiB pages, {rec['pages']} pag
             f"{float(rec['seconds']):.3f} s (port accepting {float(rec['start']):.2f} s after exec); "
             f"16 MiB store: {rec['pages16']} pages in {float(rec['seconds16']):.3f} s")
 print()
-print(f"disk hits, {working} MiB working set, 16 MiB pages, 64 MiB memory tier, wrk -t2 {duration} s "
-      f"per cell, commit {commit}, {when}")
+print(f"disk hits, {working} MiB working set, 16 MiB pages, memory tier 64 MiB (16 MiB ranges) "
+      f"and {int(working) // 8} MiB (1 MiB ranges), wrk -t2 {duration} s per cell, commit {commit}, "
+      f"{when}")
 for r in [header] + rows:
     print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
 print(parallel)
@@ -201,7 +249,8 @@ print(f"load average before: {load_before}; after: {load_after}")
 print()
 print("Markdown:")
 print()
-print(f"Commit `{commit}`, {when}; {working} MiB working set, 16 MiB pages, `--memory 64MiB`; "
+print(f"Commit `{commit}`, {when}; {working} MiB working set, 16 MiB pages, `--memory 64MiB` "
+      f"(16 MiB ranges) and `{int(working) // 8}MiB` (1 MiB ranges); "
       f"load average before {load_before}, after {load_after}.")
 print()
 print("| " + " | ".join(header) + " |")
@@ -213,6 +262,9 @@ print(parallel[0].upper() + parallel[1:] + ".")
 print()
 print(recovery[0].upper() + recovery[1:] + ".")
 EOF
+  echo
+  echo "The disk tier alone on the same store file (bench/disk_range_bench.cc):"
+  cat "$work/range.txt"
 }
 
 main() {
@@ -222,6 +274,11 @@ main() {
     bench_log "$shoald_bin has no --disk-path: rebuild it (ninja -C build -j2 shoald)"
     exit 1
   }
+  if [[ ! -x "$range_bench" ]]; then
+    bench_log "building disk_range_bench (Release, build/, -j2)"
+    cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    ninja -C "$root/build" -j2 disk_range_bench >&2
+  fi
   wait_for_low_load
   load_before="$(load_average)"
   start_s3rver
@@ -234,6 +291,9 @@ main() {
     --disk-capacity "${capacity_mib}MiB"
   bench_log "reading every 16 MiB page once"
   read_pages 0 $((object_bytes - 1)) || fail "filling through shoald"
+  # The same 1 MiB load as the disk-hit cell, served from memory: the HTTP path's ceiling in
+  # this run (the machine is shared; its load moves every figure).
+  measure 1 16 raw_none memory || fail "wrk 1 MiB c=16 (memory hits)"
   stop_shoald || fail "stopping the filling shoald"
 
   local t0 t1
@@ -245,17 +305,18 @@ main() {
   ((pages16 == object_bytes / page_bytes)) ||
     fail "recovered $pages16 pages, want $((object_bytes / page_bytes))"
   check_bytes || fail "bytes served from disk differ from the upload"
-  measure 16 4 || fail "wrk 16 MiB c=4"
-  measure 16 16 || fail "wrk 16 MiB c=16"
-  measure 1 16 || fail "wrk 1 MiB c=16"
-  local origin_requests
-  origin_requests="$(shoald_stat origin requests)"
-  ((origin_requests == 0)) || fail "shoald asked the origin $origin_requests times"
-  bench_log "disk stats: $(curl -sS "http://127.0.0.1:$shoald_port/stats" |
-    "$python" -c 'import json, sys; print(json.load(sys.stdin)["disk"])')"
-  stop_shoald || fail "stopping the disk shoald"
+  measure 16 4 raw_dd || fail "wrk 16 MiB c=4"
+  check_no_origin_and_stop
+  spawn_shoald shoald-disk8 "$work/d16" --memory $((working_mib / 8))MiB \
+    --disk-capacity "${capacity_mib}MiB"
+  measure 1 16 raw_random || fail "wrk 1 MiB c=16"
+  check_no_origin_and_stop
   local dd4
   dd4="$(raw_dd_parallel)"
+  bench_log "the disk tier alone: disk_range_bench on $store16"
+  "$range_bench" --dir "$work/d16" --kind "$bucket" --object "$key" \
+    --pages $((object_bytes / page_bytes)) --concurrency 4,16 --rounds "$range_rounds" \
+    --seconds "$range_seconds" >"$work/range.txt" || fail "disk_range_bench"
 
   # 5. Recovery of thousands of 64 KiB slots.
   spawn_shoald shoald-fill64 "$work/d64" --page-size 64KiB --memory $((recovery_fill_mib * 2))MiB \

@@ -465,6 +465,9 @@ void ForwardServer::handle(const std::shared_ptr<peer::FrameStream>& s,
   }
   base::PageKey key{req->kind, req->object, req->page};
   const std::uint64_t offset = req->offset, length = req->length;
+  // The asked part: a disk hit reads only its blocks, a miss fetches it first.
+  opts.slice_offset = offset;
+  opts.slice_length = length;
   fetcher_.get(key, opts, loop_.get_executor(),
                [this, s, resp, offset, length, peek = req->cache_only](PageResult r) mutable {
                  if (peek && r.outcome == base::Outcome::kOk) {

@@ -22,6 +22,14 @@ store::PageMeta store_meta(const Page& p) {
   return store::PageMeta{p.object_size, p.etag, p.last_modified, p.bucket, p.cached_at};
 }
 
+void set_meta(Page& p, const store::PageMeta& m) {
+  p.object_size = m.object_size;
+  p.etag = m.etag;
+  p.last_modified = m.last_modified;
+  p.bucket = m.bucket;
+  p.cached_at = m.cached_at;
+}
+
 // Where the disk tier copies a page's payload (on its I/O thread): the page's own body.
 store::DiskTier::PayloadSink body_sink(const std::shared_ptr<Page>& page) {
   return [page](std::size_t n) {
@@ -83,7 +91,67 @@ void PageFetcher::get(const base::PageKey& key, const FetchOptions& opts,
       return forward_slice(std::move(targets), 0, key, opts, std::move(ex), std::move(done));
     }
   }
+  get_local(key, opts, std::move(ex), std::move(done));
+}
+
+void PageFetcher::get_local(const base::PageKey& key, const FetchOptions& opts,
+                            boost::asio::any_io_executor ex, PageHandler done) {
+  if (reads_disk_slice(key, opts)) {
+    auto page = std::make_shared<Page>();
+    auto on_read = [this, key, opts, ex, done, page](const store::DiskTier::RangeRead& read) {
+      on_disk_slice(key, opts, ex, done, page, read);
+    };
+    if (disk_->read_range(key, opts.slice_offset, opts.slice_length, std::move(on_read),
+                          body_sink(page)) == store::Result::kOk) {
+      return;
+    }
+  }
   get_flight(key, opts, std::move(ex), std::move(done));
+}
+
+bool PageFetcher::reads_disk_slice(const base::PageKey& key, const FetchOptions& opts) {
+  if (!disk_ || opts.slice_length == 0) return false;
+  if (opts.slice_offset == 0 && opts.slice_length >= page_size_) return false;  // the whole page
+  std::lock_guard lock(mu_);
+  return !flights_.contains(key);  // a page being fetched or read: join that
+}
+
+// A ranged disk read ended (on a disk I/O thread); on kOk `page`'s body holds the verified bytes
+// read.bytes. Served as a part of the page (Page::body_offset), never put in memory. Anything
+// else (a bad block, the page gone, another ETag, bytes past the page's end) goes to a flight,
+// which reads or fetches the whole page.
+void PageFetcher::on_disk_slice(const base::PageKey& key, const FetchOptions& opts,
+                                boost::asio::any_io_executor ex, PageHandler done,
+                                std::shared_ptr<Page> page,
+                                const store::DiskTier::RangeRead& read) {
+  if (read.result == store::Result::kChecksumError || read.result == store::Result::kIoError) {
+    SHOAL_LOG(kWarn, "disk: bytes " << opts.slice_offset << "+" << opts.slice_length << " of page "
+                                    << key.page << " of " << key.kind << "/" << key.object << ": "
+                                    << store::result_name(read.result)
+                                    << "; fetching the page again");
+  }
+  if (read.result != store::Result::kOk || read.bytes.empty() ||
+      !disk_copy_usable(key, opts, read.meta)) {
+    return get_flight(key, opts, std::move(ex), std::move(done));
+  }
+  set_meta(*page, read.meta);
+  page->body_offset = read.offset;
+  PageResult result;
+  result.page = std::move(page);
+  result.source = PageSource::kDisk;
+  boost::asio::post(ex, [done = std::move(done), result = std::move(result)]() mutable {
+    done(std::move(result));
+  });
+}
+
+bool PageFetcher::disk_copy_usable(const base::PageKey& key, const FetchOptions& opts,
+                                   const store::PageMeta& meta) {
+  if (!opts.if_match.empty() && meta.etag != opts.if_match) return false;
+  if (auto known = memory_.find_meta(key.kind, key.object); known && known->etag != meta.etag) {
+    disk_->erase(key);  // an older version than the one last seen
+    return false;
+  }
+  return true;
 }
 
 void PageFetcher::get_complete(const base::PageKey& key, const FetchOptions& opts,
@@ -112,7 +180,7 @@ void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::si
                                 base::PageKey key, FetchOptions opts,
                                 boost::asio::any_io_executor ex, PageHandler done) {
   if (i >= targets.size() || targets[i].self) {
-    return get_flight(key, opts, std::move(ex), std::move(done));
+    return get_local(key, opts, std::move(ex), std::move(done));
   }
   const PageRouter::Target target = targets[i];
   router_->forward(target, key, opts,
@@ -246,17 +314,10 @@ void PageFetcher::on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page>
     SHOAL_LOG(kWarn, "disk: page " << k.page << " of " << k.kind << "/" << k.object << ": "
                                    << store::result_name(r) << "; fetching it again");
   }
-  if (r != store::Result::kOk) return start_miss(std::move(a));
-  if (!a->opts.if_match.empty() && meta.etag != a->opts.if_match) return start_miss(std::move(a));
-  if (auto known = memory_.find_meta(k.kind, k.object); known && known->etag != meta.etag) {
-    disk_->erase(k);  // an older version than the one last seen
+  if (r != store::Result::kOk || !disk_copy_usable(k, a->opts, meta)) {
     return start_miss(std::move(a));
   }
-  page->object_size = meta.object_size;
-  page->etag = meta.etag;
-  page->last_modified = meta.last_modified;
-  page->bucket = meta.bucket;
-  page->cached_at = meta.cached_at;
+  set_meta(*page, meta);
   memory_.insert(k, page, /*from_disk=*/true);
   PageResult result;
   result.page = std::move(page);

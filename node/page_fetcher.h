@@ -1,14 +1,20 @@
 // The read path below the HTTP layer: memory tier, then the disk tier (when attached), then the
 // origin, with concurrent misses for a page coalesced into one fetch (singleflight).
 //
-// Disk tier (node/store/disk_tier.h, attach_disk()): a memory miss starts a flight whose first
-// step is a disk read, so concurrent misses read the disk once. A verified disk page is promoted
-// to memory (marked as from disk: it is never written back) and served as PageSource::kDisk; the
-// disk tier copies the payload into the page's body while verifying it (one pass). A
-// disk page whose ETag differs from the request's If-Match, or from the object's ETag recorded in
-// memory (a newer version was seen), is not served; the latter is dropped from disk. A checksum
-// or I/O error is logged, counted by the disk tier, and the page is fetched as on a miss. Pages
-// evicted from memory are written to disk when the disk does not hold them already and either
+// Disk tier (node/store/disk_tier.h, open_disk()): a memory miss for part of a page
+// (FetchOptions' slice, not the whole page) with no flight running for the page reads from disk
+// only the blocks covering that part (DiskTier::read_range: O_DIRECT-aligned, exactly those
+// blocks verified) and is served as a page holding just those bytes (Page::body_offset,
+// PageSource::kDisk), not promoted to memory; a bad block, a missing page or another ETag sends
+// it to a flight instead (below), which never serves the bad block: the whole page is read (it
+// fails at once on the block marked bad) or fetched. Other misses start a flight whose first
+// step is a whole-page disk read, so concurrent misses read the disk once. A verified disk page is
+// promoted to memory (marked as from disk: it is never written back) and served as
+// PageSource::kDisk; the disk tier copies the payload into the page's body while verifying it (one
+// pass). A disk page whose ETag differs from the request's If-Match, or from the object's ETag
+// recorded in memory (a newer version was seen), is not served; the latter is dropped from disk. A
+// checksum or I/O error is logged, counted by the disk tier, and the page is fetched as on a miss.
+// Pages evicted from memory are written to disk when the disk does not hold them already and either
 // it has a free slot or the admission rule (node/store/admission.h, kReaccessed) admits them; a
 // refused or failed write leaves the page memory-only, never an error to a client. Disk I/O runs on
 // the disk tier's threads; page copies out of disk buffers happen there too, never on an event
@@ -71,7 +77,8 @@ struct FetchOptions {
   bool hop = false;         // forwarded here by a peer: never forward again
   // The bytes of the page the caller needs (page-relative; length 0: all). When the page's
   // owner is another member, only these bytes are forwarded, and the result may be that part
-  // of the page alone (Page::body_offset); local fetches always yield the whole page.
+  // of the page alone (Page::body_offset); so may a hit on this node's disk tier (only the
+  // blocks covering the slice are read); fetches always yield the whole page.
   std::uint64_t slice_offset = 0;
   std::uint64_t slice_length = 0;
   // Answer from memory or disk only (a new owner's peer read, peer::ForwardRequest::cache_only):
@@ -232,6 +239,20 @@ class PageFetcher {
   struct Attempt;
   struct OriginFill;
 
+  // Not in memory, not forwarded: a ranged disk read for a slice (reads_disk_slice), else a
+  // flight.
+  void get_local(const base::PageKey& key, const FetchOptions& opts,
+                 boost::asio::any_io_executor ex, PageHandler done);
+  // Whether a get() for `opts`' slice reads just that part from disk: a disk tier, a slice that
+  // is not the whole page, and no flight for the page already (joining it is cheaper).
+  bool reads_disk_slice(const base::PageKey& key, const FetchOptions& opts);
+  void on_disk_slice(const base::PageKey& key, const FetchOptions& opts,
+                     boost::asio::any_io_executor ex, PageHandler done, std::shared_ptr<Page> page,
+                     const store::DiskTier::RangeRead& read);
+  // Whether a verified disk copy with `meta` may be served for `opts` (its If-Match, and the
+  // object's ETag last seen here); a copy older than the ETag last seen is dropped from disk.
+  bool disk_copy_usable(const base::PageKey& key, const FetchOptions& opts,
+                        const store::PageMeta& meta);
   void start_fetch(std::shared_ptr<Flight> flight, const FetchOptions& opts);
   void start_miss(std::shared_ptr<Attempt> a);
   void on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page> page, store::Result r,

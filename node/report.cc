@@ -69,10 +69,13 @@ nlohmann::json disk_json(const PageFetcher& fetcher) {
           {"admitted", a.admitted},
           {"not_admitted", a.rejected},
           {"evictions", s.evictions},
+          {"bytes_read", s.bytes_read},
           {"checksum_failures", s.checksum_failures},
+          {"blocks_bad", s.blocks_bad},
           {"io_errors", s.io_errors},
           {"recovery_seconds", s.recovery_seconds},
-          {"pages_recovered", s.pages_recovered}};
+          {"pages_recovered", s.pages_recovered},
+          {"old_format_slots", s.old_format_slots}};
 }
 
 // A latency in seconds.
@@ -172,14 +175,22 @@ void write_disk_metrics(PrometheusWriter& out, const PageFetcher& fetcher) {
   out.counter("shoal_disk_not_admitted_total",
               "Pages evicted from memory that the admission rule kept off disk", d(a.rejected));
   out.counter("shoal_disk_evictions_total", "Disk pages displaced to make room", d(s.evictions));
+  out.counter("shoal_disk_read_bytes_total",
+              "Bytes read from the disk tier's device by page reads (headers, payload blocks)",
+              d(s.bytes_read));
   out.counter("shoal_disk_checksum_failures_total",
-              "Disk pages that failed verification on read (dropped, refetched)",
+              "Disk reads that found a bad header or payload block (not served, refetched)",
               d(s.checksum_failures));
+  out.gauge("shoal_disk_blocks_bad", "Payload blocks on disk marked bad after a checksum failure",
+            d(s.blocks_bad));
   out.counter("shoal_disk_io_errors_total", "Failed disk tier reads and writes", d(s.io_errors));
   out.gauge("shoal_disk_recovery_seconds", "Time the last start spent scanning slot headers",
             s.recovery_seconds);
   out.gauge("shoal_disk_pages_recovered", "Pages found on disk at the last start",
             d(s.pages_recovered));
+  out.gauge("shoal_disk_old_format_slots",
+            "Slots of another disk format version dropped at the last start",
+            d(s.old_format_slots));
 }
 
 // The S3 port's part of /stats: whether it is on, and its requests by operation and status

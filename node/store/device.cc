@@ -1,6 +1,7 @@
 #include "node/store/device.h"
 
 #include <fcntl.h>
+#include <liburing.h>
 #include <linux/fs.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <utility>
 
@@ -63,6 +65,31 @@ std::string size_file(int fd, std::uint64_t bytes, bool* preallocated) {
   *preallocated = false;
   if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) return "ftruncate: " + errno_text(errno);
   return "";
+}
+
+// The calling thread's io_uring for Device::read_all(), or nullptr where io_uring cannot be set
+// up here (then, and after a failed submission, the thread reads with pread).
+class ThreadRing {
+ public:
+  ThreadRing() { ok_ = ::io_uring_queue_init(Device::kMaxReadOps, &ring_, 0) == 0; }
+  ~ThreadRing() { close(); }
+  ThreadRing(const ThreadRing&) = delete;
+  ThreadRing& operator=(const ThreadRing&) = delete;
+
+  io_uring* get() { return ok_ ? &ring_ : nullptr; }
+  void close() {
+    if (ok_) ::io_uring_queue_exit(&ring_);
+    ok_ = false;
+  }
+
+ private:
+  io_uring ring_{};
+  bool ok_ = false;
+};
+
+ThreadRing& thread_ring() {
+  thread_local ThreadRing ring;
+  return ring;
 }
 
 }  // namespace
@@ -255,6 +282,44 @@ int Device::read(void* buf, std::size_t n, std::uint64_t offset) const {
 int Device::write(const void* buf, std::size_t n, std::uint64_t offset) const {
   auto op = [](int fd, char* p, std::size_t len, off_t off) { return ::pwrite(fd, p, len, off); };
   return transfer(op, const_cast<char*>(static_cast<const char*>(buf)), n, offset);
+}
+
+int Device::read_all(std::span<const ReadOp> ops) const {
+  bool fits = ops.size() > 1 && ops.size() <= kMaxReadOps;
+  for (const ReadOp& op : ops) fits = fits && op.n <= std::numeric_limits<unsigned>::max();
+  io_uring* ring = fits ? thread_ring().get() : nullptr;
+  bool redo[kMaxReadOps] = {};
+  std::size_t submitted = 0;
+  if (ring != nullptr) {
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      io_uring_sqe* sqe = ::io_uring_get_sqe(ring);  // never null: the ring has kMaxReadOps
+      ::io_uring_prep_read(sqe, fd_, ops[i].buf, static_cast<unsigned>(ops[i].n), ops[i].offset);
+      ::io_uring_sqe_set_data64(sqe, i);
+    }
+    const int n = ::io_uring_submit(ring);
+    submitted = n < 0 ? 0 : static_cast<std::size_t>(n);  // the kernel takes them in order
+  }
+  for (std::size_t done = 0; done < submitted;) {
+    io_uring_cqe* cqe = nullptr;
+    const int e = ::io_uring_wait_cqe(ring, &cqe);
+    if (e == -EINTR) continue;
+    // A live ring with reads in flight only fails to wait on a signal; anything else would leave
+    // the kernel writing into buffers the caller is about to reuse.
+    if (e < 0) std::abort();
+    const std::size_t i = ::io_uring_cqe_get_data64(cqe);
+    redo[i] = cqe->res < 0 || static_cast<std::size_t>(cqe->res) != ops[i].n;
+    ::io_uring_cqe_seen(ring, cqe);
+    ++done;
+  }
+  // Reads the kernel did not take would go out with a later submission: drop the ring instead
+  // (this thread reads with pread from now on).
+  if (ring != nullptr && submitted < ops.size()) thread_ring().close();
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (i >= submitted || redo[i]) {
+      if (int err = read(ops[i].buf, ops[i].n, ops[i].offset)) return err;
+    }
+  }
+  return 0;
 }
 
 int Device::sync() const {

@@ -10,6 +10,10 @@
 // aligned transfer with EINVAL gets the same treatment at that moment: O_DIRECT is cleared with
 // fcntl(F_SETFL) and the transfer retried once in buffered mode.
 //
+// Several reads at once (read_all(): a slot header and the payload blocks a disk hit needs) go
+// to the device in one io_uring submission, from a small ring per calling thread (io_uring(7)),
+// so they cost one round trip; where io_uring cannot be set up, they are pread(2) in turn.
+//
 // Files are preallocated with fallocate(2) (mode 0: blocks reserved, reads of unwritten ranges
 // give zeros); where fallocate is unsupported (EOPNOTSUPP) the file is sized with ftruncate(2)
 // and left sparse (preallocated() == false). A file is locked with flock(LOCK_EX | LOCK_NB) and a
@@ -27,8 +31,9 @@
 // handed to a service, e.g. group "disk"). check_store() states the rule; a refusal is an error
 // of open_file/open_block naming the path.
 //
-// Thread-safe: read() and write() may run concurrently from any threads (pread/pwrite on one
-// fd); everything else is immutable after open.
+// Thread-safe: read(), read_all() and write() may run concurrently from any threads
+// (pread/pwrite on one fd; read_all() uses an io_uring of the calling thread); everything else is
+// immutable after open.
 #pragma once
 
 #include <sys/stat.h>
@@ -38,6 +43,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 namespace shoal::store {
@@ -95,6 +101,20 @@ class Device {
   // Writes exactly `n` bytes from `buf` at `offset`; same rules and errors as read() (ENOSPC
   // possible on a sparse file).
   int write(const void* buf, std::size_t n, std::uint64_t offset) const;
+  // One read of read_all(): `n` bytes at `offset` into `buf`, with read()'s alignment rules.
+  struct ReadOp {
+    void* buf;
+    std::size_t n;
+    std::uint64_t offset;
+  };
+  // Performs every read of `ops` (at most kMaxReadOps) with all of them in flight at once: one
+  // io_uring submission from a ring of the calling thread's own, so a read of several ranges
+  // costs about one device round trip, not one per range. Where io_uring is unavailable (old
+  // kernel, seccomp, io_uring_disabled) or a read comes back short or failed, that read is done
+  // (again) with read(). Returns 0, or the first errno any read() reported (as read()).
+  static constexpr std::size_t kMaxReadOps = 4;
+  int read_all(std::span<const ReadOp> ops) const;
+
   // fdatasync(2); 0 or errno.
   int sync() const;
 

@@ -35,6 +35,22 @@ std::uint64_t checksum(std::string_view bytes) {
   return XXH3_64bits(bytes.data(), bytes.size());
 }
 
+std::vector<std::uint64_t> block_checksums(std::string_view payload, std::uint64_t page_size,
+                                           char* copy_to) {
+  const std::uint64_t block = payload_block_bytes(page_size);
+  std::vector<std::uint64_t> out;
+  out.reserve(payload_blocks(payload.size(), page_size));
+  for (std::uint64_t off = 0; off < payload.size(); off += block) {
+    std::string_view part = payload.substr(off, block);
+    if (copy_to != nullptr) {
+      std::memcpy(copy_to + off, part.data(), part.size());
+      part = std::string_view(copy_to + off, part.size());  // hashed from the cache
+    }
+    out.push_back(checksum(part));
+  }
+  return out;
+}
+
 std::optional<std::string> check_record(const SlotRecord& r) {
   if (r.key.kind.empty() || r.key.kind.size() > base::kMaxKindBytes)
     return "kind length out of range";
@@ -66,7 +82,10 @@ void encode_header(const SlotRecord& r, void* out) {
   h.page_index = r.key.page;
   h.object_size = r.meta.object_size;
   h.payload_length = r.payload_length;
-  h.payload_checksum = r.payload_checksum;
+  h.block_bytes = static_cast<std::uint32_t>(payload_block_bytes(r.page_size));
+  h.block_count = static_cast<std::uint32_t>(payload_blocks(r.payload_length, r.page_size));
+  std::copy_n(r.block_checksums.begin(),
+              std::min<std::size_t>(h.block_count, r.block_checksums.size()), h.block_checksums);
   h.cached_at = r.meta.cached_at;
   h.kind_length = static_cast<std::uint16_t>(r.key.kind.size());
   h.object_length = static_cast<std::uint16_t>(r.key.object.size());
@@ -101,6 +120,10 @@ std::optional<SlotRecord> decode_header(const void* in, std::uint64_t slot_index
       h.payload_length != real_page_length(h.object_size, page_size, h.page_index)) {
     return std::nullopt;
   }
+  if (h.block_bytes != payload_block_bytes(page_size) ||
+      h.block_count != payload_blocks(h.payload_length, page_size)) {
+    return std::nullopt;
+  }
   SlotRecord r;
   r.key.kind.assign(h.kind, h.kind_length);
   r.key.object.assign(h.object, h.object_length);
@@ -114,8 +137,17 @@ std::optional<SlotRecord> decode_header(const void* in, std::uint64_t slot_index
   r.slot_index = h.slot_index;
   r.page_size = h.page_size;
   r.payload_length = h.payload_length;
-  r.payload_checksum = h.payload_checksum;
+  r.block_checksums.assign(h.block_checksums, h.block_checksums + h.block_count);
   return r;
+}
+
+bool is_other_format(const void* in) {
+  const char* bytes = static_cast<const char*>(in);
+  std::uint32_t magic = 0;
+  std::uint16_t version = 0;
+  std::memcpy(&magic, bytes + offsetof(SlotHeader, magic), sizeof magic);
+  std::memcpy(&version, bytes + offsetof(SlotHeader, format_version), sizeof version);
+  return magic == kSlotMagic && version != kFormatVersion;
 }
 
 }  // namespace shoal::store

@@ -215,6 +215,7 @@ void DiskTier::scan_batches(std::atomic<std::uint64_t>* next_batch,
   AlignedBuffer block(kHeaderBytes);
   std::vector<std::pair<std::uint32_t, SlotRecord>> found;
   std::vector<std::pair<std::uint32_t, int>> failed;
+  std::vector<std::uint32_t> other_format;
   for (std::uint64_t b = next_batch->fetch_add(1); b < batches; b = next_batch->fetch_add(1)) {
     const std::uint64_t end = std::min(total, (b + 1) * kRecoveryBatch);
     for (std::uint64_t i = b * kRecoveryBatch; i < end; ++i) {
@@ -223,11 +224,17 @@ void DiskTier::scan_batches(std::atomic<std::uint64_t>* next_batch,
         failed.emplace_back(slot, err);
       } else if (auto rec = decode_header(block.data(), slot, config_.page_size)) {
         found.emplace_back(slot, std::move(*rec));
+      } else if (is_other_format(block.data())) {
+        other_format.push_back(slot);
       }
     }
     {
       std::lock_guard lock(mu_);
       for (auto& [slot, rec] : found) merge_recovered_locked(slot, std::move(rec));
+      for (std::uint32_t slot : other_format) {  // it is a cache: dropped, zeroed, counted
+        ++stats_.old_format_slots;
+        lose_locked(slot);
+      }
       for (auto [slot, err] : failed) {
         ++stats_.io_errors;
         slots_[slot].header_on_disk = true;  // unknown
@@ -240,6 +247,7 @@ void DiskTier::scan_batches(std::atomic<std::uint64_t>* next_batch,
     scanned->fetch_add(end - b * kRecoveryBatch);
     found.clear();
     failed.clear();
+    other_format.clear();
   }
 }
 

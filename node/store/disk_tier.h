@@ -27,16 +27,22 @@
 // every write that returned, in order, so only the pages being written at that moment (at most
 // one per I/O thread) are lost, and none of them gets a valid header.
 //
-// Read path (read()): header and payload in one read; the header checksum, key, sequence,
-// length and payload checksum must all match, else the slot is dropped, counted and the read
-// returns kChecksumError; the payload is never handed out unverified. EIO marks the slot bad
-// (never reused until restart). Dropped slots get their header zeroed so they stay dropped after
-// a restart.
+// Read path (read_range(), read()): the header block and only the payload blocks covering the
+// asked bytes (read() covers the whole page), one device read when they are contiguous (the
+// range starts in block 0), otherwise two in flight together (Device::read_all); the header
+// checksum, key, sequence and length must match, else the slot is dropped, counted and the read
+// returns kChecksumError. Then each payload block read is checked against its checksum in the
+// header; a block that fails is marked bad in memory (the slot stays: reads of its other blocks are
+// still served), the failure counted and the read returns kChecksumError. Bytes are never handed
+// out unverified. Reads touching a block marked bad fail at once (kChecksumError, no I/O), and
+// contains() is false for a slot with bad blocks, so the page is written again (to a new slot, the
+// old one dropped) when it next leaves memory. EIO marks the slot bad (never reused until restart).
+// Dropped slots get their header zeroed so they stay dropped after a restart.
 //
 // Recovery (open()): every slot's header block is read (headers only, by 16 threads at once, so
 // the device sees 16 reads in flight) and validated; per key the highest sequence wins, per object
-// the newest ETag; losers are invalidated in the background. Payload checksums are verified lazily,
-// on read.
+// the newest ETag; losers, and slots of another format version (counted in old_format_slots), are
+// invalidated in the background. Payload blocks are verified lazily, on read.
 //
 // Sources: disk_tier.cc (validation, open, recovery, stats), disk_tier_io.cc (read and write
 // paths, buffers), disk_tier_index.cc (index, allocation and eviction, invalidation, erase).
@@ -47,6 +53,7 @@
 #pragma once
 
 #include <atomic>
+#include <bitset>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -69,7 +76,7 @@ namespace shoal::store {
 enum class Result {
   kOk,             // done, or (for read/write) queued: the handler will report the end
   kNotFound,       // no valid page under the key
-  kChecksumError,  // the slot failed verification; it was dropped
+  kChecksumError,  // verification failed: a bad header (the slot was dropped) or a bad block
   kIoError,        // the device reported an error; the slot was dropped (EIO: marked bad)
   kRejected,       // not accepted: invalid record, already stored, no free slot, queue full
 };
@@ -102,20 +109,23 @@ struct DiskStats {
   std::uint64_t used_bytes = 0;      // slot bytes (header + page size) of indexed pages
   std::uint64_t page_bytes = 0;      // payload bytes of indexed pages
   std::uint64_t slots = 0;
-  std::uint64_t slots_used = 0;       // indexed pages (valid or being written)
-  std::uint64_t slots_bad = 0;        // marked bad after EIO
-  std::uint64_t hits = 0;             // reads that returned a verified page
-  std::uint64_t misses = 0;           // reads of keys not on disk
-  std::uint64_t writes = 0;           // pages written completely
-  std::uint64_t bytes_written = 0;    // device bytes written (headers, payloads, invalidations)
-  std::uint64_t writes_rejected = 0;  // write() calls refused (kRejected)
-  std::uint64_t reads_rejected = 0;   // read() calls refused (read queue full)
-  std::uint64_t evictions = 0;        // valid pages displaced to make room
-  std::uint64_t checksum_failures = 0;
-  std::uint64_t io_errors = 0;  // failed device reads and writes
+  std::uint64_t slots_used = 0;         // indexed pages (valid or being written)
+  std::uint64_t slots_bad = 0;          // marked bad after EIO
+  std::uint64_t hits = 0;               // reads that returned a verified page
+  std::uint64_t misses = 0;             // reads of keys not on disk
+  std::uint64_t writes = 0;             // pages written completely
+  std::uint64_t bytes_written = 0;      // device bytes written (headers, payloads, invalidations)
+  std::uint64_t writes_rejected = 0;    // write() calls refused (kRejected)
+  std::uint64_t reads_rejected = 0;     // read() calls refused (read queue full)
+  std::uint64_t evictions = 0;          // valid pages displaced to make room
+  std::uint64_t bytes_read = 0;         // device bytes read by reads (headers and payload blocks)
+  std::uint64_t checksum_failures = 0;  // reads that found a bad header or payload block
+  std::uint64_t blocks_bad = 0;         // payload blocks marked bad in indexed slots (a gauge)
+  std::uint64_t io_errors = 0;          // failed device reads and writes
   double recovery_seconds = 0;
   std::uint64_t pages_recovered = 0;
-  bool direct_io = false;  // O_DIRECT in use
+  std::uint64_t old_format_slots = 0;  // slots of another format version dropped at the last start
+  bool direct_io = false;              // O_DIRECT in use
   std::uint64_t direct_fallbacks = 0;
 };
 
@@ -126,10 +136,26 @@ class DiskTier {
   // (unless it is in memory from a PayloadSink, which the caller owns).
   using ReadHandler =
       std::function<void(Result result, const PageMeta& meta, std::string_view payload)>;
-  // Memory for `length` payload bytes, owned by the caller: read() copies the payload there
-  // while it verifies it (copy and checksum in one pass over cache-hot chunks), so the caller
+  // What read_range() hands its handler.
+  struct RangeRead {
+    // kOk, kChecksumError, kIoError, or kNotFound when the page was dropped while the read was
+    // queued. Everything below is set for kOk only.
+    Result result = Result::kNotFound;
+    PageMeta meta;
+    // Page offset of bytes[0]: the offset asked for, or page_length when that was past the end.
+    std::uint64_t offset = 0;
+    std::uint64_t page_length = 0;  // the page's real length (its payload bytes)
+    // The page's bytes [offset, offset + bytes.size()), bytes.size() ==
+    // min(length, page_length - offset) (empty when offset >= page_length). Valid during the
+    // handler call only, unless they are in memory from a PayloadSink, which the caller owns.
+    std::string_view bytes;
+  };
+  using RangeHandler = std::function<void(const RangeRead& read)>;
+  // Memory for `length` bytes, owned by the caller: a read copies the bytes it hands out there
+  // while it verifies them (copy and checksum in one pass over cache-hot blocks), so the caller
   // needs no copy of its own. Called on the I/O thread, at most once, after the header checked
-  // out; on kChecksumError the memory holds unverified bytes and must not be used.
+  // out, and not at all when no byte is handed out (an empty range); on kChecksumError the memory
+  // holds unverified bytes and must not be used.
   using PayloadSink = std::function<char*(std::size_t length)>;
   // kOk when the page is stored, kIoError when the device failed, kRejected when the page was
   // dropped while being written.
@@ -147,23 +173,41 @@ class DiskTier {
   DiskTier(const DiskTier&) = delete;
   DiskTier& operator=(const DiskTier&) = delete;
 
-  // Starts reading the page under `key`. Returns kOk when queued (`done` will be called exactly
-  // once, on an I/O thread), kNotFound when no valid page is indexed under `key` (also while it
-  // is being written), kRejected when the read queue is full; `done` is not called for those.
-  // With a `sink`, the verified payload handed to `done` is the sink's memory.
+  // Starts reading the whole page under `key`, verifying every payload block (for callers that
+  // keep the page, e.g. promote it to memory). Returns kOk when queued (`done` will be called
+  // exactly once, on an I/O thread), kNotFound when no valid page is indexed under `key` (also
+  // while it is being written), kChecksumError when a block of the page is marked bad (no I/O;
+  // fetch the page elsewhere), kRejected when the read queue is full; `done` is not called for
+  // those. Every block that fails its checksum is marked bad and the read fails with
+  // kChecksumError; a bad header drops the slot. With a `sink`, the verified payload handed to
+  // `done` is the sink's memory.
   Result read(const base::PageKey& key, ReadHandler done, PayloadSink sink = {});
+
+  // Starts reading bytes [offset, offset + length) of the page under `key` (page offsets; any
+  // offset and length, clamped to the page's real length, which the caller need not know):
+  // the header block and the payload blocks covering those bytes are read (O_DIRECT-aligned:
+  // at most one partial block's worth more than asked on each side), the header and exactly
+  // those blocks verified. Returns as read(): kOk when queued (`done` called exactly once, on an
+  // I/O thread, with a RangeRead), kNotFound, kChecksumError when a block the range touches is
+  // marked bad (no I/O; reads of the page's other blocks are still served), kRejected when the
+  // read queue is full. A failed block makes the read fail with kChecksumError and is marked bad
+  // (counted in checksum_failures and blocks_bad); a bad header drops the slot. A range past the
+  // page's end (or length 0) reads the header only and hands out no byte, with meta. With a
+  // `sink`, the bytes handed out are in the sink's memory.
+  Result read_range(const base::PageKey& key, std::uint64_t offset, std::uint64_t length,
+                    RangeHandler done, PayloadSink sink = {});
 
   // Starts storing `payload` (the page's bytes, 1..page_size, equal to the page's real length
   // in an object of meta.object_size bytes) under `key`. `keep_alive` owns the payload's memory
   // until it has been copied. Returns kOk when queued (`done`, if set, will be called once on
   // an I/O thread), or kRejected (and `done` is not called) when: the record does not fit the
-  // format (check_record), the key is already stored or being written with the same ETag, the
-  // write queue is full, or every slot is busy. Pages of the object with another ETag are
-  // dropped first.
+  // format (check_record), the key is already stored (without bad blocks) or being written with
+  // the same ETag, the write queue is full, or every slot is busy. Pages of the object with
+  // another ETag are dropped first, and so is the key's slot when it has bad blocks.
   Result write(const base::PageKey& key, const PageMeta& meta, std::string_view payload,
                std::shared_ptr<const void> keep_alive, WriteHandler done = {});
 
-  // Whether `key` is stored or being written with ETag `etag`.
+  // Whether `key` is stored (with no payload block marked bad) or being written with ETag `etag`.
   bool contains(const base::PageKey& key, std::string_view etag) const;
   // Drops the page under `key` (its header is zeroed in the background). False if absent.
   bool erase(const base::PageKey& key);
@@ -191,6 +235,7 @@ class DiskTier {
     bool header_on_disk = false;  // a valid header may be on the device: zero it before reuse
     bool referenced = false;      // CLOCK bit
     bool doomed = false;          // dropped while in use: invalidate when the use ends
+    bool bad_blocks = false;      // some payload block failed its checksum (bad_blocks_)
     std::uint32_t readers = 0;
     std::uint32_t object_pos = 0;  // index in object->slots
     std::uint64_t sequence = 0;
@@ -199,6 +244,8 @@ class DiskTier {
     ObjectEntry* object = nullptr;       // while indexed
   };
   struct WriteJob;
+  struct ReadJob;
+  struct ReadCheck;
 
   DiskTier(const DiskConfig& config, std::unique_ptr<Device> device, std::uint64_t slots);
 
@@ -219,17 +266,21 @@ class DiskTier {
   void lose_locked(std::uint32_t slot);
   std::optional<std::uint32_t> allocate_locked();
   void release_reader_locked(std::uint32_t slot);
+  void mark_bad_blocks_locked(std::uint32_t slot, const std::vector<std::uint32_t>& blocks);
+  bool touches_bad_block_locked(std::uint32_t slot, std::uint64_t first_block,
+                                std::uint64_t end_block) const;
   void start_invalidation_locked(std::uint32_t slot);
   void compact_order_locked();
 
   // I/O thread work.
   void run_write(const std::shared_ptr<WriteJob>& job);
   void finish_write(const WriteJob& job, int err, std::uint64_t device_bytes);
-  void run_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t payload_length,
-                const base::PageKey& key, const ReadHandler& done, const PayloadSink& sink);
-  Result verify_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t payload_length,
-                     const base::PageKey& key, const char* block, const PayloadSink& sink,
-                     SlotRecord* rec, const char** payload);
+  Result start_read(const base::PageKey& key, std::uint64_t offset, std::uint64_t length,
+                    bool whole_page, RangeHandler done, PayloadSink sink);
+  void run_read(ReadJob& job);
+  int read_blocks(const ReadJob& job, char* buffer, std::uint64_t* device_bytes) const;
+  ReadCheck verify_read(const ReadJob& job, const char* buffer) const;
+  void finish_read(const ReadJob& job, const ReadCheck& check, int err, std::uint64_t device_bytes);
   void run_invalidation(std::uint32_t slot);
 
   AlignedBuffer take_buffer();
@@ -246,6 +297,8 @@ class DiskTier {
   std::vector<std::uint32_t> free_;  // clean free slots; back() is used first
   std::deque<std::pair<std::uint32_t, std::uint64_t>> order_;  // (slot, sequence), oldest first
   std::vector<std::uint32_t> losers_;  // recovery losers awaiting invalidation
+  // Payload blocks that failed their checksum, per indexed slot (only slots with bad blocks).
+  std::unordered_map<std::uint32_t, std::bitset<kMaxPayloadBlocks>> bad_blocks_;
   std::uint64_t next_sequence_ = 1;
   std::size_t pending_writes_ = 0;
   DiskStats stats_;

@@ -37,6 +37,12 @@ void DiskTier::unindex_locked(std::uint32_t slot) {
   stats_.page_bytes -= s.payload_length;
   s.key = nullptr;
   s.object = nullptr;
+  if (s.bad_blocks) {
+    auto bad = bad_blocks_.find(slot);
+    stats_.blocks_bad -= bad->second.count();
+    bad_blocks_.erase(bad);
+    s.bad_blocks = false;
+  }
 }
 
 void DiskTier::drop_locked(std::uint32_t slot) {
@@ -102,6 +108,26 @@ void DiskTier::release_reader_locked(std::uint32_t slot) {
   }
 }
 
+void DiskTier::mark_bad_blocks_locked(std::uint32_t slot,
+                                      const std::vector<std::uint32_t>& blocks) {
+  std::bitset<kMaxPayloadBlocks>& bad = bad_blocks_[slot];
+  for (std::uint32_t b : blocks) {
+    if (!bad.test(b)) ++stats_.blocks_bad;
+    bad.set(b);
+  }
+  slots_[slot].bad_blocks = true;
+}
+
+bool DiskTier::touches_bad_block_locked(std::uint32_t slot, std::uint64_t first_block,
+                                        std::uint64_t end_block) const {
+  if (!slots_[slot].bad_blocks) return false;
+  const std::bitset<kMaxPayloadBlocks>& bad = bad_blocks_.at(slot);
+  for (std::uint64_t b = first_block; b < end_block; ++b) {
+    if (bad.test(b)) return true;
+  }
+  return false;
+}
+
 void DiskTier::start_invalidation_locked(std::uint32_t slot) {
   Slot& s = slots_[slot];
   s.state = SlotState::kInvalidating;
@@ -137,7 +163,9 @@ void DiskTier::run_invalidation(std::uint32_t slot) {
 bool DiskTier::contains(const base::PageKey& key, std::string_view etag) const {
   std::lock_guard lock(mu_);
   auto it = index_.find(key);
-  return it != index_.end() && slots_[it->second].object->etag == etag;
+  if (it == index_.end()) return false;
+  const Slot& s = slots_[it->second];
+  return !s.bad_blocks && s.object->etag == etag;
 }
 
 bool DiskTier::erase(const base::PageKey& key) {

@@ -15,16 +15,26 @@ namespace {
 
 constexpr std::size_t kCopyChunk = 256 << 10;  // copied then hashed while still in cache
 
-// XXH3-64 of `n` bytes at `source`, copying them to `dest` on the way when it is not null: each
-// chunk is hashed right after it is copied, from the cache, so the bytes cross memory once.
-std::uint64_t checksum_copy(const char* source, char* dest, std::size_t n) {
-  if (dest == nullptr) return checksum(std::string_view(source, n));
+// XXH3-64 of the `n` bytes of a payload block at `block`, copying its bytes [copy_from, copy_to)
+// to `dest` on the way when dest is not null: each chunk is hashed right after its part was
+// copied, from the cache, so the bytes cross memory once.
+std::uint64_t checksum_block(const char* block, std::size_t n, std::size_t copy_from,
+                             std::size_t copy_to, char* dest) {
+  auto copy = [&](std::size_t lo, std::size_t hi) {
+    lo = std::max(lo, copy_from);
+    hi = std::min(hi, copy_to);
+    if (dest != nullptr && hi > lo) std::memcpy(dest + (lo - copy_from), block + lo, hi - lo);
+  };
+  if (n <= kCopyChunk) {
+    copy(0, n);
+    return XXH3_64bits(block, n);
+  }
   XXH3_state_t state;
   XXH3_64bits_reset(&state);
   for (std::size_t off = 0; off < n; off += kCopyChunk) {
     const std::size_t len = std::min(kCopyChunk, n - off);
-    std::memcpy(dest + off, source + off, len);
-    XXH3_64bits_update(&state, dest + off, len);
+    copy(off, off + len);
+    XXH3_64bits_update(&state, block + off, len);
   }
   return XXH3_64bits_digest(&state);
 }
@@ -41,11 +51,52 @@ struct DiskTier::WriteJob {
   WriteHandler done;
 };
 
+// A queued read of payload bytes [offset, end) of a slot (end <= payload_length), and the payload
+// blocks [first_block, end_block) that cover them (none when offset == end).
+struct DiskTier::ReadJob {
+  std::uint32_t slot = 0;
+  std::uint64_t sequence = 0;
+  std::uint64_t payload_length = 0;
+  base::PageKey key;
+  std::uint64_t offset = 0;
+  std::uint64_t end = 0;
+  std::uint64_t block_bytes = 0;
+  std::uint64_t first_block = 0;
+  std::uint64_t end_block = 0;
+  RangeHandler done;
+  PayloadSink sink;
+
+  // Payload offset of the first byte read, and payload bytes read (to the last block's end).
+  std::uint64_t data_offset() const { return first_block * block_bytes; }
+  std::uint64_t data_bytes() const {
+    return std::min(end_block * block_bytes, payload_length) - data_offset();
+  }
+};
+
+// What verifying a read found.
+struct DiskTier::ReadCheck {
+  Result result = Result::kChecksumError;
+  bool header_ok = false;
+  SlotRecord record;               // the decoded header, when header_ok
+  std::string_view bytes;          // kOk: the bytes handed out
+  std::vector<std::uint32_t> bad;  // payload blocks that failed their checksum
+};
+
 // ---- reads ----
 
 Result DiskTier::read(const base::PageKey& key, ReadHandler done, PayloadSink sink) {
-  std::uint32_t slot = 0;
-  std::uint64_t sequence = 0, length = 0;
+  auto adapt = [done = std::move(done)](const RangeRead& r) { done(r.result, r.meta, r.bytes); };
+  return start_read(key, 0, config_.page_size, true, std::move(adapt), std::move(sink));
+}
+
+Result DiskTier::read_range(const base::PageKey& key, std::uint64_t offset, std::uint64_t length,
+                            RangeHandler done, PayloadSink sink) {
+  return start_read(key, offset, length, false, std::move(done), std::move(sink));
+}
+
+Result DiskTier::start_read(const base::PageKey& key, std::uint64_t offset, std::uint64_t length,
+                            bool whole_page, RangeHandler done, PayloadSink sink) {
+  auto job = std::make_shared<ReadJob>();
   {
     std::lock_guard lock(mu_);
     auto it = index_.find(key);
@@ -53,90 +104,142 @@ Result DiskTier::read(const base::PageKey& key, ReadHandler done, PayloadSink si
       ++stats_.misses;
       return Result::kNotFound;
     }
-    slot = it->second;
-    Slot& s = slots_[slot];
+    Slot& s = slots_[it->second];
+    job->slot = it->second;
+    job->sequence = s.sequence;
+    job->payload_length = s.payload_length;
+    job->offset = std::min(offset, s.payload_length);
+    job->end = job->offset + std::min(length, s.payload_length - job->offset);
+    if (whole_page) job->end = s.payload_length;
+    job->block_bytes = payload_block_bytes(config_.page_size);
+    if (job->end > job->offset) {
+      job->first_block = job->offset / job->block_bytes;
+      job->end_block = (job->end - 1) / job->block_bytes + 1;
+    }
+    if (touches_bad_block_locked(job->slot, job->first_block, job->end_block)) {
+      return Result::kChecksumError;
+    }
     ++s.readers;
     s.referenced = true;
-    sequence = s.sequence;
-    length = s.payload_length;
   }
-  auto job = [this, slot, sequence, length, key, done = std::move(done), sink = std::move(sink)] {
-    run_read(slot, sequence, length, key, done, sink);
-  };
-  if (!pool_->submit(IoPool::Lane::kForeground, std::move(job))) {
+  job->key = key;
+  job->done = std::move(done);
+  job->sink = std::move(sink);
+  if (!pool_->submit(IoPool::Lane::kForeground, [this, job] { run_read(*job); })) {
     std::lock_guard lock(mu_);
-    release_reader_locked(slot);
+    release_reader_locked(job->slot);
     ++stats_.reads_rejected;
     return Result::kRejected;
   }
   return Result::kOk;
 }
 
-void DiskTier::run_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t length,
-                        const base::PageKey& key, const ReadHandler& done,
-                        const PayloadSink& sink) {
+void DiskTier::run_read(ReadJob& job) {
   {
     std::lock_guard lock(mu_);
-    const Slot& s = slots_[slot];
-    if (s.key == nullptr || s.sequence != sequence) {  // dropped while queued
-      release_reader_locked(slot);
+    const Slot& s = slots_[job.slot];
+    if (s.key == nullptr || s.sequence != job.sequence) {  // dropped while queued
+      release_reader_locked(job.slot);
       ++stats_.misses;
-      done(Result::kNotFound, PageMeta{}, {});
+      job.done(RangeRead{});
       return;
     }
   }
   AlignedBuffer buffer = take_buffer();
-  const int err =
-      device_->read(buffer.data(), kHeaderBytes + round_up_block(length), slot_offset(slot));
-  SlotRecord rec;
-  const char* payload = nullptr;
-  const Result result =
-      err != 0 ? Result::kIoError
-               : verify_read(slot, sequence, length, key, buffer.data(), sink, &rec, &payload);
-  {
-    std::lock_guard lock(mu_);
-    Slot& s = slots_[slot];
-    const bool current = s.key != nullptr && s.sequence == sequence;
-    if (result == Result::kOk) ++stats_.hits;
-    if (result == Result::kChecksumError) {
-      ++stats_.checksum_failures;
-      if (current) drop_locked(slot);
-    }
-    if (result == Result::kIoError) {
-      ++stats_.io_errors;
-      if (err == EIO && s.state != SlotState::kBad) {
-        unindex_locked(slot);
-        s.state = SlotState::kBad;
-        s.doomed = false;
-        ++stats_.slots_bad;
-      }
-    }
-    release_reader_locked(slot);
-  }
-  if (result == Result::kOk) {
-    done(result, rec.meta, std::string_view(payload, length));
+  std::uint64_t device_bytes = 0;
+  const int err = read_blocks(job, buffer.data(), &device_bytes);
+  ReadCheck check;
+  if (err != 0) {
+    check.result = Result::kIoError;
   } else {
-    done(result, PageMeta{}, {});
+    check = verify_read(job, buffer.data());
   }
+  finish_read(job, check, err, device_bytes);
+  RangeRead out;
+  out.result = check.result;
+  if (check.result == Result::kOk) {
+    out.meta = std::move(check.record.meta);
+    out.offset = job.offset;
+    out.page_length = job.payload_length;
+    out.bytes = check.bytes;
+  }
+  job.done(out);
   give_buffer(std::move(buffer));
 }
 
-Result DiskTier::verify_read(std::uint32_t slot, std::uint64_t sequence, std::uint64_t length,
-                             const base::PageKey& key, const char* block, const PayloadSink& sink,
-                             SlotRecord* rec, const char** payload) {
-  auto decoded = decode_header(block, slot, config_.page_size);
-  if (!decoded || decoded->key != key || decoded->sequence != sequence ||
-      decoded->payload_length != length) {
-    return Result::kChecksumError;
+// Reads the slot's header block to buffer[0, kHeaderBytes) and the payload blocks of `job` to
+// buffer[kHeaderBytes, ...): one transfer when they are contiguous on the device, two when not.
+// Returns 0 or the device's errno; *device_bytes is what was read.
+int DiskTier::read_blocks(const ReadJob& job, char* buffer, std::uint64_t* device_bytes) const {
+  const std::uint64_t at = slot_offset(job.slot);
+  const std::uint64_t data = job.end_block > job.first_block ? round_up_block(job.data_bytes()) : 0;
+  if (data == 0 || job.first_block == 0) {
+    *device_bytes = kHeaderBytes + data;
+    return device_->read(buffer, kHeaderBytes + data, at);
   }
-  const char* source = block + kHeaderBytes;
-  char* copy = sink ? sink(length) : nullptr;
-  *payload = copy ? copy : source;
-  if (checksum_copy(source, copy, length) != decoded->payload_checksum) {
-    return Result::kChecksumError;
+  const Device::ReadOp ops[] = {
+      {buffer, kHeaderBytes, at},
+      {buffer + kHeaderBytes, data, at + kHeaderBytes + job.data_offset()}};
+  *device_bytes = kHeaderBytes + data;
+  return device_->read_all(ops);
+}
+
+// Checks the header read for `job` and every payload block read, copying the bytes handed out to
+// the job's sink (when it has one) on the way.
+DiskTier::ReadCheck DiskTier::verify_read(const ReadJob& job, const char* buffer) const {
+  ReadCheck check;
+  auto decoded = decode_header(buffer, job.slot, config_.page_size);
+  if (!decoded || decoded->key != job.key || decoded->sequence != job.sequence ||
+      decoded->payload_length != job.payload_length) {
+    return check;
   }
-  *rec = std::move(*decoded);
-  return Result::kOk;
+  check.header_ok = true;
+  check.record = std::move(*decoded);
+  const std::uint64_t length = job.end - job.offset;
+  char* copy = job.sink && length > 0 ? job.sink(length) : nullptr;
+  const char* data = buffer + kHeaderBytes;  // payload byte job.data_offset()
+  for (std::uint64_t b = job.first_block; b < job.end_block; ++b) {
+    const std::uint64_t start = b * job.block_bytes;
+    const std::uint64_t n = std::min(job.block_bytes, job.payload_length - start);
+    const std::uint64_t from = std::max(job.offset, start) - start;
+    const std::uint64_t to = std::min(job.end, start + n) - start;
+    char* dest = copy == nullptr ? nullptr : copy + (start + from - job.offset);
+    const char* block = data + (start - job.data_offset());
+    if (checksum_block(block, n, from, to, dest) != check.record.block_checksums[b]) {
+      check.bad.push_back(static_cast<std::uint32_t>(b));
+    }
+  }
+  if (!check.bad.empty()) return check;
+  check.result = Result::kOk;
+  check.bytes =
+      std::string_view(copy != nullptr ? copy : data + (job.offset - job.data_offset()), length);
+  return check;
+}
+
+// Counts the read's outcome and applies it to the slot, if the slot still holds the page read:
+// a bad header drops it, bad blocks are marked, EIO marks the slot bad.
+void DiskTier::finish_read(const ReadJob& job, const ReadCheck& check, int err,
+                           std::uint64_t device_bytes) {
+  std::lock_guard lock(mu_);
+  Slot& s = slots_[job.slot];
+  const bool current = s.key != nullptr && s.sequence == job.sequence;
+  if (err == 0) stats_.bytes_read += device_bytes;
+  if (check.result == Result::kOk) ++stats_.hits;
+  if (check.result == Result::kChecksumError) {
+    ++stats_.checksum_failures;
+    if (current && !check.header_ok) drop_locked(job.slot);
+    if (current && check.header_ok) mark_bad_blocks_locked(job.slot, check.bad);
+  }
+  if (check.result == Result::kIoError) {
+    ++stats_.io_errors;
+    if (err == EIO && s.state != SlotState::kBad) {
+      unindex_locked(job.slot);
+      s.state = SlotState::kBad;
+      s.doomed = false;
+      ++stats_.slots_bad;
+    }
+  }
+  release_reader_locked(job.slot);
 }
 
 // ---- writes ----
@@ -158,8 +261,11 @@ Result DiskTier::write(const base::PageKey& key, const PageMeta& meta, std::stri
   }
   if (auto it = index_.find(key);
       it != index_.end() && slots_[it->second].object->etag == meta.etag) {
-    ++stats_.writes_rejected;
-    return Result::kRejected;
+    if (!slots_[it->second].bad_blocks) {
+      ++stats_.writes_rejected;
+      return Result::kRejected;
+    }
+    drop_locked(it->second);  // a copy with bad blocks: replaced by this write
   }
   const base::ObjectKey object{key.kind, key.object};
   if (auto o = objects_.find(object); o != objects_.end() && o->second.etag != meta.etag) {
@@ -207,10 +313,9 @@ void DiskTier::run_write(const std::shared_ptr<WriteJob>& job) {
     if (err == 0) written += kHeaderBytes;
   }
   char* payload = buffer.data() + kHeaderBytes;
-  std::memcpy(payload, job->payload.data(), length);
+  job->record.block_checksums = block_checksums(job->payload, config_.page_size, payload);
   std::memset(payload + length, 0, padded - length);
   job->keep_alive.reset();
-  job->record.payload_checksum = checksum(std::string_view(payload, length));
   if (err == 0) {  // (2) the payload
     err = device_->write(payload, padded, offset + kHeaderBytes);
     if (err == 0) written += padded;

@@ -1,6 +1,7 @@
 // The disk tier in a real shoald against a real s3rver: pages survive a restart with the origin
-// gone, a kill -9 during heavy misses never leads to a wrong byte, a corrupted disk page is
-// refetched, and /stats and /metrics report the disk.
+// gone, a kill -9 during heavy misses (and block writes) never leads to a wrong byte, a corrupted
+// disk page is refetched, one flipped byte fails only its block's slices, and /stats and /metrics
+// report the disk.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -186,6 +188,17 @@ TEST_F(DiskTier, KillDuringHeavyMissesNeverServesAWrongByte) {
     node.reset();
 
     auto again = start("8MiB");
+    // Parts of pages first (ranged disk reads of their blocks only), then every byte.
+    for (int n = 0; n < 60; ++n) {
+      const int o = static_cast<int>(rng() % kObjects);
+      const std::uint64_t first = rng() % kSize;
+      const std::uint64_t last = std::min(kSize - 1, first + rng() % kPage);
+      auto r = again->fetch(kBucket, object_name(o),
+                            "bytes=" + std::to_string(first) + "-" + std::to_string(last));
+      ASSERT_EQ(r.status, 206) << r.error;
+      ASSERT_TRUE(r.body == data[static_cast<std::size_t>(o)].substr(first, last - first + 1))
+          << object_name(o) << " bytes " << first << "-" << last << " after kill round " << round;
+    }
     for (int i = 0; i < kObjects; ++i) {
       ASSERT_TRUE(read_all(*again, object_name(i), kSize) == data[static_cast<std::size_t>(i)])
           << object_name(i) << " after kill round " << round;
@@ -241,6 +254,85 @@ TEST_F(DiskTier, CorruptedDiskPageIsRefetchedFromTheOrigin) {
   EXPECT_EQ(metric_value(m, "shoal_disk_checksum_failures_total"), 6);
   EXPECT_EQ(value_or_zero(m, "shoal_pages_total{outcome=\"hit_disk\"}"), 0);
   EXPECT_NE(node->log().find("checksum_error"), std::string::npos);
+}
+
+TEST_F(DiskTier, AFlippedByteFailsOnlyItsBlocksSlicesWhichAreRefetched) {
+  // 1 MiB pages: 16 payload blocks of 64 KiB each (docs/disk-format.md).
+  constexpr std::uint64_t kBigPage = 1 << 20, kBlock = 64 << 10;
+  const std::uint64_t size = 3 * kBigPage;
+  const std::string data = put("b.bin", size, 7);
+  auto start_big = [&] {
+    return std::make_unique<Shoald>(
+        s3_.endpoint(),
+        std::vector<std::string>{"--page-size", "1MiB", "--memory", "4MiB", "--disk-path",
+                                 disk_.path(), "--disk-capacity", "32MiB", "--threads", "2"});
+  };
+  auto range = [](std::uint64_t first, std::uint64_t n) {
+    return "bytes=" + std::to_string(first) + "-" + std::to_string(first + n - 1);
+  };
+  {
+    auto node = start_big();
+    for (std::uint64_t p = 0; p < 3; ++p) {
+      auto r = node->fetch(kBucket, "b.bin", range(p * kBigPage, kBigPage));
+      ASSERT_EQ(r.status, 206) << r.error;
+    }
+    stop(*node);  // the 3 pages are written to disk
+  }
+  // One byte of page 1's payload block 5, found by the page's bytes in the store file.
+  const std::string file = disk_.path() + "/shoal.slots";
+  std::uint64_t payload = 0;
+  {
+    std::ifstream in(file, std::ios::binary);
+    const std::string store((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::size_t at = store.find(data.substr(kBigPage, 4096));
+    ASSERT_NE(at, std::string::npos);
+    payload = at;
+  }
+  const std::uint64_t bad_block = 5;
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    const auto pos = static_cast<std::streamoff>(payload + bad_block * kBlock + 321);
+    char c = 0;
+    f.seekg(pos);
+    f.read(&c, 1);
+    c = static_cast<char>(~c);
+    f.seekp(pos);
+    f.write(&c, 1);
+  }
+  auto node = start_big();
+  ASSERT_EQ(stats_json(node->port())["disk"]["pages_recovered"].get<std::uint64_t>(), 3u);
+  auto expect_exact = [&](std::uint64_t first, std::uint64_t n) {
+    auto r = node->fetch(kBucket, "b.bin", range(first, n));
+    EXPECT_EQ(r.status, 206) << first << ": " << r.error;
+    EXPECT_TRUE(r.complete) << first;
+    EXPECT_TRUE(r.body == data.substr(first, n)) << "bytes " << first << "+" << n;
+  };
+  // Slices of page 1's other blocks (one inside a block, one across two, one at the page's
+  // end): served from disk, reading only their blocks.
+  const std::uint64_t p1 = kBigPage;
+  expect_exact(p1 + 100, 1000);
+  expect_exact(p1 + 3 * kBlock - 500, 1000);
+  expect_exact(p1 + 15 * kBlock + 7, kBlock - 7);
+  auto s = stats_json(node->port());
+  EXPECT_EQ(s["origin"]["requests"].get<std::uint64_t>(), 0u) << s.dump();
+  EXPECT_EQ(s["pages"]["hit_disk"].get<std::uint64_t>(), 3u) << s.dump();
+  EXPECT_EQ(s["disk"]["checksum_failures"].get<std::uint64_t>(), 0u) << s.dump();
+  // 3 headers and 4 payload blocks, not 3 pages.
+  EXPECT_EQ(s["disk"]["bytes_read"].get<std::uint64_t>(), 3 * 4096 + 4 * kBlock) << s.dump();
+
+  // The slice of the bad block: detected, never served, refetched from the origin.
+  expect_exact(p1 + bad_block * kBlock + 300, 100);
+  s = stats_json(node->port());
+  EXPECT_EQ(s["disk"]["checksum_failures"].get<std::uint64_t>(), 1u) << s.dump();
+  EXPECT_EQ(s["disk"]["blocks_bad"].get<std::uint64_t>(), 1u) << s.dump();
+  EXPECT_GE(s["origin"]["requests"].get<std::uint64_t>(), 1u) << s.dump();
+
+  // Slices of another page still come from disk; and every byte of page 1 is right.
+  expect_exact(2 * kBigPage + 9 * kBlock + 1, 2 * kBlock);
+  expect_exact(p1, kBigPage);
+  s = stats_json(node->port());
+  EXPECT_EQ(s["pages"]["hit_disk"].get<std::uint64_t>(), 4u) << s.dump();
+  EXPECT_EQ(s["disk"]["checksum_failures"].get<std::uint64_t>(), 1u) << s.dump();
 }
 
 TEST_F(DiskTier, MemoryOnlyNodeReportsNoDisk) {

@@ -331,6 +331,13 @@ TEST_F(PeerSecurity, AFrameWithABitFlippedIsRefusedAndTheConnectionClosed) {
   const peer::ClusterKey key = *peer::ClusterKey::from_secret(kSecret);
   const std::string data = pattern(2 * kPage);
   s3_->put_object(kBucket, "obj", data);
+  // Page 1 cached first, so the answer below comes from memory (the reading loop also takes a
+  // page still filling, answered over several frames).
+  ASSERT_EQ(nodes_[0]
+                ->fetch(kBucket, "obj",
+                        "bytes=" + std::to_string(kPage) + "-" + std::to_string(2 * kPage - 1))
+                .status,
+            206);
   peer::ForwardRequest req;
   req.request_id = 1;
   req.kind = kBucket;

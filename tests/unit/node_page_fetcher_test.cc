@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,7 +27,8 @@ namespace net = boost::asio;
 using base::Outcome;
 using base::PageKey;
 
-constexpr std::uint64_t kPage = 64 << 10;
+// Four 64 KiB payload blocks per page on disk (slices of a page read only their blocks).
+constexpr std::uint64_t kPage = 256 << 10;
 constexpr std::uint64_t kObjectSize = 10 * kPage;
 const std::string kEtag = "\"e1\"";
 
@@ -826,6 +828,96 @@ TEST_F(PageFetcherDiskTest, ADiskPageNotMatchingIfMatchGoesToTheOriginAndStaysOn
   poll();
   ASSERT_TRUE(r->has_value());
   EXPECT_EQ((*r)->outcome, Outcome::kPreconditionFailed);
+}
+
+// ---- slices from disk -----------------------------------------------------------------------
+
+constexpr std::uint64_t kBlock = store::payload_block_bytes(kPage);
+static_assert(kPage / kBlock >= 4, "slice tests need a page of several payload blocks");
+
+// Where page 0's payload starts in the store file: found by its bytes (the slot is the disk
+// tier's choice).
+std::uint64_t payload_offset_of_page_0(const std::string& store_file) {
+  const std::string file =
+      store::test::read_raw(store_file, 0, std::filesystem::file_size(store_file));
+  const std::size_t at = file.find(bytes_of(0).substr(0, 4096));
+  EXPECT_NE(at, std::string::npos);
+  return at;
+}
+
+TEST_F(PageFetcherDiskTest, ASliceDiskHitReadsAndVerifiesOnlyTheBlocksItCovers) {
+  put_page_0_on_disk();
+  const std::size_t origin_calls = origin_->page_calls();
+  const std::uint64_t read_before = fetcher_->disk()->stats().bytes_read;
+  // 1000 bytes inside block 2, at an offset no O_DIRECT read could start at.
+  const std::uint64_t offset = 2 * kBlock + 4097;
+  Result r = get(0, slice_opts(offset, 1000));
+  ASSERT_TRUE(run_until([&] { return r->has_value(); }));
+  ASSERT_EQ((*r)->outcome, Outcome::kOk) << (*r)->message;
+  EXPECT_EQ((*r)->source, PageSource::kDisk);
+  const Page& p = *(*r)->page;
+  EXPECT_EQ(p.body_offset, offset);
+  EXPECT_EQ(std::string(p.body.view()), bytes_of(0).substr(offset, 1000));
+  EXPECT_EQ(p.etag, kEtag);
+  EXPECT_EQ(p.object_size, kObjectSize);
+  EXPECT_EQ(p.bucket, "b1");
+  EXPECT_TRUE(p.complete());
+  // The header block and block 2, nothing else; the page stays out of memory.
+  EXPECT_EQ(fetcher_->disk()->stats().bytes_read - read_before, store::kHeaderBytes + kBlock);
+  EXPECT_EQ(memory_->peek(key(0)), nullptr);
+  EXPECT_EQ(origin_->page_calls(), origin_calls);
+
+  // A slice across a block boundary reads both blocks.
+  const std::uint64_t read_mid = fetcher_->disk()->stats().bytes_read;
+  Result across = get(0, slice_opts(kBlock - 10, 20));
+  ASSERT_TRUE(run_until([&] { return across->has_value(); }));
+  ASSERT_EQ((*across)->outcome, Outcome::kOk);
+  EXPECT_EQ(std::string((*across)->page->body.view()), bytes_of(0).substr(kBlock - 10, 20));
+  EXPECT_EQ(fetcher_->disk()->stats().bytes_read - read_mid, store::kHeaderBytes + 2 * kBlock);
+
+  // The whole page (no slice) is read whole and promoted, as before.
+  Result whole = get(0);
+  ASSERT_TRUE(run_until([&] { return whole->has_value(); }));
+  expect_page(whole, 0, PageSource::kDisk);
+  EXPECT_NE(memory_->peek(key(0)), nullptr);
+}
+
+TEST_F(PageFetcherDiskTest,
+       ABadBlockSendsItsSliceToTheOriginWhileOtherBlocksAreStillServedFromDisk) {
+  put_page_0_on_disk();
+  const std::string store_file = fetcher_->disk()->device_path();
+  store::test::flip_byte(store_file, payload_offset_of_page_0(store_file) + 77);
+
+  // The slice in block 0 (its origin fetch is not split): the flipped byte is found, the bytes
+  // never served; the page goes to the origin. Its answer fails here, so nothing reaches memory.
+  std::size_t call = origin_->page_calls();
+  Result bad = get(0, slice_opts(10, 100));
+  ASSERT_TRUE(run_until([&] { return origin_->page_calls() == call + 1; }));
+  EXPECT_EQ(fetcher_->disk()->stats().checksum_failures, 1u);
+  EXPECT_EQ(fetcher_->disk()->stats().blocks_bad, 1u);
+  origin_->answer_page(call, origin_failure(Outcome::kServerError, "502"));
+  ASSERT_TRUE(run_until([&] { return bad->has_value(); }));
+  EXPECT_EQ((*bad)->outcome, Outcome::kServerError);
+  ASSERT_EQ(memory_->peek(key(0)), nullptr);
+
+  // Slices of the page's other blocks are still served from the same slot, byte-exact.
+  for (std::uint64_t offset : {kBlock + 5, 2 * kBlock, 3 * kBlock + 100}) {
+    Result good = get(0, slice_opts(offset, 500));
+    ASSERT_TRUE(run_until([&] { return good->has_value(); }));
+    ASSERT_EQ((*good)->outcome, Outcome::kOk) << offset;
+    EXPECT_EQ((*good)->source, PageSource::kDisk) << offset;
+    EXPECT_EQ(std::string((*good)->page->body.view()), bytes_of(0).substr(offset, 500)) << offset;
+  }
+  EXPECT_EQ(origin_->page_calls(), call + 1);
+
+  // The bad block's slice again: the origin at once (the block is known bad), exact bytes.
+  call = origin_->page_calls();
+  Result again = get(0, slice_opts(10, 100));
+  ASSERT_TRUE(run_until([&] { return origin_->page_calls() == call + 1; }));
+  origin_->answer_page(call, origin_page(0));
+  ASSERT_TRUE(run_until([&] { return again->has_value(); }));
+  expect_page(again, 0, PageSource::kOrigin);
+  EXPECT_EQ(fetcher_->disk()->stats().checksum_failures, 1u);
 }
 
 // ---- head() ---------------------------------------------------------------------------------

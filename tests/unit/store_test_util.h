@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -101,6 +102,26 @@ inline void flip_byte(const std::string& path, std::uint64_t offset) {
   write_raw(path, offset, b);
 }
 
+// A store of `slots` slots of `page_size`-byte pages in `dir` (the file dir/shoal.slots), with
+// two I/O threads.
+inline DiskConfig store_config(const std::string& dir, std::uint64_t page_size,
+                               std::uint64_t slots) {
+  DiskConfig c;
+  c.path = dir;
+  c.capacity_bytes = slots * slot_bytes(page_size);
+  c.page_size = page_size;
+  c.io_threads = 2;
+  return c;
+}
+
+// DiskTier::open; a failure fails the test (with the reason) and gives nullptr.
+inline std::unique_ptr<DiskTier> open_store(const DiskConfig& c) {
+  std::string error;
+  auto t = DiskTier::open(c, &error);
+  EXPECT_TRUE(t) << error;
+  return t;
+}
+
 // Deterministic page bytes for (key, tag): a test can recompute what a page must contain.
 inline std::string page_bytes(const base::PageKey& key, const std::string& tag, std::size_t n) {
   std::string out(n, '\0');
@@ -137,6 +158,47 @@ inline ReadOutcome read_page(DiskTier& tier, const base::PageKey& key) {
   });
   if (r != Result::kOk) return ReadOutcome{r, {}, {}};
   return f.get();
+}
+
+// A completed read_range (result as returned by read_range when it was not queued).
+struct RangeOutcome {
+  Result result = Result::kNotFound;
+  PageMeta meta;
+  std::uint64_t offset = 0;
+  std::uint64_t page_length = 0;
+  std::string bytes;
+  int sink_calls = 0;          // with a sink: how often it was called
+  bool bytes_in_sink = false;  // with a sink: whether the bytes handed out were its memory
+};
+
+// DiskTier::read_range, waiting for the handler when the read was queued; with `use_sink`, the
+// bytes go to memory the test owns (a PayloadSink).
+inline RangeOutcome read_range(DiskTier& tier, const base::PageKey& key, std::uint64_t offset,
+                               std::uint64_t length, bool use_sink = false) {
+  auto owned = std::make_shared<std::string>();
+  auto calls = std::make_shared<int>(0);
+  DiskTier::PayloadSink sink;
+  if (use_sink) {
+    sink = [owned, calls](std::size_t n) {
+      ++*calls;
+      owned->assign(n, '\0');
+      return owned->data();
+    };
+  }
+  std::promise<RangeOutcome> p;
+  auto f = p.get_future();
+  Result r = tier.read_range(
+      key, offset, length,
+      [&p, owned](const DiskTier::RangeRead& rr) {
+        RangeOutcome o{rr.result, rr.meta, rr.offset, rr.page_length, std::string(rr.bytes)};
+        o.bytes_in_sink = !rr.bytes.empty() && rr.bytes.data() == owned->data();
+        p.set_value(std::move(o));
+      },
+      std::move(sink));
+  if (r != Result::kOk) return RangeOutcome{r};
+  RangeOutcome o = f.get();
+  o.sink_calls = *calls;
+  return o;
 }
 
 // DiskTier::write, waiting for the handler when the write was queued.
