@@ -235,7 +235,8 @@ TEST_F(OriginResilience, BudgetHoldsUnderASustainedSlowOrigin) {
 TEST_F(OriginResilience, BucketDownServesFromTheOtherThenRecoversThroughTheProbe) {
   const std::string data = put(kA, "dual.bin", 8 * kPage, 5);
   s3_->put_object(kB, "dual.bin", data);
-  Shoald node = start({"--breaker-cooldown-ms", "1500"});
+  Shoald node =
+      start({"--breaker-cooldown-ms", "1500", "--hedge-quantile", "0"});  // no hedges: order only
   proxy_->add_rule(
       {{"match", {{"path_contains", "/alpha/"}}}, {"action", "status"}, {"status", 503}});
   const Headers h = with(kBoth, "ma=1");

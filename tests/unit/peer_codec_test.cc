@@ -460,11 +460,11 @@ TEST(PeerCodec, ACacheOnlyRequestRoundTripsAndIsSentOnlyWhenSet) {
   ASSERT_TRUE(decode_frame_header(encode_frame_header(peek), &out).ok());
   EXPECT_TRUE(std::get<ForwardRequest>(out).cache_only);
   EXPECT_EQ(std::get<ForwardRequest>(out), peek);
-  // Unset, the request encodes as before the field existed (12 array entries), and one more
-  // entry is exactly the flag.
+  // Unset, the request encodes as before the field existed (13 array entries, if_match the
+  // last), and one more entry is exactly the flag.
   const std::string a = encode_frame_header(plain), b = encode_frame_header(peek);
-  EXPECT_EQ(static_cast<unsigned char>(a[0]), 0x90u + 12);
-  EXPECT_EQ(static_cast<unsigned char>(b[0]), 0x90u + 13);
+  EXPECT_EQ(static_cast<unsigned char>(a[0]), 0x90u + 13);
+  EXPECT_EQ(static_cast<unsigned char>(b[0]), 0x90u + 14);
   EXPECT_EQ(b.substr(1), a.substr(1) + "\xc3");
   ASSERT_TRUE(decode_frame_header(a, &out).ok());
   EXPECT_FALSE(std::get<ForwardRequest>(out).cache_only);
