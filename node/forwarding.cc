@@ -219,7 +219,7 @@ void ForwardClient::on_head(const std::shared_ptr<Conn>& c, const peer::ForwardR
   } else {
     p->body.data = std::make_unique_for_overwrite<char[]>(length);
     p->body.size = length;
-    std::memcpy(p->body.data.get(), payload.data.get(), payload.size);
+    if (payload.size > 0) std::memcpy(p->body.data.get(), payload.data.get(), payload.size);
     p->fill = std::make_shared<PageFill>(length, length);
     p->fill->advance(0, payload.size);
     Tail tail = std::move(pending.tail);
@@ -249,7 +249,9 @@ void ForwardClient::on_resume_head(const std::shared_ptr<Conn>& c, Pending pendi
     return resume_from_next(std::move(tail), from, base::Outcome::kTransportError,
                             "resume from " + pending.peer + ": " + why);
   }
-  std::memcpy(tail.page->body.data.get() + from, payload.data.get(), payload.size);
+  if (payload.size > 0) {  // a head with no bytes yet has no buffer (memcpy's null rule)
+    std::memcpy(tail.page->body.data.get() + from, payload.data.get(), payload.size);
+  }
   metrics_.peer_ingress_bytes.fetch_add(payload.size, std::memory_order_relaxed);
   const std::uint64_t received = from + payload.size;
   tail.page->fill->advance(0, received);
@@ -284,7 +286,7 @@ void ForwardClient::on_data(const std::shared_ptr<Conn>& c, const peer::ForwardD
     metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
     return fail(c, "page stream out of order or too long");
   }
-  std::memcpy(p.body.data.get() + s.received, bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(p.body.data.get() + s.received, bytes.data(), bytes.size());
   s.received += bytes.size();
   metrics_.peer_ingress_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
   p.fill->advance(0, s.received);
