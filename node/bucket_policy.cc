@@ -42,7 +42,8 @@ std::optional<std::string> parse_buckets(const std::string& where, const json& v
   return std::nullopt;
 }
 
-// 'text' when it is short printable ASCII, else a placeholder: error messages are one line.
+// 'text' when it is short printable ASCII, else the words "(not printable)": error messages
+// stay one line.
 std::string quoted_if_printable(const std::string& text) {
   const bool printable = text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
                            return c >= 0x20 && c < 0x7f;

@@ -5,11 +5,11 @@
 #include <algorithm>
 
 #include "node/admin_auth.h"
+#include "node/s3api/credentials.h"
 #include "node/tls.h"
 #include "peer/auth.h"
 #include "ring/base/host_port.h"
 #include "ring/base/private_file.h"
-#include "node/s3api/credentials.h"
 
 namespace shoal::node {
 namespace {

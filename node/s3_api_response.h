@@ -99,7 +99,7 @@ class S3Response : public FetchResponse<Derived> {
       this->s3_operation_ = std::string(s3api::operation_name(r->op));
     }
     s3_error(s3api::ErrorCode::kNotImplemented,
-             "This S3 port does not accept request bodies (writes are not implemented)", true);
+             "This S3 port serves reads only; requests with a body are not supported", true);
   }
 
   // ---- FetchResponse's hooks ------------------------------------------------------------------

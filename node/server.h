@@ -38,9 +38,9 @@
 #include "node/node_metrics.h"
 #include "node/page_fetcher.h"
 #include "node/report.h"
+#include "node/s3api/credentials.h"
 #include "node/service_notifier.h"
 #include "origin/s3_client.h"
-#include "node/s3api/credentials.h"
 
 namespace shoal::node {
 

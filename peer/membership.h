@@ -153,7 +153,7 @@ struct MembershipCounters {
   std::uint64_t packets_sent = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
-  std::uint64_t auth_failures = 0;  // bad envelope, version or mode mismatch, tag or proof
+  std::uint64_t auth_failures = 0;       // bad envelope, version or mode mismatch, tag or proof
   std::uint64_t version_mismatches = 0;  // of those: another protocol version (UDP or TCP)
   std::uint64_t stale_packets = 0;       // outside the replay window
   std::uint64_t replays = 0;

@@ -12,7 +12,8 @@
 // not trusted, wrong host), "cannot send the request: R", "no answer within N ms" (the deadline
 // passed while waiting for the answer), "cannot read the answer: R" (also a body over the cap),
 // where R is the system's or Beast's reason ("The socket was closed due to a timeout" when the
-// deadline passed in an earlier step). A status other than 200 is not an error: the caller judges it.
+// deadline passed in an earlier step). A status other than 200 is not an error: the caller judges
+// it.
 //
 // Thread rules: start_http_request() may be called from any thread; its `done` and cancel() run
 // on the executor given (one thread or a strand). The sync functions may run on several threads

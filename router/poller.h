@@ -8,7 +8,8 @@
 // (resolve, connect, no answer within `timeout`, a status other than 200, a body over
 // `max_body_bytes` or not a valid /stats document), the next known node is polled after a
 // backoff that starts at `min_backoff` and doubles with every consecutive failure up to
-// `max_backoff`; the last good view is kept meanwhile. poll_soon() asks for an early poll (the data path calls it when a node fails).
+// `max_backoff`; the last good view is kept meanwhile. poll_soon() asks for an early poll (the data
+// path calls it when a node fails).
 //
 // Thread rules: start(), stop() and the view callback run on the executor given to the
 // constructor (one thread, or a strand); view(), known(), poll_soon() and the counters may be

@@ -16,8 +16,8 @@
 #include "peer/auth.h"
 #include "peer/codec.h"
 #include "peer/frame.h"
-#include "ring/base/names.h"
 #include "peer/frame_cipher.h"
+#include "ring/base/names.h"
 
 namespace {
 

@@ -167,10 +167,7 @@ TEST_F(FetchOrigin, TruncatedBodyIsCutNeverServedWrongAndNotCached) {
   EXPECT_EQ(cut.body, data.substr(0, cut.body.size()));
   // The cut response's fetch may still be retrying (its client got its cut already): wait until
   // it ended, so the next read starts a fetch of its own instead of joining a failing one.
-  for (int i = 0; i < 200 && stats_json(node_->port())["origin"]["fetches_in_flight"] != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  ASSERT_EQ(stats_json(node_->port())["origin"]["fetches_in_flight"], 0);
+  ASSERT_TRUE(wait_for_origin_fetches_to_end(node_->port()));
   proxy_->clear_rules();
   proxy_->reset();
   auto r = node_->fetch(kBucket, "truncated.bin", "bytes=0-" + std::to_string(kPage - 1));

@@ -271,9 +271,7 @@ TEST_F(OriginResilience, BucketDownServesFromTheOtherThenRecoversThroughTheProbe
     EXPECT_EQ(status_bucket(back), kA);
     // The answer needed 100 bytes; the probe ends with its page. Until then alpha's probe is
     // out, and a fetch meanwhile would go to beta.
-    for (int i = 0; i < 200 && stats_json(node.port())["origin"]["fetches_in_flight"] != 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    ASSERT_TRUE(wait_for_origin_fetches_to_end(node.port()));
   }
   s = bucket_stats(node, kA);
   EXPECT_EQ(s["breaker"], "closed");

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/integration/harness/harness.h"
+#include "tests/integration/harness/proxied_origin.h"
 #include "tests/integration/harness/shoald.h"
 #include "tests/integration/harness/stream_reader.h"
 
@@ -33,18 +34,9 @@ std::string range(std::uint64_t first, std::uint64_t last) {
   return "bytes=" + std::to_string(first) + "-" + std::to_string(last);
 }
 
-class SendPath : public ::testing::Test {
+class SendPath : public ProxiedOriginTest {
  protected:
-  void SetUp() override {
-    s3_ = std::make_unique<S3Server>();
-    s3_->create_bucket(kBucket);
-    proxy_ = std::make_unique<FaultProxy>(s3_->port());
-  }
-  std::string put(const std::string& key, std::uint64_t size, std::uint64_t seed) {
-    std::string data = random_bytes(size, seed);
-    s3_->put_object(kBucket, key, data);
-    return data;
-  }
+  SendPath() : ProxiedOriginTest(kBucket) {}
   Shoald start(std::vector<std::string> extra = {}) {
     std::vector<std::string> flags = {"--page-size", "16MiB"};
     flags.insert(flags.end(), extra.begin(), extra.end());
@@ -74,8 +66,6 @@ class SendPath : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<S3Server> s3_;
-  std::unique_ptr<FaultProxy> proxy_;
 };
 
 // Hot 1 MiB ranges (aligned, unaligned, across a page boundary) and whole 16 MiB pages, one

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "tests/integration/harness/harness.h"
+#include "tests/integration/harness/proxied_origin.h"
 #include "tests/integration/harness/shoald.h"
 
 namespace shoal::test {
@@ -172,18 +173,9 @@ json member(const json& doc, const std::string& id) {
   return nullptr;
 }
 
-class ShoalctlTest : public ::testing::Test {
+class ShoalctlTest : public ProxiedOriginTest {
  protected:
-  void SetUp() override {
-    s3_ = std::make_unique<S3Server>();
-    s3_->create_bucket(kBucket);
-    proxy_ = std::make_unique<FaultProxy>(s3_->port());
-  }
-  std::string put(const std::string& key, std::uint64_t size, std::uint64_t seed) {
-    std::string data = random_bytes(size, seed);
-    s3_->put_object(kBucket, key, data);
-    return data;
-  }
+  ShoalctlTest() : ProxiedOriginTest(kBucket) {}
   std::unique_ptr<CtlCluster> start_cluster() {
     auto c = std::make_unique<CtlCluster>(proxy_->endpoint(), 3, dir_);
     EXPECT_TRUE(c->converged());
@@ -195,8 +187,6 @@ class ShoalctlTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<S3Server> s3_;
-  std::unique_ptr<FaultProxy> proxy_;
 };
 
 TEST_F(ShoalctlTest, ReadCommandsPrintTablesAndJson) {

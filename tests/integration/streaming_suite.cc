@@ -12,6 +12,7 @@
 
 #include "tests/integration/harness/cluster.h"
 #include "tests/integration/harness/harness.h"
+#include "tests/integration/harness/proxied_origin.h"
 #include "tests/integration/harness/shoald.h"
 #include "tests/integration/harness/stream_reader.h"
 
@@ -35,18 +36,9 @@ std::uint64_t peak_rss_bytes(pid_t pid) {
   return 0;
 }
 
-class Streaming : public ::testing::Test {
+class Streaming : public ProxiedOriginTest {
  protected:
-  void SetUp() override {
-    s3_ = std::make_unique<S3Server>();
-    s3_->create_bucket(kBucket);
-    proxy_ = std::make_unique<FaultProxy>(s3_->port());
-  }
-  std::string put(const std::string& key, std::uint64_t size, std::uint64_t seed) {
-    std::string data = random_bytes(size, seed);
-    s3_->put_object(kBucket, key, data);
-    return data;
-  }
+  Streaming() : ProxiedOriginTest(kBucket) {}
   Shoald start(std::vector<std::string> extra = {}) {
     std::vector<std::string> flags = {"--page-size", "1MiB", "--memory", "256MiB"};
     flags.insert(flags.end(), extra.begin(), extra.end());
@@ -60,9 +52,6 @@ class Streaming : public ::testing::Test {
                       {"ms", ms},
                       {"times", 1}});
   }
-
-  std::unique_ptr<S3Server> s3_;
-  std::unique_ptr<FaultProxy> proxy_;
 };
 
 // The origin sends 64 KiB of the page and then nothing for 60 s: a client asking for bytes

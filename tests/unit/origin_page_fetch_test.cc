@@ -177,7 +177,9 @@ class PageFetchSilentOrigin : public ::testing::Test {
   PageFetchResult run(PageFetch& fetch, std::string bucket, const RequestConfig& rc) {
     PageFetchResult out;
     PageSink sink;
-    sink.on_head = [](const ObjectInfo&, std::uint64_t, const std::string&) -> char* { return nullptr; };
+    sink.on_head = [](const ObjectInfo&, std::uint64_t, const std::string&) -> char* {
+      return nullptr;
+    };
     sink.on_progress = [](std::uint64_t) {};
     bool done = false;
     fetch.fetch_page({std::move(bucket)}, "k", 0, 100, rc, "", std::move(sink),

@@ -875,6 +875,15 @@ nlohmann::json stats_json(std::uint16_t port) {
   return nlohmann::json::parse(r.body);
 }
 
+bool wait_for_origin_fetches_to_end(std::uint16_t port, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (stats_json(port)["origin"]["fetches_in_flight"] != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
 double metric_value(const std::string& metrics_text, const std::string& series) {
   std::istringstream lines(metrics_text);
   for (std::string line; std::getline(lines, line);) {

@@ -340,6 +340,11 @@ class FaultProxy {
 std::string metrics(std::uint16_t port);
 // GET /stats on 127.0.0.1:port, parsed. Throws unless the status is 200 and the body is JSON.
 nlohmann::json stats_json(std::uint16_t port);
+// Polls /stats on 127.0.0.1:port until no origin fetch is in flight (origin.fetches_in_flight
+// is 0): a response can end before its page's fetch does. True when that happened within
+// `limit`.
+bool wait_for_origin_fetches_to_end(std::uint16_t port,
+                                    std::chrono::milliseconds limit = std::chrono::seconds(5));
 // The value of the sample whose series (name plus labels, written exactly as in the exposition,
 // e.g. `shoal_pages_total{outcome="miss"}`) is `series`, from Prometheus text format; NaN if no
 // such line. Comment lines are skipped; a trailing timestamp is ignored.
