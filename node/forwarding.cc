@@ -8,6 +8,7 @@
 
 #include "peer/address.h"
 #include "peer/codec.h"
+#include "ring/base/buffer_pool.h"
 #include "ring/base/log.h"
 
 namespace shoal::node {
@@ -34,6 +35,8 @@ struct ForwardClient::Conn {
   bool broken = false;
   std::deque<peer::ForwardRequest> queued;  // sent once ready
   std::vector<std::uint64_t> ids;           // requests sent or queued on this connection
+  std::unique_ptr<char[]> discard;          // payloads nobody waits for are read into this
+  std::size_t discard_bytes = 0;
 };
 
 ForwardClient::ForwardClient(net::io_context& peer_loop, peer::ClusterKey key,
@@ -142,46 +145,74 @@ void ForwardClient::send(const std::shared_ptr<Conn>& c, const peer::ForwardRequ
 }
 
 void ForwardClient::read_loop(const std::shared_ptr<Conn>& c) {
-  c->stream->async_read_frame(page_size_,
-                              [this, c](boost::system::error_code ec, peer::Frame frame) {
-                                if (ec) return fail(c, "read: " + ec.message());
-                                last_heard_[c->peer_addr] = std::chrono::steady_clock::now();
-                                on_frame(c, std::move(frame));
-                                if (!c->broken) read_loop(c);
-                              });
+  c->stream->async_read_header(
+      page_size_, [this, c](boost::system::error_code ec, std::string header, std::uint32_t n) {
+        if (ec) return fail(c, "read: " + ec.message());
+        last_heard_[c->peer_addr] = std::chrono::steady_clock::now();
+        on_header(c, header, n);
+      });
 }
 
-void ForwardClient::on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame) {
+// Every path below ends in read_payload() (which reads the next frame after the payload) or in
+// fail(): a frame's payload is read where its header says it belongs, never copied after.
+void ForwardClient::on_header(const std::shared_ptr<Conn>& c, const std::string& bytes,
+                              std::uint32_t n) {
   peer::FrameHeader header;
-  auto st = peer::decode_frame_header(frame.header, &header);
+  auto st = peer::decode_frame_header(bytes, &header);
   if (!st.ok()) {
     metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
     return fail(c, "bad frame: " + st.reason);
   }
-  if (auto* resp = std::get_if<peer::ForwardResponse>(&header)) {
-    return on_head(c, *resp, std::move(frame.payload));
+  if (auto* resp = std::get_if<peer::ForwardResponse>(&header)) return on_head(c, *resp, n);
+  if (auto* data = std::get_if<peer::ForwardData>(&header)) return on_data(c, *data, n);
+  if (auto* end = std::get_if<peer::ForwardEnd>(&header)) {
+    on_end(*end);
+    return read_payload(c, nullptr, n, nullptr);
   }
-  if (auto* data = std::get_if<peer::ForwardData>(&header)) {
-    return on_data(c, *data, frame.payload.view());
-  }
-  if (auto* end = std::get_if<peer::ForwardEnd>(&header)) return on_end(*end);
   metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
   fail(c, "unexpected frame");
 }
 
+void ForwardClient::read_payload(const std::shared_ptr<Conn>& c, char* dest, std::uint32_t n,
+                                 std::function<void(bool)> then) {
+  if (n == 0) {
+    if (then) then(true);
+    if (!c->broken) read_loop(c);
+    return;
+  }
+  if (dest == nullptr) {  // a frame nobody waits for (cancelled, a hedge's loser): dropped
+    if (c->discard_bytes < n) {
+      c->discard = std::make_unique_for_overwrite<char[]>(n);
+      c->discard_bytes = n;
+    }
+    dest = c->discard.get();
+  }
+  c->stream->async_read_payload(dest,
+                                [this, c, then = std::move(then)](boost::system::error_code ec) {
+                                  if (ec) {
+                                    if (then) then(false);
+                                    return fail(c, "read: " + ec.message());
+                                  }
+                                  last_heard_[c->peer_addr] = std::chrono::steady_clock::now();
+                                  if (then) then(true);
+                                  if (!c->broken) read_loop(c);
+                                });
+}
+
 // The head of a forwarded page: the page (the asked part of it) is made and delivered at once;
-// its bytes arrive in this frame's payload and the ForwardData frames after it.
+// its bytes arrive in this frame's payload and the ForwardData frames after it, each read
+// straight into the page's body.
 void ForwardClient::on_head(const std::shared_ptr<Conn>& c, const peer::ForwardResponse& resp,
-                            base::Bytes payload) {
+                            std::uint32_t n) {
   auto it = pending_.find(resp.request_id);
-  if (it == pending_.end()) return;  // cancelled or given up: its frames are ignored
+  if (it == pending_.end()) return read_payload(c, nullptr, n, nullptr);  // given up on
   Pending pending = std::move(it->second);
   pending_.erase(it);
   if (pending.timer) pending.timer->cancel();
   std::erase(c->ids, resp.request_id);
   policy_.record(pending.peer, std::chrono::duration_cast<std::chrono::microseconds>(
                                    std::chrono::steady_clock::now() - pending.sent));
-  if (pending.tail.page) return on_resume_head(c, std::move(pending), resp, std::move(payload));
+  if (pending.tail.page) return on_resume_head(c, std::move(pending), resp, n);
   PageResult r;
   r.outcome = resp.outcome;
   r.message = resp.message;
@@ -194,14 +225,14 @@ void ForwardClient::on_head(const std::shared_ptr<Conn>& c, const peer::ForwardR
     if (r.message.empty()) {
       r.message = "owner answered " + std::string(base::outcome_name(resp.outcome));
     }
-    return deliver(std::move(r));
+    deliver(std::move(r));
+    return read_payload(c, nullptr, n, nullptr);
   }
   const std::uint64_t page = pending.tail.req.page;
   // The stream must fit the page and the object; a legacy head without a length is its payload.
-  const std::uint64_t length = resp.length > 0 ? resp.length : payload.size;
+  const std::uint64_t length = resp.length > 0 ? resp.length : n;
   const std::uint64_t page_bytes = page_length(resp.object_size, page_size_, page);
-  if (length == 0 || resp.offset >= page_bytes || length > page_bytes - resp.offset ||
-      payload.size > length) {
+  if (length == 0 || resp.offset >= page_bytes || length > page_bytes - resp.offset || n > length) {
     metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
     deliver(transport_error("page stream does not fit the page"));
     return fail(c, "page stream of " + std::to_string(length) + " bytes at " +
@@ -214,58 +245,46 @@ void ForwardClient::on_head(const std::shared_ptr<Conn>& c, const peer::ForwardR
   p->bucket = resp.bucket;
   p->cached_at = resp.cached_at;
   p->body_offset = resp.offset;
-  if (payload.size == length) {
-    p->body = std::move(payload);  // all of it in the head: adopted, not copied
-  } else {
-    p->body.data = std::make_unique_for_overwrite<char[]>(length);
-    p->body.size = length;
-    if (payload.size > 0) std::memcpy(p->body.data.get(), payload.data.get(), payload.size);
-    p->fill = std::make_shared<PageFill>(length, length);
-    p->fill->advance(0, payload.size);
-    Tail tail = std::move(pending.tail);
-    tail.page = p;
-    tail.req.offset = resp.offset;
-    tail.req.length = length;
-    add_stream(resp.request_id, std::move(tail), payload.size, c, pending.peer);
-  }
-  metrics_.peer_ingress_bytes.fetch_add(payload.size, std::memory_order_relaxed);
+  p->body = base::BufferPool::instance().take(length);
+  p->fill = std::make_shared<PageFill>(length, length);
+  Tail tail = std::move(pending.tail);
+  tail.page = p;
+  tail.req.offset = resp.offset;
+  tail.req.length = length;
+  add_stream(resp.request_id, std::move(tail), 0, c, pending.peer);
   r.page = std::move(p);
   deliver(std::move(r));
+  receive(c, resp.request_id, n);
 }
 
 void ForwardClient::on_resume_head(const std::shared_ptr<Conn>& c, Pending pending,
-                                   const peer::ForwardResponse& resp, base::Bytes payload) {
+                                   const peer::ForwardResponse& resp, std::uint32_t n) {
   Tail tail = std::move(pending.tail);
   const Page& p = *tail.page;
   const std::uint64_t from = tail.base;
   // The rest of the page, from the same object version, nothing else.
   const bool fits = resp.outcome == base::Outcome::kOk && resp.etag == p.etag &&
                     resp.object_size == p.object_size && resp.offset == tail.req.offset &&
-                    resp.length == tail.req.length && payload.size <= resp.length;
+                    resp.length == tail.req.length && n <= resp.length;
   if (!fits) {
     const std::string why = resp.outcome != base::Outcome::kOk
                                 ? std::string(base::outcome_name(resp.outcome))
                                 : "a head that does not continue the page";
-    return resume_from_next(std::move(tail), from, base::Outcome::kTransportError,
-                            "resume from " + pending.peer + ": " + why);
+    resume_from_next(std::move(tail), from, base::Outcome::kTransportError,
+                     "resume from " + pending.peer + ": " + why);
+    return read_payload(c, nullptr, n, nullptr);
   }
-  if (payload.size > 0) {  // a head with no bytes yet has no buffer (memcpy's null rule)
-    std::memcpy(tail.page->body.data.get() + from, payload.data.get(), payload.size);
-  }
-  metrics_.peer_ingress_bytes.fetch_add(payload.size, std::memory_order_relaxed);
-  const std::uint64_t received = from + payload.size;
-  tail.page->fill->advance(0, received);
-  if (received == p.body.size) {
-    tail.page->fill->complete();
-    return;
-  }
-  add_stream(resp.request_id, std::move(tail), received, c, pending.peer);
+  add_stream(resp.request_id, std::move(tail), from, c, pending.peer);
+  receive(c, resp.request_id, n);
 }
 
 void ForwardClient::add_stream(std::uint64_t id, Tail tail, std::uint64_t received,
                                const std::shared_ptr<Conn>& c, std::string peer) {
-  Stream s{std::move(tail), received, c, std::make_unique<net::steady_timer>(loop_),
-           std::move(peer)};
+  Stream s{.tail = std::move(tail),
+           .received = received,
+           .conn = c,
+           .timer = std::make_unique<net::steady_timer>(loop_),
+           .peer = std::move(peer)};
   arm_stall(id, streams_.insert_or_assign(id, std::move(s)).first->second);
 }
 
@@ -277,32 +296,53 @@ void ForwardClient::arm_stall(std::uint64_t id, Stream& s) {
 }
 
 void ForwardClient::on_data(const std::shared_ptr<Conn>& c, const peer::ForwardData& data,
-                            std::string_view bytes) {
+                            std::uint32_t n) {
   auto it = streams_.find(data.request_id);
-  if (it == streams_.end()) return;  // a stream this side gave up on (stalled, cancelled)
+  if (it == streams_.end()) return read_payload(c, nullptr, n, nullptr);  // given up on
   Stream& s = it->second;
-  Page& p = *s.tail.page;
-  if (s.tail.base + data.at != s.received || bytes.size() > p.body.size - s.received) {
+  if (s.tail.base + data.at != s.received || n > s.tail.page->body.size - s.received) {
     metrics_.peer_errors.fetch_add(1, std::memory_order_relaxed);
     return fail(c, "page stream out of order or too long");
   }
-  if (!bytes.empty()) std::memcpy(p.body.data.get() + s.received, bytes.data(), bytes.size());
-  s.received += bytes.size();
-  metrics_.peer_ingress_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
-  p.fill->advance(0, s.received);
-  if (s.received == p.body.size) {
-    auto page = std::move(s.tail.page);
-    s.timer->cancel();
-    streams_.erase(it);
-    page->fill->complete();
-    return;
-  }
-  arm_stall(data.request_id, s);
+  receive(c, data.request_id, n);
+}
+
+// Reads the frame's `n` bytes into stream `id`'s page where its received bytes end (checked by
+// the caller), then advances the page's fill; the page is held until the read ends, whatever
+// happens to the stream meanwhile.
+void ForwardClient::receive(const std::shared_ptr<Conn>& c, std::uint64_t id, std::uint32_t n) {
+  Stream& s = streams_.at(id);
+  std::shared_ptr<Page> page = s.tail.page;
+  s.reading = true;
+  char* dest = page->body.data.get() + s.received;
+  read_payload(c, dest, n, [this, id, page, n](bool ok) {
+    auto it = streams_.find(id);
+    if (it == streams_.end() || it->second.tail.page != page) return;  // cancelled or resumed
+    Stream& s = it->second;
+    s.reading = false;
+    if (!ok) return;  // the connection failed: fail() resumes the stream from s.received
+    s.received += n;
+    metrics_.peer_ingress_bytes.fetch_add(n, std::memory_order_relaxed);
+    page->fill->advance(0, s.received);
+    if (s.received == page->body.size) {
+      s.timer->cancel();
+      streams_.erase(it);
+      page->fill->complete();
+      return;
+    }
+    if (n > 0) arm_stall(id, s);
+  });
 }
 
 void ForwardClient::resume(std::uint64_t id, base::Outcome why, const std::string& message) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
+  // Bytes of this stream are being read into its page: the connection stalled mid-frame, and
+  // its read cannot be pointed elsewhere. Closing it aborts the read and resumes every stream
+  // it carried (this one too).
+  if (auto c = it->second.conn.lock(); it->second.reading && c && !c->broken) {
+    return fail(c, message + " in the middle of a frame");
+  }
   Stream s = std::move(it->second);
   streams_.erase(it);
   s.timer->cancel();

@@ -20,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -103,6 +104,7 @@ class ForwardClient {
   struct Stream {
     Tail tail;
     std::uint64_t received = 0;  // bytes of the body there (from 0)
+    bool reading = false;        // a frame's payload is being read into the page
     std::weak_ptr<Conn> conn;
     std::unique_ptr<boost::asio::steady_timer> timer;
     std::string peer;
@@ -112,15 +114,20 @@ class ForwardClient {
                     Pending pending);
   std::shared_ptr<Conn> connection(const std::string& peer_addr);
   void send(const std::shared_ptr<Conn>& c, const peer::ForwardRequest& req);
+  // Frames are read in two phases (peer/stream.h): the header, then its `n` payload bytes into
+  // the page they belong to (or dropped into the connection's discard buffer).
   void read_loop(const std::shared_ptr<Conn>& c);
-  void on_frame(const std::shared_ptr<Conn>& c, peer::Frame frame);
-  void on_head(const std::shared_ptr<Conn>& c, const peer::ForwardResponse& resp,
-               base::Bytes payload);
+  void on_header(const std::shared_ptr<Conn>& c, const std::string& bytes, std::uint32_t n);
+  // Reads the current frame's `n` payload bytes into `dest` (null: dropped), calls `then(ok)`
+  // (may be empty), and on success reads the next frame; a failed read fails the connection.
+  void read_payload(const std::shared_ptr<Conn>& c, char* dest, std::uint32_t n,
+                    std::function<void(bool)> then);
+  void on_head(const std::shared_ptr<Conn>& c, const peer::ForwardResponse& resp, std::uint32_t n);
   // A resume's head: validated against the page, then its stream continues the page.
   void on_resume_head(const std::shared_ptr<Conn>& c, Pending pending,
-                      const peer::ForwardResponse& resp, base::Bytes payload);
-  void on_data(const std::shared_ptr<Conn>& c, const peer::ForwardData& data,
-               std::string_view bytes);
+                      const peer::ForwardResponse& resp, std::uint32_t n);
+  void on_data(const std::shared_ptr<Conn>& c, const peer::ForwardData& data, std::uint32_t n);
+  void receive(const std::shared_ptr<Conn>& c, std::uint64_t id, std::uint32_t n);
   void on_end(const peer::ForwardEnd& end);
   // Registers a stream of `tail` with `received` bytes there and arms its stall timer.
   void add_stream(std::uint64_t id, Tail tail, std::uint64_t received,

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "ring/base/buffer_pool.h"
+
 namespace shoal::node {
 namespace {
 
@@ -23,6 +25,13 @@ std::uint64_t heap_of(const std::string& s) {
   return s.capacity() > 15 ? heap_block(s.capacity() + 1) : 0;
 }
 
+// The bytes a body holds: a pooled buffer's whole size class (ring/base/buffer_pool.h).
+std::uint64_t body_bytes(const base::Bytes& body) {
+  const std::uint8_t cls = body.data.get_deleter().size_class;
+  if (cls == base::BufferDeleter::kNoClass) return heap_block(body.size);
+  return base::BufferPool::class_bytes(cls);
+}
+
 base::PageKey meta_key(const std::string& kind, const std::string& object) {
   return base::PageKey{kind, object, kMetaPage};
 }
@@ -35,7 +44,7 @@ std::uint64_t MemoryTier::charge(const base::PageKey& key, const Page& page) {
   constexpr std::uint64_t kControlBlock = 16;  // make_shared's counts beside the Page
   return decltype(cache_)::entry_overhead_bytes() + heap_of(key.kind) + heap_of(key.object) +
          heap_block(sizeof(Page) + kControlBlock) + heap_of(page.etag) +
-         heap_of(page.last_modified) + heap_of(page.bucket) + heap_block(page.body.size);
+         heap_of(page.last_modified) + heap_of(page.bucket) + body_bytes(page.body);
 }
 
 void MemoryTier::configure_allocator() {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "node/page_fetcher_attempt.h"
+#include "ring/base/buffer_pool.h"
 #include "ring/base/log.h"
 
 namespace shoal::node {
@@ -33,8 +34,7 @@ void set_meta(Page& p, const store::PageMeta& m) {
 // Where the disk tier copies a page's payload (on its I/O thread): the page's own body.
 store::DiskTier::PayloadSink body_sink(const std::shared_ptr<Page>& page) {
   return [page](std::size_t n) {
-    page->body.data = std::make_unique_for_overwrite<char[]>(n);
-    page->body.size = n;
+    page->body = base::BufferPool::instance().take(n);  // slices mostly: reused buffers
     return page->body.data.get();
   };
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "node/metrics.h"
+#include "ring/base/buffer_pool.h"
 
 namespace shoal::node {
 namespace {
@@ -216,6 +217,7 @@ std::string stats_report(const ReportSources& in) {
   std::uint64_t misses = pages("miss");
   std::uint64_t coalesced = pages("coalesced");
   std::uint64_t lookups = hits + disk_hits + misses + coalesced;
+  const auto pool = base::BufferPool::instance().stats();
   nlohmann::json j = {
       {"node_id", in.cfg.node_id},
       {"version", SHOAL_VERSION},
@@ -234,7 +236,10 @@ std::string stats_report(const ReportSources& in) {
         {"page_bytes", mem.page_bytes},
         {"evictions", mem.evictions},
         {"rejected", mem.rejected},
-        {"invalidations", mem.invalidations}}},
+        {"invalidations", mem.invalidations},
+        {"slice_buffers_idle_bytes", pool.idle_bytes},
+        {"slice_buffers_reused", pool.reused},
+        {"slice_buffers_allocated", pool.allocated}}},
       {"pages",
        {{"hit_memory", hits},
         {"hit_disk", disk_hits},
@@ -333,6 +338,13 @@ std::string metrics_report(const ReportSources& in) {
               static_cast<double>(m.origin_page_gets.load()));
   out.gauge("shoal_memory_reserved_bytes", "Memory set aside for pages being fetched",
             static_cast<double>(in.fetcher ? in.fetcher->memory().stats().reserved_bytes : 0));
+  const auto pool = base::BufferPool::instance().stats();
+  out.gauge("shoal_slice_buffers_idle_bytes", "Slice buffers kept for reuse (outside --memory)",
+            static_cast<double>(pool.idle_bytes));
+  out.counter("shoal_slice_buffers_reused_total", "Slice buffers taken from the reuse pool",
+              static_cast<double>(pool.reused));
+  out.counter("shoal_slice_buffers_allocated_total",
+              "Slice buffers allocated because none was idle", static_cast<double>(pool.allocated));
   if (in.cluster) in.cluster->write_metrics(out);
   if (in.fetcher) write_disk_metrics(out, *in.fetcher);
   out.gauge("shoal_egress_throughput_10s_bps", "Bits per second sent, last 10 s",

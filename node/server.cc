@@ -10,6 +10,7 @@
 
 #include "node/http_session.h"
 #include "node/tls.h"
+#include "ring/base/buffer_pool.h"
 #include "ring/base/log.h"
 
 namespace shoal::node {
@@ -82,6 +83,9 @@ bool listen_on(net::io_context& ioc, const std::string& host, std::uint16_t port
 }  // namespace
 
 Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes) {
+  // Idle slice buffers kept for reuse (ring/base/buffer_pool.h): a small share of --memory.
+  base::BufferPool::instance().set_idle_limit(
+      std::min<std::uint64_t>(base::BufferPool::kDefaultIdleBytes, cfg_.memory_bytes / 8));
   origin_ = std::make_unique<origin::S3Client>(origin_loop_, cfg_.s3);
   origin::PageFetchOptions hedging;
   hedging.hedge_quantile = cfg_.hedge_quantile;

@@ -4,16 +4,33 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
 namespace shoal::base {
 
-// `size` bytes at `data` (null when size is 0). Allocate with
-// std::make_unique_for_overwrite<char[]>(n): not zero-initialised, filled in place by whoever
-// produces the bytes. Movable, not copyable; no thread rules of its own (treat like a string).
+// Frees a buffer: delete[], or back into the BufferPool size class it came from
+// (ring/base/buffer_pool.h). Converts from std::default_delete, so a buffer made with
+// std::make_unique_for_overwrite<char[]>(n) is assigned as before.
+struct BufferDeleter {
+  static constexpr std::uint8_t kNoClass = 0xff;
+  std::uint8_t size_class = kNoClass;
+
+  BufferDeleter() = default;
+  explicit BufferDeleter(std::uint8_t cls) : size_class(cls) {}
+  BufferDeleter(std::default_delete<char[]>) {}  // NOLINT: implicit on purpose (see above)
+  void operator()(char* p) const noexcept;
+};
+
+using BufferPtr = std::unique_ptr<char[], BufferDeleter>;
+
+// `size` bytes at `data` (null when size is 0). Allocate with BufferPool::take(n) for
+// short-lived slices, or std::make_unique_for_overwrite<char[]>(n): neither zero-initialises,
+// the producer fills the bytes in place. Movable, not copyable; no thread rules of its own
+// (treat like a string).
 struct Bytes {
-  std::unique_ptr<char[]> data;
+  BufferPtr data;
   std::size_t size = 0;
 
   std::string_view view() const { return {data.get(), size}; }

@@ -1,0 +1,94 @@
+#include "ring/base/buffer_pool.h"
+
+#include <bit>
+
+namespace shoal::base {
+
+void BufferDeleter::operator()(char* p) const noexcept {
+  if (size_class == kNoClass) {
+    delete[] p;
+  } else {
+    BufferPool::instance().give_back(p, size_class);
+  }
+}
+
+BufferPool& BufferPool::instance() {
+  static auto* pool = new BufferPool();  // never destroyed: buffers may outlive main()
+  return *pool;
+}
+
+std::uint8_t BufferPool::class_of(std::size_t n) {
+  if (n < kMinClassBytes || n > kMaxClassBytes) return BufferDeleter::kNoClass;
+  const std::size_t rounded = std::bit_ceil(n);
+  return static_cast<std::uint8_t>(std::countr_zero(rounded / kMinClassBytes));
+}
+
+Bytes BufferPool::take(std::size_t n) {
+  Bytes b;
+  b.size = n;
+  const std::uint8_t cls = class_of(n);
+  if (cls == BufferDeleter::kNoClass) {
+    b.data = std::make_unique_for_overwrite<char[]>(n);
+    return b;
+  }
+  char* p = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    auto& list = idle_[cls];
+    if (!list.empty()) {
+      p = list.back();
+      list.pop_back();
+      idle_bytes_ -= class_bytes(cls);
+      ++reused_;
+    } else {
+      ++allocated_;
+    }
+  }
+  if (p == nullptr) p = new char[class_bytes(cls)];
+  b.data = BufferPtr(p, BufferDeleter(cls));
+  return b;
+}
+
+void BufferPool::give_back(char* p, std::uint8_t cls) noexcept {
+  {
+    std::lock_guard lock(mu_);
+    if (idle_bytes_ + class_bytes(cls) <= idle_limit_) {
+      try {
+        idle_[cls].push_back(p);
+        idle_bytes_ += class_bytes(cls);
+        return;
+      } catch (...) {  // no room to remember it: free it below
+      }
+    }
+  }
+  delete[] p;
+}
+
+void BufferPool::set_idle_limit(std::uint64_t bytes) {
+  std::vector<char*> to_free;
+  {
+    std::lock_guard lock(mu_);
+    idle_limit_ = bytes;
+    trim_locked(&to_free);
+  }
+  for (char* p : to_free) delete[] p;
+}
+
+void BufferPool::trim_locked(std::vector<char*>* to_free) {
+  // Largest classes first: they hold the most bytes per buffer.
+  for (std::size_t cls = kClasses; cls-- > 0 && idle_bytes_ > idle_limit_;) {
+    auto& list = idle_[cls];
+    while (!list.empty() && idle_bytes_ > idle_limit_) {
+      to_free->push_back(list.back());
+      list.pop_back();
+      idle_bytes_ -= class_bytes(static_cast<std::uint8_t>(cls));
+    }
+  }
+}
+
+BufferPool::Stats BufferPool::stats() const {
+  std::lock_guard lock(mu_);
+  return Stats{reused_, allocated_, idle_bytes_};
+}
+
+}  // namespace shoal::base

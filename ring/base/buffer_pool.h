@@ -1,0 +1,71 @@
+// BufferPool: reused buffers for short-lived page slices (a forwarded slice on the member that
+// asked for it, a ranged disk hit), so each one is not a fresh mmap(2) the kernel must fault in
+// and zero page by page. shoald makes every allocation from 256 KiB on an mmap
+// (node/memory_tier.h, configure_allocator) so that an evicted page's memory goes back to the
+// system at once; a 1 MiB slice made and freed per request then cost about 10% of the
+// forwarded path's CPU in page faults and clear_page (perf, docs/benchmarks.md).
+//
+// Size classes are powers of two from kMinClassBytes to kMaxClassBytes; take(n) hands out a
+// buffer of the smallest class that holds n bytes (Bytes::size is n). Smaller and larger
+// requests are plain allocations and are freed as such. A freed pooled buffer is kept for reuse
+// while the idle bytes of all classes stay within the limit (set_idle_limit, default
+// kDefaultIdleBytes; shoald sets min(that, --memory / 8), node/server.cc); beyond it it is freed.
+// Idle bytes are outside --memory and bounded by the limit; buffers in use are charged like any
+// page body by whoever holds them (the memory tier charges a pooled body its whole class).
+//
+// Thread rules: take() and the deleter may run on any thread (one mutex). The pool is one per
+// process and lives until exit (buffers may be freed by static destructors).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "ring/base/bytes.h"
+
+namespace shoal::base {
+
+class BufferPool {
+ public:
+  static constexpr std::size_t kMinClassBytes = 256 << 10;
+  static constexpr std::size_t kMaxClassBytes = 16 << 20;  // the default page size
+  static constexpr std::size_t kClasses = 7;               // 256 KiB, 512 KiB, ... 16 MiB
+  static constexpr std::uint64_t kDefaultIdleBytes = 64 << 20;
+
+  struct Stats {
+    std::uint64_t reused = 0;      // take() served from an idle buffer
+    std::uint64_t allocated = 0;   // take() of a pooled class that had no idle buffer
+    std::uint64_t idle_bytes = 0;  // held for reuse now
+  };
+
+  static BufferPool& instance();
+
+  // A buffer of `n` bytes (n >= 1), contents undefined. Never fails but as new[] does.
+  Bytes take(std::size_t n);
+
+  // Bytes kept idle at most (0: none kept). Frees idle buffers beyond it at once.
+  void set_idle_limit(std::uint64_t bytes);
+
+  Stats stats() const;
+
+  // The class holding n bytes, or BufferDeleter::kNoClass when n is outside the pooled range.
+  static std::uint8_t class_of(std::size_t n);
+  static std::size_t class_bytes(std::uint8_t cls) { return kMinClassBytes << cls; }
+
+ private:
+  friend struct BufferDeleter;
+  BufferPool() = default;
+  void give_back(char* p, std::uint8_t cls) noexcept;
+  void trim_locked(std::vector<char*>* to_free);
+
+  mutable std::mutex mu_;
+  std::array<std::vector<char*>, kClasses> idle_;
+  std::uint64_t idle_bytes_ = 0;
+  std::uint64_t idle_limit_ = kDefaultIdleBytes;
+  std::uint64_t reused_ = 0;
+  std::uint64_t allocated_ = 0;
+};
+
+}  // namespace shoal::base
