@@ -62,7 +62,8 @@ PageFetcher::PageFetcher(MemoryTier& memory, std::unique_ptr<PageOrigin> origin,
       origin_(std::move(origin)),
       page_size_(page_size),
       metrics_(metrics),
-      limits_(limits) {}
+      limits_(limits),
+      part_reads_(page_size, memory.stats().capacity_bytes, kPartReadsPages) {}
 
 std::uint64_t PageFetcher::inflight_bytes() const {
   return static_cast<std::uint64_t>(metrics_.origin_in_flight.load()) * page_size_;
@@ -113,7 +114,8 @@ bool PageFetcher::reads_disk_slice(const base::PageKey& key, const FetchOptions&
   if (!disk_ || opts.slice_length == 0) return false;
   if (opts.slice_offset == 0 && opts.slice_length >= page_size_) return false;  // the whole page
   std::lock_guard lock(mu_);
-  return !flights_.contains(key);  // a page being fetched or read: join that
+  if (flights_.contains(key)) return false;  // a page being fetched or read: join that
+  return !part_reads_.record(base::page_hash(key.kind, key.object, key.page), opts.slice_length);
 }
 
 // A ranged disk read ended (on a disk I/O thread); on kOk `page`'s body holds the verified bytes
@@ -382,6 +384,11 @@ std::uint64_t PageFetcher::close_disk(std::chrono::steady_clock::time_point dead
 std::size_t PageFetcher::erase_from_disk(const std::string& kind, const std::string* object) {
   if (!disk_) return 0;
   return object ? disk_->erase_object(kind, *object) : disk_->erase_kind(kind);
+}
+
+std::uint64_t PageFetcher::part_promotions() const {
+  std::lock_guard lock(mu_);
+  return part_reads_.promotions();
 }
 
 store::AdmissionStats PageFetcher::admission_stats() const {

@@ -62,6 +62,7 @@
 #include "node/node_metrics.h"
 #include "node/page.h"
 #include "node/page_origin.h"
+#include "node/part_reads.h"
 #include "node/store/admission.h"
 #include "node/store/disk_tier.h"
 #include "origin/request_config.h"
@@ -165,6 +166,8 @@ class PageFetcher {
  public:
   // A split of a page's origin fetch (at a request's offset) is rounded down to this.
   static constexpr std::uint64_t kSplitAlign = 64 * 1024;
+  // Pages whose part reads are remembered (PartReads; about 100 bytes each).
+  static constexpr std::size_t kPartReadsPages = 8192;
 
   using PageHandler = std::function<void(PageResult)>;
   using HeadHandler = std::function<void(HeadResult)>;
@@ -207,6 +210,8 @@ class PageFetcher {
   const store::DiskTier* disk() const { return disk_.get(); }
   // Disk admission figures (zero when memory-only).
   store::AdmissionStats admission_stats() const;
+  // Pages read whole into memory because their parts were read often (node/part_reads.h).
+  std::uint64_t part_promotions() const;
   // Drops the disk tier's pages of the object, or of every object of `kind` when `object` is
   // nullptr (an operator purge; the caller purges memory). Returns pages dropped (0 without a
   // disk tier).
@@ -245,6 +250,7 @@ class PageFetcher {
                  boost::asio::any_io_executor ex, PageHandler done);
   // Whether a get() for `opts`' slice reads just that part from disk: a disk tier, a slice that
   // is not the whole page, and no flight for the page already (joining it is cheaper).
+  // A page whose parts are read often is read whole instead (PartReads), and promoted.
   bool reads_disk_slice(const base::PageKey& key, const FetchOptions& opts);
   void on_disk_slice(const base::PageKey& key, const FetchOptions& opts,
                      boost::asio::any_io_executor ex, PageHandler done, std::shared_ptr<Page> page,
@@ -309,7 +315,8 @@ class PageFetcher {
   std::unique_ptr<store::DiskTier> disk_;
   std::unique_ptr<store::DiskAdmission> admission_;
   std::atomic<bool> disk_closing_{false};  // close_disk() began: no more spills
-  std::mutex mu_;
+  PartReads part_reads_;                   // guarded by mu_
+  mutable std::mutex mu_;
   std::unordered_map<base::PageKey, std::shared_ptr<Flight>, base::PageKeyHash> flights_;
   std::atomic<std::uint64_t> coalesced_{0};
   std::atomic<std::uint64_t> shed_{0};

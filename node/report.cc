@@ -69,6 +69,7 @@ nlohmann::json disk_json(const PageFetcher& fetcher) {
           {"writes_rejected", s.writes_rejected},
           {"admitted", a.admitted},
           {"not_admitted", a.rejected},
+          {"part_promotions", fetcher.part_promotions()},
           {"evictions", s.evictions},
           {"bytes_read", s.bytes_read},
           {"checksum_failures", s.checksum_failures},
@@ -176,6 +177,9 @@ void write_disk_metrics(PrometheusWriter& out, const PageFetcher& fetcher) {
   out.counter("shoal_disk_not_admitted_total",
               "Pages evicted from memory that the admission rule kept off disk", d(a.rejected));
   out.counter("shoal_disk_evictions_total", "Disk pages displaced to make room", d(s.evictions));
+  out.counter("shoal_disk_part_promotions_total",
+              "Pages read whole into memory because their parts were read often",
+              d(fetcher.part_promotions()));
   out.counter("shoal_disk_read_bytes_total",
               "Bytes read from the disk tier's device by page reads (headers, payload blocks)",
               d(s.bytes_read));

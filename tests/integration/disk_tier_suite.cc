@@ -335,6 +335,56 @@ TEST_F(DiskTier, AFlippedByteFailsOnlyItsBlocksSlicesWhichAreRefetched) {
   EXPECT_EQ(s["disk"]["checksum_failures"].get<std::uint64_t>(), 1u) << s.dump();
 }
 
+// Ranged disk hits are not promoted to memory, except for a page whose parts are read again and
+// again (node/part_reads.h: twice the page's bytes within the window): that one is read whole
+// into memory, and its later parts are memory hits. One pass over a page in parts is not.
+TEST_F(DiskTier, APageReadOftenInPartsIsPromotedToMemory) {
+  constexpr std::uint64_t kBigPage = 1 << 20, kPart = 256 << 10;
+  const std::string data = put("p.bin", 3 * kBigPage, 11);
+  auto start_big = [&] {
+    return std::make_unique<Shoald>(
+        s3_.endpoint(),
+        std::vector<std::string>{"--page-size", "1MiB", "--memory", "4MiB", "--disk-path",
+                                 disk_.path(), "--disk-capacity", "32MiB", "--threads", "2"});
+  };
+  auto part = [](std::uint64_t first) {
+    return "bytes=" + std::to_string(first) + "-" + std::to_string(first + kPart - 1);
+  };
+  {
+    auto node = start_big();
+    ASSERT_EQ(node->fetch(kBucket, "p.bin", "bytes=0-" + std::to_string(3 * kBigPage - 1)).status,
+              206);
+    stop(*node);  // the 3 pages are written to disk
+  }
+  s3_.stop();  // every byte below comes from this node's tiers
+  auto node = start_big();
+  auto read_part = [&](std::uint64_t first) {
+    auto r = node->fetch(kBucket, "p.bin", part(first));
+    EXPECT_EQ(r.status, 206) << first << ": " << r.error;
+    EXPECT_TRUE(r.body == data.substr(first, kPart)) << "bytes at " << first;
+  };
+  auto memory_pages = [&] {
+    return stats_json(node->port())["memory"]["pages"].get<std::uint64_t>();
+  };
+  const std::uint64_t pages_before = memory_pages();
+
+  for (std::uint64_t at = 2 * kBigPage; at < 3 * kBigPage; at += kPart) read_part(at);  // once
+  auto s = stats_json(node->port());
+  EXPECT_EQ(s["disk"]["part_promotions"].get<std::uint64_t>(), 0u) << s.dump();
+  EXPECT_EQ(memory_pages(), pages_before);
+
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::uint64_t at = 0; at < kBigPage; at += kPart) read_part(at);
+  }
+  s = stats_json(node->port());
+  EXPECT_EQ(s["disk"]["part_promotions"].get<std::uint64_t>(), 1u) << s.dump();
+  EXPECT_EQ(memory_pages(), pages_before + 1);
+  const auto memory_hits = s["pages"]["hit_memory"].get<std::uint64_t>();
+  read_part(kPart);
+  EXPECT_EQ(stats_json(node->port())["pages"]["hit_memory"].get<std::uint64_t>(), memory_hits + 1);
+  EXPECT_NE(metrics(node->port()).find("shoal_disk_part_promotions_total 1"), std::string::npos);
+}
+
 TEST_F(DiskTier, MemoryOnlyNodeReportsNoDisk) {
   Shoald node(s3_.endpoint(), {"--page-size", "64KiB"});
   EXPECT_FALSE(stats_json(node.port())["disk"]["enabled"].get<bool>());
