@@ -256,6 +256,9 @@ TEST_F(S3List, Boto3PaginatorAndListBuckets) {
   j = boto_call(endpoint(), kKeyId, kSecret, {"list", "photos", "p/"});
   EXPECT_EQ(j["count"], 1) << j;
   EXPECT_EQ(j["names"], nlohmann::json::array({"photos"})) << "the origin's photos-eu renamed";
+  j = boto_call(endpoint(), kKeyId, kSecret, {"presigned_list", kData, "dir/"});
+  EXPECT_EQ(j["status"], 200) << j;
+  EXPECT_EQ(j["keys"], 2) << j;  // dir/a.bin, dir/sub/b.bin
   j = boto_call(endpoint(), kKeyId, kSecret, {"buckets"});
   EXPECT_EQ(j["buckets"], nlohmann::json::array({"data-1", "photos"})) << j;
   EXPECT_EQ(j["owner"], kKeyId);

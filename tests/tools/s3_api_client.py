@@ -15,6 +15,8 @@ Commands:
                      "keys_sha256" (of the keys joined by newlines), "first", "last", "names"
                      (the bucket names the pages carried)}
   buckets            ListBuckets (no BUCKET or KEY): {"buckets": [names], "owner"}
+  presigned_list     a presigned ListObjectsV2 URL (KEY the prefix) fetched with urllib:
+                     {"status", "keys" (how many <Key> elements)}
 Errors: {"error_code", "status"} (the S3 <Code>, the HTTP status).
 """
 import datetime
@@ -111,6 +113,15 @@ def main():
             out = {"status": r["ResponseMetadata"]["HTTPStatusCode"],
                    "buckets": [b["Name"] for b in r["Buckets"]],
                    "owner": r.get("Owner", {}).get("ID")}
+        elif command == "presigned_list":
+            url = s3.generate_presigned_url(
+                "list_objects_v2", ExpiresIn=600, Params={"Bucket": bucket, "Prefix": key})
+            try:
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    out = {"status": r.status, "keys": r.read().count(b"<Key>")}
+            except urllib.error.HTTPError as e:
+                m = re.search(rb"<Code>([^<]*)</Code>", e.read())
+                out = {"status": e.code, "error_code": m.group(1).decode() if m else None}
         elif command == "unsigned":
             out = url_outcome(f"{endpoint}/{bucket}/{key}")
         else:
