@@ -74,7 +74,9 @@ build() {
 start_s3rver() {
   s3_port="$(free_port)"
   mkdir -p "$work/s3"
-  node "$root/.deps/s3rver/node_modules/s3rver/bin/s3rver.js" -d "$work/s3" -a 127.0.0.1 \
+  # The legacy provider has the DES that s3rver's ListObjectsV2 continuation tokens use.
+  NODE_OPTIONS=--openssl-legacy-provider \
+    node "$root/.deps/s3rver/node_modules/s3rver/bin/s3rver.js" -d "$work/s3" -a 127.0.0.1 \
     -p "$s3_port" --silent >"$work/s3rver.log" 2>&1 &
   pids+=($!)
   wait_for_port "$s3_port" "$!" s3rver "$work/s3rver.log"

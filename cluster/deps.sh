@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Shoal needs to build, test and demo on Debian 12, only what is missing.
-#   cluster/deps.sh            apt packages + msgpack-cxx prefix + s3rver (npm)
+#   cluster/deps.sh            apt packages + msgpack-cxx prefix + s3rver and @aws-sdk/client-s3 (npm)
 # Idempotent; safe to run on every build. Installs into the system (apt, as root) and into
-# the project-local folder .deps/ (msgpack-cxx headers, s3rver), which is git-ignored.
+# the project-local folder .deps/ (msgpack-cxx headers, s3rver, the AWS SDK for JavaScript), which
+# is git-ignored.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
@@ -13,7 +14,7 @@ apt_packages=(
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libsystemd-dev libxxhash-dev liburing-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-boto3 awscli curl prometheus wrk iperf3 nginx varnish haproxy
+  python3 python3-boto3 awscli rclone curl prometheus wrk iperf3 nginx varnish haproxy
   clang-14 libclang-rt-14-dev
 )
 
@@ -47,4 +48,13 @@ if [[ ! -f "$deps/s3rver/node_modules/s3rver/package.json" ]] ||
    ! grep -q "\"version\": \"$s3rver_version\"" "$deps/s3rver/node_modules/s3rver/package.json"; then
   mkdir -p "$deps/s3rver"
   (cd "$deps/s3rver" && npm install --no-audit --no-fund --loglevel=error "s3rver@$s3rver_version" >&2)
+fi
+
+# @aws-sdk/client-s3: a current AWS SDK for the S3 port's tests (tests/tools/s3_api_client.mjs),
+# pinned.
+aws_sdk_version="3.1178.0"
+if [[ ! -f "$deps/aws-sdk/node_modules/@aws-sdk/client-s3/package.json" ]] ||
+   ! grep -q "\"version\": \"$aws_sdk_version\"" "$deps/aws-sdk/node_modules/@aws-sdk/client-s3/package.json"; then
+  mkdir -p "$deps/aws-sdk"
+  (cd "$deps/aws-sdk" && npm install --no-audit --no-fund --loglevel=error "@aws-sdk/client-s3@$aws_sdk_version" >&2)
 fi

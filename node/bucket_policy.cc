@@ -177,6 +177,13 @@ std::optional<BucketPolicy::Refusal> BucketPolicy::resolve(
   return std::nullopt;
 }
 
+std::vector<std::string> BucketPolicy::listed_kinds() const {
+  std::vector<std::string> out;
+  out.reserve(kinds_.size());
+  for (const auto& [kind, buckets] : kinds_) out.push_back(kind);
+  return out;
+}
+
 std::string BucketPolicy::summary() const {
   if (trust_client_) return "bucket policy: none, C0-Bucket trusted (--trust-client-buckets)";
   if (!from_file_) return "bucket policy: none, each kind is its own bucket";

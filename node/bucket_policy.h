@@ -77,6 +77,8 @@ class BucketPolicy {
                                  std::vector<std::string>* out) const;
 
   bool trusts_client() const { return trust_client_; }
+  // The kinds the policy file lists by name, in name order (empty without a file).
+  std::vector<std::string> listed_kinds() const;
   // One line for the start log: "bucket policy: 3 kinds, other kinds refused".
   std::string summary() const;
 

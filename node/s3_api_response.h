@@ -6,9 +6,13 @@
 // hedged) with S3's header: 200 without a Range (206 with Content-Range with one),
 // x-amz-request-id, ETag, Last-Modified, Accept-Ranges, the response-* overrides of signed
 // requests, and conditional requests (node/s3api/conditions.h: 304 Not Modified, 412
-// PreconditionFailed). Every error is S3's XML (node/s3api/s3_error.h); every other operation is
-// NotImplemented (501). The client's signature never goes upstream: the origin requests are the
-// node's own.
+// PreconditionFailed). ListObjects and ListObjectsV2 are checked (node/s3api/listing.h) and
+// passed to the origin, never cached (node/origin_listing.h: the kind's buckets in health
+// order), the answer relayed with the bucket named as the client named it; ListBuckets is
+// written from the configuration: the bucket policy's kinds and the credential's bucket names
+// that the caller may read. Every error is S3's XML (node/s3api/s3_error.h); every other
+// operation is NotImplemented (501). The client's signature never goes upstream: the origin
+// requests are the node's own.
 //
 // CRTP, over FetchResponse; it hides FetchResponse's hooks (fetch_failed, precondition_holds,
 // decorate_header) with S3 versions while a request of the S3 port is served, and defers to them
@@ -26,10 +30,13 @@
 #include <vector>
 
 #include "node/fetch_response.h"
+#include "node/origin_listing.h"
 #include "node/s3api/conditions.h"
+#include "node/s3api/listing.h"
 #include "node/s3api/request.h"
 #include "node/s3api/s3_error.h"
 #include "node/s3api/sigv4.h"
+#include "ring/base/names.h"
 
 namespace shoal::node {
 
@@ -56,18 +63,19 @@ class S3Response : public FetchResponse<Derived> {
       return s3_error(s3api::ErrorCode::kAccessDenied,
                       "Anonymous requests are not accepted on this port: sign them (SigV4)");
     }
-    if (r.op != s3api::Operation::kGetObject && r.op != s3api::Operation::kHeadObject) {
-      return s3_error(s3api::ErrorCode::kNotImplemented, "This S3 port does not implement " +
-                                                             this->s3_operation_ +
-                                                             " (supported: GetObject, HeadObject)");
+    if (r.op == s3api::Operation::kListBuckets) return list_buckets(r, auth);
+    if (r.op == s3api::Operation::kListObjects || r.op == s3api::Operation::kListObjectsV2) {
+      return list_objects(r, auth);
     }
-    if (auth.credential && !auth.credential->allows(r.bucket)) {
-      return s3_error(s3api::ErrorCode::kAccessDenied,
-                      "Access Denied: the credential may not read bucket " + r.bucket);
+    if (r.op != s3api::Operation::kGetObject && r.op != s3api::Operation::kHeadObject) {
+      return s3_error(s3api::ErrorCode::kNotImplemented,
+                      "This S3 port does not implement " + this->s3_operation_ +
+                          " (supported: GetObject, HeadObject, ListObjects, ListObjectsV2, "
+                          "ListBuckets)");
     }
     FetchRequest fr;
-    if (auto refusal = this->cfg_.bucket_policy.resolve(r.bucket, {}, &fr.options.buckets)) {
-      return s3_error(s3api::ErrorCode::kAccessDenied, "Access Denied: " + refusal->reason);
+    if (auto refusal = bucket_refusal(r.bucket, auth, &fr.options.buckets)) {
+      return s3_error(s3api::ErrorCode::kAccessDenied, *refusal);
     }
     if (auth.kind == s3api::AuthResult::Kind::kSigned) s3_->overrides = response_overrides(r);
     s3_->conditions = conditions();
@@ -114,9 +122,16 @@ class S3Response : public FetchResponse<Derived> {
       return s3_error(ErrorCode::kInvalidRange, "The requested range is not satisfiable", false,
                       f.content_range);
     }
-    switch (f.outcome) {
+    origin_failed(f.outcome, f.reason.find("NoSuchBucket") != std::string::npos, f.reason);
+  }
+
+  // Answers an origin failure `o` (a 404 is NoSuchBucket when `no_bucket`, else NoSuchKey);
+  // `reason` is the message of 503s and 500s.
+  void origin_failed(base::Outcome o, bool no_bucket, const std::string& reason) {
+    using s3api::ErrorCode;
+    switch (o) {
       case base::Outcome::kNotFound:
-        if (f.reason.find("NoSuchBucket") != std::string::npos) {
+        if (no_bucket) {
           return s3_error(ErrorCode::kNoSuchBucket, "The specified bucket does not exist");
         }
         return s3_error(ErrorCode::kNoSuchKey, "The specified key does not exist.");
@@ -128,9 +143,9 @@ class S3Response : public FetchResponse<Derived> {
       case base::Outcome::kTimeout:
       case base::Outcome::kTransportError:
       case base::Outcome::kPreconditionFailed:  // the object changed while being read: retry
-        return s3_error(ErrorCode::kServiceUnavailable, f.reason);
+        return s3_error(ErrorCode::kServiceUnavailable, reason);
       default:
-        return s3_error(ErrorCode::kInternalError, f.reason);
+        return s3_error(ErrorCode::kInternalError, reason);
     }
   }
 
@@ -183,6 +198,75 @@ class S3Response : public FetchResponse<Derived> {
       v >>= 4;
     }
     return id;
+  }
+
+  // Why the caller may not read `bucket` (the credential's list, then the bucket policy), or
+  // nullopt with the origin buckets of that kind in *buckets.
+  std::optional<std::string> bucket_refusal(const std::string& bucket,
+                                            const s3api::AuthResult& auth,
+                                            std::vector<std::string>* buckets) const {
+    if (auth.credential && !auth.credential->allows(bucket)) {
+      return "Access Denied: the credential may not read bucket " + bucket;
+    }
+    if (auto refusal = this->cfg_.bucket_policy.resolve(bucket, {}, buckets)) {
+      return "Access Denied: " + refusal->reason;
+    }
+    return std::nullopt;
+  }
+
+  // ---- listings ---------------------------------------------------------------------------------
+  // Written in ListBuckets' answers: Shoal does not know when a bucket was created.
+  static constexpr const char* kBucketCreationDate = "1970-01-01T00:00:00.000Z";
+
+  void list_objects(const s3api::S3Request& r, const s3api::AuthResult& auth) {
+    std::vector<std::string> buckets;
+    if (auto refusal = bucket_refusal(r.bucket, auth, &buckets)) {
+      return s3_error(s3api::ErrorCode::kAccessDenied, *refusal);
+    }
+    auto query = s3api::list_objects_query(r.op, r.query);
+    if (auto* e = std::get_if<s3api::ListError>(&query)) return s3_error(e->code, e->message);
+    this->kind_label_ = r.bucket;
+    this->host_.lister().list(std::move(buckets), std::move(std::get<s3api::QueryList>(query)),
+                              this->cfg_.origin_request, this->derived().executor(),
+                              [self = this->derived().shared_from_this(), bucket = r.bucket](
+                                  OriginListing l) { self->on_listing(bucket, std::move(l)); });
+  }
+
+  void on_listing(const std::string& client_bucket, OriginListing l) {
+    origin::ListResult& res = l.result;
+    if (res.outcome == base::Outcome::kOk) {
+      s3api::rename_listed_bucket(&res.body, l.bucket, client_bucket);
+      return this->send_text(200, std::move(res.body), "application/xml", false, "", "", "",
+                             {{"x-amz-request-id", s3_->request_id}});
+    }
+    if (res.http_status == 400) {  // the origin refused the parameters (a stale token...)
+      return s3_error(s3api::ErrorCode::kInvalidArgument,
+                      "The origin refused the listing: " + res.message);
+    }
+    origin_failed(res.outcome, true, res.message);
+  }
+
+  // The buckets the caller may read that the configuration names: the bucket policy's kinds and
+  // the credential's entries without '*', as valid bucket names.
+  void list_buckets(const s3api::S3Request& r, const s3api::AuthResult& auth) {
+    auto query = s3api::list_buckets_query(r.query);
+    if (auto* e = std::get_if<s3api::ListError>(&query)) return s3_error(e->code, e->message);
+    std::vector<std::string> names = this->cfg_.bucket_policy.listed_kinds();
+    if (auth.credential) {
+      for (const std::string& b : auth.credential->buckets) {
+        if (b.find('*') == std::string::npos) names.push_back(b);
+      }
+    }
+    std::erase_if(names, [&](const std::string& name) {
+      std::vector<std::string> unused;
+      return base::check_bucket(name).has_value() || bucket_refusal(name, auth, &unused);
+    });
+    const std::string owner = auth.credential ? auth.credential->access_key_id : "anonymous";
+    this->send_text(
+        200,
+        s3api::list_buckets_xml(std::move(names), std::get<s3api::ListBucketsQuery>(query), owner,
+                                kBucketCreationDate),
+        "application/xml", false, "", "", "", {{"x-amz-request-id", s3_->request_id}});
   }
 
   s3api::AuthResult authenticate() {

@@ -92,6 +92,7 @@ Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes
   hedging.hedge_budget = cfg_.hedge_budget;
   hedging.health.cooldown = std::chrono::milliseconds(cfg_.breaker_cooldown_ms);
   page_fetch_ = std::make_unique<origin::PageFetch>(origin_loop_, *origin_, hedging);
+  lister_ = std::make_unique<OriginLister>(*page_fetch_);
   FetchLimits limits;
   limits.max_fetches = static_cast<std::size_t>(cfg_.max_origin_fetches);
   limits.max_inflight_bytes = cfg_.max_inflight_bytes;

@@ -36,6 +36,7 @@
 #include "node/config.h"
 #include "node/memory_tier.h"
 #include "node/node_metrics.h"
+#include "node/origin_listing.h"
 #include "node/page_fetcher.h"
 #include "node/report.h"
 #include "node/s3api/credentials.h"
@@ -58,6 +59,8 @@ class SessionHost {
   virtual AdminApi& admin() = 0;
   // The S3 port's credentials (--s3-api-credentials-file), or nullptr without that file.
   virtual const s3api::CredentialStore* s3_credentials() const = 0;
+  // The S3 port's listings at the origin (node/origin_listing.h).
+  virtual OriginLister& lister() = 0;
   // Sessions register a closer so drain can close idle connections; the closer is invoked on
   // the session's own executor.
   virtual std::uint64_t register_session(std::function<void()> close_if_idle) = 0;
@@ -84,6 +87,7 @@ class Server : public SessionHost, public AdminHost {
   const s3api::CredentialStore* s3_credentials() const override {
     return s3_credentials_ ? &*s3_credentials_ : nullptr;
   }
+  OriginLister& lister() override { return *lister_; }
   Cluster* cluster() override { return cluster_.get(); }
   void post_to_peer_loop(std::function<void()> fn) override;
   void begin_shutdown() override;
@@ -116,6 +120,7 @@ class Server : public SessionHost, public AdminHost {
   boost::asio::io_context origin_loop_;
   std::unique_ptr<origin::S3Client> origin_;
   std::unique_ptr<origin::PageFetch> page_fetch_;  // buckets, hedging (origin/page_fetch.h)
+  std::unique_ptr<OriginLister> lister_;           // the S3 port's ListObjects (over page_fetch_)
   std::unique_ptr<PageFetcher> fetcher_;
   boost::asio::io_context peer_loop_;
   std::unique_ptr<Cluster> cluster_;

@@ -2,8 +2,8 @@
 // Transfer; see s3_client.h.
 //
 // Life of an operation (all on the origin loop):
-//   stream()/head() post start() -> start_attempt() -> Transfer::prepare + CurlLoop::add, with
-//   an rt watchdog (first byte, then gaps between body bytes) -> on_body() per chunk (head
+//   stream()/head()/list() post start() -> start_attempt() -> Transfer::prepare + CurlLoop::add,
+//   with an rt watchdog (first byte, then gaps between body bytes) -> on_body() per chunk (head
 //   validated before the first) -> on_curl_done() (or the watchdog) -> judge() -> finish() or a
 //   backoff timer -> start_attempt() resuming after the bytes delivered ...
 // Backoff is "full jitter" from the AWS Architecture Blog, "Exponential Backoff And Jitter"
@@ -62,20 +62,34 @@ std::optional<std::string> check_request(const GetRequest& req, bool head) {
   return std::nullopt;
 }
 
+// Why a listing cannot be sent at all, or nullopt.
+std::optional<std::string> check_list(const GetRequest& req) {
+  if (req.bucket.empty()) return std::string("empty bucket");
+  return req.config.validate();
+}
+
 }  // namespace
 
-// One stream() or head() across its attempts.
-struct Operation {
-  Operation(boost::asio::io_context& loop, std::uint64_t op_id)
-      : id(op_id), watchdog(loop), backoff_timer(loop) {}
-
-  std::uint64_t id;
+// What stream(), head() and list() hand to the origin loop.
+struct OperationStart {
   bool head = false;
-  GetRequest req;
-  std::string url;
+  bool list = false;
+  GetRequest req;     // list(): bucket and config only
+  QueryParams query;  // list()
   GetSink sink;
   S3Client::GetHandler get_done;
   S3Client::HeadHandler head_done;
+  S3Client::ListHandler list_done;
+};
+
+// One stream(), head() or list() across its attempts.
+struct Operation : OperationStart {
+  Operation(boost::asio::io_context& loop, std::uint64_t op_id, OperationStart start)
+      : OperationStart(std::move(start)), id(op_id), watchdog(loop), backoff_timer(loop) {}
+
+  std::uint64_t id;
+  std::string url;
+  std::string list_body;  // list(): the 200 body so far
   Transfer transfer;
   // rt: the wait for an attempt's first byte, then the longest gap between body bytes.
   boost::asio::steady_timer watchdog;
@@ -126,25 +140,20 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
   // --- operation start and end ---
 
   // Creates the operation on the loop and makes its first attempt.
-  void start(std::uint64_t id, bool head, GetRequest req, GetSink sink, GetHandler get_done,
-             HeadHandler head_done) {
-    auto owned = std::make_unique<Operation>(loop, id);
+  void start(std::uint64_t id, OperationStart spec) {
+    auto owned = std::make_unique<Operation>(loop, id, std::move(spec));
     Operation& op = *owned;
-    op.head = head;
-    op.req = std::move(req);
-    op.sink = std::move(sink);
-    op.get_done = std::move(get_done);
-    op.head_done = std::move(head_done);
     op.started = Clock::now();
     op.deadline = op.started + op.req.config.operation_timeout;
     ops.emplace(id, std::move(owned));
-    if (auto reason = check_request(op.req, op.head)) {
+    if (auto reason = op.list ? check_list(op.req) : check_request(op.req, op.head)) {
       op.outcome = base::Outcome::kMalformed;
       op.message = "bad request: " + *reason;
       finish(op);
       return;
     }
-    if (auto reason = object_url(config, op.req.bucket, op.req.key, &op.url)) {
+    if (auto reason = op.list ? bucket_url(config, op.req.bucket, op.query, &op.url)
+                              : object_url(config, op.req.bucket, op.req.key, &op.url)) {
       op.outcome = base::Outcome::kMalformed;
       op.message = "bad request: " + *reason;
       finish(op);
@@ -155,24 +164,26 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
 
   // Called from any thread: posts start(), or a kCancelled completion when the client is gone
   // by the time the post runs.
-  static void post_start(const std::shared_ptr<Impl>& impl, std::uint64_t id, bool head,
-                         GetRequest req, GetSink sink, GetHandler get_done, HeadHandler head_done) {
+  static void post_start(const std::shared_ptr<Impl>& impl, std::uint64_t id, OperationStart spec) {
     impl->stats.in_flight.fetch_add(1, std::memory_order_relaxed);
-    boost::asio::post(impl->loop, [weak = std::weak_ptr<Impl>(impl), id, head, req = std::move(req),
-                                   sink = std::move(sink), get_done = std::move(get_done),
-                                   head_done = std::move(head_done)]() mutable {
-      if (auto self = weak.lock(); self && !self->closing) {
-        self->start(id, head, std::move(req), std::move(sink), std::move(get_done),
-                    std::move(head_done));
-      } else if (head) {
-        head_done(HeadResult{base::Outcome::kCancelled, {}, 0, "client destroyed", 0});
-      } else {
-        GetResult result;
-        result.outcome = base::Outcome::kCancelled;
-        result.message = "client destroyed";
-        get_done(std::move(result));
-      }
-    });
+    boost::asio::post(
+        impl->loop, [weak = std::weak_ptr<Impl>(impl), id, spec = std::move(spec)]() mutable {
+          if (auto self = weak.lock(); self && !self->closing) {
+            self->start(id, std::move(spec));
+          } else if (spec.head) {
+            spec.head_done(HeadResult{base::Outcome::kCancelled, {}, 0, "client destroyed", 0});
+          } else if (spec.list) {
+            ListResult result;
+            result.outcome = base::Outcome::kCancelled;
+            result.message = "client destroyed";
+            spec.list_done(std::move(result));
+          } else {
+            GetResult result;
+            result.outcome = base::Outcome::kCancelled;
+            result.message = "client destroyed";
+            spec.get_done(std::move(result));
+          }
+        });
   }
 
   // Removes the operation and posts its handler with the last attempt's judgement.
@@ -185,6 +196,11 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
       HeadResult result{owned->outcome, owned->info, owned->http_status, owned->message,
                         owned->attempts};
       deliver(std::move(owned->head_done), std::move(result));
+    } else if (owned->list) {
+      ListResult result{owned->outcome,    std::string(),  owned->http_status,
+                        owned->error_code, owned->message, owned->attempts};
+      if (owned->outcome == base::Outcome::kOk) result.body = std::move(owned->list_body);
+      deliver(std::move(owned->list_done), std::move(result));
     } else {
       GetResult result = get_result(*owned, total);
       deliver(std::move(owned->get_done), std::move(result));
@@ -241,6 +257,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     if (if_match.empty() && op.have_info) if_match = op.info.etag;
     AttemptSpec spec{op.url,
                      op.head,
+                     op.list,
                      op.attempt_offset,
                      op.attempt_length,
                      if_match,
@@ -251,6 +268,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
     op.last_progress = now;
     op.head_checked = false;
     op.attempt_body = 0;
+    op.list_body.clear();
     op.refusal = base::Outcome::kOk;
     stats.requests.fetch_add(1, std::memory_order_relaxed);
     op.transfer.prepare(
@@ -304,6 +322,7 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
   // then hands the bytes to the sink. Returns false to abort the transfer (the reason is kept
   // in op.refusal for judge()).
   bool on_body(Operation& op, std::string_view bytes) {
+    if (op.list) return on_list_body(op, bytes);
     if (!op.head_checked && !check_head(op)) return false;
     if (bytes.size() > op.attempt_body - op.transfer.received()) {
       return refuse(op, base::Outcome::kMalformed,
@@ -314,6 +333,18 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
       return refuse(op, base::Outcome::kCancelled, "stopped by the caller");
     }
     op.delivered += bytes.size();
+    op.last_progress = Clock::now();
+    return true;
+  }
+
+  // A listing's body: kept whole, up to kMaxListBody bytes (a longer one is not retried).
+  bool on_list_body(Operation& op, std::string_view bytes) {
+    if (bytes.size() > S3Client::kMaxListBody - op.list_body.size()) {
+      op.final = true;
+      return refuse(op, base::Outcome::kMalformed,
+                    "listing longer than " + std::to_string(S3Client::kMaxListBody) + " bytes");
+    }
+    op.list_body.append(bytes);
     op.last_progress = Clock::now();
     return true;
   }
@@ -413,6 +444,11 @@ struct S3Client::Impl : std::enable_shared_from_this<Impl> {
 
   void judge_success(Operation& op) {
     const Transfer& t = op.transfer;
+    if (op.list) {
+      op.outcome = base::Outcome::kOk;
+      op.message.clear();
+      return;
+    }
     if (op.head) {
       const Verdict v = validate_head(op.http_status, t.headers());
       op.outcome = v.outcome;
@@ -544,19 +580,36 @@ std::uint64_t S3Client::get(GetRequest req, GetHandler done) {
 
 std::uint64_t S3Client::stream(GetRequest req, GetSink sink, GetHandler done) {
   const std::uint64_t id = impl_->next_id.fetch_add(1, std::memory_order_relaxed);
-  Impl::post_start(impl_, id, /*head=*/false, std::move(req), std::move(sink), std::move(done),
-                   nullptr);
+  OperationStart spec;
+  spec.req = std::move(req);
+  spec.sink = std::move(sink);
+  spec.get_done = std::move(done);
+  Impl::post_start(impl_, id, std::move(spec));
   return id;
 }
 
 std::uint64_t S3Client::head(std::string bucket, std::string key, RequestConfig config,
                              HeadHandler done) {
   const std::uint64_t id = impl_->next_id.fetch_add(1, std::memory_order_relaxed);
-  GetRequest req;
-  req.bucket = std::move(bucket);
-  req.key = std::move(key);
-  req.config = config;
-  Impl::post_start(impl_, id, /*head=*/true, std::move(req), {}, nullptr, std::move(done));
+  OperationStart spec;
+  spec.head = true;
+  spec.req.bucket = std::move(bucket);
+  spec.req.key = std::move(key);
+  spec.req.config = config;
+  spec.head_done = std::move(done);
+  Impl::post_start(impl_, id, std::move(spec));
+  return id;
+}
+
+std::uint64_t S3Client::list(ListRequest req, ListHandler done) {
+  const std::uint64_t id = impl_->next_id.fetch_add(1, std::memory_order_relaxed);
+  OperationStart spec;
+  spec.list = true;
+  spec.req.bucket = std::move(req.bucket);
+  spec.req.config = req.config;
+  spec.query = std::move(req.query);
+  spec.list_done = std::move(done);
+  Impl::post_start(impl_, id, std::move(spec));
   return id;
 }
 

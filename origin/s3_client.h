@@ -1,4 +1,5 @@
-// S3 GetObject / HeadObject over libcurl's multi interface, driven by an Asio event loop.
+// S3 GetObject / HeadObject / ListObjects over libcurl's multi interface, driven by an Asio event
+// loop.
 //
 // One S3Client owns one CURLM handle and runs on one io_context (the "origin loop"); the caller
 // runs that io_context on exactly one thread. All connections are reused through the multi
@@ -23,13 +24,13 @@
 // Invalid requests (empty bucket or key, length 0 or > 1 GiB, offset + length overflowing,
 // config.validate() failing) complete with kMalformed and attempts == 0, without any request.
 //
-// Thread rules: get(), head() and cancel() may be called from any thread (they post to the
-// origin loop, in call order). Completion callbacks are posted to the origin loop's thread
-// (never run inside libcurl); they must not block and may call get/head/cancel or destroy the
-// client. Each callback is invoked exactly once (with Outcome::kCancelled after cancel()).
-// The destructor invokes the callbacks of all outstanding operations with kCancelled before it
-// returns; an operation whose get()/head() post has not run yet gets kCancelled when it runs.
-// Callbacks never run if the io_context is destroyed without running them.
+// Thread rules: get(), stream(), head(), list() and cancel() may be called from any thread (they
+// post to the origin loop, in call order). Completion callbacks are posted to the origin loop's
+// thread (never run inside libcurl); they must not block and may call get/head/cancel or destroy
+// the client. Each callback is invoked exactly once (with Outcome::kCancelled after cancel()). The
+// destructor invokes the callbacks of all outstanding operations with kCancelled before it returns;
+// an operation whose get()/head() post has not run yet gets kCancelled when it runs. Callbacks
+// never run if the io_context is destroyed without running them.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -89,6 +90,24 @@ struct GetResult {
   std::chrono::microseconds total_latency{0};       // whole operation
 };
 
+// A listing of a bucket (ListObjects, or ListObjectsV2 with list-type=2 in the query): the
+// parameters are the caller's to choose and check; they are sent as canonical_query() builds
+// them.
+struct ListRequest {
+  std::string bucket;
+  QueryParams query;
+  RequestConfig config;
+};
+
+struct ListResult {
+  base::Outcome outcome = base::Outcome::kOk;
+  std::string body;        // the 200 answer's body (S3's ListBucketResult XML), when kOk
+  int http_status = 0;     // last attempt's status (0 if none)
+  std::string error_code;  // S3 <Code> of the last error response, if any
+  std::string message;     // one-line human reason for a failure
+  int attempts = 0;
+};
+
 struct HeadResult {
   base::Outcome outcome = base::Outcome::kOk;
   ObjectInfo info;
@@ -110,6 +129,11 @@ class S3Client {
  public:
   using GetHandler = std::function<void(GetResult)>;
   using HeadHandler = std::function<void(HeadResult)>;
+  using ListHandler = std::function<void(ListResult)>;
+
+  // Largest listing body kept: S3 sends at most 1000 keys of at most 1024 bytes each (tripled by
+  // encoding-type=url) per page; a longer body ends the attempt with kMalformed.
+  static constexpr std::size_t kMaxListBody = 16 << 20;  // bytes
 
   S3Client(boost::asio::io_context& loop, S3Config config);
   ~S3Client();  // cancels everything outstanding; must run on the loop thread or after it stopped
@@ -131,6 +155,13 @@ class S3Client {
 
   // HeadObject: size, ETag, Last-Modified. Same retries and timeouts.
   std::uint64_t head(std::string bucket, std::string key, RequestConfig config, HeadHandler done);
+
+  // A GET of the bucket with `req.query` (no Range): status 200 and a body of at most
+  // kMaxListBody bytes is kOk with the body; other statuses are judged as for get() (404
+  // kNotFound with error_code NoSuchBucket, 403 kAccessDenied, 400 kMalformed, ...). Same
+  // retries and timeouts. An empty bucket name, or one the addressing refuses, is kMalformed
+  // with attempts == 0.
+  std::uint64_t list(ListRequest req, ListHandler done);
 
   // Cancels an operation: its transfer is removed at once (connection released) and its
   // handler gets kCancelled. Unknown or finished ids are ignored.

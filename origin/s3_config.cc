@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/property_tree/ini_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/url/encode.hpp>
@@ -209,6 +210,32 @@ std::optional<std::string> object_url(const S3Config& cfg, const std::string& bu
   const std::size_t host_begin = scheme_end == std::string::npos ? 0 : scheme_end + 3;
   *url = cfg.endpoint.substr(0, host_begin) + bucket + "." + cfg.endpoint.substr(host_begin) + "/" +
          encoded_key;
+  return std::nullopt;
+}
+
+std::string canonical_query(const QueryParams& params) {
+  QueryParams encoded;
+  encoded.reserve(params.size());
+  for (const auto& [name, value] : params) {
+    encoded.emplace_back(boost::urls::encode(name, kBucketChars),
+                         boost::urls::encode(value, kBucketChars));
+  }
+  std::sort(encoded.begin(), encoded.end());
+  std::string out;
+  for (const auto& [name, value] : encoded) {
+    if (!out.empty()) out += '&';
+    out.append(name).append("=").append(value);
+  }
+  return out;
+}
+
+std::optional<std::string> bucket_url(const S3Config& cfg, const std::string& bucket,
+                                      const QueryParams& query, std::string* url) {
+  std::string out;
+  if (auto reason = object_url(cfg, bucket, "", &out)) return reason;
+  if (!use_virtual_host(cfg, bucket)) out.pop_back();  // "endpoint/bucket/" -> ".../bucket"
+  if (!query.empty()) out.append("?").append(canonical_query(query));
+  *url = std::move(out);
   return std::nullopt;
 }
 

@@ -14,6 +14,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace shoal::origin {
 
@@ -68,5 +70,21 @@ std::map<std::string, std::string> environment_map();
 // could name another host or port. Callers answer kMalformed without sending anything.
 std::optional<std::string> object_url(const S3Config& cfg, const std::string& bucket,
                                       const std::string& key, std::string* url);
+
+// Query parameters (name, value), raw (not encoded).
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+// `params` as SigV4's canonical query string: every name and value percent-encoded (RFC 3986
+// unreserved characters kept, every other byte %XX with upper-case hex, '/' and '=' included),
+// sorted by encoded name, then value, joined "n=v&n2=v2" (an empty value keeps its '='). Sent
+// as the URL's query it is exactly what gets signed: libcurl 7.88 signs the query as given.
+std::string canonical_query(const QueryParams& params);
+
+// The URL of `bucket` itself (ListObjects, ListObjectsV2), stored in *url: path style
+// "endpoint/bucket", virtual-host style "scheme://bucket.host/" (chosen as for object_url),
+// followed by "?" and canonical_query(query) when `query` is not empty. Refusals as
+// object_url's.
+std::optional<std::string> bucket_url(const S3Config& cfg, const std::string& bucket,
+                                      const QueryParams& query, std::string* url);
 
 }  // namespace shoal::origin

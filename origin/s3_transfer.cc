@@ -74,10 +74,11 @@ void Transfer::set_headers(const S3Config& config, const AttemptSpec& spec) {
       config.credentials.session_token.empty()
           ? std::string()
           : "x-amz-security-token: " + config.credentials.session_token,
-      spec.head ? std::string()
-                : "Range: bytes=" + std::to_string(spec.offset) + "-" +
-                      std::to_string(spec.offset + spec.length - 1),
-      spec.head || spec.if_match.empty() ? std::string() : "If-Match: " + spec.if_match,
+      spec.head || spec.whole ? std::string()
+                              : "Range: bytes=" + std::to_string(spec.offset) + "-" +
+                                    std::to_string(spec.offset + spec.length - 1),
+      spec.head || spec.whole || spec.if_match.empty() ? std::string()
+                                                       : "If-Match: " + spec.if_match,
   };
   for (const std::string& line : lines) {
     if (!line.empty()) header_list_ = curl_slist_append(header_list_, line.c_str());

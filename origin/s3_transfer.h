@@ -1,11 +1,12 @@
 // Transfer: the libcurl easy handle of one S3 operation and what one attempt received.
 //
-// prepare() configures the handle for one attempt: GET with `Range: bytes=a-b` (and If-Match)
-// or HEAD (CURLOPT_NOBODY); SigV4 via CURLOPT_AWS_SIGV4 "aws:amz:REGION:s3" with the access
-// key and secret as user name and password, x-amz-security-token when a session token exists,
-// and always `x-amz-content-sha256: UNSIGNED-PAYLOAD` (libcurl 7.88 does not add it; s3rver
-// requires it even unsigned). Anonymous credentials send the request unsigned. Connection
-// options: TCP_NODELAY, 256 KiB receive buffer, NOSIGNAL, HTTP/1.1, PATH_AS_IS (keys may hold
+// prepare() configures the handle for one attempt: GET with `Range: bytes=a-b` (and If-Match),
+// a GET without them (`whole`: a listing) or HEAD (CURLOPT_NOBODY); SigV4 via CURLOPT_AWS_SIGV4
+// "aws:amz:REGION:s3" with the access key and secret as user name and password,
+// x-amz-security-token when a session token exists, and always `x-amz-content-sha256:
+// UNSIGNED-PAYLOAD` (libcurl 7.88 does not add it; s3rver requires it even unsigned). Anonymous
+// credentials send the request unsigned. Connection options: TCP_NODELAY, 256 KiB receive buffer,
+// NOSIGNAL, HTTP/1.1, PATH_AS_IS (keys may hold
 // "." and ".." segments that must not be normalised), TLS verification per S3Config.
 //
 // Received data: a 2xx body is handed to the caller's body handler as it arrives (from inside
@@ -34,6 +35,7 @@ namespace shoal::origin {
 struct AttemptSpec {
   std::string url;                               // object_url(): already percent-encoded
   bool head = false;                             // HEAD instead of GET
+  bool whole = false;                            // GET without Range (listings)
   std::uint64_t offset = 0;                      // GET only: first byte
   std::uint64_t length = 0;                      // GET only: bytes (> 0)
   std::string if_match;                          // GET only: ETag for If-Match, empty for none

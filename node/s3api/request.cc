@@ -20,9 +20,22 @@ std::string_view host_bucket(std::string_view host, std::string_view domain) {
   return host.substr(0, host.size() - domain.size() - 1);
 }
 
-// Query parameters a GetObject/HeadObject may carry: presigned-URL and response overrides.
+// Query parameters a GetObject/HeadObject may carry: presigned-URL and response overrides, and
+// the operation name current AWS SDKs add ("x-id=GetObject").
 bool plain_object_param(std::string_view name) {
-  return name.starts_with("X-Amz-") || name.starts_with("x-amz-") || name.starts_with("response-");
+  return name.starts_with("X-Amz-") || name.starts_with("x-amz-") ||
+         name.starts_with("response-") || name == "x-id";
+}
+
+// True when every parameter is plain or one of `names`.
+template <std::size_t N>
+bool only_params(const S3Request& r, const std::string_view (&names)[N]) {
+  for (const auto& [n, v] : r.query) {
+    bool known = plain_object_param(n);
+    for (auto p : names) known = known || n == p;
+    if (!known) return false;
+  }
+  return true;
 }
 
 Operation object_op(std::string_view method, const S3Request& r) {
@@ -40,17 +53,19 @@ Operation bucket_op(std::string_view method, const S3Request& r) {
   for (const auto& [n, v] : r.query) plain = plain && plain_object_param(n);
   if (method == "HEAD") return plain ? Operation::kHeadBucket : Operation::kOther;
   if (method != "GET") return Operation::kOther;
+  static constexpr std::string_view kListParams[] = {
+      "prefix",    "delimiter",          "marker",      "max-keys",   "encoding-type",
+      "list-type", "continuation-token", "start-after", "fetch-owner"};
+  if (!only_params(r, kListParams)) return Operation::kOther;
   const std::string* lt = r.param("list-type");
-  if (lt && *lt == "2") return Operation::kListObjectsV2;
-  for (const auto& [n, v] : r.query) {
-    static constexpr std::string_view kListParams[] = {
-        "prefix",    "delimiter",          "marker",      "max-keys",   "encoding-type",
-        "list-type", "continuation-token", "start-after", "fetch-owner"};
-    bool list = plain_object_param(n);
-    for (auto p : kListParams) list = list || n == p;
-    if (!list) return Operation::kOther;
-  }
-  return Operation::kListObjects;
+  return lt && *lt == "2" ? Operation::kListObjectsV2 : Operation::kListObjects;
+}
+
+Operation service_op(std::string_view method, const S3Request& r) {
+  static constexpr std::string_view kListBucketsParams[] = {"prefix", "max-buckets",
+                                                            "continuation-token", "bucket-region"};
+  return method == "GET" && only_params(r, kListBucketsParams) ? Operation::kListBuckets
+                                                               : Operation::kOther;
 }
 
 }  // namespace
@@ -122,7 +137,7 @@ std::variant<S3Request, ClassifyError> classify(std::string_view method, std::st
     if (slash != std::string_view::npos) r.key = rest.substr(slash + 1);
   }
   if (r.bucket.empty()) {
-    r.op = method == "GET" && r.query.empty() ? Operation::kListBuckets : Operation::kOther;
+    r.op = service_op(method, r);
     r.resource.assign(1, '/');
     return r;
   }

@@ -48,8 +48,10 @@ struct ClassifyError {
 // Classifies a request. `method` as sent ("GET"), `target` the raw request target, `host` the
 // Host field (port allowed), `domain` --s3-api-domain (empty: path-style only). A Host equal to
 // `domain` is path-style; one ending in "." + domain names the bucket. GET and HEAD of a key
-// with a sub-resource other than the presigned-URL parameters (X-Amz-*) and response-*
-// overrides (e.g. ?acl, ?tagging, ?versionId, ?partNumber, ?uploads) are kOther. Errors:
+// with a sub-resource other than the presigned-URL parameters (X-Amz-*), response-* overrides
+// and x-id (e.g. ?acl, ?tagging, ?versionId, ?partNumber, ?uploads) are kOther; so are a GET of
+// a bucket with a parameter that is not a listing's (node/s3api/listing.h) and a GET of "/"
+// with one that is not ListBuckets'. Errors:
 // InvalidURI for a target that is not origin-form or has bad %-escapes or a NUL; InvalidBucketName
 // for a bucket that is not an S3 bucket name (base::check_bucket); InvalidURI for a key
 // base::check_object refuses (longer than 1024 bytes, control characters, "." or ".." segments).

@@ -172,6 +172,14 @@ class OriginS3ClientTest : public ::testing::Test {
     return out ? std::move(*out) : HeadResult{};
   }
 
+  ListResult list(const std::string& bucket, QueryParams query) {
+    std::optional<ListResult> out;
+    client_->list(ListRequest{bucket, std::move(query), fast_config()},
+                  [&](ListResult r) { out = std::move(r); });
+    run_until([&] { return out.has_value(); });
+    return out ? std::move(*out) : ListResult{};
+  }
+
   void expect_bytes(const GetResult& r, std::uint64_t offset, std::uint64_t length) {
     ASSERT_EQ(r.outcome, base::Outcome::kOk) << r.message;
     EXPECT_EQ(r.http_status, 206);
@@ -446,6 +454,45 @@ TEST_F(OriginS3ClientTest, AnonymousRequestsAreUnsigned) {
   EXPECT_EQ(request.find("Range"), std::string::npos) << request;
 }
 
+TEST_F(OriginS3ClientTest, ListsABucketWithItsQuery) {
+  s3rver_client();
+  ListResult r = list(kBucket, {{"list-type", "2"}, {"prefix", "dir "}});
+  ASSERT_EQ(r.outcome, base::Outcome::kOk) << r.message;
+  EXPECT_EQ(r.http_status, 200);
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_NE(r.body.find(std::string("<Name>") + kBucket + "</Name>"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("<Key>dir one/sub dir/"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(std::string("<Key>") + kDataKey), std::string::npos) << "not the prefix's";
+  r = list("no-such-bucket-1", {{"list-type", "2"}});
+  EXPECT_EQ(r.outcome, base::Outcome::kNotFound) << r.message;
+  EXPECT_EQ(r.error_code, "NoSuchBucket");
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_TRUE(r.body.empty());
+  r = list("", {});
+  EXPECT_EQ(r.outcome, base::Outcome::kMalformed);
+  EXPECT_EQ(r.attempts, 0);
+}
+
+TEST_F(OriginS3ClientTest, SignsTheListingsCanonicalQueryWithoutRange) {
+  RequestRecorder recorder;
+  client_ = std::make_unique<S3Client>(io_, s3_config(recorder.endpoint()));
+  std::optional<ListResult> out;
+  RequestConfig rc = fast_config();
+  rc.max_attempts = 1;
+  client_->list(ListRequest{kBucket, {{"prefix", "a b/"}, {"list-type", "2"}}, rc},
+                [&](ListResult r) { out = std::move(r); });
+  run_until([&] { return out.has_value(); });
+  EXPECT_EQ(out->outcome, base::Outcome::kThrottled);
+  const std::string request = recorder.request();
+  EXPECT_EQ(request.rfind("GET /origin-test?list-type=2&prefix=a%20b%2F HTTP/1.1\r\n", 0), 0u)
+      << request;
+  EXPECT_NE(request.find("\r\nAuthorization: AWS4-HMAC-SHA256 Credential=S3RVER/"),
+            std::string::npos)
+      << request;
+  EXPECT_EQ(request.find("Range"), std::string::npos) << request;
+  EXPECT_EQ(request.find("If-Match"), std::string::npos) << request;
+}
+
 // --- through the fault proxy ---
 
 class OriginFaultTest : public OriginS3ClientTest {
@@ -469,6 +516,15 @@ TEST_F(OriginFaultTest, ThrottlingIsRetriedThenSucceeds) {
   expect_bytes(r, kPage, kPage);
   EXPECT_EQ(r.attempts, 3);
   EXPECT_EQ(proxy_->count("GET"), 3);
+}
+
+TEST_F(OriginFaultTest, ListingsAreRetriedLikeGets) {
+  add_rule({{"action", "status"}, {"status", 503}, {"code", "SlowDown"}, {"times", 2}});
+  ListResult r = list(kBucket, {});
+  ASSERT_EQ(r.outcome, base::Outcome::kOk) << r.message;
+  EXPECT_EQ(r.attempts, 3);
+  EXPECT_NE(r.body.find("<ListBucketResult"), std::string::npos) << r.body;
+  EXPECT_EQ(proxy_->count("GET", std::string("/") + kBucket), 3);
 }
 
 TEST_F(OriginFaultTest, PersistentThrottlingIsReportedAfterMaxAttempts) {

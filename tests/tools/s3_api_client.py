@@ -3,7 +3,7 @@
 (tests/integration/s3_api_suite.cc). Prints one JSON line with the outcome, exits 0 (also when
 S3 answered with an error: that is an outcome), 77 when boto3 is not installed.
 
-Usage: s3_api_client.py ENDPOINT KEY_ID SECRET COMMAND BUCKET KEY [ARG]
+Usage: s3_api_client.py ENDPOINT KEY_ID SECRET COMMAND [BUCKET [KEY [ARG]]]
 Commands:
   get [RANGE]        GetObject (boto3): {"sha256", "length", "content_range", "etag", "status"}
   head               HeadObject: {"length", "etag", "status"}
@@ -11,6 +11,12 @@ Commands:
                      (after sleeping SECS + 1 s when SECS <= 5, to test expiry)
   skewed [SECS]      GetObject signed with a clock SECS (default 1200) seconds behind
   unsigned           GET without any signature (urllib)
+  list [PAGE_SIZE]   ListObjectsV2 through boto3's paginator, KEY the prefix: {"count", "pages",
+                     "keys_sha256" (of the keys joined by newlines), "first", "last", "names"
+                     (the bucket names the pages carried)}
+  buckets            ListBuckets (no BUCKET or KEY): {"buckets": [names], "owner"}
+  presigned_list     a presigned ListObjectsV2 URL (KEY the prefix) fetched with urllib:
+                     {"status", "keys" (how many <Key> elements)}
 Errors: {"error_code", "status"} (the S3 <Code>, the HTTP status).
 """
 import datetime
@@ -53,8 +59,8 @@ def url_outcome(url):
 
 
 def main():
-    endpoint, key_id, secret, command, bucket, key = sys.argv[1:7]
-    arg = sys.argv[7] if len(sys.argv) > 7 else None
+    endpoint, key_id, secret, command = sys.argv[1:5]
+    bucket, key, arg = (sys.argv[5:8] + [None, None, None])[:3]
     s3 = client(endpoint, key_id, secret)
     try:
         if command == "get":
@@ -90,6 +96,32 @@ def main():
             botocore.auth.datetime.datetime = Skewed
             r = s3.get_object(Bucket=bucket, Key=key)
             out = {"status": r["ResponseMetadata"]["HTTPStatusCode"]}
+        elif command == "list":
+            pages = s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=key or "",
+                PaginationConfig={"PageSize": int(arg)} if arg else {})
+            keys, count, names = [], 0, set()
+            for page in pages:
+                count += 1
+                names.add(page.get("Name"))
+                keys += [c["Key"] for c in page.get("Contents", [])]
+            out = {"count": len(keys), "pages": count, "first": keys[0] if keys else None,
+                   "last": keys[-1] if keys else None, "names": sorted(names),
+                   "keys_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest()}
+        elif command == "buckets":
+            r = s3.list_buckets()
+            out = {"status": r["ResponseMetadata"]["HTTPStatusCode"],
+                   "buckets": [b["Name"] for b in r["Buckets"]],
+                   "owner": r.get("Owner", {}).get("ID")}
+        elif command == "presigned_list":
+            url = s3.generate_presigned_url(
+                "list_objects_v2", ExpiresIn=600, Params={"Bucket": bucket, "Prefix": key})
+            try:
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    out = {"status": r.status, "keys": r.read().count(b"<Key>")}
+            except urllib.error.HTTPError as e:
+                m = re.search(rb"<Code>([^<]*)</Code>", e.read())
+                out = {"status": e.code, "error_code": m.group(1).decode() if m else None}
         elif command == "unsigned":
             out = url_outcome(f"{endpoint}/{bucket}/{key}")
         else:

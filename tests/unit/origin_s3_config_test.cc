@@ -292,6 +292,32 @@ TEST(ObjectUrl, EncodesEveryByteButUnreservedOnesAndSlashesInKeysAsUpperCaseHex)
   EXPECT_EQ(url_of(cfg, "b", ""), "http://h:1/b/");
 }
 
+// SigV4's canonical query: every byte but the unreserved ones encoded once, sorted by name.
+TEST(CanonicalQuery, EncodesAndSortsAsSigV4Signs) {
+  EXPECT_EQ(canonical_query({}), "");
+  EXPECT_EQ(canonical_query({{"prefix", "a b/c=d&e"}, {"list-type", "2"}, {"fetch-owner", ""}}),
+            "fetch-owner=&list-type=2&prefix=a%20b%2Fc%3Dd%26e");
+  EXPECT_EQ(canonical_query({{"delimiter", "/"}, {"continuation-token", "x+y~z_-."}}),
+            "continuation-token=x%2By~z_-.&delimiter=%2F");
+  EXPECT_EQ(canonical_query({{"prefix", "\xc3\xa9"}}), "prefix=%C3%A9");
+}
+
+TEST(BucketUrl, PathAndVirtualHostWithQuery) {
+  S3Config path = config("http://127.0.0.1:9000", false, Addressing::kAuto);
+  std::string url;
+  ASSERT_FALSE(bucket_url(path, "bucket-1", {}, &url));
+  EXPECT_EQ(url, "http://127.0.0.1:9000/bucket-1");
+  ASSERT_FALSE(bucket_url(path, "bucket-1", {{"prefix", "d/"}, {"list-type", "2"}}, &url));
+  EXPECT_EQ(url, "http://127.0.0.1:9000/bucket-1?list-type=2&prefix=d%2F");
+  S3Config aws = config("https://s3.us-east-1.amazonaws.com", true, Addressing::kAuto);
+  ASSERT_FALSE(bucket_url(aws, "my-bucket", {{"max-keys", "5"}}, &url));
+  EXPECT_EQ(url, "https://my-bucket.s3.us-east-1.amazonaws.com/?max-keys=5");
+  aws.addressing = Addressing::kVirtual;
+  url = "unchanged";
+  EXPECT_TRUE(bucket_url(aws, "bad.name:1", {}, &url).has_value());
+  EXPECT_EQ(url, "unchanged");
+}
+
 TEST(S3ConfigValidate, ChecksEveryField) {
   S3Config cfg = config("http://127.0.0.1:9000", false, Addressing::kPath);
   EXPECT_EQ(cfg.validate(), std::nullopt);

@@ -643,9 +643,12 @@ void S3Server::start() {
     throw std::runtime_error("S3Server: port " + std::to_string(port_) +
                              " is taken by another process");
   }
+  // s3rver encrypts ListObjectsV2 continuation tokens with DES, which Node 17+ (OpenSSL 3) has
+  // only in its legacy provider: without it every truncated V2 listing is a 500.
   process_ = Process::spawn({"node", script, "-d", data_dir_.path(), "-a", "127.0.0.1", "-p",
                              std::to_string(port_), "--silent"},
-                            {}, log_dir_.path() + "/s3rver.log");
+                            {{"NODE_OPTIONS", "--openssl-legacy-provider"}},
+                            log_dir_.path() + "/s3rver.log");
   if (!wait_for_port(port_, 20s) || !process_.running()) {
     process_.kill();
     throw std::runtime_error("S3Server: s3rver did not start on port " + std::to_string(port_) +
