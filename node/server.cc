@@ -81,7 +81,9 @@ bool listen_on(net::io_context& ioc, const std::string& host, std::uint16_t port
 
 }  // namespace
 
-Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes) {
+// The memory tier gets --memory less the hot copies' share (NodeConfig::hot_copy_bytes()).
+Server::Server(NodeConfig cfg)
+    : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes - cfg_.hot_copy_bytes()) {
   origin_ = std::make_unique<origin::S3Client>(origin_loop_, cfg_.s3);
   origin::PageFetchOptions hedging;
   hedging.hedge_quantile = cfg_.hedge_quantile;
@@ -393,6 +395,7 @@ bool Server::start_cluster(const peer::ClusterKey& key) {
     return false;
   }
   fetcher_->set_router(cluster_.get());
+  fetcher_->enable_hot_copies(cfg_.hot_copy_bytes());
   bucket_gossip_ =
       std::make_unique<BucketGossip>(page_fetch_->latency(), page_fetch_->health(), cfg_.node_id);
   stats_timer_.emplace(peer_loop_);
