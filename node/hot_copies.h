@@ -13,14 +13,19 @@
 //     ten times as many pages' worth as the copies hold (at least 128 pages) was forwarded
 //     (TinyLFU's window: ten times the cache's entries), so heat is recent heat.
 //   - Admission: once a page's heat reaches kAdmitUnits (three pages' worth forwarded within the
-//     window), the next successful forward of it (with its ETag known) returns a Promotion: the
-//     caller fetches the whole page once from the member that answered, with If-Match on that
-//     ETag (or uses the forwarded page itself when it was the whole page), and hands it to
-//     promoted(). A page forwarded less stays with its one owner and one origin GET, as before.
+//     window: 3 whole pages, or 24 slices of at most an eighth of a page each), the next
+//     successful forward of it (its ETag known) returns a Promotion: the caller fetches the whole
+//     page once from the member that answered, with If-Match on that ETag (or uses the forwarded
+//     page itself when it was the whole page), and hands it to promoted(). A page forwarded less
+//     stays with its one owner and one origin GET, as before.
 //   - Bounded: the copies live in a MemoryTier of their own (node/memory_tier.h: S3-FIFO,
-//     every byte charged) of `capacity_bytes`; a promotion reserves the page's bytes there
-//     before the fetch, so copies plus promotions in flight never exceed it. At most
-//     kMaxPromotions run at once; more hot pages wait for a later forward.
+//     every byte charged) of `capacity_bytes`, which the node takes out of --memory (the main
+//     tier gets the rest; NodeConfig::hot_copy_bytes()). Two budgets rather than groupcache's one
+//     shared pool: a burst of hot pages must not push out pages this node owns, which every
+//     member depends on (an owned page evicted is an origin GET for the cluster, a copy evicted
+//     only a forward), and the bound an operator sets is exact. A promotion reserves the page's
+//     bytes in the copies' tier before the fetch, so copies plus promotions in flight never
+//     exceed it. At most kMaxPromotions run at once; more hot pages wait for a later forward.
 //   - Only complete, verified pages become copies: whole (offset 0, exactly the page's length
 //     for the object's size), fill complete, the promotion's ETag, and no purge or ETag change
 //     since the promotion began (a generation number fences them).
