@@ -36,8 +36,7 @@ std::optional<HotCopies::Promotion> HotCopies::on_forward(const base::PageKey& k
       (part * kUnitsPerPage + page_size_ - 1) / page_size_, 1, kUnitsPerPage));
   std::lock_guard lock(mu_);
   if (auto meta = copies_.find_meta(key.kind, key.object); meta && meta->etag != answer.etag) {
-    ++generation_;  // a promotion of the old version must not land now
-    invalidations_.fetch_add(copies_.erase_object(key.kind, key.object), std::memory_order_relaxed);
+    invalidate_locked(key.kind, key.object);
   }
   const std::uint32_t heat = sketch_.add(base::PageKeyHash{}(key), units);
   if (heat < kAdmitUnits || length == 0 || answer.etag.empty()) return std::nullopt;
@@ -62,6 +61,18 @@ void HotCopies::promoted(const Promotion& p, PageRef page) {
     return;
   }
   admissions_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::size_t HotCopies::invalidate_locked(const std::string& kind, const std::string& object) {
+  ++generation_;  // a promotion of the old version must not land now
+  const std::size_t n = copies_.erase_object(kind, object);
+  invalidations_.fetch_add(n, std::memory_order_relaxed);
+  return n;
+}
+
+std::size_t HotCopies::invalidate(const std::string& kind, const std::string& object) {
+  std::lock_guard lock(mu_);
+  return invalidate_locked(kind, object);
 }
 
 template <class Erase>

@@ -29,8 +29,9 @@
 //   - Only complete, verified pages become copies: whole (offset 0, exactly the page's length
 //     for the object's size), fill complete, the promotion's ETag, and no purge or ETag change
 //     since the promotion began (a generation number fences them).
-//   - Versions: a forward answered with another ETag than the object's copies drops every copy
-//     of the object at once; find() serves a copy only when it has the request's If-Match.
+//   - Versions: a forward answered with another ETag than the object's copies, or refused for
+//     its If-Match (invalidate()), drops every copy of the object at once; find() serves a copy
+//     only when it has the request's If-Match.
 //   - Purges (erase_object(), erase_kind(), through PageFetcher::purge()) drop the copies and
 //     fence the promotions in flight before they return.
 //
@@ -103,6 +104,12 @@ class HotCopies {
   // purged or invalidated since on_forward(); otherwise counts a failed promotion.
   void promoted(const Promotion& p, PageRef page);
 
+  // A forward of a page of the object failed its If-Match (the cluster no longer serves the
+  // version asked for): drops the object's copies, as a forward with another ETag does, so a
+  // copy of the old version cannot keep starting responses that then fail. Returns copies
+  // dropped.
+  std::size_t invalidate(const std::string& kind, const std::string& object);
+
   // Drops the copies of the object (or of every object of `kind`), and fences the promotions in
   // flight; returns copies dropped.
   std::size_t erase_object(const std::string& kind, const std::string& object);
@@ -114,6 +121,8 @@ class HotCopies {
   // Drops copies matching through `erase` and fences promotions; returns copies dropped.
   template <class Erase>
   std::size_t purge(Erase erase);
+  // invalidate() with mu_ held.
+  std::size_t invalidate_locked(const std::string& kind, const std::string& object);
 
   const std::uint64_t page_size_;
   MemoryTier copies_;

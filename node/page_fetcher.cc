@@ -408,7 +408,12 @@ PageRef PageFetcher::find_copy(const base::PageKey& key, const FetchOptions& opt
 
 void PageFetcher::note_forward(const PageRouter::Target& target, const base::PageKey& key,
                                const FetchOptions& opts, const PageResult& r) {
-  if (!copies_ || r.outcome != base::Outcome::kOk || !r.page) return;
+  if (!copies_) return;
+  if (r.outcome == base::Outcome::kPreconditionFailed) {
+    copies_->invalidate(key.kind, key.object);  // the version asked for is gone
+    return;
+  }
+  if (r.outcome != base::Outcome::kOk || !r.page) return;
   std::optional<HotCopies::Promotion> p = copies_->on_forward(key, opts.slice_length, *r.page);
   if (!p) return;
   if (r.page->body_offset == 0 && r.page->body.size == p->length) {

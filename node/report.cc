@@ -113,7 +113,8 @@ void write_hot_copy_metrics(PrometheusWriter& out, const PageFetcher& fetcher) {
   out.counter("shoal_hot_copy_admissions_total", "Hot copies made", d(s.admissions));
   out.counter("shoal_hot_copy_evictions_total", "Hot copies evicted for room", d(s.evictions));
   out.counter("shoal_hot_copy_invalidations_total",
-              "Hot copies dropped because a forward showed another ETag", d(s.invalidations));
+              "Hot copies dropped because a forward showed another ETag or failed its If-Match",
+              d(s.invalidations));
   out.counter("shoal_hot_copy_purged_total", "Hot copies dropped by purges", d(s.purged));
   out.counter("shoal_hot_copy_promotions_failed_total",
               "Whole-page fetches for a hot copy that failed or were fenced by a purge",

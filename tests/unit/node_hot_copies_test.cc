@@ -342,5 +342,33 @@ TEST_F(PageFetcherCopiesTest, AHotPageIsCopiedOnceAndThenServedWithoutAForward) 
   EXPECT_EQ(router_.forwards.size(), before + 1);
 }
 
+TEST_F(PageFetcherCopiesTest, AForwardRefusedForItsIfMatchDropsTheObjectsCopies) {
+  for (std::size_t i = 0; i < 6; ++i) {
+    get(slice());
+    answer_slice(i);
+  }
+  ASSERT_EQ(router_.forwards.size(), 7u);
+  router_.forwards[6].done(PageResult{Outcome::kOk, whole_page(3), PageSource::kPeer, {}});
+  ASSERT_EQ(get(slice())->source, PageSource::kCopy);
+
+  // A later page of a response begun from the copy asks with If-Match on its ETag; the owner
+  // no longer has that version.
+  FetchOptions next = slice();
+  next.if_match = kEtag;
+  std::optional<PageResult> refused;
+  fetcher_.get(key(4), next, ioc_.get_executor(), [&](PageResult r) { refused = std::move(r); });
+  ASSERT_EQ(router_.forwards.size(), 8u);
+  PageResult failed;
+  failed.outcome = Outcome::kPreconditionFailed;
+  router_.forwards[7].done(std::move(failed));
+  ioc_.poll();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->outcome, Outcome::kPreconditionFailed);
+  // The copy is gone: the next response starts from the owner, which has the new version.
+  EXPECT_FALSE(get(slice()));
+  EXPECT_EQ(router_.forwards.size(), 9u);
+  EXPECT_EQ(fetcher_.hot_copies()->stats().invalidations, 1u);
+}
+
 }  // namespace
 }  // namespace shoal::node
