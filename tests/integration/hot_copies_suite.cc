@@ -86,14 +86,24 @@ TEST_F(HotCopiesTest, AHotPageIsCopiedOnANonOwnerAndThenServedThereWithoutAForwa
   EXPECT_EQ(stats_json(c->node(reader).port())["memory"]["capacity_bytes"], 56u << 20);
 
   // 16 KiB of a 64 KiB page weighs 2/8 of a page: cold and lukewarm for 11 reads, hot at 12.
-  read_slices(*c, reader, "hot.bin", data, 1, 11);
+  const std::string probe = range(kPage + 10, kPage + 10 + 16383);  // one of the 12 reads
+  const HttpResponse forwarded = c->node(reader).fetch(kBucket, "hot.bin", probe);
+  read_slices(*c, reader, "hot.bin", data, 1, 10);
   EXPECT_EQ(copies(*c, reader)["admissions"], 0u);
   read_slices(*c, reader, "hot.bin", data, 1, 1);
   ASSERT_TRUE(wait_for_admissions(*c, reader, 1));
   EXPECT_EQ(copies(*c, reader)["pages"], 1u);
 
   const std::uint64_t owner_forwards = forwarded_in(*c, owner);
-  read_slices(*c, reader, "hot.bin", data, 1, 20);
+  // A copy hit answers as the owner did: same ETag, Last-Modified, object size and bytes.
+  const HttpResponse copied = c->node(reader).fetch(kBucket, "hot.bin", probe);
+  ASSERT_EQ(copied.status, 206);
+  EXPECT_TRUE(copied.body == forwarded.body);
+  for (const char* h : {"ETag", "Last-Modified", "Content-Range", "Content-Length"}) {
+    EXPECT_FALSE(forwarded.header(h).empty()) << h;
+    EXPECT_EQ(copied.header(h), forwarded.header(h)) << h;
+  }
+  read_slices(*c, reader, "hot.bin", data, 1, 19);
   auto whole = c->node(reader).fetch(kBucket, "hot.bin", range(kPage, 2 * kPage - 1));
   ASSERT_EQ(whole.status, 206);
   EXPECT_TRUE(whole.body == data.substr(kPage, kPage));
