@@ -125,6 +125,12 @@ std::optional<std::string> NodeConfig::validate() const {
     if (gossip_interval_ms < 5) return "--gossip-interval-ms: must be >= 5";
     if (push_pull_interval_ms < 100) return "--push-pull-interval-ms: must be >= 100";
     if (auto e = forward_deadlines().validate()) return e;
+    if (hot_copy_memory && *hot_copy_memory != 0 &&
+        (*hot_copy_memory < page_size || *hot_copy_memory > memory_bytes - page_size)) {
+      return "--hot-copy-memory: must be 0 (off), or at least one page (" +
+             std::to_string(page_size) + " bytes) and leave --memory at least one page, got " +
+             std::to_string(*hot_copy_memory);
+    }
   } else if (auto flag = cluster_flag_set()) {
     return *flag + ": needs --peer-listen";
   }
@@ -182,6 +188,13 @@ std::optional<std::string> NodeConfig::check_secret_files() const {
   return std::nullopt;
 }
 
+std::uint64_t NodeConfig::hot_copy_bytes() const {
+  if (!cluster_enabled()) return 0;
+  if (hot_copy_memory) return *hot_copy_memory;
+  const std::uint64_t eighth = memory_bytes / 8;
+  return eighth >= page_size ? eighth : 0;
+}
+
 std::optional<std::string> NodeConfig::cluster_flag_set() const {
   const NodeConfig d;
   if (!seeds.empty()) return "--seed";
@@ -197,6 +210,7 @@ std::optional<std::string> NodeConfig::cluster_flag_set() const {
   if (forward_deadline_min_ms != d.forward_deadline_min_ms) return "--forward-deadline-min-ms";
   if (forward_deadline_max_ms != d.forward_deadline_max_ms) return "--forward-deadline-max-ms";
   if (forward_stall_ms != d.forward_stall_ms) return "--forward-stall-ms";
+  if (hot_copy_memory) return "--hot-copy-memory";
   return std::nullopt;
 }
 

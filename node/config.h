@@ -36,6 +36,12 @@ struct NodeConfig {
   int header_timeout_ms = 10000;            // --header-timeout-ms: whole header must arrive in this
   int max_origin_fetches = 256;             // --max-origin-fetches: misses in progress, else 503
   std::uint64_t max_inflight_bytes = 1ull << 30;  // --max-inflight-memory: their page buffers
+  // --hot-copy-memory: the share of --memory for hot copies of pages other members own
+  // (node/hot_copies.h); nullopt ("auto"): 1/8 of --memory. Only with --peer-listen.
+  std::optional<std::uint64_t> hot_copy_memory;
+  // The hot copies' bytes, taken out of --memory: 0 without --peer-listen or with
+  // --hot-copy-memory 0; "auto" gives 1/8 of --memory, or 0 when that is less than a page.
+  std::uint64_t hot_copy_bytes() const;
   int idle_timeout_ms = 60000;    // --idle-timeout-ms: keep-alive idle / header read
   int write_timeout_ms = 60000;   // --write-timeout-ms: a client must accept bytes this often
   int drain_notice_ms = 0;        // --drain-notice-ms: SIGTERM keeps serving this long at least

@@ -127,6 +127,7 @@ struct ClientFlags {
 // Memory and pages: the memory tier, the page size and the budget of fetches in progress.
 struct MemoryFlags {
   std::string memory = "4GiB", page_size = "16MiB", inflight_memory = "1GiB";
+  std::string hot_copy_memory = "auto";
 
   void add(CLI::App& app, NodeConfig& cfg) {
     app.add_option("--memory", memory, "Memory tier budget (e.g. 512MiB, 2GB, 1.5GiB)")
@@ -139,12 +140,23 @@ struct MemoryFlags {
     app.add_option("--max-inflight-memory", inflight_memory,
                    "Budget for page buffers of fetches in progress, apart from --memory")
         ->capture_default_str();
+    app.add_option("--hot-copy-memory", hot_copy_memory,
+                   "Share of --memory for copies of hot pages other members own (with "
+                   "--peer-listen); auto: 1/8 of --memory; 0: no copies")
+        ->capture_default_str();
   }
 
   Error apply(NodeConfig& cfg) const {
     if (auto e = size_flag("--memory", memory, &cfg.memory_bytes)) return e;
     if (auto e = size_flag("--page-size", page_size, &cfg.page_size)) return e;
-    return size_flag("--max-inflight-memory", inflight_memory, &cfg.max_inflight_bytes);
+    if (auto e = size_flag("--max-inflight-memory", inflight_memory, &cfg.max_inflight_bytes)) {
+      return e;
+    }
+    if (hot_copy_memory == "auto") return std::nullopt;
+    std::uint64_t bytes = 0;
+    if (auto e = size_flag("--hot-copy-memory", hot_copy_memory, &bytes)) return e;
+    cfg.hot_copy_memory = bytes;
+    return std::nullopt;
   }
 };
 

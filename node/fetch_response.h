@@ -269,12 +269,8 @@ class FetchResponse : public HttpConnection<Derived> {
     size_ = p.object_size;
     res_.emplace(http::status::partial_content, this->req_.version());
     chunked_ = set_common_headers(*res_, rr, p.object_size, p.etag, p.last_modified);
-    res_->set("C0-Status",
-              c0_status(rr.first, std::min(rr.last, page_end(first_page_)), p.bucket,
-                        first.source == PageSource::kMemory || first.source == PageSource::kPeer ||
-                                first.source == PageSource::kDisk
-                            ? p.cached_at
-                            : 0));
+    res_->set("C0-Status", c0_status(rr.first, std::min(rr.last, page_end(first_page_)), p.bucket,
+                                     cached_source(first.source) ? p.cached_at : 0));
     trailers_.clear();
     next_send_ = first_page_;
     if (window_.empty() || window_.front().page != first_page_) {
@@ -405,12 +401,9 @@ class FetchResponse : public HttpConnection<Derived> {
       this->host_.metrics().pages.add({page_outcome(r.source)});
       front.checked = true;
       std::uint64_t first = std::max(range_.first, page_start(front.page));
-      trailers_.push_back(
-          c0_status(first, std::min(range_.last, page_end(front.page)), r.page->bucket,
-                    r.source == PageSource::kMemory || r.source == PageSource::kPeer ||
-                            r.source == PageSource::kDisk
-                        ? r.page->cached_at
-                        : 0));
+      trailers_.push_back(c0_status(first, std::min(range_.last, page_end(front.page)),
+                                    r.page->bucket,
+                                    cached_source(r.source) ? r.page->cached_at : 0));
     }
     const Page& p = *r.page;
     const std::uint64_t base = page_start(front.page) + p.body_offset;  // offset of body[0]
@@ -558,6 +551,8 @@ class FetchResponse : public HttpConnection<Derived> {
         return "forwarded";
       case PageSource::kDisk:
         return "hit_disk";
+      case PageSource::kCopy:
+        return "hit_copy";
     }
     return "miss";
   }

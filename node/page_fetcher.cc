@@ -78,6 +78,12 @@ void PageFetcher::get(const base::PageKey& key, const FetchOptions& opts,
     });
     return;
   }
+  if (PageRef page = find_copy(key, opts)) {
+    boost::asio::post(ex, [done = std::move(done), page = std::move(page)]() mutable {
+      done(PageResult{base::Outcome::kOk, std::move(page), PageSource::kCopy, {}});
+    });
+    return;
+  }
   if (opts.cache_only && !disk_) {  // nowhere else to look
     PageResult r;
     r.outcome = base::Outcome::kNotFound;
@@ -193,6 +199,7 @@ void PageFetcher::forward_slice(std::vector<PageRouter::Target> targets, std::si
                        return forward_slice(std::move(targets), i + 1, std::move(key),
                                             std::move(opts), std::move(ex), std::move(done));
                      }
+                     note_forward(targets[i], key, opts, r);
                      boost::asio::post(ex, [done = std::move(done), r = std::move(r)]() mutable {
                        done(std::move(r));
                      });
@@ -381,9 +388,56 @@ std::uint64_t PageFetcher::close_disk(std::chrono::steady_clock::time_point dead
   return written;
 }
 
-std::size_t PageFetcher::erase_from_disk(const std::string& kind, const std::string* object) {
-  if (!disk_) return 0;
-  return object ? disk_->erase_object(kind, *object) : disk_->erase_kind(kind);
+PurgeCounts PageFetcher::purge(const std::string& kind, const std::string* object) {
+  PurgeCounts n;
+  // Copies first: a copy being made is fenced before the owner's pages go, so none lands later.
+  if (copies_) n.copies = object ? copies_->erase_object(kind, *object) : copies_->erase_kind(kind);
+  n.memory = object ? memory_.erase_object(kind, *object) : memory_.erase_kind(kind);
+  if (disk_) n.disk = object ? disk_->erase_object(kind, *object) : disk_->erase_kind(kind);
+  return n;
+}
+
+void PageFetcher::enable_hot_copies(std::uint64_t capacity_bytes) {
+  copies_ = capacity_bytes > 0 ? std::make_unique<HotCopies>(capacity_bytes, page_size_) : nullptr;
+}
+
+// Copies answer client requests only: a forwarded request is the owner's to serve, and a
+// cache-only read asks for this node's own pages.
+PageRef PageFetcher::find_copy(const base::PageKey& key, const FetchOptions& opts) {
+  if (!copies_ || router_ == nullptr || opts.hop || opts.cache_only) return nullptr;
+  return copies_->find(key, opts.if_match);
+}
+
+void PageFetcher::note_forward(const PageRouter::Target& target, const base::PageKey& key,
+                               const FetchOptions& opts, const PageResult& r) {
+  if (!copies_) return;
+  if (r.outcome == base::Outcome::kPreconditionFailed) {
+    copies_->invalidate(key.kind, key.object);  // the version asked for is gone
+    return;
+  }
+  if (r.outcome != base::Outcome::kOk || !r.page) return;
+  std::optional<HotCopies::Promotion> p = copies_->on_forward(key, opts.slice_length, *r.page);
+  if (!p) return;
+  if (r.page->body_offset == 0 && r.page->body.size == p->length) {
+    return promote_when_complete(*p, r.page);  // the forward brought the whole page already
+  }
+  FetchOptions whole = opts;
+  whole.slice_offset = 0;
+  whole.slice_length = 0;
+  whole.if_match = p->etag;
+  whole.may_shed = true;
+  router_->forward(target, key, whole, [this, p = *p](PageResult w) {
+    if (w.outcome != base::Outcome::kOk) return copies_->promoted(p, nullptr);
+    promote_when_complete(p, std::move(w.page));
+  });
+}
+
+void PageFetcher::promote_when_complete(const HotCopies::Promotion& p, PageRef page) {
+  if (!page->fill) return copies_->promoted(p, std::move(page));
+  auto fill = page->fill;
+  fill->on_end([this, p, page = std::move(page)](PageFill::State s) mutable {
+    copies_->promoted(p, s == PageFill::State::kComplete ? std::move(page) : nullptr);
+  });
 }
 
 std::uint64_t PageFetcher::part_promotions() const {
@@ -412,6 +466,7 @@ void PageFetcher::route_next(std::shared_ptr<Attempt> a) {
       ++a->target;
       return route_next(a);
     }
+    note_forward(a->targets[a->target], a->key, a->opts, r);
     deliver_forwarded(a->flight, std::move(r));
   });
 }

@@ -58,6 +58,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "node/hot_copies.h"
 #include "node/memory_tier.h"
 #include "node/node_metrics.h"
 #include "node/page.h"
@@ -94,6 +95,20 @@ enum class PageSource {
   kCoalesced,  // joined another request's fetch
   kPeer,       // forwarded to the page's owner, which answered
   kDisk,       // this node's disk tier
+  kCopy,       // this node's hot copy of a page another member owns (node/hot_copies.h)
+};
+
+// Whether a page from `s` was cached before this request (its C0-Status carries cached_at).
+inline bool cached_source(PageSource s) {
+  return s == PageSource::kMemory || s == PageSource::kPeer || s == PageSource::kDisk ||
+         s == PageSource::kCopy;
+}
+
+// What PageFetcher::purge() dropped.
+struct PurgeCounts {
+  std::size_t memory = 0;  // pages of the memory tier
+  std::size_t disk = 0;    // pages of the disk tier
+  std::size_t copies = 0;  // hot copies (node/hot_copies.h)
 };
 
 // A reader's claim on a page still being fetched. A flight whose readers all dropped their claim
@@ -212,10 +227,17 @@ class PageFetcher {
   store::AdmissionStats admission_stats() const;
   // Pages read whole into memory because their parts were read often (node/part_reads.h).
   std::uint64_t part_promotions() const;
-  // Drops the disk tier's pages of the object, or of every object of `kind` when `object` is
-  // nullptr (an operator purge; the caller purges memory). Returns pages dropped (0 without a
-  // disk tier).
-  std::size_t erase_from_disk(const std::string& kind, const std::string* object);
+  // The node-local purge: drops every page this node holds of the object, or of every object
+  // of `kind` when `object` is nullptr, from memory, disk and the hot copies (fencing copies
+  // being made), before it returns. /admin/purge (shoalctl purge) calls it on each member; so
+  // does anything else that must make a member forget an object. Any thread.
+  PurgeCounts purge(const std::string& kind, const std::string* object);
+
+  // Keeps hot copies of pages this node forwards often in `capacity_bytes` (node/hot_copies.h).
+  // Before serving; not thread-safe against get(). Only meaningful with a router.
+  void enable_hot_copies(std::uint64_t capacity_bytes);
+  // The hot copies, or nullptr when off.
+  const HotCopies* hot_copies() const { return copies_.get(); }
 
   std::uint64_t page_size() const { return page_size_; }
   MemoryTier& memory() { return memory_; }
@@ -275,6 +297,15 @@ class PageFetcher {
                   boost::asio::any_io_executor ex, PageHandler done);
   void forward_slice(std::vector<PageRouter::Target> targets, std::size_t i, base::PageKey key,
                      FetchOptions opts, boost::asio::any_io_executor ex, PageHandler done);
+  // Hot copies: a copy of `key` for this client request, when one is held.
+  PageRef find_copy(const base::PageKey& key, const FetchOptions& opts);
+  // Hot copies: `target` answered a forward of `key` with `r`; counts its heat and, when the
+  // page became hot, makes a copy (from `r` when it is the whole page, else by asking `target`
+  // for the whole page once).
+  void note_forward(const PageRouter::Target& target, const base::PageKey& key,
+                    const FetchOptions& opts, const PageResult& r);
+  // Hands `page` (once its fill ended) to the copies as promotion `p`.
+  void promote_when_complete(const HotCopies::Promotion& p, PageRef page);
   void fetch_from_origin(std::shared_ptr<Attempt> a);
   void start_part(std::shared_ptr<OriginFill> f, std::size_t part);
   char* on_part_head(OriginFill& f, std::size_t part, const origin::ObjectInfo& info,
@@ -314,6 +345,7 @@ class PageFetcher {
   PageRouter* router_ = nullptr;
   std::unique_ptr<store::DiskTier> disk_;
   std::unique_ptr<store::DiskAdmission> admission_;
+  std::unique_ptr<HotCopies> copies_;
   std::atomic<bool> disk_closing_{false};  // close_disk() began: no more spills
   PartReads part_reads_;                   // guarded by mu_
   mutable std::mutex mu_;

@@ -123,8 +123,7 @@ void PageFetcher::on_part_done(std::shared_ptr<OriginFill> f, std::size_t part,
 void PageFetcher::drop_stale(const base::PageKey& key, const std::string& etag) {
   const auto known = memory_.find_meta(key.kind, key.object);
   if (!known || known->etag != etag) return;
-  const std::size_t dropped = memory_.erase_object(key.kind, key.object);
-  erase_from_disk(key.kind, &key.object);
+  const std::size_t dropped = purge(key.kind, &key.object).memory;
   SHOAL_LOG(kInfo, "origin: " << key.kind << "/" << key.object << " changed from ETag " << etag
                               << "; dropped " << dropped << " cached pages");
 }

@@ -80,6 +80,49 @@ nlohmann::json disk_json(const PageFetcher& fetcher) {
           {"old_format_slots", s.old_format_slots}};
 }
 
+// /stats "hot_copies": the copies of pages other members own (node/hot_copies.h), or
+// {"enabled": false}.
+nlohmann::json hot_copies_json(const PageFetcher& fetcher) {
+  const HotCopies* copies = fetcher.hot_copies();
+  if (copies == nullptr) return {{"enabled", false}};
+  const HotCopyStats s = copies->stats();
+  return {{"enabled", true},
+          {"capacity_bytes", s.capacity_bytes},
+          {"used_bytes", s.used_bytes},
+          {"pages", s.pages},
+          {"page_bytes", s.page_bytes},
+          {"hits", s.hits},
+          {"admissions", s.admissions},
+          {"evictions", s.evictions},
+          {"invalidations", s.invalidations},
+          {"purged", s.purged},
+          {"promotions_failed", s.promotions_failed},
+          {"promotions_in_flight", s.promotions_in_flight}};
+}
+
+// The hot copies' /metrics series (none when off).
+void write_hot_copy_metrics(PrometheusWriter& out, const PageFetcher& fetcher) {
+  const HotCopies* copies = fetcher.hot_copies();
+  if (copies == nullptr) return;
+  const HotCopyStats s = copies->stats();
+  auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  out.gauge("shoal_hot_copy_capacity_bytes", "Share of --memory for hot copies",
+            d(s.capacity_bytes));
+  out.gauge("shoal_hot_copy_used_bytes",
+            "Bytes charged by hot copies held and copies being fetched", d(s.used_bytes));
+  out.gauge("shoal_hot_copy_pages", "Hot copies held", d(s.pages));
+  out.counter("shoal_hot_copy_hits_total", "Reads served from a hot copy (no forward)", d(s.hits));
+  out.counter("shoal_hot_copy_admissions_total", "Hot copies made", d(s.admissions));
+  out.counter("shoal_hot_copy_evictions_total", "Hot copies evicted for room", d(s.evictions));
+  out.counter("shoal_hot_copy_invalidations_total",
+              "Hot copies dropped because a forward showed another ETag or failed its If-Match",
+              d(s.invalidations));
+  out.counter("shoal_hot_copy_purged_total", "Hot copies dropped by purges", d(s.purged));
+  out.counter("shoal_hot_copy_promotions_failed_total",
+              "Whole-page fetches for a hot copy that failed or were fenced by a purge",
+              d(s.promotions_failed));
+}
+
 // A latency in seconds.
 double seconds(std::chrono::microseconds v) {
   return static_cast<double>(v.count()) / 1e6;
@@ -217,10 +260,11 @@ std::string stats_report(const ReportSources& in) {
   auto pages = [&](const char* o) { return m.pages.value({o}); };
   std::uint64_t hits = pages("hit_memory");
   std::uint64_t disk_hits = pages("hit_disk");
+  std::uint64_t copy_hits = pages("hit_copy");
   const std::uint64_t fills = m.origin_page_fills.load();
   std::uint64_t misses = pages("miss");
   std::uint64_t coalesced = pages("coalesced");
-  std::uint64_t lookups = hits + disk_hits + misses + coalesced;
+  std::uint64_t lookups = hits + disk_hits + copy_hits + misses + coalesced;
   const auto pool = base::BufferPool::instance().stats();
   nlohmann::json j = {
       {"node_id", in.cfg.node_id},
@@ -247,11 +291,13 @@ std::string stats_report(const ReportSources& in) {
       {"pages",
        {{"hit_memory", hits},
         {"hit_disk", disk_hits},
+        {"hit_copy", copy_hits},
         {"miss", misses},
         {"coalesced", coalesced},
         {"error", pages("error")},
         {"hit_ratio",
-         lookups ? static_cast<double>(hits + disk_hits) / static_cast<double>(lookups) : 0.0}}},
+         lookups ? static_cast<double>(hits + disk_hits + copy_hits) / static_cast<double>(lookups)
+                 : 0.0}}},
       {"requests",
        {{"total", m.requests.total()},
         {"in_flight", m.requests_in_flight.load()},
@@ -272,7 +318,10 @@ std::string stats_report(const ReportSources& in) {
         {"bytes_per_page",
          fills ? static_cast<double>(org.bytes) / static_cast<double>(fills) : 0.0}}},
   };
-  if (in.fetcher) j["disk"] = disk_json(*in.fetcher);
+  if (in.fetcher) {
+    j["disk"] = disk_json(*in.fetcher);
+    j["hot_copies"] = hot_copies_json(*in.fetcher);
+  }
   if (in.page_fetch) {
     j["origin"]["buckets"] = buckets_json(in.page_fetch->report());
     j["origin"]["hedges"] = {{"sent", in.page_fetch->hedges_sent()},
@@ -350,7 +399,10 @@ std::string metrics_report(const ReportSources& in) {
   out.counter("shoal_slice_buffers_allocated_total",
               "Slice buffers allocated because none was idle", static_cast<double>(pool.allocated));
   if (in.cluster) in.cluster->write_metrics(out);
-  if (in.fetcher) write_disk_metrics(out, *in.fetcher);
+  if (in.fetcher) {
+    write_disk_metrics(out, *in.fetcher);
+    write_hot_copy_metrics(out, *in.fetcher);
+  }
   out.gauge("shoal_egress_throughput_10s_bps", "Bits per second sent, last 10 s",
             m.egress.bits_per_second());
   out.gauge("shoal_ingress_throughput_10s_bps",

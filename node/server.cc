@@ -82,7 +82,9 @@ bool listen_on(net::io_context& ioc, const std::string& host, std::uint16_t port
 
 }  // namespace
 
-Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes) {
+// The memory tier gets --memory less the hot copies' share (NodeConfig::hot_copy_bytes()).
+Server::Server(NodeConfig cfg)
+    : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes - cfg_.hot_copy_bytes()) {
   // Idle slice buffers kept for reuse (ring/base/buffer_pool.h): a small share of --memory.
   base::BufferPool::instance().set_idle_limit(
       std::min<std::uint64_t>(base::BufferPool::kDefaultIdleBytes, cfg_.memory_bytes / 8));
@@ -398,6 +400,7 @@ bool Server::start_cluster(const peer::ClusterKey& key) {
     return false;
   }
   fetcher_->set_router(cluster_.get());
+  fetcher_->enable_hot_copies(cfg_.hot_copy_bytes());
   bucket_gossip_ =
       std::make_unique<BucketGossip>(page_fetch_->latency(), page_fetch_->health(), cfg_.node_id);
   stats_timer_.emplace(peer_loop_);

@@ -103,6 +103,20 @@ TEST(ConfigFile, BadValuesAreCheckedLikeFlags) {
   EXPECT_NE(r.output.find("--memory: not a size"), std::string::npos) << r.output;
 }
 
+// --hot-copy-memory is a file key too, checked as the flag is.
+TEST(ConfigFile, HotCopyMemoryIsAKeyCheckedLikeTheFlag) {
+  ConfigFile good(R"({"peer-listen": "127.0.0.1:7947", "insecure-peer": true,
+                      "memory": "1GiB", "hot-copy-memory": "200MiB"})");
+  auto r = parse({"--config", good.path()});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->hot_copy_bytes(), 200ull << 20);
+  ConfigFile bad(R"({"peer-listen": "127.0.0.1:7947", "insecure-peer": true,
+                     "memory": "1GiB", "hot-copy-memory": "2GiB"})");
+  r = parse({"--config", bad.path()});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.output.rfind("shoald: --hot-copy-memory: must be 0 (off)", 0), 0u) << r.output;
+}
+
 TEST(ConfigFile, RejectsMalformedJsonNonObjectsAndMissingFiles) {
   ConfigFile broken(R"({"memory": "1GiB",)");
   auto r = parse({"--config", broken.path()});
@@ -164,6 +178,7 @@ TEST(PrintConfig, OutputFedBackAsAConfigFileGivesTheSameConfiguration) {
   EXPECT_EQ(run.config->seeds.size(), 2u);
   EXPECT_EQ(run.config->weight, 0.5);
   EXPECT_DOUBLE_EQ(run.config->hedge_quantile, 0.95);
+  EXPECT_EQ(run.config->hot_copy_bytes(), (3ull << 30) / 8);  // "auto" round-trips
 }
 
 TEST(Secrets, KeysNamingSecretsAreMaskedButFilePathsAreNot) {

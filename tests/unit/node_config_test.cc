@@ -101,7 +101,8 @@ TEST(ClusterFlags, WithoutPeerListenEachIsNamed) {
            {{"--peer-advertise", "127.0.0.1:7946"}, "--peer-advertise"},
            {{"--client-advertise", "127.0.0.1:8080"}, "--client-advertise"},
            {{"--cluster-key-file", "/nonexistent"}, "--cluster-key-file"},
-           {{"--insecure-peer"}, "--insecure-peer"}}) {
+           {{"--insecure-peer"}, "--insecure-peer"},
+           {{"--hot-copy-memory", "8MiB"}, "--hot-copy-memory"}}) {
     auto r = parse(args);
     EXPECT_FALSE(r.config) << flag;
     EXPECT_EQ(r.exit_code, 2) << flag;
@@ -109,6 +110,39 @@ TEST(ClusterFlags, WithoutPeerListenEachIsNamed) {
   }
   auto defaults = parse({"--weight", "1", "--probe-interval-ms", "1000", "--insecure-peer=false"});
   EXPECT_TRUE(defaults.config) << defaults.output;
+}
+
+// --hot-copy-memory (node/hot_copies.h): auto is 1/8 of --memory (0 when that is under a page),
+// taken out of the memory tier; only in a cluster; explicit values hold a page and leave one.
+TEST(ClusterFlags, HotCopyMemoryIsAShareOfMemory) {
+  auto with = [](std::vector<std::string> more, std::string memory = "1GiB") {
+    std::vector<std::string> args = {"--peer-listen", "127.0.0.1:7946", "--insecure-peer",
+                                     "--memory",      memory,           "--page-size",
+                                     "1MiB"};
+    args.insert(args.end(), more.begin(), more.end());
+    return parse(args);
+  };
+  auto r = with({});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->hot_copy_bytes(), 128u << 20);
+  r = with({"--hot-copy-memory", "300MiB"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->hot_copy_bytes(), 300u << 20);
+  r = with({"--hot-copy-memory", "0"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->hot_copy_bytes(), 0u);
+  r = with({"--hot-copy-memory", "auto"}, "4MiB");  // an eighth is under a page
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->hot_copy_bytes(), 0u);
+  r = parse({"--memory", "1GiB"});  // standalone: no copies, the memory tier gets it all
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->hot_copy_bytes(), 0u);
+  for (const std::string bad : {"lots", "", "1e9", "512KiB", "1GiB", "1023.5MiB", "2GiB"}) {
+    r = with({"--hot-copy-memory", bad});
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_EQ(r.output.rfind("shoald: --hot-copy-memory: ", 0), 0u) << bad << ": " << r.output;
+  }
 }
 
 // The files a node needs are read at parse time, as the server reads them.
