@@ -28,7 +28,7 @@ upload_random bench fwd.bin $((16 * 1024 * 1024))
 names=(a b)
 declare -A port peer pid
 if [[ "${BENCH_PEER_KEY:-0}" == "1" ]]; then use_cluster_key; fi  # authenticated frames
-start_cluster --memory 2GiB --page-size 16MiB
+start_cluster --memory 2GiB --page-size 16MiB "${no_hot_copies[@]}"  # every read forwarded
 wait_for_cluster
 # Warm through node a; the page lives on exactly one of the two nodes.
 curl -sS --fail -o /dev/null -H "Range: bytes=0-$((16 * 1024 * 1024 - 1))" \

@@ -29,7 +29,7 @@ aws_out="$work/frozen.bin"  # upload_random's copy
 names=(a b c)
 declare -A port peer pid
 use_cluster_key
-start_cluster --memory 1GiB --page-size 1MiB "${extra[@]}"
+start_cluster --memory 1GiB --page-size 1MiB "${no_hot_copies[@]}" "${extra[@]}"
 wait_for_cluster
 for n in "${names[@]}"; do
   curl -sS --fail -o /dev/null -H "Range: bytes=0-$((object_bytes - 1))" \

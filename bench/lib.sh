@@ -109,6 +109,12 @@ bench_prepare() {
     ninja -C "$root/build" -j2 shoald >&2
   fi
   [[ -x "$shoald_bin" ]] || { bench_log "no shoald at $shoald_bin"; return 1; }
+  # no_hot_copies: the flag that turns hot copies off (node/hot_copies.h), for benches that
+  # measure forwards themselves; empty for an older shoald (BENCH_SHOALD) without that flag.
+  no_hot_copies=()
+  if "$shoald_bin" --help 2>&1 | grep -q -- '--hot-copy-memory'; then
+    no_hot_copies=(--hot-copy-memory 0)
+  fi
 }
 
 # start_s3rver: s3rver on a free port with its data under $work/s3; sets s3_port.

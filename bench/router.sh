@@ -37,7 +37,7 @@ upload_random bench routed.bin "$object_bytes"
 
 names=(a b c)
 declare -A port peer pid
-start_cluster --memory 1GiB --page-size 16MiB
+start_cluster --memory 1GiB --page-size 16MiB "${no_hot_copies[@]}"
 
 wait_for_cluster
 
