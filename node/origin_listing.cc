@@ -29,6 +29,14 @@ bool final_failure(const origin::ListResult& r) {
 void OriginLister::list(std::vector<std::string> buckets, origin::QueryParams query,
                         origin::RequestConfig config, boost::asio::any_io_executor ex,
                         Handler done) {
+  if (in_flight_.fetch_add(1) >= max_in_flight_) {
+    in_flight_.fetch_sub(1);
+    OriginListing out;
+    out.result.outcome = base::Outcome::kThrottled;
+    out.result.message = "too many listings in progress";
+    return boost::asio::post(
+        ex, [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+  }
   auto l = std::make_shared<Listing>();
   l->order = fetch_.health().order(buckets, std::chrono::steady_clock::now());
   l->query = std::move(query);
@@ -40,6 +48,7 @@ void OriginLister::list(std::vector<std::string> buckets, origin::QueryParams qu
 
 void OriginLister::attempt(std::shared_ptr<Listing> l) {
   if (l->next == l->order.size()) {
+    in_flight_.fetch_sub(1);
     OriginListing out = std::move(l->reported);
     if (!l->answered) {  // no bucket at all
       out.result.outcome = base::Outcome::kMalformed;

@@ -6,11 +6,16 @@
 // cancellation. Listings do not feed bucket health or latency (they are not page reads and
 // cost the origin differently).
 //
+// Bounded: at most `max_in_flight` listings run at once (shoald: --max-origin-fetches, the same
+// bound misses have); one more is answered kThrottled at once (SlowDown on the S3 port), so a
+// signed caller cannot send the origin listings without limit.
+//
 // Thread rules: list() may be called from any thread; `done` is posted to the caller's
 // executor, exactly once, never inside list(). The PageFetch (and its S3Client) must outlive
 // every listing; when the client is destroyed first, `done` gets kCancelled.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <string>
@@ -33,11 +38,14 @@ class OriginLister {
  public:
   using Handler = std::function<void(OriginListing)>;
 
-  explicit OriginLister(origin::PageFetch& fetch) : fetch_(fetch) {}
+  // max_in_flight >= 1.
+  OriginLister(origin::PageFetch& fetch, std::size_t max_in_flight)
+      : fetch_(fetch), max_in_flight_(max_in_flight) {}
 
   // Lists `buckets` (preference order, at least one) with `query` (already checked:
   // node/s3api/listing.h) and `config`'s retries and timeouts per bucket. When every bucket
   // failed, the failure reported is the last one that is not NoSuchBucket, else NoSuchBucket.
+  // kThrottled (nothing sent) when max_in_flight listings are running.
   void list(std::vector<std::string> buckets, origin::QueryParams query,
             origin::RequestConfig config, boost::asio::any_io_executor ex, Handler done);
 
@@ -46,6 +54,8 @@ class OriginLister {
   void attempt(std::shared_ptr<Listing> l);
 
   origin::PageFetch& fetch_;
+  const std::size_t max_in_flight_;
+  std::atomic<std::size_t> in_flight_{0};
 };
 
 }  // namespace shoal::node

@@ -94,7 +94,8 @@ Server::Server(NodeConfig cfg)
   hedging.hedge_budget = cfg_.hedge_budget;
   hedging.health.cooldown = std::chrono::milliseconds(cfg_.breaker_cooldown_ms);
   page_fetch_ = std::make_unique<origin::PageFetch>(origin_loop_, *origin_, hedging);
-  lister_ = std::make_unique<OriginLister>(*page_fetch_);
+  lister_ = std::make_unique<OriginLister>(*page_fetch_,
+                                           static_cast<std::size_t>(cfg_.max_origin_fetches));
   FetchLimits limits;
   limits.max_fetches = static_cast<std::size_t>(cfg_.max_origin_fetches);
   limits.max_inflight_bytes = cfg_.max_inflight_bytes;

@@ -448,5 +448,35 @@ TEST_F(S3List, HostileParametersAreRefusedBeforeTheOrigin) {
   EXPECT_GE(st["s3_api"]["requests"]["ListObjects"]["400"].get<int>(), 1) << st.dump();
 }
 
+// Listings are bounded like misses (--max-origin-fetches): with one allowed and the origin slow,
+// a second listing at the same time is SlowDown (503) and reaches no origin; the slot is given
+// back when the first ends.
+TEST_F(S3List, ListingsBeyondTheOriginFetchBoundAreSlowDown) {
+  const std::uint16_t port = free_port();
+  Shoald node(proxy_->endpoint(),
+              {"--page-size", "64KiB", "--memory", "64MiB", "--bucket-policy-file",
+               dir_->path() + "/policy.json", "--max-origin-fetches", "1", "--s3-api-listen",
+               "127.0.0.1:" + std::to_string(port), "--s3-api-anonymous"});
+  ASSERT_TRUE(wait_for_port(port, 10s));
+  proxy_->add_rule({{"match", {{"method", "GET"}, {"path_contains", "/data-1?"}}},
+                    {"action", "delay_first_byte"},
+                    {"ms", 1500}});
+  HttpResponse slow;
+  std::thread first([&] { slow = http_request(port, "GET", "/data-1?list-type=2", {}); });
+  for (int i = 0; i < 100 && proxy_->count("GET", "/data-1?") == 0; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(proxy_->count("GET", "/data-1?"), 1);
+  HttpResponse r = http_request(port, "GET", "/data-1?list-type=2&prefix=dir", {});
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(xml_code(r), "SlowDown") << r.body;
+  first.join();
+  EXPECT_EQ(slow.status, 200) << slow.body;
+  EXPECT_EQ(proxy_->count("GET", "/data-1?"), 1) << "the refused listing reached no origin";
+  proxy_->clear_rules();
+  r = http_request(port, "GET", "/data-1?list-type=2&prefix=dir", {});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 }  // namespace
 }  // namespace shoal::test
