@@ -174,17 +174,15 @@ void AdminApi::purge(std::shared_ptr<Call> c) {
   if (has_object) {
     if (auto e = base::check_object(object)) return c->reply(error_response(400, *e));
   }
-  MemoryTier& memory = host_.fetcher().memory();
-  const std::size_t dropped =
-      has_object ? memory.erase_object(kind, object) : memory.erase_kind(kind);
-  const std::size_t disk_dropped =
-      host_.fetcher().erase_from_disk(kind, has_object ? &object : nullptr);
-  SHOAL_LOG(kInfo, "admin: purged " << dropped << " pages of " << kind
+  const PageFetcher::PurgeResult dropped =
+      host_.fetcher().purge(kind, has_object ? &object : nullptr);
+  SHOAL_LOG(kInfo, "admin: purged " << dropped.memory_pages << " pages of " << kind
                                     << (has_object ? "/" + object : std::string(" (all objects)")));
   json j = {{"id", host_.config().node_id},
             {"kind", kind},
-            {"pages_dropped", dropped},
-            {"disk_pages_dropped", disk_dropped}};
+            {"pages_dropped", dropped.memory_pages},
+            {"disk_pages_dropped", dropped.disk_pages},
+            {"fetches_detached", dropped.flights}};
   j["object"] = has_object ? json(object) : json(nullptr);
   c->reply(json_response(200, j));
 }

@@ -50,6 +50,7 @@ bool falls_through(base::Outcome o) {
 
 struct HeadAttempt {
   std::string kind, object;
+  std::uint64_t epoch = 0;  // the memory tier's invalidation epoch when it started
   FetchOptions opts;
   std::size_t bucket = 0;
   boost::asio::any_io_executor ex;
@@ -228,6 +229,7 @@ void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
     }
     flight = std::make_shared<Flight>();
     flight->key = key;
+    flight->epoch = memory_.epoch();
     flight->waiters.push_back(Waiter{std::move(ex), std::move(done)});
     if (!opts.cache_only) flights_.emplace(key, flight);
   }
@@ -318,7 +320,7 @@ void PageFetcher::on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page>
     return start_miss(std::move(a));
   }
   set_meta(*page, meta);
-  memory_.insert(k, page, /*from_disk=*/true);
+  memory_.insert(k, page, /*from_disk=*/true, a->flight->epoch);
   PageResult result;
   result.page = std::move(page);
   result.source = PageSource::kDisk;
@@ -336,6 +338,8 @@ void PageFetcher::spill(EvictedPage e) {
   const bool free_slot = disk.slots_used < disk.slots;
   if (!free_slot && !admission_->admit(base::PageKeyHash{}(e.key), e.hit)) return;
   const Page& p = *e.page;
+  std::lock_guard purge(purge_mu_);
+  if (!memory_.current_since(key, e.epoch)) return;  // purged since it left memory
   disk_->write(key, store_meta(p), p.bytes(), e.page, [key](store::Result r) {
     if (r == store::Result::kIoError) {
       SHOAL_LOG(kWarn, "disk: writing page " << key.page << " of " << key.kind << "/" << key.object
@@ -382,6 +386,23 @@ std::uint64_t PageFetcher::close_disk(std::chrono::steady_clock::time_point dead
 std::size_t PageFetcher::erase_from_disk(const std::string& kind, const std::string* object) {
   if (!disk_) return 0;
   return object ? disk_->erase_object(kind, *object) : disk_->erase_kind(kind);
+}
+
+PageFetcher::PurgeResult PageFetcher::purge(const std::string& kind, const std::string* object) {
+  PurgeResult r;
+  std::lock_guard purge(purge_mu_);
+  r.memory_pages =
+      object ? memory_.invalidate_object(kind, *object) : memory_.invalidate_kind(kind);
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(flights_, [&](const auto& kv) {
+      const bool match = kv.first.kind == kind && (!object || kv.first.object == *object);
+      r.flights += match ? 1 : 0;
+      return match;
+    });
+  }
+  r.disk_pages = erase_from_disk(kind, object);
+  return r;
 }
 
 store::AdmissionStats PageFetcher::admission_stats() const {
@@ -443,7 +464,7 @@ void PageFetcher::on_handoff(std::shared_ptr<Attempt> a, PageResult r) {
 void PageFetcher::take_handoff(const std::shared_ptr<Attempt>& a, PageRef page) {
   metrics_.handoffs_taken.fetch_add(1, std::memory_order_relaxed);
   take_reservation(a->flight);
-  memory_.insert(a->key, page);
+  memory_.insert(a->key, page, false, a->flight->epoch);
   finish(a->flight, PageResult{base::Outcome::kOk, std::move(page), PageSource::kPeer, {}});
 }
 
@@ -580,6 +601,7 @@ void PageFetcher::head(const std::string& kind, const std::string& object, const
   auto a = std::make_shared<HeadAttempt>();
   a->kind = kind;
   a->object = object;
+  a->epoch = memory_.epoch();
   a->opts = opts;
   // The same order a page fetch would use (breakers, error rates, latency, peers' figures).
   a->opts.buckets = origin_->head_order(opts.buckets);
@@ -603,7 +625,7 @@ void PageFetcher::try_head(std::shared_ptr<HeadAttempt> a) {
     out.message = r.message;
     if (r.outcome == base::Outcome::kOk) {
       out.meta = ObjectMeta{r.info.size, r.info.etag, r.info.last_modified, unix_now()};
-      memory_.put_meta(a->kind, a->object, out.meta);
+      memory_.put_meta(a->kind, a->object, out.meta, a->epoch);
     }
     boost::asio::post(a->ex, [done = std::move(a->done), out = std::move(out)]() mutable {
       done(std::move(out));

@@ -43,6 +43,15 @@
 // failed preconditions end it. HEAD outcomes do not feed the bucket health (only page fetches
 // do).
 //
+// Purges (purge(): /admin/purge, writes through the S3 port, peers' Invalidate frames) and
+// fetches in flight: every flight and head() takes the memory tier's invalidation epoch when it
+// starts and caches its page or metadata only if its object was not purged since
+// (MemoryTier::insert's `since`); a purge also takes the object's flights out of the map, so a
+// get() after it starts a new fetch instead of joining one that may carry the old bytes. The
+// old flight still serves the readers that were waiting on it. A page leaving memory is written
+// to disk only if no purge of its object came after it left (checked under purge_mu_, which
+// purge() holds while it clears the disk).
+//
 // Thread rules: get() and head() may be called from any thread; `done` is posted to the executor
 // passed in (never invoked inline), exactly once.
 #pragma once
@@ -208,9 +217,21 @@ class PageFetcher {
   // Disk admission figures (zero when memory-only).
   store::AdmissionStats admission_stats() const;
   // Drops the disk tier's pages of the object, or of every object of `kind` when `object` is
-  // nullptr (an operator purge; the caller purges memory). Returns pages dropped (0 without a
-  // disk tier).
+  // nullptr. Returns pages dropped (0 without a disk tier). Not a purge: see purge().
   std::size_t erase_from_disk(const std::string& kind, const std::string* object);
+
+  // What purge() dropped.
+  struct PurgeResult {
+    std::size_t memory_pages = 0;
+    std::size_t disk_pages = 0;
+    std::size_t flights = 0;  // fetches in flight taken out of the map (they cache nothing)
+  };
+  // The node-local purge every invalidation goes through (/admin/purge, the S3 port's writes,
+  // a peer's Invalidate): drops this node's pages and metadata of the object, or of every
+  // object of `kind` when `object` is nullptr, from memory and disk, and makes every fetch of
+  // them in flight now unable to cache what it gets (see above). When it returns, a get() of
+  // the object fetches it anew. Any thread; blocks briefly on the tiers' locks.
+  PurgeResult purge(const std::string& kind, const std::string* object);
 
   std::uint64_t page_size() const { return page_size_; }
   MemoryTier& memory() { return memory_; }
@@ -234,6 +255,7 @@ class PageFetcher {
     int readers = 0;               // PageDemands alive
     bool satisfied = false;        // a reader was served: finish and cache the page
     bool ended = false;            // finished, or abandoned by every reader
+    std::uint64_t epoch = 0;       // the memory tier's invalidation epoch when it started
     std::function<void()> cancel;  // stops the fetch (set while an origin fill runs)
   };
   struct Attempt;
@@ -309,6 +331,7 @@ class PageFetcher {
   std::unique_ptr<store::DiskTier> disk_;
   std::unique_ptr<store::DiskAdmission> admission_;
   std::atomic<bool> disk_closing_{false};  // close_disk() began: no more spills
+  std::mutex purge_mu_;                    // purge() against spill(): see the header comment
   std::mutex mu_;
   std::unordered_map<base::PageKey, std::shared_ptr<Flight>, base::PageKeyHash> flights_;
   std::atomic<std::uint64_t> coalesced_{0};

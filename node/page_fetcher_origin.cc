@@ -145,7 +145,7 @@ void PageFetcher::complete_origin_fill(OriginFill& f) {
   // page is complete finds it in memory, and a get() in between finds one or the other.
   if (a.cache) {
     take_reservation(a.flight);
-    memory_.insert(a.key, page);
+    memory_.insert(a.key, page, false, a.flight->epoch);
   }
   page->fill->complete();
   finish(a.flight, PageResult{base::Outcome::kOk, page, PageSource::kOrigin, {}});
