@@ -334,6 +334,18 @@ bool Server::start_admin() {
   return true;
 }
 
+void Server::invalidate_everywhere(const std::string& kind, const std::string& object,
+                                   boost::asio::any_io_executor ex,
+                                   std::function<void(InvalidateReport)> done) {
+  fetcher_->purge(kind, &object);
+  auto reply = [ex, done = std::move(done)](InvalidateReport r) mutable {
+    boost::asio::post(ex,
+                      [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  };
+  if (!cluster_) return reply(InvalidateReport{});
+  cluster_->invalidate_members(kind, object, kInvalidateTimeout, std::move(reply));
+}
+
 void Server::post_to_peer_loop(std::function<void()> fn) {
   net::post(peer_loop_, std::move(fn));
 }

@@ -47,6 +47,8 @@ namespace shoal::node {
 // What a session needs from the server; implemented by Server.
 class SessionHost {
  public:
+  // How long a write waits for the other members' acknowledgements of its invalidation.
+  static constexpr std::chrono::milliseconds kInvalidateTimeout{5000};
   virtual ~SessionHost() = default;
   virtual const NodeConfig& config() const = 0;
   virtual PageFetcher& fetcher() = 0;
@@ -58,6 +60,12 @@ class SessionHost {
   virtual AdminApi& admin() = 0;
   // The S3 port's credentials (--s3-api-credentials-file), or nullptr without that file.
   virtual const s3api::CredentialStore* s3_credentials() const = 0;
+  // Drops `kind`/`object` here (PageFetcher::purge, as /admin/purge) and then on every other
+  // live member (Cluster::invalidate_members, at most kInvalidateTimeout); `done` is posted to
+  // `ex` with the members' answers (none without a cluster). Any thread.
+  virtual void invalidate_everywhere(const std::string& kind, const std::string& object,
+                                     boost::asio::any_io_executor ex,
+                                     std::function<void(InvalidateReport)> done) = 0;
   // Sessions register a closer so drain can close idle connections; the closer is invoked on
   // the session's own executor.
   virtual std::uint64_t register_session(std::function<void()> close_if_idle) = 0;
@@ -85,6 +93,9 @@ class Server : public SessionHost, public AdminHost {
     return s3_credentials_ ? &*s3_credentials_ : nullptr;
   }
   Cluster* cluster() override { return cluster_.get(); }
+  void invalidate_everywhere(const std::string& kind, const std::string& object,
+                             boost::asio::any_io_executor ex,
+                             std::function<void(InvalidateReport)> done) override;
   void post_to_peer_loop(std::function<void()> fn) override;
   void begin_shutdown() override;
   std::uint64_t register_session(std::function<void()> close_if_idle) override;
