@@ -17,6 +17,9 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 namespace {
+// Writes through the S3 port running at once (each a thread blocked on its upload); more are
+// answered SlowDown.
+constexpr std::size_t kMaxOriginWrites = 32;
 
 // How often this node's stats summary is gossiped and the members' figures are taken in.
 constexpr std::chrono::seconds kStatsInterval{2};
@@ -83,6 +86,7 @@ bool listen_on(net::io_context& ioc, const std::string& host, std::uint16_t port
 
 Server::Server(NodeConfig cfg) : cfg_(std::move(cfg)), memory_(cfg_.memory_bytes) {
   origin_ = std::make_unique<origin::S3Client>(origin_loop_, cfg_.s3);
+  writer_ = std::make_unique<origin::OriginWriter>(cfg_.s3, kMaxOriginWrites);
   origin::PageFetchOptions hedging;
   hedging.hedge_quantile = cfg_.hedge_quantile;
   hedging.hedge_budget = cfg_.hedge_budget;

@@ -41,6 +41,7 @@
 #include "node/s3api/credentials.h"
 #include "node/service_notifier.h"
 #include "origin/s3_client.h"
+#include "origin/s3_write.h"
 
 namespace shoal::node {
 
@@ -58,6 +59,8 @@ class SessionHost {
   virtual std::string metrics_text() = 0;
   // The /admin/ API (node/admin.h).
   virtual AdminApi& admin() = 0;
+  // Writes through the S3 port to the origin (origin/s3_write.h).
+  virtual origin::OriginWriter& origin_writer() = 0;
   // The S3 port's credentials (--s3-api-credentials-file), or nullptr without that file.
   virtual const s3api::CredentialStore* s3_credentials() const = 0;
   // Drops `kind`/`object` here (PageFetcher::purge, as /admin/purge) and then on every other
@@ -89,6 +92,7 @@ class Server : public SessionHost, public AdminHost {
   std::string stats_json() override;
   std::string metrics_text() override;
   AdminApi& admin() override { return *admin_; }
+  origin::OriginWriter& origin_writer() override { return *writer_; }
   const s3api::CredentialStore* s3_credentials() const override {
     return s3_credentials_ ? &*s3_credentials_ : nullptr;
   }
@@ -133,6 +137,7 @@ class Server : public SessionHost, public AdminHost {
   std::unique_ptr<BucketGossip> bucket_gossip_;  // peer loop (publish_stats)
   std::optional<boost::asio::steady_timer> stats_timer_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
+  std::unique_ptr<origin::OriginWriter> writer_;  // after workers_: destroyed (joined) first
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::optional<boost::asio::ip::tcp::acceptor> s3_acceptor_;  // --s3-api-listen
   std::optional<s3api::CredentialStore> s3_credentials_;       // --s3-api-credentials-file

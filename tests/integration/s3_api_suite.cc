@@ -14,6 +14,7 @@
 
 #include "node/s3api/sigv4.h"
 #include "tests/integration/harness/harness.h"
+#include "tests/integration/harness/s3_clients.h"
 #include "tests/integration/harness/shoald.h"
 
 namespace shoal::test {
@@ -54,38 +55,16 @@ class S3Api : public ::testing::Test {
 
   static std::string endpoint() { return "http://127.0.0.1:" + std::to_string(s3_port_); }
 
-  // Runs tests/tools/s3_api_client.py; its JSON answer. Skips the test without boto3.
+  // Runs tests/tools/s3_api_client.py; its JSON answer ({"skip": true} without boto3).
   static nlohmann::json boto(const std::vector<std::string>& args,
                              const std::string& key_id = kKeyId,
                              const std::string& secret = kSecret) {
-    std::vector<std::string> argv = {"/usr/bin/python3",
-                                     source_dir() + "/tests/tools/s3_api_client.py", endpoint(),
-                                     key_id, secret};
-    argv.insert(argv.end(), args.begin(), args.end());
-    TempDir out;
-    Process p = Process::spawn(argv, clean_env(out.path()), out.path() + "/out.log");
-    auto code = p.wait(60s);
-    if (!code) throw std::runtime_error("s3_api_client.py did not finish: " + p.log());
-    std::string log = p.log();
-    if (*code == 77) return {{"skip", true}};
-    std::string last = log.substr(log.find_last_of('\n', log.size() - 2) + 1);
-    auto j = nlohmann::json::parse(last, nullptr, false);
-    if (*code != 0 || j.is_discarded()) {
-      throw std::runtime_error("s3_api_client.py failed (" + std::to_string(*code) + "): " + log);
-    }
-    return j;
+    return run_boto(endpoint(), key_id, secret, args);
   }
 
   // An environment without the node's or the user's AWS settings.
   static std::map<std::string, std::string> clean_env(const std::string& home) {
-    return {{"HOME", home},
-            {"AWS_CONFIG_FILE", home + "/config"},
-            {"AWS_SHARED_CREDENTIALS_FILE", home + "/credentials"},
-            {"AWS_ACCESS_KEY_ID", kKeyId},
-            {"AWS_SECRET_ACCESS_KEY", kSecret},
-            {"AWS_DEFAULT_REGION", "us-east-1"},
-            {"AWS_EC2_METADATA_DISABLED", "true"},
-            {"AWS_PAGER", ""}};
+    return s3_client_env(home, kKeyId, kSecret);
   }
 
   static std::string put(const std::string& key, std::size_t size, std::uint64_t seed) {
@@ -351,25 +330,29 @@ TEST_F(S3ApiAnonymous, ErrorsAreS3Xml) {
             std::string::npos);
   EXPECT_EQ(r.header("Content-Type"), "application/xml");
   proxy_->reset();
-  for (const auto& [method, target] :
-       std::vector<std::pair<std::string, std::string>>{{"GET", "/"},
-                                                        {"GET", "/" + kBucket + "?list-type=2"},
-                                                        {"GET", "/" + kBucket + "/anon/e.bin?acl"},
-                                                        {"DELETE", "/" + kBucket + "/anon/e.bin"},
-                                                        {"PUT", "/" + kBucket + "/anon/e.bin"}}) {
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/"},
+           {"GET", "/" + kBucket + "?list-type=2"},
+           {"GET", "/" + kBucket + "/anon/e.bin?acl"}}) {
     r = get(target, {}, method);
     EXPECT_EQ(r.status, 501) << method << " " << target;
     EXPECT_EQ(code(r), "NotImplemented") << method << " " << target;
   }
+  // Anonymous callers only read (writes: tests/integration/s3_write_suite.cc).
+  for (const std::string method : {"DELETE", "PUT"}) {
+    r = get("/" + kBucket + "/anon/e.bin", {}, method);
+    EXPECT_EQ(r.status, 403) << method;
+    EXPECT_EQ(code(r), "AccessDenied") << method;
+  }
   r = http_request(anon_port_, "PUT", "/" + kBucket + "/anon/e.bin", {}, std::string(1000, 'x'));
-  EXPECT_EQ(r.status, 501);
-  EXPECT_EQ(code(r), "NotImplemented");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(code(r), "AccessDenied");
   r = get("/Bad_Bucket/k");
   EXPECT_EQ(code(r), "InvalidBucketName");
   EXPECT_EQ(proxy_->count("GET") + proxy_->count("PUT") + proxy_->count("DELETE"), 0);
   // The S3 port counts its requests by operation and status.
   const std::string m = metrics(anon_->port());
-  EXPECT_EQ(metric_value(m, R"(shoal_s3_requests_total{operation="PutObject",status="501"})"), 2)
+  EXPECT_EQ(metric_value(m, R"(shoal_s3_requests_total{operation="PutObject",status="403"})"), 2)
       << m;
   EXPECT_EQ(metric_value(m, R"(shoal_s3_requests_total{operation="ListBuckets",status="501"})"), 1);
   EXPECT_EQ(metric_value(m, R"(shoal_s3_requests_total{operation="Other",status="400"})"), 1);
@@ -377,7 +360,7 @@ TEST_F(S3ApiAnonymous, ErrorsAreS3Xml) {
   const nlohmann::json st = stats_json(anon_->port());
   EXPECT_EQ(st["s3_api"]["enabled"], true) << st.dump();
   EXPECT_EQ(st["s3_api"]["requests"]["ListObjectsV2"]["501"], 1) << st.dump();
-  EXPECT_EQ(st["s3_api"]["requests"]["DeleteObject"]["501"], 1) << st.dump();
+  EXPECT_EQ(st["s3_api"]["requests"]["DeleteObject"]["403"], 1) << st.dump();
 }
 
 }  // namespace
