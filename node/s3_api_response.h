@@ -80,7 +80,7 @@ class S3Response : public S3Writes<Derived> {
       if (!auth.credential) {
         return s3_error(s3api::ErrorCode::kAccessDenied, "Access Denied: sign the request");
       }
-      return this->start_write(r, fr.options.buckets.front());
+      return this->start_write(r, fr.options.buckets.front(), auth.streaming);
     }
     if (this->body_pending_) {
       return s3_error(s3api::ErrorCode::kInvalidRequest,
@@ -231,7 +231,8 @@ class S3Response : public S3Writes<Derived> {
     if (auto it = this->req_.find("x-amz-content-sha256"); write && it != this->req_.end()) {
       declared = std::string(it->value());
     }
-    return s3api::authenticate(sr, this->host_.s3_credentials(), std::time(nullptr), declared);
+    return s3api::authenticate(sr, this->host_.s3_credentials(), std::time(nullptr), declared,
+                               write);
   }
 
   s3api::Conditions conditions() const {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "node/fetch_response.h"
+#include "node/s3api/aws_chunked.h"
 #include "node/s3api/payload_check.h"
 #include "node/s3api/request.h"
 #include "node/s3api/s3_error.h"
@@ -53,9 +54,10 @@ class S3Writes : public FetchResponse<Derived> {
   static constexpr std::size_t kPipeBytes = 1 << 20;     // body bytes waiting for the origin
 
  protected:
-  // Starts write `r` to origin bucket `bucket` (authenticated, allowed). `body_pending`: the
-  // request carries a body still to be read (HttpConnection::body_pending_).
-  void start_write(const s3api::S3Request& r, const std::string& bucket) {
+  // Starts write `r` to origin bucket `bucket` (authenticated, allowed); `streaming`: its body
+  // is aws-chunked (node/s3api/aws_chunked.h), decoded before it goes to the origin.
+  void start_write(const s3api::S3Request& r, const std::string& bucket,
+                   const std::optional<s3api::AuthResult::Streaming>& streaming) {
     using s3api::ErrorCode;
     using s3api::Operation;
     w_.emplace();
@@ -85,7 +87,12 @@ class S3Writes : public FetchResponse<Derived> {
                     "You must provide the Content-Length HTTP header.");
       }
       out.body_length = len ? *len : 0;
-      auto check = s3api::PayloadCheck::make(header("x-amz-content-sha256"), header("content-md5"));
+      if (streaming) {
+        if (auto refusal = start_decoder(*streaming)) return fail(refusal->code, refusal->message);
+        out.body_length = w_->decoder->decoded_length;
+      }
+      auto check = s3api::PayloadCheck::make(streaming ? "" : header("x-amz-content-sha256"),
+                                             header("content-md5"));
       if (auto* refusal = std::get_if<s3api::PayloadCheck::Refusal>(&check)) {
         return fail(refusal->code, refusal->message);
       }
@@ -128,11 +135,20 @@ class S3Writes : public FetchResponse<Derived> {
   bool body_unread() const { return this->body_pending_ && !(w_ && w_->body_done); }
 
  private:
+  // An aws-chunked body's decoder, and what it decoded of the last read.
+  struct Decoding {
+    std::optional<s3api::AwsChunkedDecoder> d;
+    std::uint64_t decoded_length = 0;  // x-amz-decoded-content-length
+    std::string out;                   // decoded bytes of the last read (pending points here)
+    std::optional<char> held;          // the last decoded byte so far, held back until the end
+  };
+
   // One write in progress.
   struct WriteState {
     s3api::Operation op = s3api::Operation::kOther;
     std::string kind, key;
-    std::optional<s3api::PayloadCheck> check;
+    std::optional<s3api::PayloadCheck> check;  // Content-MD5 (and the signed hash) of the body
+    std::optional<Decoding> decoder;           // aws-chunked bodies
     std::shared_ptr<origin::BodyPipe> pipe;
     std::uint64_t length = 0;    // Content-Length
     std::uint64_t received = 0;  // body bytes read
@@ -143,6 +159,58 @@ class S3Writes : public FetchResponse<Derived> {
     std::optional<origin::WriteResult> result;  // the origin answered
     bool answered = false;
   };
+
+  std::optional<s3api::AwsChunkedDecoder::Refusal> start_decoder(
+      const s3api::AuthResult::Streaming& st) {
+    using s3api::ErrorCode;
+    w_->decoder.emplace();
+    const std::string len = header("x-amz-decoded-content-length");
+    std::uint64_t n = 0;
+    if (len.empty() || len.size() > 19 ||
+        len.find_first_not_of("0123456789") != std::string::npos) {
+      return s3api::AwsChunkedDecoder::Refusal{
+          ErrorCode::kMissingContentLength, "aws-chunked bodies need x-amz-decoded-content-length"};
+    }
+    n = std::stoull(len);
+    if (n > this->cfg_.s3_api_max_write_bytes) {
+      return s3api::AwsChunkedDecoder::Refusal{
+          ErrorCode::kEntityTooLarge, "Your proposed upload exceeds the maximum allowed size"};
+    }
+    s3api::AwsChunkedDecoder::Config c;
+    c.mode = st.signed_chunks ? s3api::AwsChunkedDecoder::Mode::kSigned
+                              : s3api::AwsChunkedDecoder::Mode::kUnsignedTrailer;
+    c.decoded_length = n;
+    c.signing_key = st.signing_key;
+    c.amz_date = st.amz_date;
+    c.scope = st.scope;
+    c.seed_signature = st.seed_signature;
+    c.trailer = header("x-amz-trailer");
+    for (char& ch : c.trailer) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    auto made = s3api::AwsChunkedDecoder::make(std::move(c));
+    if (auto* r = std::get_if<s3api::AwsChunkedDecoder::Refusal>(&made)) return *r;
+    w_->decoder->d.emplace(std::move(std::get<s3api::AwsChunkedDecoder>(made)));
+    w_->decoder->decoded_length = n;
+    return std::nullopt;
+  }
+
+  // Replaces the pending raw bytes by what they decode to. The last decoded byte is held back
+  // until the body ended and the decoder's checks passed: until then the origin cannot
+  // complete the write.
+  std::optional<s3api::AwsChunkedDecoder::Refusal> decode() {
+    Decoding& dec = *w_->decoder;
+    dec.out.clear();
+    if (dec.held) dec.out.push_back(*dec.held);
+    dec.held.reset();
+    if (auto r = dec.d->feed(w_->pending, &dec.out)) return r;
+    if (w_->last) {
+      if (auto r = dec.d->finish()) return r;
+    } else if (!dec.out.empty()) {
+      dec.held = dec.out.back();
+      dec.out.pop_back();
+    }
+    w_->pending = dec.out;
+    return std::nullopt;
+  }
 
   std::string header(std::string_view name) const {
     auto it = this->req_.find(name);
@@ -215,8 +283,14 @@ class S3Writes : public FetchResponse<Derived> {
     const std::size_t got = chunk_.size() - body_parser_->get().body().size;
     w_->received += got;
     w_->pending = std::string_view(chunk_.data(), got);
-    w_->check->update(w_->pending);
     w_->last = body_parser_->is_done();
+    if (w_->decoder) {
+      if (auto refusal = decode()) {
+        w_->pipe->abort();
+        return fail(refusal->code, refusal->message);
+      }
+    }
+    w_->check->update(w_->pending);
     if (w_->last) {
       if (auto refusal = w_->check->finish()) {  // the last bytes never reach the origin
         w_->pipe->abort();
