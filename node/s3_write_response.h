@@ -230,8 +230,10 @@ class S3Writes : public FetchResponse<Derived> {
     return q;
   }
 
-  // The client's headers an object keeps (content headers, user metadata); never the client's
-  // signature, date or hashes: the origin request is the node's own.
+  // The client's headers an object keeps (content headers, user metadata) and the checksum
+  // headers the origin verifies (x-amz-checksum-*, as current SDKs send beside a hex
+  // x-amz-content-sha256); never the client's signature, date or payload hash: the origin
+  // request is the node's own.
   std::vector<std::string> forwarded_headers() const {
     std::vector<std::string> out;
     for (const auto& f : this->req_) {
@@ -241,7 +243,8 @@ class S3Writes : public FetchResponse<Derived> {
                         name == "cache-control" || name == "content-disposition" ||
                         name == "content-language" || name == "expires" ||
                         name == "x-amz-storage-class" || name == "x-amz-tagging" ||
-                        name.starts_with("x-amz-meta-");
+                        name.starts_with("x-amz-meta-") || name.starts_with("x-amz-checksum-") ||
+                        name == "x-amz-sdk-checksum-algorithm";
       std::string value(f.value());
       if (name == "content-encoding" && value != "aws-chunked") {
         out.push_back("Content-Encoding: " + value);

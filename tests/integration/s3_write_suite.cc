@@ -275,16 +275,23 @@ TEST_F(S3Write, AMemberThatDoesNotConfirmFailsTheWriteWith503) {
   ASSERT_EQ(stats_json(writer.port())["members"].size(), 3u);
   ::kill(cluster.node(1).process().pid(), SIGSTOP);
   const std::string v = random_bytes(1000, 10);
-  auto p =
-      run_boto(endpoint(port), kWriter, kWriterSecret, {"put", kBucket, "x.bin", file("v", v)});
+  // One attempt (boto3 would retry the 503, and by then node1 may be declared dead and left
+  // out, which is right, but not what this test looks at).
+  TempDir out;
+  Process put = Process::spawn(
+      {"/usr/bin/python3", source_dir() + "/tests/tools/s3_chunked_client.py", endpoint(port),
+       kWriter, kWriterSecret, "crc32", kBucket, "x.bin", file("v", v)},
+      {}, out.path() + "/out.log");
+  const int rc = put.wait(60s).value_or(-1);
   ::kill(cluster.node(1).process().pid(), SIGCONT);
-  SKIP_WITHOUT_BOTO(p);
+  ASSERT_EQ(rc, 0) << put.log();
+  const auto p = nlohmann::json::parse(put.log());
   EXPECT_EQ(p["status"], 503) << p;
+  EXPECT_EQ(p["code"], "ServiceUnavailable") << p;
   EXPECT_EQ(s3_->get_object(kBucket, "x.bin"), v);  // it reached the origin
-  // (boto3 retries a 503 once: one failure per attempt, node1's each time)
   const auto c = stats_json(writer.port())["cluster"];
-  EXPECT_GE(c["invalidations_failed"].get<int>(), 1) << c;
-  EXPECT_EQ(c["invalidations_failed"], c["invalidations_acked"]) << c;  // node0 acked each
+  EXPECT_EQ(c["invalidations_failed"], 1) << c;  // node1
+  EXPECT_EQ(c["invalidations_acked"], 1) << c;   // node0
 }
 
 }  // namespace
