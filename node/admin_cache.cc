@@ -180,11 +180,9 @@ void AdminApi::purge(std::shared_ptr<Call> c) {
   SHOAL_LOG(kInfo, "admin: purged " << n.memory << " pages and " << n.copies << " hot copies of "
                                     << kind
                                     << (has_object ? "/" + object : std::string(" (all objects)")));
-  json j = {{"id", host_.config().node_id},
-            {"kind", kind},
-            {"pages_dropped", n.memory},
-            {"disk_pages_dropped", n.disk},
-            {"copies_dropped", n.copies}};
+  json j = {{"id", host_.config().node_id}, {"kind", kind},
+            {"pages_dropped", n.memory},    {"disk_pages_dropped", n.disk},
+            {"copies_dropped", n.copies},   {"fetches_detached", n.flights}};
   j["object"] = has_object ? json(object) : json(nullptr);
   c->reply(json_response(200, j));
 }

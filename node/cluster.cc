@@ -30,8 +30,13 @@ Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer:
   membership_ = std::make_unique<peer::Membership>(loop_, config_.membership, key);
   client_ = std::make_unique<ForwardClient>(loop_, key, page_size, metrics_, policy_);
   server_ = std::make_unique<ForwardServer>(loop_, fetcher, rules, metrics_);
+  invalidation_client_ = std::make_unique<InvalidationClient>(loop_, key, metrics_);
+  invalidation_server_ = std::make_unique<InvalidationServer>(fetcher, metrics_);
   membership_->on_stream(
       [this](std::shared_ptr<peer::FrameStream> s, peer::Frame first, peer::FrameHeader header) {
+        if (std::holds_alternative<peer::Invalidate>(header)) {
+          return invalidation_server_->serve(std::move(s), header);
+        }
         server_->serve(std::move(s), std::move(first), std::move(header));
       });
   membership_->on_change([this](const peer::MemberEvent& e) {
@@ -47,6 +52,21 @@ Cluster::Cluster(boost::asio::io_context& peer_loop, ClusterConfig config, peer:
 }
 
 Cluster::~Cluster() = default;
+
+void Cluster::invalidate_members(const std::string& kind, const std::string& object,
+                                 std::chrono::milliseconds timeout,
+                                 std::function<void(InvalidateReport)> done) {
+  net::post(loop_, [this, kind, object, timeout, done = std::move(done)]() mutable {
+    std::vector<InvalidationClient::Target> targets;
+    const auto v = membership_->view();
+    for (const peer::MemberRecord& m : v->members) {
+      const bool live =
+          m.state == peer::MemberState::kAlive || m.state == peer::MemberState::kSuspect;
+      if (live && m.id != self_id_) targets.push_back({m.id, m.meta.peer_addr});
+    }
+    invalidation_client_->invalidate(std::move(targets), kind, object, timeout, std::move(done));
+  });
+}
 
 void Cluster::start() {
   membership_->start();
@@ -240,6 +260,9 @@ nlohmann::json Cluster::stats_json() const {
           {"handoffs_asked", metrics_.handoffs_asked.load()},
           {"handoffs_taken", metrics_.handoffs_taken.load()},
           {"handoffs_served", metrics_.handoffs_served.load()},
+          {"invalidations_acked", metrics_.invalidations_acked.load()},
+          {"invalidations_failed", metrics_.invalidations_failed.load()},
+          {"invalidations_served", metrics_.invalidations_served.load()},
           {"peer_errors", metrics_.peer_errors.load() + c.decode_errors + c.auth_failures},
           {"auth_failures", c.auth_failures},
           {"version_mismatches", c.version_mismatches},
@@ -289,6 +312,13 @@ void Cluster::write_metrics(PrometheusWriter& out) const {
               static_cast<double>(metrics_.forwards_refused.load()));
   out.counter("shoal_forward_fallbacks_total", "Forwards moved to the next member in the ranking",
               static_cast<double>(metrics_.forward_failovers.load()));
+  out.family("shoal_invalidations_total",
+             "Cluster-wide invalidations: members that acked one sent from here, that did not, "
+             "and Invalidate frames served here",
+             "counter");
+  out.sample({{"result", "acked"}}, static_cast<double>(metrics_.invalidations_acked.load()));
+  out.sample({{"result", "failed"}}, static_cast<double>(metrics_.invalidations_failed.load()));
+  out.sample({{"result", "served"}}, static_cast<double>(metrics_.invalidations_served.load()));
   const auto per_peer = policy_.counts();
   auto family = [&](const char* name, const char* help, auto field) {
     out.family(name, help, "counter");

@@ -21,6 +21,7 @@
 
 #include "node/forward_policy.h"
 #include "node/forwarding.h"
+#include "node/invalidation.h"
 #include "node/metrics.h"
 #include "node/page_fetcher.h"
 #include "node/ring_history.h"
@@ -81,6 +82,13 @@ class Cluster : public PageRouter {
   void hand_off(std::vector<EvictedPage> pages, std::chrono::steady_clock::time_point deadline,
                 std::function<void(HandoffReport)> done);
 
+  // Asks every other live member (alive or suspect) to purge `kind`/`object`
+  // (node/invalidation.h); `done` runs on the peer loop with who acked and who did not within
+  // `timeout`. Any thread.
+  void invalidate_members(const std::string& kind, const std::string& object,
+                          std::chrono::milliseconds timeout,
+                          std::function<void(InvalidateReport)> done);
+
   std::shared_ptr<const peer::MembershipView> view() const { return membership_->view(); }
   // "members", "epoch" and peer counters for /stats.
   nlohmann::json stats_json() const;
@@ -102,6 +110,8 @@ class Cluster : public PageRouter {
   origin::HedgeBudget budget_;
   std::unique_ptr<ForwardClient> client_;
   std::unique_ptr<ForwardServer> server_;
+  std::unique_ptr<InvalidationClient> invalidation_client_;
+  std::unique_ptr<InvalidationServer> invalidation_server_;
   mutable RingHistory history_;
 };
 

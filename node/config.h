@@ -59,6 +59,7 @@ struct NodeConfig {
   std::string s3_api_domain;            // --s3-api-domain: Host bucket.DOMAIN is virtual-hosted
   std::string s3_api_credentials_file;  // --s3-api-credentials-file (node/s3api/credentials.h)
   bool s3_api_anonymous = false;        // --s3-api-anonymous: unsigned requests may read
+  std::uint64_t s3_api_max_write_bytes = 5ull << 30;  // --s3-api-max-write-size
   bool s3_api_enabled() const { return !s3_api_listen.empty(); }
 
   // Cluster (enabled by --peer-listen).

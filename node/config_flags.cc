@@ -203,6 +203,7 @@ struct SecurityFlags {
 
 // The S3-compatible port: --s3-api-listen (converted here), its domain and who may call it.
 struct S3ApiFlags {
+  std::string max_write;
   void add(CLI::App& app, NodeConfig& cfg) {
     app.add_option("--s3-api-listen", cfg.s3_api_listen,
                    "S3-compatible port HOST:PORT (GetObject/HeadObject through the cache; the "
@@ -213,9 +214,17 @@ struct S3ApiFlags {
                    "JSON file: access key ids, secrets and buckets of S3 port callers");
     app.add_flag("--s3-api-anonymous", cfg.s3_api_anonymous,
                  "The S3 port accepts unsigned requests (reads only)");
+    app.add_option("--s3-api-max-write-size", max_write,
+                   "Largest request body a write through the S3 port may carry (default 5GiB, "
+                   "S3's PutObject limit)");
   }
 
   Error apply(NodeConfig& cfg) {
+    if (!max_write.empty()) {
+      if (auto e = size_flag("--s3-api-max-write-size", max_write, &cfg.s3_api_max_write_bytes)) {
+        return e;
+      }
+    }
     if (cfg.s3_api_listen.empty()) return std::nullopt;
     auto hp = base::split_host_port(cfg.s3_api_listen);
     if (!hp) return "--s3-api-listen: expected HOST:PORT, got '" + cfg.s3_api_listen + "'";

@@ -102,7 +102,8 @@ class HttpConnection {
     if (host_.draining() && requests_ > 0 && buffer_.size() == 0) return derived().do_eof();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(cfg_.header_limit));
-    parser_->body_limit(kAdminBodyLimit);  // only /admin/ requests may carry a body
+    // Only /admin/ requests and the S3 port's writes may carry a body.
+    parser_->body_limit(s3_port_ ? cfg_.s3_api_max_write_bytes : kAdminBodyLimit);
     lowest().expires_after(std::chrono::milliseconds(cfg_.header_timeout_ms));
     http::async_read_header(derived().stream(), buffer_, *parser_,
                             [self = derived().shared_from_this()](
@@ -122,7 +123,15 @@ class HttpConnection {
       return refuse_body(ec);
     }
     if (ec) return send_error(400, "malformed HTTP request: " + ec.message(), true);
-    if (!parser_->is_done()) {
+    body_pending_ = !parser_->is_done();
+    if (body_pending_ && s3_port_) {
+      // The S3 port reads a write's body itself, after authenticating it
+      // (node/s3_write_response.h): the parser stays, the header is copied.
+      req_ = http::request<http::empty_body>(parser_->get().base());
+      ++gen_;
+      return begin_request();
+    }
+    if (body_pending_) {
       if (!AdminApi::is_admin_target(parser_->get().target())) return refuse_body({});
       return read_admin_body();
     }
@@ -141,7 +150,7 @@ class HttpConnection {
     const std::string_view target = req_.target();
     if (s3_port_) {
       begin_request_bookkeeping();
-      return derived().s3_refuse_body();
+      return derived().s3_refuse_body(ec);
     }
     if (AdminApi::is_admin_target(target)) return send_admin_body_error(ec);
     const std::string_view path = target.substr(0, target.find('?'));
@@ -345,6 +354,7 @@ class HttpConnection {
   std::uint64_t gen_ = 0;       // request generation on this connection
   std::uint64_t requests_ = 0;  // requests begun on this connection
   bool unread_body_ = false;    // the request's body was refused unread: linger_close()
+  bool body_pending_ = false;   // the request's body follows its header (not read yet)
 };
 
 }  // namespace shoal::node

@@ -65,7 +65,8 @@ PageRef MemoryTier::peek(const base::PageKey& key) const {
   return v ? v->page : nullptr;
 }
 
-bool MemoryTier::insert(const base::PageKey& key, PageRef page, bool from_disk) {
+bool MemoryTier::insert(const base::PageKey& key, PageRef page, bool from_disk,
+                        std::uint64_t since) {
   const std::uint64_t page_charge = charge(key, *page);
   auto meta = std::make_shared<Page>();
   meta->object_size = page->object_size;
@@ -79,6 +80,10 @@ bool MemoryTier::insert(const base::PageKey& key, PageRef page, bool from_disk) 
   bool admitted = false;
   {
     std::lock_guard lock(mu_);
+    if (since != kUnchecked && !epochs_.current_since(key.kind, key.object, since)) {
+      ++stale_refused_;
+      return false;
+    }
     drop_other_etags_locked(key, page->etag);
     insert_locked(mkey, Entry{std::move(meta)}, meta_charge, &evicted);
     admitted = page_charge <= cache_.capacity_bytes();
@@ -131,7 +136,8 @@ void MemoryTier::collect_evicted_locked(std::vector<std::pair<base::PageKey, Ent
     if (k.page != kMetaPage) {
       --pages_;
       page_bytes_ -= v.page->body.size;
-      out->push_back(EvictedPage{std::move(k), std::move(v.page), v.hit, v.from_disk});
+      out->push_back(
+          EvictedPage{std::move(k), std::move(v.page), v.hit, v.from_disk, epochs_.now()});
     }
     ++evictions_;
   }
@@ -177,7 +183,8 @@ std::optional<ObjectMeta> MemoryTier::find_meta(const std::string& kind,
   return ObjectMeta{m.object_size, m.etag, m.last_modified, m.cached_at};
 }
 
-void MemoryTier::put_meta(const std::string& kind, const std::string& object, const ObjectMeta& m) {
+void MemoryTier::put_meta(const std::string& kind, const std::string& object, const ObjectMeta& m,
+                          std::uint64_t since) {
   auto meta = std::make_shared<Page>();
   meta->object_size = m.size;
   meta->etag = m.etag;
@@ -188,6 +195,10 @@ void MemoryTier::put_meta(const std::string& kind, const std::string& object, co
   std::vector<EvictedPage> evicted;
   {
     std::lock_guard lock(mu_);
+    if (since != kUnchecked && !epochs_.current_since(kind, object, since)) {
+      ++stale_refused_;
+      return;
+    }
     drop_other_etags_locked(mkey, m.etag);
     insert_locked(mkey, Entry{std::move(meta)}, meta_charge, &evicted);
   }
@@ -195,16 +206,41 @@ void MemoryTier::put_meta(const std::string& kind, const std::string& object, co
 }
 
 std::size_t MemoryTier::erase_object(const std::string& kind, const std::string& object) {
-  return erase_matching(
+  std::lock_guard lock(mu_);
+  return erase_matching_locked(
       [&](const base::PageKey& k) { return k.kind == kind && k.object == object; });
 }
 
 std::size_t MemoryTier::erase_kind(const std::string& kind) {
-  return erase_matching([&](const base::PageKey& k) { return k.kind == kind; });
+  std::lock_guard lock(mu_);
+  return erase_matching_locked([&](const base::PageKey& k) { return k.kind == kind; });
 }
 
-std::size_t MemoryTier::erase_matching(const std::function<bool(const base::PageKey&)>& match) {
+std::uint64_t MemoryTier::epoch() const {
   std::lock_guard lock(mu_);
+  return epochs_.now();
+}
+
+std::size_t MemoryTier::invalidate_object(const std::string& kind, const std::string& object) {
+  std::lock_guard lock(mu_);
+  epochs_.invalidate_object(kind, object);
+  return erase_matching_locked(
+      [&](const base::PageKey& k) { return k.kind == kind && k.object == object; });
+}
+
+std::size_t MemoryTier::invalidate_kind(const std::string& kind) {
+  std::lock_guard lock(mu_);
+  epochs_.invalidate_kind(kind);
+  return erase_matching_locked([&](const base::PageKey& k) { return k.kind == kind; });
+}
+
+bool MemoryTier::current_since(const base::PageKey& key, std::uint64_t since) const {
+  std::lock_guard lock(mu_);
+  return epochs_.current_since(key.kind, key.object, since);
+}
+
+std::size_t MemoryTier::erase_matching_locked(
+    const std::function<bool(const base::PageKey&)>& match) {
   std::size_t pages = 0;
   cache_.erase_if([&](const base::PageKey& k, const Entry& v) {
     if (!match(k)) return false;
@@ -224,7 +260,9 @@ std::vector<EvictedPage> MemoryTier::resident_pages() {
   out.reserve(pages_);
   // erase_if visits every entry once; the predicate only collects and never erases.
   cache_.erase_if([&](const base::PageKey& k, const Entry& v) {
-    if (k.page != kMetaPage) out.push_back(EvictedPage{k, v.page, v.hit, v.from_disk});
+    if (k.page != kMetaPage) {
+      out.push_back(EvictedPage{k, v.page, v.hit, v.from_disk, epochs_.now()});
+    }
     return false;
   });
   return out;
@@ -239,7 +277,8 @@ MemoryTierStats MemoryTier::stats() const {
                          page_bytes_,
                          evictions_,
                          rejected_,
-                         invalidations_};
+                         invalidations_,
+                         stale_refused_};
 }
 
 }  // namespace shoal::node

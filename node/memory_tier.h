@@ -15,6 +15,11 @@
 // hit while in memory and whether they came from the disk tier, so the disk tier can keep the
 // ones worth keeping (node/page_fetcher.h, node/store/admission.h).
 //
+// Purges and fetches in flight (node/invalidation_epochs.h): invalidate_object() and
+// invalidate_kind() drop the entries and start a new invalidation epoch for them under the same
+// lock, and insert()/put_meta() given the epoch their fetch started at (epoch()) refuse to cache
+// anything of an object purged since, so a fetch that spans a purge never leaves old bytes here.
+//
 // Thread-safe: one mutex; operations are O(1) except ETag changes, erase_object() and
 // erase_kind(), which scan the tier (rare: an object overwritten, an operator purge). The
 // eviction handler runs on the thread that inserted, after the tier's lock is released.
@@ -27,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "node/invalidation_epochs.h"
 #include "node/page.h"
 #include "node/s3fifo.h"
 
@@ -48,19 +54,23 @@ struct MemoryTierStats {
   std::uint64_t evictions = 0;       // entries evicted for room
   std::uint64_t rejected = 0;        // pages not admitted (larger than the whole budget)
   std::uint64_t invalidations = 0;   // pages dropped because their object's ETag changed
+  std::uint64_t stale_refused = 0;   // inserts refused: their object was purged since their fetch
 };
 
 // A page leaving the memory tier for room.
 struct EvictedPage {
   base::PageKey key;
   PageRef page;
-  bool hit = false;        // find() returned it at least once while it was in memory
-  bool from_disk = false;  // it was inserted from the disk tier (insert(..., true))
+  bool hit = false;         // find() returned it at least once while it was in memory
+  bool from_disk = false;   // it was inserted from the disk tier (insert(..., true))
+  std::uint64_t epoch = 0;  // the invalidation epoch when it left (it was current then)
 };
 
 class MemoryTier {
  public:
   using EvictionHandler = std::function<void(EvictedPage)>;
+  // The `since` of an insert that is not a fetch's result (no purge check).
+  static constexpr std::uint64_t kUnchecked = ~0ull;
 
   explicit MemoryTier(std::uint64_t capacity_bytes);
 
@@ -86,8 +96,12 @@ class MemoryTier {
   // Admits `page` under `key` (replacing any previous one), records its object's metadata and
   // drops pages of other ETags of that object. `from_disk` marks a page promoted from the disk
   // tier (it is never written back). Returns false when the page was not admitted (larger than
-  // the budget). Pages evicted to make room go to the eviction handler.
-  bool insert(const base::PageKey& key, PageRef page, bool from_disk = false);
+  // the budget). Pages evicted to make room go to the eviction handler. `since`: the
+  // invalidation epoch the fetch that got the page started at (epoch()); when the object or its
+  // kind was purged after it, nothing is cached and false is returned (counted in
+  // stale_refused).
+  bool insert(const base::PageKey& key, PageRef page, bool from_disk = false,
+              std::uint64_t since = kUnchecked);
   // Sets aside `bytes` for a page being fetched (pages in flight count inside the capacity),
   // evicting pages for room (handed to the eviction handler). Returns false, reserving nothing,
   // when reservations would exceed the capacity, unless `force` (a page a response already
@@ -98,11 +112,22 @@ class MemoryTier {
 
   // Object metadata recorded by a page insert or put_meta(); nullopt when unknown.
   std::optional<ObjectMeta> find_meta(const std::string& kind, const std::string& object);
-  void put_meta(const std::string& kind, const std::string& object, const ObjectMeta& meta);
+  // Records metadata; with `since`, only when the object was not purged after it (as insert()).
+  void put_meta(const std::string& kind, const std::string& object, const ObjectMeta& meta,
+                std::uint64_t since = kUnchecked);
   // Drops every entry of the object (pages and metadata); returns pages dropped.
   std::size_t erase_object(const std::string& kind, const std::string& object);
   // Drops every entry of every object of `kind` (pages and metadata); returns pages dropped.
   std::size_t erase_kind(const std::string& kind);
+
+  // The invalidation epoch now: what a fetch starting now passes to insert() as `since`.
+  std::uint64_t epoch() const;
+  // A purge (node/page_fetcher.h, PageFetcher::purge): erase_object() / erase_kind() and a new
+  // invalidation epoch for the object / kind, atomically. Returns pages dropped.
+  std::size_t invalidate_object(const std::string& kind, const std::string& object);
+  std::size_t invalidate_kind(const std::string& kind);
+  // Whether `key`'s object was not purged after epoch `since`.
+  bool current_since(const base::PageKey& key, std::uint64_t since) const;
 
   // Every page held now (not metadata entries), for writing them to disk at shutdown.
   std::vector<EvictedPage> resident_pages();
@@ -124,7 +149,7 @@ class MemoryTier {
   void collect_evicted_locked(std::vector<std::pair<base::PageKey, Entry>> evicted,
                               std::vector<EvictedPage>* out);
   void drop_other_etags_locked(const base::PageKey& key, const std::string& etag);
-  std::size_t erase_matching(const std::function<bool(const base::PageKey&)>& match);
+  std::size_t erase_matching_locked(const std::function<bool(const base::PageKey&)>& match);
 
   mutable std::mutex mu_;
   S3FifoCache<base::PageKey, Entry, base::PageKeyHash> cache_;
@@ -134,6 +159,8 @@ class MemoryTier {
   std::uint64_t evictions_ = 0;
   std::uint64_t rejected_ = 0;
   std::uint64_t invalidations_ = 0;
+  std::uint64_t stale_refused_ = 0;
+  InvalidationEpochs epochs_;
 };
 
 }  // namespace shoal::node

@@ -62,6 +62,11 @@ struct NodeMetrics {
   std::atomic<std::uint64_t> handoffs_asked{0};
   std::atomic<std::uint64_t> handoffs_taken{0};
   std::atomic<std::uint64_t> handoffs_served{0};
+  // Cluster-wide invalidations (node/invalidation.h): members that acked one sent from here,
+  // members that did not (timeout, refusal), and Invalidate frames this node served.
+  std::atomic<std::uint64_t> invalidations_acked{0};
+  std::atomic<std::uint64_t> invalidations_failed{0};
+  std::atomic<std::uint64_t> invalidations_served{0};
   std::atomic<std::uint64_t> peer_errors{0};       // malformed or refused peer frames
   std::atomic<std::uint64_t> forwards_refused{0};  // forwarded requests the bucket policy refused
   std::atomic<std::uint64_t> peer_ingress_bytes{0};

@@ -50,6 +50,7 @@ bool falls_through(base::Outcome o) {
 
 struct HeadAttempt {
   std::string kind, object;
+  std::uint64_t epoch = 0;  // the memory tier's invalidation epoch when it started
   FetchOptions opts;
   std::size_t bucket = 0;
   boost::asio::any_io_executor ex;
@@ -237,6 +238,7 @@ void PageFetcher::get_flight(const base::PageKey& key, const FetchOptions& opts,
     }
     flight = std::make_shared<Flight>();
     flight->key = key;
+    flight->epoch = memory_.epoch();
     flight->waiters.push_back(Waiter{std::move(ex), std::move(done)});
     if (!opts.cache_only) flights_.emplace(key, flight);
   }
@@ -327,7 +329,7 @@ void PageFetcher::on_disk_read(std::shared_ptr<Attempt> a, std::shared_ptr<Page>
     return start_miss(std::move(a));
   }
   set_meta(*page, meta);
-  memory_.insert(k, page, /*from_disk=*/true);
+  memory_.insert(k, page, /*from_disk=*/true, a->flight->epoch);
   PageResult result;
   result.page = std::move(page);
   result.source = PageSource::kDisk;
@@ -345,6 +347,8 @@ void PageFetcher::spill(EvictedPage e) {
   const bool free_slot = disk.slots_used < disk.slots;
   if (!free_slot && !admission_->admit(base::PageKeyHash{}(e.key), e.hit)) return;
   const Page& p = *e.page;
+  std::lock_guard purge(purge_mu_);
+  if (!memory_.current_since(key, e.epoch)) return;  // purged since it left memory
   disk_->write(key, store_meta(p), p.bytes(), e.page, [key](store::Result r) {
     if (r == store::Result::kIoError) {
       SHOAL_LOG(kWarn, "disk: writing page " << key.page << " of " << key.kind << "/" << key.object
@@ -386,15 +390,6 @@ std::uint64_t PageFetcher::close_disk(std::chrono::steady_clock::time_point dead
   disk_->wait_idle();
   disk_.reset();
   return written;
-}
-
-PurgeCounts PageFetcher::purge(const std::string& kind, const std::string* object) {
-  PurgeCounts n;
-  // Copies first: a copy being made is fenced before the owner's pages go, so none lands later.
-  if (copies_) n.copies = object ? copies_->erase_object(kind, *object) : copies_->erase_kind(kind);
-  n.memory = object ? memory_.erase_object(kind, *object) : memory_.erase_kind(kind);
-  if (disk_) n.disk = object ? disk_->erase_object(kind, *object) : disk_->erase_kind(kind);
-  return n;
 }
 
 void PageFetcher::enable_hot_copies(std::uint64_t capacity_bytes) {
@@ -443,6 +438,24 @@ void PageFetcher::promote_when_complete(const HotCopies::Promotion& p, PageRef p
 std::uint64_t PageFetcher::part_promotions() const {
   std::lock_guard lock(mu_);
   return part_reads_.promotions();
+}
+
+PurgeCounts PageFetcher::purge(const std::string& kind, const std::string* object) {
+  PurgeCounts n;
+  std::lock_guard purge(purge_mu_);
+  // Copies first: a copy being made is fenced before the owner's pages go, so none lands later.
+  if (copies_) n.copies = object ? copies_->erase_object(kind, *object) : copies_->erase_kind(kind);
+  n.memory = object ? memory_.invalidate_object(kind, *object) : memory_.invalidate_kind(kind);
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(flights_, [&](const auto& kv) {
+      const bool match = kv.first.kind == kind && (!object || kv.first.object == *object);
+      n.flights += match ? 1 : 0;
+      return match;
+    });
+  }
+  if (disk_) n.disk = object ? disk_->erase_object(kind, *object) : disk_->erase_kind(kind);
+  return n;
 }
 
 store::AdmissionStats PageFetcher::admission_stats() const {
@@ -505,7 +518,7 @@ void PageFetcher::on_handoff(std::shared_ptr<Attempt> a, PageResult r) {
 void PageFetcher::take_handoff(const std::shared_ptr<Attempt>& a, PageRef page) {
   metrics_.handoffs_taken.fetch_add(1, std::memory_order_relaxed);
   take_reservation(a->flight);
-  memory_.insert(a->key, page);
+  memory_.insert(a->key, page, false, a->flight->epoch);
   finish(a->flight, PageResult{base::Outcome::kOk, std::move(page), PageSource::kPeer, {}});
 }
 
@@ -642,6 +655,7 @@ void PageFetcher::head(const std::string& kind, const std::string& object, const
   auto a = std::make_shared<HeadAttempt>();
   a->kind = kind;
   a->object = object;
+  a->epoch = memory_.epoch();
   a->opts = opts;
   // The same order a page fetch would use (breakers, error rates, latency, peers' figures).
   a->opts.buckets = origin_->head_order(opts.buckets);
@@ -665,7 +679,7 @@ void PageFetcher::try_head(std::shared_ptr<HeadAttempt> a) {
     out.message = r.message;
     if (r.outcome == base::Outcome::kOk) {
       out.meta = ObjectMeta{r.info.size, r.info.etag, r.info.last_modified, unix_now()};
-      memory_.put_meta(a->kind, a->object, out.meta);
+      memory_.put_meta(a->kind, a->object, out.meta, a->epoch);
     }
     boost::asio::post(a->ex, [done = std::move(a->done), out = std::move(out)]() mutable {
       done(std::move(out));

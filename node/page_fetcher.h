@@ -43,6 +43,15 @@
 // failed preconditions end it. HEAD outcomes do not feed the bucket health (only page fetches
 // do).
 //
+// Purges (purge(): /admin/purge, writes through the S3 port, peers' Invalidate frames) and
+// fetches in flight: every flight and head() takes the memory tier's invalidation epoch when it
+// starts and caches its page or metadata only if its object was not purged since
+// (MemoryTier::insert's `since`); a purge also takes the object's flights out of the map, so a
+// get() after it starts a new fetch instead of joining one that may carry the old bytes. The
+// old flight still serves the readers that were waiting on it. A page leaving memory is written
+// to disk only if no purge of its object came after it left (checked under purge_mu_, which
+// purge() holds while it clears the disk).
+//
 // Thread rules: get() and head() may be called from any thread; `done` is posted to the executor
 // passed in (never invoked inline), exactly once.
 #pragma once
@@ -106,9 +115,10 @@ inline bool cached_source(PageSource s) {
 
 // What PageFetcher::purge() dropped.
 struct PurgeCounts {
-  std::size_t memory = 0;  // pages of the memory tier
-  std::size_t disk = 0;    // pages of the disk tier
-  std::size_t copies = 0;  // hot copies (node/hot_copies.h)
+  std::size_t memory = 0;   // pages of the memory tier
+  std::size_t disk = 0;     // pages of the disk tier
+  std::size_t copies = 0;   // hot copies (node/hot_copies.h)
+  std::size_t flights = 0;  // fetches in flight taken out of the map (they cache nothing)
 };
 
 // A reader's claim on a page still being fetched. A flight whose readers all dropped their claim
@@ -227,17 +237,20 @@ class PageFetcher {
   store::AdmissionStats admission_stats() const;
   // Pages read whole into memory because their parts were read often (node/part_reads.h).
   std::uint64_t part_promotions() const;
-  // The node-local purge: drops every page this node holds of the object, or of every object
-  // of `kind` when `object` is nullptr, from memory, disk and the hot copies (fencing copies
-  // being made), before it returns. /admin/purge (shoalctl purge) calls it on each member; so
-  // does anything else that must make a member forget an object. Any thread.
-  PurgeCounts purge(const std::string& kind, const std::string* object);
 
   // Keeps hot copies of pages this node forwards often in `capacity_bytes` (node/hot_copies.h).
   // Before serving; not thread-safe against get(). Only meaningful with a router.
   void enable_hot_copies(std::uint64_t capacity_bytes);
   // The hot copies, or nullptr when off.
   const HotCopies* hot_copies() const { return copies_.get(); }
+
+  // The node-local purge every invalidation goes through (/admin/purge, which shoalctl purge
+  // calls on each member, the S3 port's writes, a peer's Invalidate): drops this node's hot
+  // copies (fencing copies being made), pages and metadata of the object, or of every object
+  // of `kind` when `object` is nullptr, from memory and disk, and makes every fetch of them in
+  // flight now unable to cache what it gets (see above). When it returns, a get() of the object
+  // fetches it anew. Any thread; blocks briefly on the tiers' locks.
+  PurgeCounts purge(const std::string& kind, const std::string* object);
 
   std::uint64_t page_size() const { return page_size_; }
   MemoryTier& memory() { return memory_; }
@@ -261,6 +274,7 @@ class PageFetcher {
     int readers = 0;               // PageDemands alive
     bool satisfied = false;        // a reader was served: finish and cache the page
     bool ended = false;            // finished, or abandoned by every reader
+    std::uint64_t epoch = 0;       // the memory tier's invalidation epoch when it started
     std::function<void()> cancel;  // stops the fetch (set while an origin fill runs)
   };
   struct Attempt;
@@ -348,6 +362,7 @@ class PageFetcher {
   std::unique_ptr<HotCopies> copies_;
   std::atomic<bool> disk_closing_{false};  // close_disk() began: no more spills
   PartReads part_reads_;                   // guarded by mu_
+  std::mutex purge_mu_;                    // purge() against spill(): see the header comment
   mutable std::mutex mu_;
   std::unordered_map<base::PageKey, std::shared_ptr<Flight>, base::PageKeyHash> flights_;
   std::atomic<std::uint64_t> coalesced_{0};

@@ -123,7 +123,10 @@ void PageFetcher::on_part_done(std::shared_ptr<OriginFill> f, std::size_t part,
 void PageFetcher::drop_stale(const base::PageKey& key, const std::string& etag) {
   const auto known = memory_.find_meta(key.kind, key.object);
   if (!known || known->etag != etag) return;
-  const std::size_t dropped = purge(key.kind, &key.object).memory;
+  // Dropped, not purged: fetches of the object in flight (of the new version) may still cache.
+  if (copies_) copies_->erase_object(key.kind, key.object);
+  const std::size_t dropped = memory_.erase_object(key.kind, key.object);
+  if (disk_) disk_->erase_object(key.kind, key.object);
   SHOAL_LOG(kInfo, "origin: " << key.kind << "/" << key.object << " changed from ETag " << etag
                               << "; dropped " << dropped << " cached pages");
 }
@@ -144,7 +147,7 @@ void PageFetcher::complete_origin_fill(OriginFill& f) {
   // page is complete finds it in memory, and a get() in between finds one or the other.
   if (a.cache) {
     take_reservation(a.flight);
-    memory_.insert(a.key, page);
+    memory_.insert(a.key, page, false, a.flight->epoch);
   }
   page->fill->complete();
   finish(a.flight, PageResult{base::Outcome::kOk, page, PageSource::kOrigin, {}});

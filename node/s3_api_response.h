@@ -10,13 +10,14 @@
 // passed to the origin, never cached (node/origin_listing.h: the kind's buckets in health
 // order), the answer relayed with the bucket named as the client named it; ListBuckets is
 // written from the configuration: the bucket policy's kinds and the credential's bucket names
-// that the caller may read. Every error is S3's XML (node/s3api/s3_error.h); every other
-// operation is NotImplemented (501). The client's signature never goes upstream: the origin
-// requests are the node's own.
+// that the caller may read. Writes (PutObject, DeleteObject, multipart) by a credential with the
+// write right go to S3Writes (node/s3_write_response.h). Every error is S3's XML
+// (node/s3api/s3_error.h); every other operation is NotImplemented (501). The client's signature
+// never goes upstream: the origin requests are the node's own.
 //
-// CRTP, over FetchResponse; it hides FetchResponse's hooks (fetch_failed, precondition_holds,
-// decorate_header) with S3 versions while a request of the S3 port is served, and defers to them
-// otherwise. Internal to node/http_session.cc, the only file that includes it.
+// CRTP, over S3Writes over FetchResponse; it hides FetchResponse's hooks (fetch_failed,
+// precondition_holds, decorate_header) with S3 versions while a request of the S3 port is served,
+// and defers to them otherwise. Internal to node/http_session.cc, the only file that includes it.
 //
 // Thread rules: as HttpConnection's.
 #pragma once
@@ -31,6 +32,7 @@
 
 #include "node/fetch_response.h"
 #include "node/origin_listing.h"
+#include "node/s3_write_response.h"
 #include "node/s3api/conditions.h"
 #include "node/s3api/listing.h"
 #include "node/s3api/request.h"
@@ -41,8 +43,8 @@
 namespace shoal::node {
 
 template <class Derived>
-class S3Response : public FetchResponse<Derived> {
-  using Base = FetchResponse<Derived>;
+class S3Response : public S3Writes<Derived> {
+  using Base = S3Writes<Derived>;
 
  public:
   S3Response(SessionHost& host, bool s3_port) : Base(host, s3_port) {}
@@ -57,7 +59,8 @@ class S3Response : public FetchResponse<Derived> {
     s3api::S3Request r = std::move(std::get<s3api::S3Request>(cls));
     s3_->resource = r.resource;
     this->s3_operation_ = std::string(s3api::operation_name(r.op));
-    const s3api::AuthResult auth = authenticate();
+    const bool write = s3api::is_write(r.op) || r.op == s3api::Operation::kListParts;
+    const s3api::AuthResult auth = authenticate(write);
     if (auth.kind == s3api::AuthResult::Kind::kRefused) return s3_error(auth.code, auth.message);
     if (auth.kind == s3api::AuthResult::Kind::kAnonymous && !this->cfg_.s3_api_anonymous) {
       return s3_error(s3api::ErrorCode::kAccessDenied,
@@ -67,15 +70,30 @@ class S3Response : public FetchResponse<Derived> {
     if (r.op == s3api::Operation::kListObjects || r.op == s3api::Operation::kListObjectsV2) {
       return list_objects(r, auth);
     }
-    if (r.op != s3api::Operation::kGetObject && r.op != s3api::Operation::kHeadObject) {
+    if (r.op != s3api::Operation::kGetObject && r.op != s3api::Operation::kHeadObject && !write) {
       return s3_error(s3api::ErrorCode::kNotImplemented,
                       "This S3 port does not implement " + this->s3_operation_ +
                           " (supported: GetObject, HeadObject, ListObjects, ListObjectsV2, "
-                          "ListBuckets)");
+                          "ListBuckets, PutObject, DeleteObject, multipart uploads)");
+    }
+    if (s3api::is_write(r.op) && (!auth.credential || !auth.credential->write)) {
+      return s3_error(s3api::ErrorCode::kAccessDenied,
+                      auth.credential ? "Access Denied: the credential may only read"
+                                      : "Access Denied: anonymous requests may only read");
     }
     FetchRequest fr;
     if (auto refusal = bucket_refusal(r.bucket, auth, &fr.options.buckets)) {
       return s3_error(s3api::ErrorCode::kAccessDenied, *refusal);
+    }
+    if (write) {
+      if (!auth.credential) {
+        return s3_error(s3api::ErrorCode::kAccessDenied, "Access Denied: sign the request");
+      }
+      return this->start_write(r, fr.options.buckets.front(), auth.streaming);
+    }
+    if (this->body_pending_) {
+      return s3_error(s3api::ErrorCode::kInvalidRequest,
+                      this->s3_operation_ + " carries no request body", true);
     }
     if (auth.kind == s3api::AuthResult::Kind::kSigned) s3_->overrides = response_overrides(r);
     s3_->conditions = conditions();
@@ -95,9 +113,10 @@ class S3Response : public FetchResponse<Derived> {
     this->begin_fetch(std::move(fr));
   }
 
-  // A request on the S3 port whose body this node does not read (PutObject, UploadPart...):
-  // NotImplemented, and the connection closes (HttpConnection::refuse_body).
-  void s3_refuse_body() {
+  // A request on the S3 port whose body this node does not read: one over
+  // --s3-api-max-write-size (EntityTooLarge), or one the parser refused; the connection closes
+  // (HttpConnection::refuse_body).
+  void s3_refuse_body(beast::error_code ec) {
     s3_.emplace();
     s3_->request_id = new_request_id();
     auto cls = s3api::classify(this->req_.method_string(), this->req_.target(),
@@ -106,8 +125,25 @@ class S3Response : public FetchResponse<Derived> {
       s3_->resource = r->resource;
       this->s3_operation_ = std::string(s3api::operation_name(r->op));
     }
-    s3_error(s3api::ErrorCode::kNotImplemented,
-             "This S3 port serves reads only; requests with a body are not supported", true);
+    if (ec == http::error::body_limit) {
+      return s3_error(s3api::ErrorCode::kEntityTooLarge,
+                      "Your proposed upload exceeds the maximum allowed size", true);
+    }
+    s3_error(s3api::ErrorCode::kInvalidRequest, "The request body cannot be read: " + ec.message(),
+             true);
+  }
+
+  const std::string& s3_request_id() const { return s3_->request_id; }
+
+  void s3_error(s3api::ErrorCode code, const std::string& message, bool close = false,
+                const std::string& content_range = "") {
+    if (this->body_unread()) {  // refused before (or while) its body was read
+      this->unread_body_ = true;
+      close = true;
+    }
+    this->send_text(
+        s3api::error_status(code), s3api::error_xml(code, message, s3_->resource, s3_->request_id),
+        "application/xml", close, "", content_range, "", {{"x-amz-request-id", s3_->request_id}});
   }
 
   // ---- FetchResponse's hooks ------------------------------------------------------------------
@@ -269,12 +305,19 @@ class S3Response : public FetchResponse<Derived> {
         "application/xml", false, "", "", "", {{"x-amz-request-id", s3_->request_id}});
   }
 
-  s3api::AuthResult authenticate() {
+  // `write`: a write's payload hash is checked as its body streams (node/s3_write_response.h),
+  // so the signature is verified against the hash the client declared.
+  s3api::AuthResult authenticate(bool write) {
     s3api::SignedRequest sr;
     sr.method = std::string(this->req_.method_string());
     sr.target = std::string(this->req_.target());
     for (const auto& f : this->req_) sr.headers.emplace_back(f.name_string(), f.value());
-    return s3api::authenticate(sr, this->host_.s3_credentials(), std::time(nullptr));
+    std::string declared(s3api::kEmptySha256);
+    if (auto it = this->req_.find("x-amz-content-sha256"); write && it != this->req_.end()) {
+      declared = std::string(it->value());
+    }
+    return s3api::authenticate(sr, this->host_.s3_credentials(), std::time(nullptr), declared,
+                               write);
   }
 
   s3api::Conditions conditions() const {
@@ -325,13 +368,6 @@ class S3Response : public FetchResponse<Derived> {
     h.emplace_back("Accept-Ranges", "bytes");
     for (const auto& o : s3_->overrides) h.push_back(o);
     this->send_text(200, "", "application/octet-stream", false, "", "", "", h);
-  }
-
-  void s3_error(s3api::ErrorCode code, const std::string& message, bool close = false,
-                const std::string& content_range = "") {
-    this->send_text(
-        s3api::error_status(code), s3api::error_xml(code, message, s3_->resource, s3_->request_id),
-        "application/xml", close, "", content_range, "", {{"x-amz-request-id", s3_->request_id}});
   }
 
   std::optional<S3State> s3_;

@@ -18,6 +18,9 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 namespace {
+// Writes through the S3 port running at once (each a thread blocked on its upload); more are
+// answered SlowDown.
+constexpr std::size_t kMaxOriginWrites = 32;
 
 // How often this node's stats summary is gossiped and the members' figures are taken in.
 constexpr std::chrono::seconds kStatsInterval{2};
@@ -89,6 +92,7 @@ Server::Server(NodeConfig cfg)
   base::BufferPool::instance().set_idle_limit(
       std::min<std::uint64_t>(base::BufferPool::kDefaultIdleBytes, cfg_.memory_bytes / 8));
   origin_ = std::make_unique<origin::S3Client>(origin_loop_, cfg_.s3);
+  writer_ = std::make_unique<origin::OriginWriter>(cfg_.s3, kMaxOriginWrites);
   origin::PageFetchOptions hedging;
   hedging.hedge_quantile = cfg_.hedge_quantile;
   hedging.hedge_budget = cfg_.hedge_budget;
@@ -340,6 +344,18 @@ bool Server::start_admin() {
   }
   admin_ = std::make_unique<AdminApi>(*this, std::move(token));
   return true;
+}
+
+void Server::invalidate_everywhere(const std::string& kind, const std::string& object,
+                                   boost::asio::any_io_executor ex,
+                                   std::function<void(InvalidateReport)> done) {
+  fetcher_->purge(kind, &object);
+  auto reply = [ex, done = std::move(done)](InvalidateReport r) mutable {
+    boost::asio::post(ex,
+                      [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  };
+  if (!cluster_) return reply(InvalidateReport{});
+  cluster_->invalidate_members(kind, object, kInvalidateTimeout, std::move(reply));
 }
 
 void Server::post_to_peer_loop(std::function<void()> fn) {

@@ -42,12 +42,15 @@
 #include "node/s3api/credentials.h"
 #include "node/service_notifier.h"
 #include "origin/s3_client.h"
+#include "origin/s3_write.h"
 
 namespace shoal::node {
 
 // What a session needs from the server; implemented by Server.
 class SessionHost {
  public:
+  // How long a write waits for the other members' acknowledgements of its invalidation.
+  static constexpr std::chrono::milliseconds kInvalidateTimeout{5000};
   virtual ~SessionHost() = default;
   virtual const NodeConfig& config() const = 0;
   virtual PageFetcher& fetcher() = 0;
@@ -57,10 +60,18 @@ class SessionHost {
   virtual std::string metrics_text() = 0;
   // The /admin/ API (node/admin.h).
   virtual AdminApi& admin() = 0;
+  // Writes through the S3 port to the origin (origin/s3_write.h).
+  virtual origin::OriginWriter& origin_writer() = 0;
   // The S3 port's credentials (--s3-api-credentials-file), or nullptr without that file.
   virtual const s3api::CredentialStore* s3_credentials() const = 0;
   // The S3 port's listings at the origin (node/origin_listing.h).
   virtual OriginLister& lister() = 0;
+  // Drops `kind`/`object` here (PageFetcher::purge, as /admin/purge) and then on every other
+  // live member (Cluster::invalidate_members, at most kInvalidateTimeout); `done` is posted to
+  // `ex` with the members' answers (none without a cluster). Any thread.
+  virtual void invalidate_everywhere(const std::string& kind, const std::string& object,
+                                     boost::asio::any_io_executor ex,
+                                     std::function<void(InvalidateReport)> done) = 0;
   // Sessions register a closer so drain can close idle connections; the closer is invoked on
   // the session's own executor.
   virtual std::uint64_t register_session(std::function<void()> close_if_idle) = 0;
@@ -84,11 +95,15 @@ class Server : public SessionHost, public AdminHost {
   std::string stats_json() override;
   std::string metrics_text() override;
   AdminApi& admin() override { return *admin_; }
+  origin::OriginWriter& origin_writer() override { return *writer_; }
   const s3api::CredentialStore* s3_credentials() const override {
     return s3_credentials_ ? &*s3_credentials_ : nullptr;
   }
   OriginLister& lister() override { return *lister_; }
   Cluster* cluster() override { return cluster_.get(); }
+  void invalidate_everywhere(const std::string& kind, const std::string& object,
+                             boost::asio::any_io_executor ex,
+                             std::function<void(InvalidateReport)> done) override;
   void post_to_peer_loop(std::function<void()> fn) override;
   void begin_shutdown() override;
   std::uint64_t register_session(std::function<void()> close_if_idle) override;
@@ -127,6 +142,7 @@ class Server : public SessionHost, public AdminHost {
   std::unique_ptr<BucketGossip> bucket_gossip_;  // peer loop (publish_stats)
   std::optional<boost::asio::steady_timer> stats_timer_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
+  std::unique_ptr<origin::OriginWriter> writer_;  // after workers_: destroyed (joined) first
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::optional<boost::asio::ip::tcp::acceptor> s3_acceptor_;  // --s3-api-listen
   std::optional<s3api::CredentialStore> s3_credentials_;       // --s3-api-credentials-file

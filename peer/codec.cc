@@ -180,6 +180,17 @@ struct HeaderPacker {
     pk.pack_uint8(outcome_to_wire(h.outcome));
     pack_string(pk, h.message);
   }
+  void operator()(const Invalidate& h) {
+    begin(3, MessageType::kInvalidate);
+    pk.pack_uint64(h.request_id);
+    pack_string(pk, h.kind);
+    pack_string(pk, h.object);
+  }
+  void operator()(const InvalidateAck& h) {
+    begin(2, MessageType::kInvalidateAck);
+    pk.pack_uint64(h.request_id);
+    pk.pack_uint64(h.pages_dropped);
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -667,6 +678,22 @@ Status decode_frame_header(std::string_view header, FrameHeader* out) {
     case MessageType::kForwardEnd:
       read_forward_end(f, out, &st);
       return st;
+    case MessageType::kInvalidate: {
+      Invalidate h;
+      f.u64("request_id", &h.request_id);
+      f.str("kind", &h.kind);
+      f.str("object", &h.object);
+      if (st.ok()) st = check(check_invalidate(h));
+      *out = std::move(h);
+      return st;
+    }
+    case MessageType::kInvalidateAck: {
+      InvalidateAck h;
+      f.u64("request_id", &h.request_id);
+      f.u64("pages_dropped", &h.pages_dropped);
+      *out = h;
+      return st;
+    }
     default:
       break;
   }

@@ -2,7 +2,7 @@
 // docs/peer-protocol.md; in short, every message is a msgpack array of positional fields:
 //   UDP packet body   [version, from, [message, ...]]
 //   message           [type, fields...]        types 1 ping .. 6 leave
-//   TCP frame header  [version, type, fields...]   types 16 join .. 33 forward response
+//   TCP frame header  [version, type, fields...]   types 16 join .. 37 invalidate ack
 //   push-pull payload [record, ...]
 // Arrays may carry extra trailing fields (ignored), so a later minor revision can add fields
 // without a version bump; a missing field, a wrong type or a broken value rule is an error.
@@ -43,6 +43,8 @@ enum class MessageType : std::uint8_t {
   kForwardResponse = 33,
   kForwardData = 34,
   kForwardEnd = 35,
+  kInvalidate = 36,
+  kInvalidateAck = 37,
 };
 
 // One UDP message as msgpack (the element of a packet's message array). Used to pre-encode

@@ -178,6 +178,12 @@ std::optional<std::string> check_forward_request(const ForwardRequest& r) {
   return check_length("config", r.config, 0, kMaxConfigBytes);
 }
 
+std::optional<std::string> check_invalidate(const Invalidate& r) {
+  // The same rules as a forwarded request's names (and /fetch's): ring/base/names.h.
+  if (Reason e = base::check_kind(r.kind)) return e;
+  return base::check_object(r.object);
+}
+
 std::optional<std::string> check_forward_response(const ForwardResponse& r) {
   if (Reason e = check_length("message", r.message, 0, kMaxResponseTextBytes)) return e;
   if (Reason e = check_length("etag", r.etag, 0, kMaxEtagBytes)) return e;

@@ -228,8 +228,25 @@ struct ForwardEnd {
   bool operator==(const ForwardEnd&) const = default;
 };
 
-using FrameHeader =
-    std::variant<Join, PushPull, ForwardRequest, ForwardResponse, ForwardData, ForwardEnd>;
+// Drop every cached page, copy and metadata entry of one object now (a write through the S3
+// port changed it), so that no read through the receiver returns its old bytes afterwards.
+// Answered with an InvalidateAck once the receiver's purge is done (node/invalidation.h). No
+// payload.
+struct Invalidate {
+  std::uint64_t request_id = 0;  // sender-chosen, echoed in the ack
+  std::string kind;              // 1..base::kMaxKindBytes, the kind rule
+  std::string object;            // 1..base::kMaxObjectBytes, the object rule
+  bool operator==(const Invalidate&) const = default;
+};
+// The receiver purged the object: nothing it caches (or fetches from now on) has the old bytes.
+struct InvalidateAck {
+  std::uint64_t request_id = 0;
+  std::uint64_t pages_dropped = 0;  // memory and disk pages dropped (diagnostics)
+  bool operator==(const InvalidateAck&) const = default;
+};
+
+using FrameHeader = std::variant<Join, PushPull, ForwardRequest, ForwardResponse, ForwardData,
+                                 ForwardEnd, Invalidate, InvalidateAck>;
 
 // Wire values of base::Outcome in a ForwardResponse (fixed here, independent of the enum's
 // declaration order): ok 0, not_found 1, access_denied 2, invalid_range 3,
@@ -248,6 +265,7 @@ std::optional<std::string> check_record(const MemberRecord& r);
 std::optional<std::string> check_update(const Update& u);
 std::optional<std::string> check_forward_request(const ForwardRequest& r);
 std::optional<std::string> check_forward_response(const ForwardResponse& r);
+std::optional<std::string> check_invalidate(const Invalidate& r);
 std::optional<std::string> check_forward_end(const ForwardEnd& e);
 
 }  // namespace shoal::peer

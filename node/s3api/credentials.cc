@@ -71,6 +71,11 @@ std::optional<Credential> parse_one(const json& j, const std::string& where, std
         }
         c.buckets.push_back(b.get<std::string>());
       }
+    } else if (k == "write" && v.is_boolean()) {
+      c.write = v.get<bool>();
+    } else if (k == "write") {
+      *error = where + ".write: expected true or false";
+      return std::nullopt;
     } else if (k == "access_key_id" || k == "secret_access_key") {
       *error = where + "." + k + ": expected a string";
       return std::nullopt;

@@ -7,6 +7,8 @@
 //     {"access_key_id": "AKIA...", "secret_access_key": "...", "buckets": ["models", "logs-*"]},
 //     {"access_key_id": "ADMIN", "secret_access_key": "...", "buckets": ["*"]}]}
 // A bucket entry is a bucket name, "*" (every bucket) or a prefix ending in "*" ("logs-*").
+// "write": true (optional, default false) lets the credential write (PutObject, DeleteObject,
+// multipart uploads) to its buckets; without it the credential only reads.
 // Access key ids are 1-128 characters of [A-Za-z0-9_.-]; secrets are 1-256 printable ASCII
 // characters; ids are unique; unknown keys are errors.
 //
@@ -25,6 +27,7 @@ struct Credential {
   std::string access_key_id;
   std::string secret;
   std::vector<std::string> buckets;  // names, "*" or "prefix*"
+  bool write = false;                // may write to its buckets, not only read
 
   // True when `bucket` matches an entry of `buckets`.
   bool allows(std::string_view bucket) const;

@@ -38,9 +38,40 @@ bool only_params(const S3Request& r, const std::string_view (&names)[N]) {
   return true;
 }
 
+// The multipart operation `method` with exactly these sub-resources is (besides presigned-URL
+// parameters), or kOther.
+Operation multipart_op(std::string_view method, const S3Request& r) {
+  bool uploads = false, upload_id = false, part_number = false, list = false, other = false;
+  for (const auto& [n, v] : r.query) {
+    if (plain_object_param(n)) continue;
+    if (n == "uploads" && v.empty()) {
+      uploads = true;
+    } else if (n == "uploadId" && !v.empty()) {
+      upload_id = true;
+    } else if (n == "partNumber" && !v.empty()) {
+      part_number = true;
+    } else if (n == "max-parts" || n == "part-number-marker") {
+      list = true;
+    } else {
+      other = true;
+    }
+  }
+  if (other || (uploads && (upload_id || part_number || list))) return Operation::kOther;
+  if (uploads)
+    return method == "POST" && !list ? Operation::kCreateMultipartUpload : Operation::kOther;
+  if (!upload_id) return Operation::kOther;
+  if (method == "PUT" && part_number && !list) return Operation::kUploadPart;
+  if (part_number) return Operation::kOther;
+  if (method == "POST" && !list) return Operation::kCompleteMultipartUpload;
+  if (method == "DELETE" && !list) return Operation::kAbortMultipartUpload;
+  if (method == "GET") return Operation::kListParts;
+  return Operation::kOther;
+}
+
 Operation object_op(std::string_view method, const S3Request& r) {
   bool plain = true;
   for (const auto& [n, v] : r.query) plain = plain && plain_object_param(n);
+  if (!plain) return multipart_op(method, r);
   if (method == "GET") return plain ? Operation::kGetObject : Operation::kOther;
   if (method == "HEAD") return plain ? Operation::kHeadObject : Operation::kOther;
   if (method == "PUT") return plain ? Operation::kPutObject : Operation::kOther;
@@ -70,6 +101,20 @@ Operation service_op(std::string_view method, const S3Request& r) {
 
 }  // namespace
 
+bool is_write(Operation op) {
+  switch (op) {
+    case Operation::kPutObject:
+    case Operation::kDeleteObject:
+    case Operation::kCreateMultipartUpload:
+    case Operation::kUploadPart:
+    case Operation::kCompleteMultipartUpload:
+    case Operation::kAbortMultipartUpload:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string_view operation_name(Operation op) {
   switch (op) {
     case Operation::kGetObject:
@@ -88,6 +133,16 @@ std::string_view operation_name(Operation op) {
       return "PutObject";
     case Operation::kDeleteObject:
       return "DeleteObject";
+    case Operation::kCreateMultipartUpload:
+      return "CreateMultipartUpload";
+    case Operation::kUploadPart:
+      return "UploadPart";
+    case Operation::kCompleteMultipartUpload:
+      return "CompleteMultipartUpload";
+    case Operation::kAbortMultipartUpload:
+      return "AbortMultipartUpload";
+    case Operation::kListParts:
+      return "ListParts";
     case Operation::kOther:
       return "Other";
   }

@@ -24,11 +24,19 @@ enum class Operation {
   kHeadBucket,
   kPutObject,
   kDeleteObject,
-  kOther,  // anything else (sub-resources, other methods): NotImplemented
+  kCreateMultipartUpload,    // POST /bucket/key?uploads
+  kUploadPart,               // PUT /bucket/key?partNumber=N&uploadId=U
+  kCompleteMultipartUpload,  // POST /bucket/key?uploadId=U
+  kAbortMultipartUpload,     // DELETE /bucket/key?uploadId=U
+  kListParts,                // GET /bucket/key?uploadId=U
+  kOther,                    // anything else (sub-resources, other methods): NotImplemented
 };
 
 // "GetObject", "HeadObject", ... ("Other" for kOther): the metrics label.
 std::string_view operation_name(Operation op);
+// Whether `op` changes objects (PutObject, DeleteObject, the multipart operations but
+// ListParts), so needs a credential's write right.
+bool is_write(Operation op);
 
 struct S3Request {
   Operation op = Operation::kOther;

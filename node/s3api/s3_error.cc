@@ -43,6 +43,18 @@ Entry entry(ErrorCode code) {
       return {"PreconditionFailed", 412};
     case ErrorCode::kNotImplemented:
       return {"NotImplemented", 501};
+    case ErrorCode::kEntityTooLarge:
+      return {"EntityTooLarge", 400};
+    case ErrorCode::kMissingContentLength:
+      return {"MissingContentLength", 411};
+    case ErrorCode::kBadDigest:
+      return {"BadDigest", 400};
+    case ErrorCode::kInvalidDigest:
+      return {"InvalidDigest", 400};
+    case ErrorCode::kIncompleteBody:
+      return {"IncompleteBody", 400};
+    case ErrorCode::kRequestTimeout:
+      return {"RequestTimeout", 400};
     case ErrorCode::kSlowDown:
       return {"SlowDown", 503};
     case ErrorCode::kServiceUnavailable:

@@ -33,6 +33,12 @@ enum class ErrorCode {
   kSlowDown,                           // 503
   kServiceUnavailable,                 // 503
   kInternalError,                      // 500
+  kEntityTooLarge,                     // 400: a body over the port's write limit
+  kMissingContentLength,               // 411: a body without Content-Length
+  kBadDigest,                          // 400: Content-MD5 is not the body's
+  kInvalidDigest,                      // 400: Content-MD5 is not base64 of 16 bytes
+  kIncompleteBody,                     // 400: fewer bytes than Content-Length
+  kRequestTimeout,                     // 400: the body stopped arriving
 };
 
 // "NoSuchKey", "AccessDenied", ... (the <Code> text).

@@ -166,7 +166,7 @@ AuthResult verify_signature(const SignedRequest& req, const Parts& p, const Cred
 
 AuthResult authenticate_header(const SignedRequest& req, std::string_view auth,
                                const CredentialStore* store, std::time_t now,
-                               std::string_view body_sha256) {
+                               std::string_view body_sha256, bool accept_streaming) {
   constexpr std::string_view kAlgo = "AWS4-HMAC-SHA256";
   const ErrorCode malformed = ErrorCode::kAuthorizationHeaderMalformed;
   if (auth.starts_with("AWS ")) return refuse(ErrorCode::kInvalidRequest, kSigV2Refusal);
@@ -210,8 +210,24 @@ AuthResult authenticate_header(const SignedRequest& req, std::string_view auth,
     return refuse(ErrorCode::kInvalidRequest,
                   "Missing required header for this request: x-amz-content-sha256");
   }
+  constexpr std::string_view kSignedChunks = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+  constexpr std::string_view kUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
   if (payload->starts_with("STREAMING-")) {
-    return refuse(ErrorCode::kInvalidRequest, "aws-chunked (STREAMING-*) payloads not supported");
+    if (!accept_streaming || (*payload != kSignedChunks && *payload != kUnsignedTrailer)) {
+      return refuse(ErrorCode::kInvalidRequest,
+                    "aws-chunked payloads are accepted on writes only, as "
+                    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+    }
+    AuthResult r = verify_signature(req, p, *c, *payload, false);
+    if (r.kind != AuthResult::Kind::kSigned) return r;
+    AuthResult::Streaming st;
+    st.signed_chunks = *payload == kSignedChunks;
+    st.scope = p.date + "/" + p.region + "/" + p.service + "/" + p.terminal;
+    st.signing_key = signing_key(c->secret, st.scope).value_or("");
+    st.amz_date = p.amz_date;
+    st.seed_signature = lower(p.signature);
+    r.streaming = std::move(st);
+    return r;
   }
   if (*payload != kUnsignedPayload && !is_hex64(*payload)) {
     return refuse(ErrorCode::kInvalidArgument,
@@ -395,6 +411,12 @@ std::optional<std::string> compute_signature(const SignedRequest& req,
                            std::string(signed_headers) + "\n" + std::string(payload_hash);
   const std::string sts = "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + std::string(scope) +
                           "\n" + sha256_hex(creq);
+  auto key = signing_key(secret, scope);
+  if (!key) return std::nullopt;
+  return hex_encode(hmac_sha256(*key, sts));
+}
+
+std::optional<std::string> signing_key(std::string_view secret, std::string_view scope) {
   // Scope fields: DATE/REGION/SERVICE/aws4_request.
   std::vector<std::string_view> f;
   std::string_view s = scope;
@@ -408,8 +430,7 @@ std::optional<std::string> compute_signature(const SignedRequest& req,
   std::string key = hmac_sha256("AWS4" + std::string(secret), f[0]);
   key = hmac_sha256(key, f[1]);
   key = hmac_sha256(key, f[2]);
-  key = hmac_sha256(key, f[3]);
-  return hex_encode(hmac_sha256(key, sts));
+  return hmac_sha256(key, f[3]);
 }
 
 std::optional<std::time_t> parse_amz_date(std::string_view s) {
@@ -423,7 +444,7 @@ std::optional<std::time_t> parse_amz_date(std::string_view s) {
 }
 
 AuthResult authenticate(const SignedRequest& req, const CredentialStore* store, std::time_t now,
-                        std::string_view body_sha256) {
+                        std::string_view body_sha256, bool accept_streaming) {
   const std::string* auth = find_header(req, "authorization");
   std::string_view target = req.target;
   const auto qpos = target.find('?');
@@ -437,7 +458,7 @@ AuthResult authenticate(const SignedRequest& req, const CredentialStore* store, 
                   "X-Amz-Algorithm query parameter or the "
                   "Authorization header should be specified");
   }
-  if (auth) return authenticate_header(req, *auth, store, now, body_sha256);
+  if (auth) return authenticate_header(req, *auth, store, now, body_sha256, accept_streaming);
   const bool sigv2 = std::any_of(q.begin(), q.end(), [](const auto& p) {
     return p.first == "AWSAccessKeyId" || p.first == "Signature";
   });

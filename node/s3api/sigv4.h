@@ -84,6 +84,14 @@ struct AuthResult {
   const Credential* credential = nullptr;  // kSigned: points into the store
   ErrorCode code = ErrorCode::kAccessDenied;
   std::string message;
+  // kSigned with an aws-chunked payload (accept_streaming): what its decoder verifies chunks
+  // and trailers with (node/s3api/aws_chunked.h).
+  struct Streaming {
+    bool signed_chunks = false;  // STREAMING-AWS4-HMAC-SHA256-PAYLOAD (else ...UNSIGNED...TRAILER)
+    std::string signing_key;     // raw 32 bytes
+    std::string amz_date, scope, seed_signature;
+  };
+  std::optional<Streaming> streaming;
 };
 
 // Verifies `req` against `store` at `now` (seconds since the epoch). `body_sha256` is the hex
@@ -95,12 +103,17 @@ struct AuthResult {
 //   InvalidAccessKeyId: an id not in `store` (or `store` null);
 //   InvalidRequest: Signature Version 2 (an "AWS " Authorization header, or AWSAccessKeyId /
 //     Signature query parameters); a header-signed request without x-amz-content-sha256, or a
-//     STREAMING-* payload (aws-chunked bodies are not accepted);
+//     STREAMING-* payload unless `accept_streaming` (a write, whose body the caller decodes)
+//     and it is STREAMING-AWS4-HMAC-SHA256-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER
+//     (AuthResult::streaming then says how to verify it);
 //   RequestTimeTooSkewed: x-amz-date more than kMaxSkewSeconds away from `now`;
 //   AccessDenied: a presigned URL expired, or dated more than kMaxSkewSeconds in the future;
 //   SignatureDoesNotMatch: the signature differs, or a signed header is missing;
 //   XAmzContentSHA256Mismatch: a signed payload hash that is not the body's.
 AuthResult authenticate(const SignedRequest& req, const CredentialStore* store, std::time_t now,
-                        std::string_view body_sha256 = kEmptySha256);
+                        std::string_view body_sha256 = kEmptySha256, bool accept_streaming = false);
+// The SigV4 signing key (raw) of `secret` for `scope` ("DATE/REGION/SERVICE/aws4_request"), or
+// nullopt for a scope without four parts.
+std::optional<std::string> signing_key(std::string_view secret, std::string_view scope);
 
 }  // namespace shoal::s3api

@@ -55,7 +55,7 @@ class S3Api : public ::testing::Test {
 
   static std::string endpoint() { return "http://127.0.0.1:" + std::to_string(s3_port_); }
 
-  // Runs tests/tools/s3_api_client.py; its JSON answer. Skips the test without boto3.
+  // Runs tests/tools/s3_api_client.py; its JSON answer ({"skip": true} without boto3).
   static nlohmann::json boto(const std::vector<std::string>& args,
                              const std::string& key_id = kKeyId,
                              const std::string& secret = kSecret) {
@@ -333,22 +333,26 @@ TEST_F(S3ApiAnonymous, ErrorsAreS3Xml) {
   for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
            {"GET", "/?acl"},
            {"GET", "/" + kBucket + "?list-type=2&tagging"},
-           {"GET", "/" + kBucket + "/anon/e.bin?acl"},
-           {"DELETE", "/" + kBucket + "/anon/e.bin"},
-           {"PUT", "/" + kBucket + "/anon/e.bin"}}) {
+           {"GET", "/" + kBucket + "/anon/e.bin?acl"}}) {
     r = get(target, {}, method);
     EXPECT_EQ(r.status, 501) << method << " " << target;
     EXPECT_EQ(code(r), "NotImplemented") << method << " " << target;
   }
+  // Anonymous callers only read (writes: tests/integration/s3_write_suite.cc).
+  for (const std::string method : {"DELETE", "PUT"}) {
+    r = get("/" + kBucket + "/anon/e.bin", {}, method);
+    EXPECT_EQ(r.status, 403) << method;
+    EXPECT_EQ(code(r), "AccessDenied") << method;
+  }
   r = http_request(anon_port_, "PUT", "/" + kBucket + "/anon/e.bin", {}, std::string(1000, 'x'));
-  EXPECT_EQ(r.status, 501);
-  EXPECT_EQ(code(r), "NotImplemented");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(code(r), "AccessDenied");
   r = get("/Bad_Bucket/k");
   EXPECT_EQ(code(r), "InvalidBucketName");
   EXPECT_EQ(proxy_->count("GET") + proxy_->count("PUT") + proxy_->count("DELETE"), 0);
   // The S3 port counts its requests by operation and status.
   const std::string m = metrics(anon_->port());
-  EXPECT_EQ(metric_value(m, R"(shoal_s3_requests_total{operation="PutObject",status="501"})"), 2)
+  EXPECT_EQ(metric_value(m, R"(shoal_s3_requests_total{operation="PutObject",status="403"})"), 2)
       << m;
   EXPECT_EQ(metric_value(m, R"(shoal_s3_requests_total{operation="Other",status="501"})"), 3);
   EXPECT_EQ(metric_value(m, R"(shoal_s3_requests_total{operation="Other",status="400"})"), 1);
@@ -356,7 +360,7 @@ TEST_F(S3ApiAnonymous, ErrorsAreS3Xml) {
   const nlohmann::json st = stats_json(anon_->port());
   EXPECT_EQ(st["s3_api"]["enabled"], true) << st.dump();
   EXPECT_EQ(st["s3_api"]["requests"]["Other"]["501"], 3) << st.dump();
-  EXPECT_EQ(st["s3_api"]["requests"]["DeleteObject"]["501"], 1) << st.dump();
+  EXPECT_EQ(st["s3_api"]["requests"]["DeleteObject"]["403"], 1) << st.dump();
 }
 
 }  // namespace

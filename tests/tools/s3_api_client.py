@@ -17,8 +17,14 @@ Commands:
   buckets            ListBuckets (no BUCKET or KEY): {"buckets": [names], "owner"}
   presigned_list     a presigned ListObjectsV2 URL (KEY the prefix) fetched with urllib:
                      {"status", "keys" (how many <Key> elements)}
+  put FILE           PutObject with FILE's bytes (and their Content-MD5): {"status", "etag"}
+  put-bad-md5 FILE   PutObject with FILE's bytes and the Content-MD5 of other bytes
+  delete             DeleteObject: {"status"}
+  upload FILE PART   upload_file with TransferConfig(multipart_threshold=PART,
+                     multipart_chunksize=PART): multipart above PART bytes: {"status", "etag"}
 Errors: {"error_code", "status"} (the S3 <Code>, the HTTP status).
 """
+import base64
 import datetime
 import hashlib
 import json
@@ -122,6 +128,24 @@ def main():
             except urllib.error.HTTPError as e:
                 m = re.search(rb"<Code>([^<]*)</Code>", e.read())
                 out = {"status": e.code, "error_code": m.group(1).decode() if m else None}
+        elif command in ("put", "put-bad-md5"):
+            with open(arg, "rb") as f:
+                data = f.read()
+            md5 = hashlib.md5(data if command == "put" else data + b"x").digest()
+            r = s3.put_object(Bucket=bucket, Key=key, Body=data,
+                              ContentMD5=base64.b64encode(md5).decode())
+            out = {"status": r["ResponseMetadata"]["HTTPStatusCode"], "etag": r.get("ETag")}
+        elif command == "delete":
+            r = s3.delete_object(Bucket=bucket, Key=key)
+            out = {"status": r["ResponseMetadata"]["HTTPStatusCode"]}
+        elif command == "upload":
+            part = int(sys.argv[8])
+            import boto3.s3.transfer
+            cfg = boto3.s3.transfer.TransferConfig(multipart_threshold=part,
+                                                   multipart_chunksize=part, max_concurrency=2)
+            s3.upload_file(arg, bucket, key, Config=cfg)
+            r = s3.head_object(Bucket=bucket, Key=key)
+            out = {"status": 200, "etag": r.get("ETag"), "length": r["ContentLength"]}
         elif command == "unsigned":
             out = url_outcome(f"{endpoint}/{bucket}/{key}")
         else:

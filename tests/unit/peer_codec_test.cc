@@ -146,7 +146,9 @@ TEST(PeerCodec, RoundTripsFrameHeaders) {
                                       sample_request(),
                                       sample_response(),
                                       ForwardData{7, 65536},
-                                      ForwardEnd{7, base::Outcome::kPreconditionFailed, "changed"}};
+                                      ForwardEnd{7, base::Outcome::kPreconditionFailed, "changed"},
+                                      Invalidate{9, "models", "dir/m 1.bin"},
+                                      InvalidateAck{9, 3}};
   for (const FrameHeader& in : headers) {
     FrameHeader out;
     Status st = decode_frame_header(encode_frame_header(in), &out);
@@ -483,6 +485,34 @@ TEST(PeerCodec, AStreamIsNotEndedEarlyWithOk) {
                                                   std::string(kMaxResponseTextBytes + 1, 'x')}),
                    &out)
                    .ok());
+}
+
+// An Invalidate names its object by the rules of every input path (ring/base/names.h), so a
+// peer cannot make a member purge, log or look up a name /fetch would refuse.
+TEST(PeerCodec, AnInvalidateWithAnUnacceptableNameIsRefused) {
+  const std::vector<Invalidate> bad = {
+      {1, "", "o"},                                           // empty kind
+      {1, "k/x", "o"},                                        // kind outside its alphabet
+      {1, std::string(65, 'k'), "o"},                         // kind too long
+      {1, "k", ""},                                           // empty object
+      {1, "k", "a/../b"},                                     // a ".." segment
+      {1, "k", "a\nb"},                                       // a control character
+      {1, "k", std::string(base::kMaxObjectBytes + 1, 'o')},  // too long
+  };
+  for (const Invalidate& h : bad) {
+    FrameHeader out;
+    EXPECT_FALSE(decode_frame_header(encode_frame_header(h), &out).ok())
+        << h.kind << " " << h.object;
+  }
+  Writer w;  // fields of the wrong type: a kind that is an integer
+  w.array(5).u(1).u(36).u(1).u(7).s("o");
+  EXPECT_EQ(header_error(w.str()), Error::kWrongType);
+  Writer missing;  // no object
+  missing.array(4).u(1).u(36).u(1).s("k");
+  EXPECT_NE(header_error(missing.str()), Error::kOk);
+  Writer ack;  // an ack without its count
+  ack.array(3).u(1).u(37).u(1);
+  EXPECT_NE(header_error(ack.str()), Error::kOk);
 }
 
 // Decoding arbitrary bytes must return (any status) without crashing or throwing.

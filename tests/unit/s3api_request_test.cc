@@ -43,7 +43,7 @@ TEST(S3RequestTest, PathStyle) {
   EXPECT_EQ(ok("GET", "/bucket-1/k?acl").op, Operation::kOther);
   EXPECT_EQ(ok("GET", "/bucket-1/k?versionId=3").op, Operation::kOther);
   EXPECT_EQ(ok("GET", "/bucket-1/k?partNumber=1").op, Operation::kOther);
-  EXPECT_EQ(ok("POST", "/bucket-1/k?uploads").op, Operation::kOther);
+  EXPECT_EQ(ok("POST", "/bucket-1/k?uploads").op, Operation::kCreateMultipartUpload);
   EXPECT_EQ(ok("GET", "/bucket-1?policy").op, Operation::kOther);
   EXPECT_EQ(ok("PUT", "/bucket-1").op, Operation::kOther);
 }

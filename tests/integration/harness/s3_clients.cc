@@ -81,4 +81,13 @@ std::string rclone_remote(const std::string& endpoint, const std::string& key_id
          endpoint + "',access_key_id=" + key_id + ",secret_access_key='" + secret + "':";
 }
 
+std::pair<int, std::string> run_aws(const std::string& endpoint, const std::string& home,
+                                    const std::string& key_id, const std::string& secret,
+                                    std::vector<std::string> args) {
+  args.insert(args.begin(), {kAwsCli, "--endpoint-url", endpoint});
+  ToolRun run =
+      run_tool(args, s3_client_env(home, key_id, secret), home, std::chrono::seconds(180));
+  return {run.code, std::move(run.out)};
+}
+
 }  // namespace shoal::test

@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace shoal::test {
@@ -46,5 +47,11 @@ std::string rclone_remote(const std::string& endpoint, const std::string& key_id
 
 inline constexpr const char* kAwsCli = "/usr/bin/aws";
 inline constexpr const char* kRclone = "/usr/bin/rclone";
+
+// Runs the AWS CLI with `args` against `endpoint` (run_tool, HOME at `home`): {exit code,
+// output}.
+std::pair<int, std::string> run_aws(const std::string& endpoint, const std::string& home,
+                                    const std::string& key_id, const std::string& secret,
+                                    std::vector<std::string> args);
 
 }  // namespace shoal::test
