@@ -82,7 +82,10 @@ class S3Writes : public FetchResponse<Derived> {
     }
     if (takes_body) {
       auto len = this->parser_->content_length();
-      if (!len && has_body) {
+      // An aws-chunked body may come with Transfer-Encoding: chunked and no Content-Length (the
+      // AWS SDK for JavaScript v3 sends its uploads so): x-amz-decoded-content-length gives the
+      // length the origin gets.
+      if (!len && has_body && !(streaming && this->parser_->chunked())) {
         return fail(ErrorCode::kMissingContentLength,
                     "You must provide the Content-Length HTTP header.");
       }
@@ -116,7 +119,11 @@ class S3Writes : public FetchResponse<Derived> {
     if (!w_->pipe) return;
     if (!has_body) return finish_write_body();
     body_parser_.emplace(std::move(*this->parser_));
-    body_parser_->body_limit(this->cfg_.s3_api_max_write_bytes);
+    // An aws-chunked body is its decoded bytes (at most the limit, checked against
+    // x-amz-decoded-content-length and by the decoder) plus chunk framing.
+    body_parser_->body_limit(streaming ? this->cfg_.s3_api_max_write_bytes +
+                                             this->cfg_.s3_api_max_write_bytes / 4 + (1 << 20)
+                                       : this->cfg_.s3_api_max_write_bytes);
     if (!s3api::text::iequals(header("expect"), "100-continue")) return read_chunk();
     // The client waits for this before it sends the body (botocore does, for up to a second).
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::continue_,

@@ -9,9 +9,12 @@
 //   head               HeadObject: {"status", "length", "etag"}
 //   list [PAGE_SIZE]   ListObjectsV2 through the SDK's paginator, KEY the prefix: {"count",
 //                      "pages", "keys_sha256" (of the keys joined by newlines), "first", "last"}
+//   put FILE           PutObject of FILE as a stream of unknown hash: the SDK sends it
+//                      aws-chunked with a trailing checksum (its default): {"status", "etag",
+//                      "content_encoding" (as sent), "trailer" (the x-amz-trailer sent)}
 // Errors: {"error_code", "status"} (the S3 <Code>, the HTTP status).
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { createReadStream, existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const deps = process.env.SHOAL_DEPS || new URL("../../.deps", import.meta.url).pathname;
@@ -54,6 +57,20 @@ async function run() {
     }
     return { count: keys.length, pages, keys_sha256: sha256(keys.join("\n")),
              first: keys[0] ?? null, last: keys.at(-1) ?? null };
+  }
+  if (command === "put") {
+    const sent = {};
+    s3.middlewareStack.add(
+      (next) => async (args) => {
+        sent.content_encoding = args.request.headers["content-encoding"] ?? null;
+        sent.trailer = args.request.headers["x-amz-trailer"] ?? null;
+        sent.content_sha256 = args.request.headers["x-amz-content-sha256"] ?? null;
+        return next(args);
+      },
+      { step: "finalizeRequest", priority: "low", name: "shoalSeeHeaders" });
+    const r = await s3.send(new sdk.PutObjectCommand({
+      Bucket: bucket, Key: key, Body: createReadStream(arg), ContentLength: statSync(arg).size }));
+    return { status: r.$metadata.httpStatusCode, etag: r.ETag ?? null, ...sent };
   }
   console.log(JSON.stringify({ usage: "see the file's comment" }));
   process.exit(2);

@@ -6,7 +6,9 @@ part under the test's control.
 Usage: s3_chunked_client.py ENDPOINT KEY_ID SECRET MODE BUCKET KEY FILE [CHUNK]
 MODE: signed (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), signed-bad (one chunk's data changed after
 signing), crc32 | crc32c | sha1 | sha256 (STREAMING-UNSIGNED-PAYLOAD-TRAILER with that trailing
-checksum), crc32-bad (a trailer of other bytes). CHUNK: data bytes per chunk (default 65536).
+checksum), crc32-bad (a trailer of other bytes); a "-te" suffix (crc32-te, crc32-bad-te) sends the
+body with Transfer-Encoding: chunked and no Content-Length, as the AWS SDK for JavaScript v3 does.
+CHUNK: data bytes per chunk (default 65536).
 Prints {"status", "code", "etag"} (code: the S3 <Code> of an error).
 """
 import base64, datetime, hashlib, hmac, http.client, json, re, sys, urllib.parse, zlib
@@ -27,6 +29,8 @@ def hm(key, msg):
 
 def main():
     endpoint, key_id, secret, mode, bucket, key, path = sys.argv[1:8]
+    te = mode.endswith("-te")
+    mode = mode[:-3] if te else mode
     chunk = int(sys.argv[8]) if len(sys.argv) > 8 else 65536
     data = open(path, "rb").read()
     url = urllib.parse.urlparse(endpoint)
@@ -76,9 +80,14 @@ def main():
         else:
             raw = hashlib.new(algo, src).digest()
         body += f"{trailer_name}:{base64.b64encode(raw).decode()}\r\n\r\n".encode()
-    headers["content-length"] = str(len(body))
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    conn.request("PUT", canonical_path, body=body, headers=headers)
+    if te:  # HTTP chunks of 32 KiB, unrelated to the aws-chunked ones inside
+        headers["transfer-encoding"] = "chunked"
+        pieces = (body[i:i + 32768] for i in range(0, len(body), 32768))
+        conn.request("PUT", canonical_path, body=pieces, headers=headers, encode_chunked=True)
+    else:
+        headers["content-length"] = str(len(body))
+        conn.request("PUT", canonical_path, body=body, headers=headers)
     r = conn.getresponse()
     text = r.read()
     m = re.search(rb"<Code>([^<]*)</Code>", text)
