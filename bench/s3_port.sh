@@ -27,7 +27,8 @@ s3_api_port="$(free_port)"
 BENCH_SHOALD_ARGS="--s3-api-listen 127.0.0.1:$s3_api_port --s3-api-anonymous ${BENCH_SHOALD_ARGS:-}" \
   start_shoald
 wait_for_port "$s3_api_port" "$shoald_pid" "shoald S3 port" "$work/shoald.log"
-curl -sS --fail -o "$work/warm.bin" "http://127.0.0.1:$shoald_port/fetch/bench/s3port.bin"
+curl -sS --fail -o "$work/warm.bin" -r "0-$((object_bytes - 1))" \
+  "http://127.0.0.1:$shoald_port/fetch/bench/s3port.bin"
 cmp -s "$work/warm.bin" "$work/s3port.bin" || { bench_log "warm read differs from the object"; exit 1; }
 rm -f "$work/warm.bin"
 # The S3 port serves the same pages: one ranged read through it must be exact and not miss.
