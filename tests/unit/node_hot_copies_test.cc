@@ -284,12 +284,14 @@ class PageFetcherCopiesTest : public ::testing::Test {
     o.hop = hop;
     return o;
   }
+  // The answer if it came at once; a forward answered later (answer_slice) lands in a result
+  // nobody reads, which outlives this call.
   std::optional<PageResult> get(const FetchOptions& o) {
-    std::optional<PageResult> out;
-    fetcher_.get(key(3), o, ioc_.get_executor(), [&out](PageResult r) { out = std::move(r); });
+    auto out = std::make_shared<std::optional<PageResult>>();
+    fetcher_.get(key(3), o, ioc_.get_executor(), [out](PageResult r) { *out = std::move(r); });
     ioc_.poll();
     ioc_.restart();
-    return out;
+    return std::move(*out);
   }
   // Answers forward `i` with the asked slice of page 3.
   void answer_slice(std::size_t i) {
