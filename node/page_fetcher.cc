@@ -120,9 +120,10 @@ void PageFetcher::get_local(const base::PageKey& key, const FetchOptions& opts,
 bool PageFetcher::reads_disk_slice(const base::PageKey& key, const FetchOptions& opts) {
   if (!disk_ || opts.slice_length == 0) return false;
   if (opts.slice_offset == 0 && opts.slice_length >= page_size_) return false;  // the whole page
+  const std::uint64_t hash = base::page_hash(key.kind, key.object, key.page);  // outside mu_
   std::lock_guard lock(mu_);
   if (flights_.contains(key)) return false;  // a page being fetched or read: join that
-  return !part_reads_.record(base::page_hash(key.kind, key.object, key.page), opts.slice_length);
+  return !part_reads_.record(hash, opts.slice_length);
 }
 
 // A ranged disk read ended (on a disk I/O thread); on kOk `page`'s body holds the verified bytes
