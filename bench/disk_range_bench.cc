@@ -14,7 +14,7 @@
 //   raw        pread(2) of --range bytes at a random 4 KiB-aligned offset of the written slots,
 //              on the store file opened with O_DIRECT (each thread its own aligned buffer);
 //   aligned    DiskTier::read_range of --range bytes at a random --range-aligned offset of a
-//              random page, into memory allocated per request (a PayloadSink, as shoald does);
+//              random page, its bytes kept by the caller (a PayloadSink, as shoald does);
 //   unaligned  the same at a random byte offset (a --range slice that ends inside the page);
 //   page       DiskTier::read of the whole page a --range request falls in (the read path before
 //              ranged reads), counted as the --range bytes the request wanted.
@@ -111,11 +111,8 @@ bool tier_read(DiskTier& tier, const base::PageKey& key, std::uint64_t offset, s
                bool whole) {
   std::promise<bool> done;
   auto f = done.get_future();
-  auto body = std::make_shared<std::unique_ptr<char[]>>();
-  DiskTier::PayloadSink sink = [body](std::size_t n) {
-    *body = std::make_unique_for_overwrite<char[]>(n);
-    return body->get();
-  };
+  auto body = std::make_shared<shoal::base::Bytes>();
+  DiskTier::PayloadSink sink = [body](shoal::base::Bytes bytes) { *body = std::move(bytes); };
   Result r;
   if (whole) {
     r = tier.read(

@@ -31,12 +31,10 @@ void set_meta(Page& p, const store::PageMeta& m) {
   p.cached_at = m.cached_at;
 }
 
-// Where the disk tier copies a page's payload (on its I/O thread): the page's own body.
+// What a disk read hands over (on its I/O thread): the buffer its bytes were read into, kept as
+// the page's body with no copy.
 store::DiskTier::PayloadSink body_sink(const std::shared_ptr<Page>& page) {
-  return [page](std::size_t n) {
-    page->body = base::BufferPool::instance().take(n);  // slices mostly: reused buffers
-    return page->body.data.get();
-  };
+  return [page](base::Bytes bytes) { page->body = std::move(bytes); };
 }
 
 // Whether a failure in one bucket should hand the page to the next listed bucket.
@@ -120,7 +118,7 @@ void PageFetcher::get_local(const base::PageKey& key, const FetchOptions& opts,
 bool PageFetcher::reads_disk_slice(const base::PageKey& key, const FetchOptions& opts) {
   if (!disk_ || opts.slice_length == 0) return false;
   if (opts.slice_offset == 0 && opts.slice_length >= page_size_) return false;  // the whole page
-  const std::uint64_t hash = base::page_hash(key.kind, key.object, key.page);  // outside mu_
+  const std::uint64_t hash = base::page_hash(key.kind, key.object, key.page);   // outside mu_
   std::lock_guard lock(mu_);
   if (flights_.contains(key)) return false;  // a page being fetched or read: join that
   return !part_reads_.record(hash, opts.slice_length);

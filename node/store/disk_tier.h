@@ -69,6 +69,7 @@
 #include "node/store/device.h"
 #include "node/store/disk_format.h"
 #include "node/store/io_pool.h"
+#include "ring/base/bytes.h"
 
 namespace shoal::store {
 
@@ -151,12 +152,12 @@ class DiskTier {
     std::string_view bytes;
   };
   using RangeHandler = std::function<void(const RangeRead& read)>;
-  // Memory for `length` bytes, owned by the caller: a read copies the bytes it hands out there
-  // while it verifies them (copy and checksum in one pass over cache-hot blocks), so the caller
-  // needs no copy of its own. Called on the I/O thread, at most once, after the header checked
-  // out, and not at all when no byte is handed out (an empty range); on kChecksumError the memory
-  // holds unverified bytes and must not be used.
-  using PayloadSink = std::function<char*(std::size_t length)>;
+  // Takes the bytes a read hands out, where they were read: a read goes with O_DIRECT into a
+  // base::BufferPool buffer, and the sink gets that buffer narrowed to the bytes handed out
+  // (base::subrange: no copy), so a caller keeps them as a page's body. Called on the I/O thread,
+  // after every block was verified and right before the handler, on kOk only, at most once, and
+  // not when no byte is handed out (an empty range).
+  using PayloadSink = std::function<void(base::Bytes bytes)>;
   // kOk when the page is stored, kIoError when the device failed, kRejected when the page was
   // dropped while being written.
   using WriteHandler = std::function<void(Result result)>;
@@ -180,7 +181,7 @@ class DiskTier {
   // fetch the page elsewhere), kRejected when the read queue is full; `done` is not called for
   // those. Every block that fails its checksum is marked bad and the read fails with
   // kChecksumError; a bad header drops the slot. With a `sink`, the verified payload handed to
-  // `done` is the sink's memory.
+  // `done` is the memory the sink took.
   Result read(const base::PageKey& key, ReadHandler done, PayloadSink sink = {});
 
   // Starts reading bytes [offset, offset + length) of the page under `key` (page offsets; any
@@ -193,7 +194,7 @@ class DiskTier {
   // read queue is full. A failed block makes the read fail with kChecksumError and is marked bad
   // (counted in checksum_failures and blocks_bad); a bad header drops the slot. A range past the
   // page's end (or length 0) reads the header only and hands out no byte, with meta. With a
-  // `sink`, the bytes handed out are in the sink's memory.
+  // `sink`, the bytes handed out are in the memory the sink took.
   Result read_range(const base::PageKey& key, std::uint64_t offset, std::uint64_t length,
                     RangeHandler done, PayloadSink sink = {});
 
@@ -278,8 +279,8 @@ class DiskTier {
   Result start_read(const base::PageKey& key, std::uint64_t offset, std::uint64_t length,
                     bool whole_page, RangeHandler done, PayloadSink sink);
   void run_read(ReadJob& job);
-  int read_blocks(const ReadJob& job, char* buffer, std::uint64_t* device_bytes) const;
-  ReadCheck verify_read(const ReadJob& job, const char* buffer) const;
+  int read_blocks(const ReadJob& job, base::Bytes* payload, std::uint64_t* device_bytes) const;
+  ReadCheck verify_read(const ReadJob& job, const char* data) const;
   void finish_read(const ReadJob& job, const ReadCheck& check, int err, std::uint64_t device_bytes);
   void run_invalidation(std::uint32_t slot);
 
@@ -303,6 +304,7 @@ class DiskTier {
   std::size_t pending_writes_ = 0;
   DiskStats stats_;
 
+  // Slot-sized aligned buffers for writes (take_buffer/give_buffer); reads use base::BufferPool.
   std::mutex buffers_mu_;
   std::vector<AlignedBuffer> buffers_;
 

@@ -2,41 +2,28 @@
 // calls that queue I/O, the work on the I/O threads, the verification of what is read and the
 // pool of aligned buffers. Opening and recovery are in disk_tier.cc, the index and eviction in
 // disk_tier_index.cc.
-#include "node/store/disk_tier.h"
-#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "node/store/disk_tier.h"
+#include "ring/base/buffer_pool.h"
+
 namespace shoal::store {
 namespace {
 
-constexpr std::size_t kCopyChunk = 256 << 10;  // copied then hashed while still in cache
+static_assert(base::BufferPool::kAlignment % kBlockBytes == 0,
+              "reads go straight into BufferPool buffers with O_DIRECT");
 
-// XXH3-64 of the `n` bytes of a payload block at `block`, copying its bytes [copy_from, copy_to)
-// to `dest` on the way when dest is not null: each chunk is hashed right after its part was
-// copied, from the cache, so the bytes cross memory once.
-std::uint64_t checksum_block(const char* block, std::size_t n, std::size_t copy_from,
-                             std::size_t copy_to, char* dest) {
-  auto copy = [&](std::size_t lo, std::size_t hi) {
-    lo = std::max(lo, copy_from);
-    hi = std::min(hi, copy_to);
-    if (dest != nullptr && hi > lo) std::memcpy(dest + (lo - copy_from), block + lo, hi - lo);
-  };
-  if (n <= kCopyChunk) {
-    copy(0, n);
-    return XXH3_64bits(block, n);
-  }
-  XXH3_state_t state;
-  XXH3_64bits_reset(&state);
-  for (std::size_t off = 0; off < n; off += kCopyChunk) {
-    const std::size_t len = std::min(kCopyChunk, n - off);
-    copy(off, off + len);
-    XXH3_64bits_update(&state, block + off, len);
-  }
-  return XXH3_64bits_digest(&state);
+// Payload reads from this size on go into huge-page-backed buffers (BufferPool::take_huge).
+constexpr std::uint64_t kHugeReadBytes = 1 << 20;
+
+// This I/O thread's buffer for a slot's header block (O_DIRECT-aligned).
+char* header_buffer() {
+  static thread_local AlignedBuffer header(kHeaderBytes);
+  return header.data();
 }
 
 }  // namespace
@@ -145,14 +132,14 @@ void DiskTier::run_read(ReadJob& job) {
       return;
     }
   }
-  AlignedBuffer buffer = take_buffer();
+  base::Bytes payload;  // the payload blocks read
   std::uint64_t device_bytes = 0;
-  const int err = read_blocks(job, buffer.data(), &device_bytes);
+  const int err = read_blocks(job, &payload, &device_bytes);
   ReadCheck check;
   if (err != 0) {
     check.result = Result::kIoError;
   } else {
-    check = verify_read(job, buffer.data());
+    check = verify_read(job, payload.data.get());
   }
   finish_read(job, check, err, device_bytes);
   RangeRead out;
@@ -162,57 +149,56 @@ void DiskTier::run_read(ReadJob& job) {
     out.offset = job.offset;
     out.page_length = job.payload_length;
     out.bytes = check.bytes;
+    // The bytes handed out stay where they were read: the sink takes that part of the buffer.
+    if (job.sink && !out.bytes.empty()) {
+      const auto skip = static_cast<std::size_t>(out.bytes.data() - payload.data.get());
+      job.sink(base::subrange(std::move(payload), skip, out.bytes.size()));
+    }
   }
   job.done(out);
-  give_buffer(std::move(buffer));
 }
 
-// Reads the slot's header block to buffer[0, kHeaderBytes) and the payload blocks of `job` to
-// buffer[kHeaderBytes, ...): one transfer when they are contiguous on the device, two when not.
-// Returns 0 or the device's errno; *device_bytes is what was read.
-int DiskTier::read_blocks(const ReadJob& job, char* buffer, std::uint64_t* device_bytes) const {
+// Reads the slot's header block into this thread's header buffer and the payload blocks of `job`
+// into a new BufferPool buffer, *payload (none when the job reads no block), in one submission
+// (Device::read_all). Returns 0 or the device's errno; *device_bytes is what was read.
+int DiskTier::read_blocks(const ReadJob& job, base::Bytes* payload,
+                          std::uint64_t* device_bytes) const {
   const std::uint64_t at = slot_offset(job.slot);
   const std::uint64_t data = job.end_block > job.first_block ? round_up_block(job.data_bytes()) : 0;
-  if (data == 0 || job.first_block == 0) {
-    *device_bytes = kHeaderBytes + data;
-    return device_->read(buffer, kHeaderBytes + data, at);
-  }
-  const Device::ReadOp ops[] = {
-      {buffer, kHeaderBytes, at},
-      {buffer + kHeaderBytes, data, at + kHeaderBytes + job.data_offset()}};
   *device_bytes = kHeaderBytes + data;
+  if (data == 0) return device_->read(header_buffer(), kHeaderBytes, at);
+  // Reads of a huge page's worth or more pin one huge page, not hundreds of small ones.
+  auto& pool = base::BufferPool::instance();
+  *payload = data >= kHugeReadBytes ? pool.take_huge(data) : pool.take(data);
+  const Device::ReadOp ops[] = {{header_buffer(), kHeaderBytes, at},
+                                {payload->data.get(), data, at + kHeaderBytes + job.data_offset()}};
   return device_->read_all(ops);
 }
 
-// Checks the header read for `job` and every payload block read, copying the bytes handed out to
-// the job's sink (when it has one) on the way.
-DiskTier::ReadCheck DiskTier::verify_read(const ReadJob& job, const char* buffer) const {
+// Checks the header read for `job` (this thread's header buffer) and every payload block read
+// (`data`: payload byte job.data_offset() on).
+DiskTier::ReadCheck DiskTier::verify_read(const ReadJob& job, const char* data) const {
   ReadCheck check;
-  auto decoded = decode_header(buffer, job.slot, config_.page_size);
+  auto decoded = decode_header(header_buffer(), job.slot, config_.page_size);
   if (!decoded || decoded->key != job.key || decoded->sequence != job.sequence ||
       decoded->payload_length != job.payload_length) {
     return check;
   }
   check.header_ok = true;
   check.record = std::move(*decoded);
-  const std::uint64_t length = job.end - job.offset;
-  char* copy = job.sink && length > 0 ? job.sink(length) : nullptr;
-  const char* data = buffer + kHeaderBytes;  // payload byte job.data_offset()
   for (std::uint64_t b = job.first_block; b < job.end_block; ++b) {
     const std::uint64_t start = b * job.block_bytes;
     const std::uint64_t n = std::min(job.block_bytes, job.payload_length - start);
-    const std::uint64_t from = std::max(job.offset, start) - start;
-    const std::uint64_t to = std::min(job.end, start + n) - start;
-    char* dest = copy == nullptr ? nullptr : copy + (start + from - job.offset);
     const char* block = data + (start - job.data_offset());
-    if (checksum_block(block, n, from, to, dest) != check.record.block_checksums[b]) {
+    if (XXH3_64bits(block, n) != check.record.block_checksums[b]) {
       check.bad.push_back(static_cast<std::uint32_t>(b));
     }
   }
   if (!check.bad.empty()) return check;
   check.result = Result::kOk;
-  check.bytes =
-      std::string_view(copy != nullptr ? copy : data + (job.offset - job.data_offset()), length);
+  const std::uint64_t length = job.end - job.offset;
+  check.bytes = length == 0 ? std::string_view()
+                            : std::string_view(data + (job.offset - job.data_offset()), length);
   return check;
 }
 

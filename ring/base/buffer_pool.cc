@@ -1,12 +1,35 @@
 #include "ring/base/buffer_pool.h"
 
+#include <sys/mman.h>
+
 #include <bit>
+#include <cstdlib>
+#include <new>
 
 namespace shoal::base {
 
+namespace {
+
+// Buffers of kHugePageBytes or more are aligned to it and advised to be backed by transparent
+// huge pages; smaller ones are aligned to kAlignment. Freed with std::free.
+char* allocate(std::size_t n) {
+  const std::size_t align =
+      n >= BufferPool::kHugePageBytes ? BufferPool::kHugePageBytes : BufferPool::kAlignment;
+  const std::size_t rounded = (n + align - 1) / align * align;
+  auto* p = static_cast<char*>(std::aligned_alloc(align, rounded));
+  if (p == nullptr) throw std::bad_alloc();
+  if (align == BufferPool::kHugePageBytes) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only
+  return p;
+}
+
+}  // namespace
+
 void BufferDeleter::operator()(char* p) const noexcept {
+  p -= offset;
   if (size_class == kNoClass) {
     delete[] p;
+  } else if (size_class == kAligned) {
+    std::free(p);
   } else {
     BufferPool::instance().give_back(p, size_class);
   }
@@ -28,7 +51,7 @@ Bytes BufferPool::take(std::size_t n) {
   b.size = n;
   const std::uint8_t cls = class_of(n);
   if (cls == BufferDeleter::kNoClass) {
-    b.data = std::make_unique_for_overwrite<char[]>(n);
+    b.data = BufferPtr(allocate(n), BufferDeleter(BufferDeleter::kAligned));
     return b;
   }
   char* p = nullptr;
@@ -44,8 +67,15 @@ Bytes BufferPool::take(std::size_t n) {
       ++allocated_;
     }
   }
-  if (p == nullptr) p = new char[class_bytes(cls)];
+  if (p == nullptr) p = allocate(class_bytes(cls));
   b.data = BufferPtr(p, BufferDeleter(cls));
+  return b;
+}
+
+Bytes BufferPool::take_huge(std::size_t n) {
+  if (n >= kHugePageBytes) return take(n);
+  Bytes b = take(kHugePageBytes);
+  b.size = n;
   return b;
 }
 
@@ -61,7 +91,7 @@ void BufferPool::give_back(char* p, std::uint8_t cls) noexcept {
       }
     }
   }
-  delete[] p;
+  std::free(p);
 }
 
 void BufferPool::set_idle_limit(std::uint64_t bytes) {
@@ -71,7 +101,7 @@ void BufferPool::set_idle_limit(std::uint64_t bytes) {
     idle_limit_ = bytes;
     trim_locked(&to_free);
   }
-  for (char* p : to_free) delete[] p;
+  for (char* p : to_free) std::free(p);
 }
 
 void BufferPool::trim_locked(std::vector<char*>* to_free) {

@@ -1,14 +1,16 @@
 // BufferPool: reused buffers for short-lived page slices (a forwarded slice on the member that
-// asked for it, a ranged disk hit), so each one is not a fresh mmap(2) the kernel must fault in
-// and zero page by page. shoald makes every allocation from 256 KiB on an mmap
-// (node/memory_tier.h, configure_allocator) so that an evicted page's memory goes back to the
-// system at once; a 1 MiB slice made and freed per request then cost about 10% of the
-// forwarded path's CPU in page faults and clear_page (perf, docs/benchmarks.md).
+// asked for it, every disk read: its payload lands there and becomes the page's body), so each one
+// is not a fresh mmap(2) the kernel must fault in and zero page by page. shoald makes every
+// allocation from 256 KiB on an mmap (node/memory_tier.h, configure_allocator) so that an evicted
+// page's memory goes back to the system at once; a 1 MiB slice made and freed per request then cost
+// about 10% of the forwarded path's CPU in page faults and clear_page (perf, docs/benchmarks.md).
 //
 // Size classes are powers of two from kMinClassBytes to kMaxClassBytes; take(n) hands out a
 // buffer of the smallest class that holds n bytes (Bytes::size is n). Smaller and larger
-// requests are plain allocations and are freed as such. A freed pooled buffer is kept for reuse
-// while the idle bytes of all classes stay within the limit (set_idle_limit, default
+// requests are plain allocations and are freed as such. Every buffer take() hands out starts on a
+// kAlignment boundary, so the disk tier reads into it with O_DIRECT and hands it on as a page's
+// body without a copy (node/store/disk_tier.h, PayloadSink). A freed pooled buffer is kept for
+// reuse while the idle bytes of all classes stay within the limit (set_idle_limit, default
 // kDefaultIdleBytes; shoald sets min(that, --memory / 8), node/server.cc); beyond it it is freed.
 // Idle bytes are outside --memory and bounded by the limit; buffers in use are charged like any
 // page body by whoever holds them (the memory tier charges a pooled body its whole class).
@@ -33,6 +35,11 @@ class BufferPool {
   static constexpr std::size_t kMaxClassBytes = 16 << 20;  // the default page size
   static constexpr std::size_t kClasses = 7;               // 256 KiB, 512 KiB, ... 16 MiB
   static constexpr std::uint64_t kDefaultIdleBytes = 64 << 20;
+  // Alignment of every buffer take() returns: O_DIRECT's (a device block, 4 KiB).
+  static constexpr std::size_t kAlignment = 4096;
+  // Buffers of this size or more (classes 2 MiB to 16 MiB, and larger plain ones) are aligned to
+  // it and advised to be backed by transparent huge pages (madvise MADV_HUGEPAGE).
+  static constexpr std::size_t kHugePageBytes = 2 << 20;
 
   struct Stats {
     std::uint64_t reused = 0;      // take() served from an idle buffer
@@ -42,8 +49,15 @@ class BufferPool {
 
   static BufferPool& instance();
 
-  // A buffer of `n` bytes (n >= 1), contents undefined. Never fails but as new[] does.
+  // A buffer of `n` bytes (n >= 1) aligned to kAlignment, contents undefined. Never fails but as
+  // new[] does (std::bad_alloc).
   Bytes take(std::size_t n);
+
+  // take(n) from a class of at least kHugePageBytes: memory a large O_DIRECT read pins as one
+  // huge page rather than 4 KiB pages (for 1 MiB, 256 pages: more than a virtio disk's 254
+  // segments per request, so the read would be split; measured 2.3x slower, docs/benchmarks.md).
+  // Costs the whole class while held.
+  Bytes take_huge(std::size_t n);
 
   // Bytes kept idle at most (0: none kept). Frees idle buffers beyond it at once.
   void set_idle_limit(std::uint64_t bytes);

@@ -10,16 +10,22 @@
 
 namespace shoal::base {
 
-// Frees a buffer: delete[], or back into the BufferPool size class it came from
-// (ring/base/buffer_pool.h). Converts from std::default_delete, so a buffer made with
+// Frees a buffer: delete[] (kNoClass), an over-aligned delete (kAligned: BufferPool::take()
+// outside its classes), or back into the BufferPool size class it came from
+// (ring/base/buffer_pool.h). `offset` is how far into its allocation the held pointer is (a
+// buffer narrowed by subrange()). Converts from std::default_delete, so a buffer made with
 // std::make_unique_for_overwrite<char[]>(n) is assigned as before.
 struct BufferDeleter {
   static constexpr std::uint8_t kNoClass = 0xff;
+  static constexpr std::uint8_t kAligned = 0xfe;
   std::uint8_t size_class = kNoClass;
+  std::size_t offset = 0;
 
   BufferDeleter() = default;
   explicit BufferDeleter(std::uint8_t cls) : size_class(cls) {}
   BufferDeleter(std::default_delete<char[]>) {}  // NOLINT: implicit on purpose (see above)
+  // Whether the memory goes back to a BufferPool class (size_class names it).
+  bool pooled() const { return size_class < kAligned; }
   void operator()(char* p) const noexcept;
 };
 
@@ -36,5 +42,16 @@ struct Bytes {
   std::string_view view() const { return {data.get(), size}; }
   bool empty() const { return size == 0; }
 };
+
+// Bytes [offset, offset + size) of `whole` (offset + size <= whole.size), keeping its memory: the
+// result frees the whole allocation when it goes. No copy; `whole` is consumed.
+inline Bytes subrange(Bytes whole, std::size_t offset, std::size_t size) {
+  BufferDeleter d = whole.data.get_deleter();
+  d.offset += offset;
+  Bytes out;
+  out.data = BufferPtr(whole.data.release() + offset, d);
+  out.size = size;
+  return out;
+}
 
 }  // namespace shoal::base

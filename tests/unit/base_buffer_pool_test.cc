@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "ring/base/buffer_pool.h"
@@ -49,18 +50,59 @@ TEST(BufferPool, IdleBytesStayWithinTheLimit) {
   pool.set_idle_limit(BufferPool::kDefaultIdleBytes);
 }
 
-TEST(BufferPool, SizesOutsideThePooledRangeArePlainAllocations) {
+TEST(BufferPool, SizesOutsideThePooledRangeArePlainAlignedAllocations) {
   auto& pool = BufferPool::instance();
   const auto before = pool.stats();
   {
     Bytes small = pool.take(4096);
     Bytes large = pool.take(BufferPool::kMaxClassBytes + 1);
-    EXPECT_EQ(small.data.get_deleter().size_class, BufferDeleter::kNoClass);
-    EXPECT_EQ(large.data.get_deleter().size_class, BufferDeleter::kNoClass);
+    EXPECT_EQ(small.data.get_deleter().size_class, BufferDeleter::kAligned);
+    EXPECT_EQ(large.data.get_deleter().size_class, BufferDeleter::kAligned);
+    EXPECT_FALSE(small.data.get_deleter().pooled());
     large.data[BufferPool::kMaxClassBytes] = 1;
   }
   EXPECT_EQ(pool.stats().idle_bytes, before.idle_bytes);
   EXPECT_EQ(pool.stats().allocated, before.allocated);
+}
+
+TEST(BufferPool, EveryBufferStartsOnTheAlignmentBoundary) {
+  auto& pool = BufferPool::instance();
+  for (std::size_t n : {std::size_t{1}, std::size_t{4096}, std::size_t{1} << 20,
+                        (std::size_t{1} << 20) + 1, BufferPool::kMaxClassBytes + 1}) {
+    Bytes b = pool.take(n);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b.data.get()) % BufferPool::kAlignment, 0u) << n;
+  }
+}
+
+TEST(BufferPool, ASubrangeKeepsTheBytesAndReturnsTheWholeBufferToItsClass) {
+  auto& pool = BufferPool::instance();
+  pool.set_idle_limit(BufferPool::kDefaultIdleBytes);
+  char* first = nullptr;
+  {
+    Bytes whole = pool.take(1 << 20);
+    first = whole.data.get();
+    for (std::size_t i = 0; i < whole.size; ++i) whole.data[i] = static_cast<char>(i % 251);
+    Bytes part = subrange(std::move(whole), 5000, 1000);
+    EXPECT_EQ(whole.data.get(), nullptr);
+    ASSERT_EQ(part.size, 1000u);
+    EXPECT_EQ(part.data.get(), first + 5000);
+    EXPECT_EQ(part.data[0], static_cast<char>(5000 % 251));
+    Bytes narrower = subrange(std::move(part), 10, 20);  // offsets add up
+    EXPECT_EQ(narrower.data.get(), first + 5010);
+    EXPECT_EQ(narrower.data.get_deleter().offset, 5010u);
+  }
+  const auto before = pool.stats();
+  Bytes again = pool.take(1 << 20);  // the whole buffer went back, not a pointer into it
+  EXPECT_EQ(again.data.get(), first);
+  EXPECT_EQ(pool.stats().reused, before.reused + 1);
+}
+
+TEST(BufferPool, ASubrangeOfAPlainBufferFreesTheWholeAllocation) {
+  Bytes b;
+  b.data = std::make_unique_for_overwrite<char[]>(64);
+  b.size = 64;
+  Bytes part = subrange(std::move(b), 16, 8);  // ASan reports a bad free if the offset is lost
+  EXPECT_EQ(part.size, 8u);
 }
 
 TEST(BufferPool, PlainBuffersStillConvertToBytes) {

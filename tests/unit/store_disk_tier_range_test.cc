@@ -142,7 +142,9 @@ TEST_F(DiskRangeTest, AFlippedByteFailsItsBlockOnlyAndARewriteHealsIt) {
   put(*t, 1);                                          // slot 1
   flip_byte(file(), kHeaderBytes + 5 * kBlock + 777);  // block 5 of page 0
   const std::uint64_t r1 = t->stats().bytes_read;
-  EXPECT_EQ(read_range(*t, key_of(0), 5 * kBlock + 1000, 10).result, Result::kChecksumError);
+  const auto bad = read_range(*t, key_of(0), 5 * kBlock + 1000, 10, /*use_sink=*/true);
+  EXPECT_EQ(bad.result, Result::kChecksumError);
+  EXPECT_EQ(bad.sink_calls, 0);  // unverified bytes are never handed over
   EXPECT_EQ(t->stats().bytes_read - r1, kHeaderBytes + kBlock);
   auto s = t->stats();
   EXPECT_EQ(s.checksum_failures, 1u);

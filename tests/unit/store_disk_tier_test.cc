@@ -104,13 +104,14 @@ TEST_F(DiskTierTest, ShortLastPageRoundTrips) {
   EXPECT_EQ(r.payload, body);
 }
 
-TEST_F(DiskTierTest, ReadIntoASinkVerifiesWhileCopying) {
+TEST_F(DiskTierTest, ASinkTakesTheVerifiedBytesWhereTheyWereRead) {
   auto t = open(config());
   put(*t, 0);
   put(*t, 1);
   flip_byte(file(), kSlot + kHeaderBytes + 300000 % kPage);  // page 1's payload
   for (std::uint64_t p : {0, 1}) {
-    auto owned = std::make_shared<std::string>();
+    auto owned = std::make_shared<base::Bytes>();
+    auto calls = std::make_shared<int>(0);
     std::promise<std::pair<Result, std::string_view>> done;
     auto f = done.get_future();
     ASSERT_EQ(t->read(
@@ -118,19 +119,21 @@ TEST_F(DiskTierTest, ReadIntoASinkVerifiesWhileCopying) {
                   [&](Result r, const PageMeta&, std::string_view payload) {
                     done.set_value({r, payload});
                   },
-                  [owned](std::size_t n) {
-                    owned->resize(n);
-                    return owned->data();
+                  [owned, calls](base::Bytes bytes) {
+                    ++*calls;
+                    *owned = std::move(bytes);
                   }),
               Result::kOk);
     auto [result, payload] = f.get();
     if (p == 0) {
       ASSERT_EQ(result, Result::kOk);
-      EXPECT_EQ(payload.data(), owned->data());  // handed out in the caller's memory
-      EXPECT_EQ(*owned, page_bytes(key_of(0), "\"e1\"", kPage));
+      EXPECT_EQ(*calls, 1);
+      EXPECT_EQ(payload.data(), owned->data.get());  // handed out in the memory the sink took
+      EXPECT_EQ(owned->view(), page_bytes(key_of(0), "\"e1\"", kPage));
     } else {
       EXPECT_EQ(result, Result::kChecksumError);
       EXPECT_TRUE(payload.empty());
+      EXPECT_EQ(*calls, 0);  // unverified bytes are never handed over
     }
   }
 }

@@ -168,21 +168,20 @@ struct RangeOutcome {
   std::uint64_t page_length = 0;
   std::string bytes;
   int sink_calls = 0;          // with a sink: how often it was called
-  bool bytes_in_sink = false;  // with a sink: whether the bytes handed out were its memory
+  bool bytes_in_sink = false;  // with a sink: whether the bytes handed out were what it took
 };
 
 // DiskTier::read_range, waiting for the handler when the read was queued; with `use_sink`, the
-// bytes go to memory the test owns (a PayloadSink).
+// test takes the bytes' memory (a PayloadSink).
 inline RangeOutcome read_range(DiskTier& tier, const base::PageKey& key, std::uint64_t offset,
                                std::uint64_t length, bool use_sink = false) {
-  auto owned = std::make_shared<std::string>();
+  auto owned = std::make_shared<base::Bytes>();
   auto calls = std::make_shared<int>(0);
   DiskTier::PayloadSink sink;
   if (use_sink) {
-    sink = [owned, calls](std::size_t n) {
+    sink = [owned, calls](base::Bytes bytes) {
       ++*calls;
-      owned->assign(n, '\0');
-      return owned->data();
+      *owned = std::move(bytes);
     };
   }
   std::promise<RangeOutcome> p;
@@ -191,7 +190,8 @@ inline RangeOutcome read_range(DiskTier& tier, const base::PageKey& key, std::ui
       key, offset, length,
       [&p, owned](const DiskTier::RangeRead& rr) {
         RangeOutcome o{rr.result, rr.meta, rr.offset, rr.page_length, std::string(rr.bytes)};
-        o.bytes_in_sink = !rr.bytes.empty() && rr.bytes.data() == owned->data();
+        o.bytes_in_sink = !rr.bytes.empty() && rr.bytes.data() == owned->data.get() &&
+                          rr.bytes.size() == owned->size;
         p.set_value(std::move(o));
       },
       std::move(sink));
