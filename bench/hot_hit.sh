@@ -133,6 +133,17 @@ peers_all_hit() {
   return "$ok"
 }
 
+# tcp_pressure: "MEMORY_PRESSURES RCVQ_DROPS RTO_TIMEOUTS", this network namespace's TCP counters
+# (/proc/net/netstat, TcpExt: TCPMemoryPressures, TCPRcvQDrop, TCPTimeouts). When all sockets
+# together pass net.ipv4.tcp_mem's pressure mark, the kernel drops arriving segments
+# (TCPRcvQDrop) and the sender waits out retransmission timeouts that double each time (TCPTimeouts).
+tcp_pressure() {
+  awk '$1 == "TcpExt:" { if (!n) { for (i = 2; i <= NF; i++) name[i] = $i; n = 1 }
+                         else { for (i = 2; i <= NF; i++) v[name[i]] = $i } }
+       END { printf "%d %d %d\n", v["TCPMemoryPressures"], v["TCPRcvQDrop"], v["TCPTimeouts"] }' \
+    /proc/net/netstat
+}
+
 # measure TARGET RANGE_MIB C ROUND: one wrk run; appends "TARGET RANGE_MIB C ROUND requests bytes
 # duration_us p50_us p99_us" to $work/results.tsv, or fails (and appends nothing) when wrk failed or any
 # answer looked wrong.
@@ -140,6 +151,8 @@ measure() {
   local target="$1" mib="$2" c="$3" round="$4"
   local out="$work/wrk-$target-$mib-$c-$round.txt" range_bytes=$((mib << 20))
   bench_log "round $round: wrk $target ${mib} MiB c=$c (${duration} s)"
+  local tcp_before tcp_after
+  tcp_before="$(tcp_pressure)"
   if ! BENCH_PATH="$(path_of "$target")" BENCH_OBJECT_BYTES="$object_bytes" \
     BENCH_RANGE_BYTES="$range_bytes" \
     wrk -t2 -c"$c" -d"${duration}s" --timeout 10s --latency -s "$root/bench/range.lua" \
@@ -154,6 +167,15 @@ measure() {
   local status_errors timeouts
   read -r requests bytes duration_us p50_us p99_us connect_errors read_errors write_errors \
     status_errors timeouts < <(echo "${line#RESULT }" | sed -E 's/[a-z0-9_]+=//g')
+  tcp_after="$(tcp_pressure)"
+  local p0 q0 t0 p1 q1 t1
+  read -r p0 q0 t0 <<<"$tcp_before"
+  read -r p1 q1 t1 <<<"$tcp_after"
+  if ((p1 > p0 || q1 > q0 || t1 > t0)); then
+    bench_log "$target ${mib} MiB c=$c: kernel TCP memory pressure during the run: entered" \
+      "$((p1 - p0)) times, $((q1 - q0)) segments dropped at receive queues, $((t1 - t0))" \
+      "retransmission timeouts (tcp_mem: $(cat /proc/sys/net/ipv4/tcp_mem))"
+  fi
   if ((requests == 0 || connect_errors + read_errors + write_errors + status_errors + timeouts > 0)); then
     bench_log "$target ${mib} MiB c=$c: $line"
     return 1
