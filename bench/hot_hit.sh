@@ -18,6 +18,8 @@
 #      the median over the rounds of GB/s (wrk's bytes read / duration / 1e9) and of p50/p99
 #      latency, the ratios shoald/Varnish, shoald/nginx and shoald/iperf3 (of the medians), and
 #      each round's shoald/Varnish ratio; the load average before and after.
+# Each wrk run also logs any rise of the kernel's TCP memory-pressure counters (tcp_pressure below),
+# so a cell that fails on a timeout says whether the kernel was dropping segments.
 # Speed targets are reported, not asserted. Exit status: 0 when every tool worked; 1 when any failed
 # (a wrk run with errors, non-2xx answers or odd answer sizes, a cache that was not hot, iperf3).
 #
