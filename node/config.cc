@@ -67,6 +67,10 @@ std::optional<std::string> NodeConfig::validate() const {
            " bytes)";
   }
   if (write_timeout_ms < 100) return "--write-timeout-ms: must be >= 100";
+  if (client_send_buffer != 0 &&
+      (client_send_buffer < (4u << 10) || client_send_buffer > (64u << 20))) {
+    return "--client-send-buffer: must be auto or in [4KiB, 64MiB]";
+  }
   if (drain_timeout_ms < 0) return "--drain-timeout-ms: must be >= 0";
   if (drain_notice_ms < 0 || drain_notice_ms > 600'000) {
     return "--drain-notice-ms: must be in [0, 600000]";

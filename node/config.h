@@ -42,8 +42,11 @@ struct NodeConfig {
   // The hot copies' bytes, taken out of --memory: 0 without --peer-listen or with
   // --hot-copy-memory 0; "auto" gives 1/8 of --memory, or 0 when that is less than a page.
   std::uint64_t hot_copy_bytes() const;
-  int idle_timeout_ms = 60000;    // --idle-timeout-ms: keep-alive idle / header read
-  int write_timeout_ms = 60000;   // --write-timeout-ms: a client must accept bytes this often
+  int idle_timeout_ms = 60000;   // --idle-timeout-ms: keep-alive idle / header read
+  int write_timeout_ms = 60000;  // --write-timeout-ms: a client must accept bytes this often
+  // --client-send-buffer: SO_SNDBUF of each client connection in bytes; 0 ("auto"): the kernel's
+  // autotuning (net.ipv4.tcp_wmem). The kernel doubles it and caps it at net.core.wmem_max.
+  std::uint64_t client_send_buffer = 0;
   int drain_notice_ms = 0;        // --drain-notice-ms: SIGTERM keeps serving this long at least
   int drain_timeout_ms = 30000;   // --drain-timeout-ms: then waits this long at most
   bool tls_self = false;          // --tls-self

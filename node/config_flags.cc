@@ -78,6 +78,7 @@ struct ProcessFlags {
 // The client port: its address, the node id, threads, per-connection limits and drain.
 struct ClientFlags {
   std::string listen = "0.0.0.0:8080";
+  std::string send_buffer = "auto";
 
   void add(CLI::App& app, NodeConfig& cfg) {
     app.add_option("--listen", listen, "Client address HOST:PORT")->capture_default_str();
@@ -104,6 +105,11 @@ struct ClientFlags {
     app.add_option("--write-timeout-ms", cfg.write_timeout_ms,
                    "Close a connection whose client accepts no bytes this long")
         ->capture_default_str();
+    app.add_option("--client-send-buffer", send_buffer,
+                   "Send buffer of each client connection (SO_SNDBUF); auto: the kernel's "
+                   "autotuning. A fixed size (e.g. 256KiB) suits clients on the same host only: "
+                   "over a network it caps a connection at size/RTT")
+        ->capture_default_str();
     app.add_option("--drain-notice-ms", cfg.drain_notice_ms,
                    "On SIGTERM, keep serving (and /stats saying \"draining\": true) this long "
                    "at least, for load balancers' health checks")
@@ -120,6 +126,11 @@ struct ClientFlags {
     cfg.listen_host = hp->host;
     cfg.listen_port = hp->port;
     if (cfg.node_id.empty()) cfg.node_id = default_node_id(cfg.listen_port);
+    if (send_buffer != "auto") {
+      if (auto e = size_flag("--client-send-buffer", send_buffer, &cfg.client_send_buffer)) {
+        return e;
+      }
+    }
     return std::nullopt;
   }
 };

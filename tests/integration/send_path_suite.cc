@@ -4,13 +4,19 @@
 // purged while responses still send it must not change a byte of them, clients that stop reading
 // must be timed out without holding up anyone else, and hot 1 MiB and 16 MiB hits (one after
 // another on a keep-alive connection, and pipelined) must be exact.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,6 +38,37 @@ const std::string kToken = "send-path-admin-token-0123456789";
 
 std::string range(std::uint64_t first, std::uint64_t last) {
   return "bytes=" + std::to_string(first) + "-" + std::to_string(last);
+}
+
+// SO_SNDBUF of the one client connection process `pid` has accepted on `port` (as the kernel
+// reports it), read through a copy of the process's socket (pidfd_getfd(2)); -1 when there is no
+// such connection or the copy is not permitted.
+int accepted_send_buffer(pid_t pid, std::uint16_t port) {
+  // Raw syscalls: Debian 12's <sys/pidfd.h> (glibc 2.36) declares them without C linkage.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return -1;
+  int found = -1;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec).string().rfind("socket:", 0) != 0) continue;
+    const int fd = static_cast<int>(
+        ::syscall(SYS_pidfd_getfd, pidfd, std::stoi(e.path().filename().string()), 0));
+    if (fd < 0) continue;
+    sockaddr_in local{}, peer{};
+    socklen_t n = sizeof local, m = sizeof peer;
+    int size = 0;
+    socklen_t len = sizeof size;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &n) == 0 &&
+        local.sin_family == AF_INET && ntohs(local.sin_port) == port &&
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &m) == 0 &&
+        ::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) == 0) {
+      found = size;
+    }
+    ::close(fd);
+  }
+  ::close(pidfd);
+  return found;
 }
 
 class SendPath : public ProxiedOriginTest {
@@ -208,6 +245,32 @@ TEST_F(SendPath, ClientsThatStopReadingAreTimedOutAndHoldUpNobody) {
             4.0);
   auto after = node.fetch(kBucket, "a.bin", range(kPage, 2 * kPage - 1));
   EXPECT_TRUE(after.body == a.substr(kPage, kPage));
+}
+
+// --client-send-buffer fixes SO_SNDBUF on every accepted connection (the kernel reports twice
+// the size set); without it the kernel's autotuning grows the buffer past that while a 16 MiB page
+// goes out. Bytes are exact either way.
+TEST_F(SendPath, AFixedClientSendBufferIsSetOnEachConnectionAndBytesStayExact) {
+  const std::string a = put("buf.bin", kPage, 8);
+  for (const bool fixed : {true, false}) {
+    std::vector<std::string> flags = {"--memory", "256MiB"};
+    if (fixed) flags.insert(flags.end(), {"--client-send-buffer", "64KiB"});
+    Shoald node = start(flags);
+    ASSERT_TRUE(node.fetch(kBucket, "buf.bin", range(0, kPage - 1)).body == a);
+    StreamReader reader(node.port(), "/fetch/" + kBucket + "/buf.bin",
+                        {{"Range", range(0, kPage - 1)}});
+    ASSERT_EQ(reader.status(), 206);
+    reader.read_until(4 * kMiB, 10s);  // the send is under way; the buffer has had to grow
+    const int size = accepted_send_buffer(node.process().pid(), node.port());
+    ASSERT_GT(size, 0) << "no accepted connection found (pidfd_getfd)";
+    if (fixed) {
+      EXPECT_EQ(size, 2 * 64 * 1024);
+    } else {
+      EXPECT_GT(size, 2 * 64 * 1024) << "the kernel's autotuning did not grow the buffer";
+    }
+    reader.read_rest(30s);
+    EXPECT_TRUE(reader.body() == a) << (fixed ? "fixed" : "auto");
+  }
 }
 
 }  // namespace

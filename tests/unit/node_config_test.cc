@@ -112,6 +112,26 @@ TEST(ClusterFlags, WithoutPeerListenEachIsNamed) {
   EXPECT_TRUE(defaults.config) << defaults.output;
 }
 
+// --client-send-buffer: auto (the kernel's autotuning, 0) by default; a size in [4KiB, 64MiB]
+// fixes SO_SNDBUF; anything else is refused, naming the flag.
+TEST(ClientFlags, ClientSendBufferIsAutoOrABoundedSize) {
+  auto r = parse({});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->client_send_buffer, 0u);
+  r = parse({"--client-send-buffer", "auto"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->client_send_buffer, 0u);
+  r = parse({"--client-send-buffer", "256KiB"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->client_send_buffer, 256u << 10);
+  for (const std::string bad : {"lots", "", "-1", "1KiB", "65MiB", "1TiB"}) {
+    r = parse({"--client-send-buffer", bad});
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_EQ(r.output.rfind("shoald: --client-send-buffer: ", 0), 0u) << bad << ": " << r.output;
+  }
+}
+
 // --hot-copy-memory (node/hot_copies.h): auto is 1/8 of --memory (0 when that is under a page),
 // taken out of the memory tier; only in a cluster; explicit values hold a page and leave one.
 TEST(ClusterFlags, HotCopyMemoryIsAShareOfMemory) {
