@@ -25,17 +25,11 @@ std::uint64_t heap_of(const std::string& s) {
   return s.capacity() > 15 ? heap_block(s.capacity() + 1) : 0;
 }
 
-// The bytes a body holds: a pooled buffer's whole size class (ring/base/buffer_pool.h), or its
-// whole allocation (a narrowed buffer's bytes before its data, an aligned one's alignment).
+// The bytes a body holds: what the slice pool allocated for it (a pooled buffer's whole size
+// class, an aligned allocation), else a heap block.
 std::uint64_t body_bytes(const base::Bytes& body) {
-  using base::BufferPool;
-  const base::BufferDeleter& d = body.data.get_deleter();
-  if (d.pooled()) return BufferPool::class_bytes(d.size_class);
-  const std::uint64_t n = d.offset + body.size;
-  if (d.size_class != base::BufferDeleter::kAligned) return heap_block(n);
-  const std::uint64_t align =
-      n >= BufferPool::kHugePageBytes ? BufferPool::kHugePageBytes : BufferPool::kAlignment;
-  return heap_block((n + align - 1) / align * align);
+  if (auto held = base::BufferPool::held_bytes(body)) return held;
+  return heap_block(body.data.get_deleter().offset + body.size);
 }
 
 base::PageKey meta_key(const std::string& kind, const std::string& object) {

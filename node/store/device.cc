@@ -5,7 +5,6 @@
 #include <linux/fs.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,11 +18,10 @@
 #include <utility>
 
 #include "node/store/disk_format.h"
+#include "ring/base/buffer_pool.h"
 
 namespace shoal::store {
 namespace {
-
-constexpr std::size_t kHugePageBytes = 2u << 20;
 
 std::string errno_text(int e) {
   return std::strerror(e);
@@ -95,14 +93,9 @@ ThreadRing& thread_ring() {
 }  // namespace
 
 AlignedBuffer::AlignedBuffer(std::size_t bytes) : size_(round_up_block(bytes)) {
-  if (size_ == 0) return;
-  // Page-sized buffers are 2 MiB aligned and backed by transparent huge pages where the kernel
-  // allows it: pinning them for direct I/O then walks 2 MiB folios instead of 4 KiB pages.
-  const std::size_t align = size_ >= kHugePageBytes ? kHugePageBytes : kBlockBytes;
-  const std::size_t rounded = (size_ + align - 1) / align * align;
-  data_ = static_cast<char*>(std::aligned_alloc(align, rounded));
-  if (data_ == nullptr) throw std::bad_alloc();
-  if (align == kHugePageBytes) ::madvise(data_, rounded, MADV_HUGEPAGE);  // advice only
+  // Page-sized buffers are backed by transparent huge pages where the kernel allows it: pinning
+  // them for direct I/O then walks 2 MiB folios instead of 4 KiB pages.
+  if (size_ > 0) data_ = base::allocate_aligned(size_);
 }
 
 AlignedBuffer::AlignedBuffer(AlignedBuffer&& other) noexcept

@@ -48,7 +48,8 @@
 
 namespace shoal::store {
 
-// Heap memory aligned to kBlockBytes (std::aligned_alloc), its size a multiple of kBlockBytes.
+// Heap memory aligned to kBlockBytes (base::allocate_aligned: from 2 MiB on, aligned to and
+// backed by huge pages), its size a multiple of kBlockBytes.
 // Movable, not copyable; a moved-from or default buffer is empty (data() == nullptr). The
 // contents are not initialised.
 class AlignedBuffer {

@@ -8,21 +8,28 @@
 
 namespace shoal::base {
 
-namespace {
-
-// Buffers of kHugePageBytes or more are aligned to it and advised to be backed by transparent
-// huge pages; smaller ones are aligned to kAlignment. Freed with std::free.
-char* allocate(std::size_t n) {
+char* allocate_aligned(std::size_t n) {
   const std::size_t align =
       n >= BufferPool::kHugePageBytes ? BufferPool::kHugePageBytes : BufferPool::kAlignment;
-  const std::size_t rounded = (n + align - 1) / align * align;
+  const std::size_t rounded = aligned_bytes(n);
   auto* p = static_cast<char*>(std::aligned_alloc(align, rounded));
   if (p == nullptr) throw std::bad_alloc();
   if (align == BufferPool::kHugePageBytes) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only
   return p;
 }
 
-}  // namespace
+std::size_t aligned_bytes(std::size_t n) {
+  const std::size_t align =
+      n >= BufferPool::kHugePageBytes ? BufferPool::kHugePageBytes : BufferPool::kAlignment;
+  return (n + align - 1) / align * align;
+}
+
+std::uint64_t BufferPool::held_bytes(const Bytes& b) {
+  const BufferDeleter& d = b.data.get_deleter();
+  if (d.pooled()) return class_bytes(d.size_class);
+  if (d.size_class == BufferDeleter::kAligned) return aligned_bytes(d.offset + b.size);
+  return 0;
+}
 
 void BufferDeleter::operator()(char* p) const noexcept {
   p -= offset;
@@ -51,7 +58,7 @@ Bytes BufferPool::take(std::size_t n) {
   b.size = n;
   const std::uint8_t cls = class_of(n);
   if (cls == BufferDeleter::kNoClass) {
-    b.data = BufferPtr(allocate(n), BufferDeleter(BufferDeleter::kAligned));
+    b.data = BufferPtr(allocate_aligned(n), BufferDeleter(BufferDeleter::kAligned));
     return b;
   }
   char* p = nullptr;
@@ -67,7 +74,7 @@ Bytes BufferPool::take(std::size_t n) {
       ++allocated_;
     }
   }
-  if (p == nullptr) p = allocate(class_bytes(cls));
+  if (p == nullptr) p = allocate_aligned(class_bytes(cls));
   b.data = BufferPtr(p, BufferDeleter(cls));
   return b;
 }

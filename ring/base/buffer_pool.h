@@ -56,8 +56,14 @@ class BufferPool {
   // take(n) from a class of at least kHugePageBytes: memory a large O_DIRECT read pins as one
   // huge page rather than 4 KiB pages (for 1 MiB, 256 pages: more than a virtio disk's 254
   // segments per request, so the read would be split; measured 2.3x slower, docs/benchmarks.md).
-  // Costs the whole class while held.
+  // Costs the whole class while held. Any thread, as take().
   Bytes take_huge(std::size_t n);
+
+  // The bytes of memory behind `b` when it came from take() or take_huge(): its whole class, or
+  // its aligned allocation (aligned_bytes of its offset and size: a buffer subrange() narrowed at
+  // its end is counted only to the end of what it holds; disk reads narrow it at the start); 0 for
+  // any other buffer (e.g. new[]), whose size its allocator knows.
+  static std::uint64_t held_bytes(const Bytes& b);
 
   // Bytes kept idle at most (0: none kept). Frees idle buffers beyond it at once.
   void set_idle_limit(std::uint64_t bytes);
@@ -81,5 +87,14 @@ class BufferPool {
   std::uint64_t reused_ = 0;
   std::uint64_t allocated_ = 0;
 };
+
+// The one aligned allocator of the process's I/O buffers (the pool's, and the disk tier's write
+// buffers, store::AlignedBuffer): `n` bytes (n >= 1) rounded up to aligned_bytes(n), aligned to
+// BufferPool::kHugePageBytes and advised to be backed by transparent huge pages (madvise
+// MADV_HUGEPAGE) from that size on, else to BufferPool::kAlignment. Free with std::free. Throws
+// std::bad_alloc when out of memory. Any thread.
+char* allocate_aligned(std::size_t n);
+// The bytes allocate_aligned(n) takes: n rounded up to its alignment.
+std::size_t aligned_bytes(std::size_t n);
 
 }  // namespace shoal::base

@@ -105,6 +105,24 @@ TEST(BufferPool, ASubrangeOfAPlainBufferFreesTheWholeAllocation) {
   EXPECT_EQ(part.size, 8u);
 }
 
+TEST(BufferPool, HeldBytesAreTheWholeClassOrAlignedAllocation) {
+  auto& pool = BufferPool::instance();
+  EXPECT_EQ(BufferPool::held_bytes(pool.take((1 << 20) + 1)), std::uint64_t{2} << 20);
+  EXPECT_EQ(BufferPool::held_bytes(pool.take_huge(4096)), BufferPool::kHugePageBytes);
+  EXPECT_EQ(BufferPool::held_bytes(pool.take(100)), BufferPool::kAlignment);
+  const std::size_t large = BufferPool::kMaxClassBytes + 1;  // aligned to a huge page
+  EXPECT_EQ(aligned_bytes(large), BufferPool::kMaxClassBytes + BufferPool::kHugePageBytes);
+  // Narrowed at its start (as a disk read's buffer is): still the whole allocation. A pooled one
+  // keeps its class however narrowed.
+  Bytes part = subrange(pool.take(large), 1000, large - 1000);
+  EXPECT_EQ(BufferPool::held_bytes(part), aligned_bytes(large));
+  EXPECT_EQ(BufferPool::held_bytes(subrange(pool.take(1 << 20), 5, 10)), std::uint64_t{1} << 20);
+  Bytes plain;
+  plain.data = std::make_unique_for_overwrite<char[]>(16);
+  plain.size = 16;
+  EXPECT_EQ(BufferPool::held_bytes(plain), 0u);
+}
+
 TEST(BufferPool, PlainBuffersStillConvertToBytes) {
   Bytes b;
   b.data = std::make_unique_for_overwrite<char[]>(16);
