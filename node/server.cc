@@ -200,27 +200,35 @@ std::string Server::status_line() const {
 void Server::do_accept(tcp::acceptor& acceptor, bool s3_port) {
   net::io_context& target = *workers_[next_worker_];
   next_worker_ = (next_worker_ + 1) % workers_.size();
-  acceptor.async_accept(target, [this, &acceptor, s3_port](boost::system::error_code ec,
-                                                           tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec && metrics_.connections.load() >= cfg_.max_connections) {
-      refuse(std::move(socket));
-    } else if (!ec) {
-      if (cfg_.client_send_buffer > 0) {
-        boost::system::error_code opt_ec;  // best effort: the kernel's size stays otherwise
-        socket.set_option(
-            net::socket_base::send_buffer_size(static_cast<int>(cfg_.client_send_buffer)), opt_ec);
-      }
-      if (tls_) {
-        start_tls_session(std::move(socket), *tls_, *this, s3_port);
-      } else {
-        start_plain_session(std::move(socket), *this, s3_port);
-      }
-    } else {
-      SHOAL_LOG(kWarn, "accept: " << ec.message());
-    }
-    do_accept(acceptor, s3_port);
-  });
+  acceptor.async_accept(
+      target, [this, &acceptor, s3_port](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec) {
+          SHOAL_LOG(kWarn, "accept: " << ec.message());
+        } else if (metrics_.connections.load() >= cfg_.max_connections) {
+          refuse(std::move(socket));
+        } else {
+          start_session(std::move(socket), s3_port);
+        }
+        do_accept(acceptor, s3_port);
+      });
+}
+
+// An accepted client connection: the socket options of the client ports, then a session.
+void Server::start_session(tcp::socket socket, bool s3_port) {
+  if (cfg_.client_send_buffer > 0) {
+    // Best effort: the kernel keeps its own size when it refuses (it cannot for the validated
+    // range, so this is logged, not fatal).
+    boost::system::error_code ec;
+    socket.set_option(net::socket_base::send_buffer_size(static_cast<int>(cfg_.client_send_buffer)),
+                      ec);
+    if (ec) SHOAL_LOG(kWarn, "--client-send-buffer: " << ec.message());
+  }
+  if (tls_) {
+    start_tls_session(std::move(socket), *tls_, *this, s3_port);
+  } else {
+    start_plain_session(std::move(socket), *this, s3_port);
+  }
 }
 
 // Over --max-connections: a short 503 (best effort, the socket is non-blocking) and close.

@@ -123,6 +123,9 @@ class Server : public SessionHost, public AdminHost {
   void publish_stats();
   // Accepts connections on `acceptor` (the client port, or the S3 port when `s3_port`).
   void do_accept(boost::asio::ip::tcp::acceptor& acceptor, bool s3_port);
+  // Applies the client ports' socket options (--client-send-buffer) and starts an HTTP (or TLS)
+  // session on `socket`; `s3_port` as for do_accept.
+  void start_session(boost::asio::ip::tcp::socket socket, bool s3_port);
   void refuse(boost::asio::ip::tcp::socket socket);
   void start_drain();
   void check_drained();
