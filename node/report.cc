@@ -73,6 +73,9 @@ nlohmann::json disk_json(const PageFetcher& fetcher) {
           {"evictions", s.evictions},
           {"bytes_read", s.bytes_read},
           {"checksum_failures", s.checksum_failures},
+          {"header_cache_hits", s.header_cache_hits},
+          {"headers_cached", s.headers_cached},
+          {"header_cache_bytes", s.header_cache_bytes},
           {"blocks_bad", s.blocks_bad},
           {"io_errors", s.io_errors},
           {"recovery_seconds", s.recovery_seconds},
@@ -229,6 +232,13 @@ void write_disk_metrics(PrometheusWriter& out, const PageFetcher& fetcher) {
   out.counter("shoal_disk_checksum_failures_total",
               "Disk reads that found a bad header or payload block (not served, refetched)",
               d(s.checksum_failures));
+  out.counter("shoal_disk_header_cache_hits_total",
+              "Disk reads that took their slot header from memory (payload blocks only read)",
+              d(s.header_cache_hits));
+  out.gauge("shoal_disk_headers_cached", "Verified slot headers kept in memory",
+            d(s.headers_cached));
+  out.gauge("shoal_disk_header_cache_bytes", "RAM the slot headers kept in memory take",
+            d(s.header_cache_bytes));
   out.gauge("shoal_disk_blocks_bad", "Payload blocks on disk marked bad after a checksum failure",
             d(s.blocks_bad));
   out.counter("shoal_disk_io_errors_total", "Failed disk tier reads and writes", d(s.io_errors));

@@ -273,6 +273,9 @@ void DiskTier::merge_recovered_locked(std::uint32_t slot, SlotRecord rec) {
   s.state = SlotState::kValid;
   s.payload_length = rec.payload_length;
   index_locked(slot, rec.key, rec.meta.etag, rec.sequence);
+  if (config_.header_cache_bytes > 0) {
+    cache_header_locked(slot, std::make_shared<const SlotRecord>(std::move(rec)));
+  }
 }
 
 void DiskTier::lose_locked(std::uint32_t slot) {

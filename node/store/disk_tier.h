@@ -27,17 +27,27 @@
 // every write that returned, in order, so only the pages being written at that moment (at most
 // one per I/O thread) are lost, and none of them gets a valid header.
 //
-// Read path (read_range(), read()): the header block and only the payload blocks covering the
-// asked bytes (read() covers the whole page), one device read when they are contiguous (the
-// range starts in block 0), otherwise two in flight together (Device::read_all); the header
-// checksum, key, sequence and length must match, else the slot is dropped, counted and the read
-// returns kChecksumError. Then each payload block read is checked against its checksum in the
-// header; a block that fails is marked bad in memory (the slot stays: reads of its other blocks are
-// still served), the failure counted and the read returns kChecksumError. Bytes are never handed
-// out unverified. Reads touching a block marked bad fail at once (kChecksumError, no I/O), and
-// contains() is false for a slot with bad blocks, so the page is written again (to a new slot, the
-// old one dropped) when it next leaves memory. EIO marks the slot bad (never reused until restart).
-// Dropped slots get their header zeroed so they stay dropped after a restart.
+// Read path (read_range(), read()): only the payload blocks covering the asked bytes (read()
+// covers the whole page), plus the slot's header block unless that header is in the header cache
+// (below), the two in flight together (Device::read_all); a header read must have a matching
+// checksum, key, sequence and length, else the slot is dropped, counted and the read returns
+// kChecksumError. Then each payload block read is checked against its checksum in the header
+// (read or cached); a block that fails is marked bad in memory (the slot stays: reads of its other
+// blocks are still served), the failure counted and the read returns kChecksumError. Bytes are
+// never handed out unverified. Reads touching a block marked bad fail at once (kChecksumError, no
+// I/O), and contains() is false for a slot with bad blocks, so the page is written again (to a new
+// slot, the old one dropped) when it next leaves memory. EIO marks the slot bad (never reused until
+// restart). Dropped slots get their header zeroed so they stay dropped after a restart.
+//
+// Header cache: the decoded header (meta and block checksums, about 2.4 KiB for a 16 MiB page) of
+// a slot whose header was verified (read back and checked, found at recovery, or written by this
+// process) is kept in memory, up to DiskConfig::header_cache_bytes, oldest first out. A read of
+// a slot with a cached header reads the payload blocks only: one device request per hit, as a raw
+// read, where two (a 4 KiB header and the payload) cost the disk a deeper queue and more time per
+// request (docs/benchmarks.md, "Ranged disk hits"). The payload is still verified block by block
+// against the cached checksums, so no unverified byte is served; what a cached header no longer
+// notices is damage to the header block itself while the process runs, which the next start's
+// recovery scan finds (the slot is then dropped).
 //
 // Recovery (open()): every slot's header block is read (headers only, by 16 threads at once, so
 // the device sees 16 reads in flight) and validated; per key the highest sequence wins, per object
@@ -94,6 +104,9 @@ struct DiskConfig {
   std::size_t max_queued_reads = 256;     // reads waiting for a thread; more are rejected
   std::size_t max_queued_writes = 16;     // writes waiting; more are rejected
   EvictionPolicy eviction = EvictionPolicy::kClock;
+  // RAM for verified headers kept in memory (the header cache above); 0 turns it off (every read
+  // also reads its header block). Outside --memory, like the index.
+  std::uint64_t header_cache_bytes = 16ull << 20;
 
   // Returns "field: reason" for the first invalid setting, naming the field of this struct
   // ("path: ...", "kind: ...", "capacity_bytes: ...", "page_size: ..."; the daemon puts its flag
@@ -110,19 +123,22 @@ struct DiskStats {
   std::uint64_t used_bytes = 0;      // slot bytes (header + page size) of indexed pages
   std::uint64_t page_bytes = 0;      // payload bytes of indexed pages
   std::uint64_t slots = 0;
-  std::uint64_t slots_used = 0;         // indexed pages (valid or being written)
-  std::uint64_t slots_bad = 0;          // marked bad after EIO
-  std::uint64_t hits = 0;               // reads that returned a verified page
-  std::uint64_t misses = 0;             // reads of keys not on disk
-  std::uint64_t writes = 0;             // pages written completely
-  std::uint64_t bytes_written = 0;      // device bytes written (headers, payloads, invalidations)
-  std::uint64_t writes_rejected = 0;    // write() calls refused (kRejected)
-  std::uint64_t reads_rejected = 0;     // read() calls refused (read queue full)
-  std::uint64_t evictions = 0;          // valid pages displaced to make room
-  std::uint64_t bytes_read = 0;         // device bytes read by reads (headers and payload blocks)
-  std::uint64_t checksum_failures = 0;  // reads that found a bad header or payload block
-  std::uint64_t blocks_bad = 0;         // payload blocks marked bad in indexed slots (a gauge)
-  std::uint64_t io_errors = 0;          // failed device reads and writes
+  std::uint64_t slots_used = 0;          // indexed pages (valid or being written)
+  std::uint64_t slots_bad = 0;           // marked bad after EIO
+  std::uint64_t hits = 0;                // reads that returned a verified page
+  std::uint64_t misses = 0;              // reads of keys not on disk
+  std::uint64_t writes = 0;              // pages written completely
+  std::uint64_t bytes_written = 0;       // device bytes written (headers, payloads, invalidations)
+  std::uint64_t writes_rejected = 0;     // write() calls refused (kRejected)
+  std::uint64_t reads_rejected = 0;      // read() calls refused (read queue full)
+  std::uint64_t evictions = 0;           // valid pages displaced to make room
+  std::uint64_t bytes_read = 0;          // device bytes read by reads (headers and payload blocks)
+  std::uint64_t checksum_failures = 0;   // reads that found a bad header or payload block
+  std::uint64_t header_cache_hits = 0;   // reads that took their header from the header cache
+  std::uint64_t headers_cached = 0;      // headers in the header cache (a gauge)
+  std::uint64_t header_cache_bytes = 0;  // RAM they take (a gauge)
+  std::uint64_t blocks_bad = 0;          // payload blocks marked bad in indexed slots (a gauge)
+  std::uint64_t io_errors = 0;           // failed device reads and writes
   double recovery_seconds = 0;
   std::uint64_t pages_recovered = 0;
   std::uint64_t old_format_slots = 0;  // slots of another format version dropped at the last start
@@ -186,15 +202,16 @@ class DiskTier {
 
   // Starts reading bytes [offset, offset + length) of the page under `key` (page offsets; any
   // offset and length, clamped to the page's real length, which the caller need not know):
-  // the header block and the payload blocks covering those bytes are read (O_DIRECT-aligned:
-  // at most one partial block's worth more than asked on each side), the header and exactly
-  // those blocks verified. Returns as read(): kOk when queued (`done` called exactly once, on an
-  // I/O thread, with a RangeRead), kNotFound, kChecksumError when a block the range touches is
-  // marked bad (no I/O; reads of the page's other blocks are still served), kRejected when the
-  // read queue is full. A failed block makes the read fail with kChecksumError and is marked bad
-  // (counted in checksum_failures and blocks_bad); a bad header drops the slot. A range past the
-  // page's end (or length 0) reads the header only and hands out no byte, with meta. With a
-  // `sink`, the bytes handed out are in the memory the sink took.
+  // the payload blocks covering those bytes are read (O_DIRECT-aligned: at most one partial
+  // block's worth more than asked on each side), with the header block unless it is cached, and
+  // the header and exactly those blocks verified. Returns as read(): kOk when queued (`done` called
+  // exactly once, on an I/O thread, with a RangeRead), kNotFound, kChecksumError when a block the
+  // range touches is marked bad (no I/O; reads of the page's other blocks are still served),
+  // kRejected when the read queue is full. A failed block makes the read fail with kChecksumError
+  // and is marked bad (counted in checksum_failures and blocks_bad); a bad header drops the slot. A
+  // range past the page's end (or length 0) reads the header only (nothing when it is cached) and
+  // hands out no byte, with meta. With a `sink`, the bytes handed out are in the memory the sink
+  // took.
   Result read_range(const base::PageKey& key, std::uint64_t offset, std::uint64_t length,
                     RangeHandler done, PayloadSink sink = {});
 
@@ -247,6 +264,11 @@ class DiskTier {
   struct WriteJob;
   struct ReadJob;
   struct ReadCheck;
+  struct CachedHeader {
+    std::uint64_t sequence = 0;
+    std::uint64_t bytes = 0;  // charged to header_cache_bytes
+    std::shared_ptr<const SlotRecord> record;
+  };
 
   DiskTier(const DiskConfig& config, std::unique_ptr<Device> device, std::uint64_t slots);
 
@@ -272,6 +294,12 @@ class DiskTier {
                                 std::uint64_t end_block) const;
   void start_invalidation_locked(std::uint32_t slot);
   void compact_order_locked();
+  // Header cache (mu_ held): keeps `record` (slot's verified header) within the bound, dropping
+  // the oldest entries first; forget drops the slot's entry; find gives it for `sequence` or null.
+  void cache_header_locked(std::uint32_t slot, std::shared_ptr<const SlotRecord> record);
+  void forget_header_locked(std::uint32_t slot);
+  std::shared_ptr<const SlotRecord> cached_header_locked(std::uint32_t slot,
+                                                         std::uint64_t sequence) const;
 
   // I/O thread work.
   void run_write(const std::shared_ptr<WriteJob>& job);
@@ -300,6 +328,10 @@ class DiskTier {
   std::vector<std::uint32_t> losers_;  // recovery losers awaiting invalidation
   // Payload blocks that failed their checksum, per indexed slot (only slots with bad blocks).
   std::unordered_map<std::uint32_t, std::bitset<kMaxPayloadBlocks>> bad_blocks_;
+  // The header cache: entries by slot, and (slot, sequence) in insertion order, oldest first
+  // (entries forgotten since are skipped when met).
+  std::unordered_map<std::uint32_t, CachedHeader> headers_;
+  std::deque<std::pair<std::uint32_t, std::uint64_t>> header_order_;
   std::uint64_t next_sequence_ = 1;
   std::size_t pending_writes_ = 0;
   DiskStats stats_;

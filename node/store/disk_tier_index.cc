@@ -37,6 +37,7 @@ void DiskTier::unindex_locked(std::uint32_t slot) {
   stats_.page_bytes -= s.payload_length;
   s.key = nullptr;
   s.object = nullptr;
+  forget_header_locked(slot);
   if (s.bad_blocks) {
     auto bad = bad_blocks_.find(slot);
     stats_.blocks_bad -= bad->second.count();
@@ -97,6 +98,62 @@ void DiskTier::compact_order_locked() {
     }
   }
   order_.swap(kept);
+}
+
+// ---- header cache ----
+
+namespace {
+
+// RAM one cached header takes: the record, its strings and checksums, and the map and queue
+// entries that hold it (an estimate from above, not an allocator's exact figure).
+std::uint64_t cached_header_bytes(const SlotRecord& r) {
+  constexpr std::uint64_t kOverhead = 128;  // map node, queue entry, shared_ptr control block
+  return sizeof(SlotRecord) + kOverhead + r.key.kind.size() + r.key.object.size() +
+         r.meta.etag.size() + r.meta.last_modified.size() + r.meta.bucket.size() +
+         r.block_checksums.size() * sizeof(std::uint64_t);
+}
+
+}  // namespace
+
+void DiskTier::cache_header_locked(std::uint32_t slot, std::shared_ptr<const SlotRecord> record) {
+  const std::uint64_t bytes = cached_header_bytes(*record);
+  if (bytes > config_.header_cache_bytes) return;
+  forget_header_locked(slot);
+  // Every cached header has its (slot, sequence) in header_order_, so the queue runs out only
+  // once nothing is charged.
+  while (!header_order_.empty() && stats_.header_cache_bytes + bytes > config_.header_cache_bytes) {
+    auto [oldest, sequence] = header_order_.front();
+    header_order_.pop_front();
+    if (auto it = headers_.find(oldest); it != headers_.end() && it->second.sequence == sequence) {
+      forget_header_locked(oldest);
+    }
+  }
+  const std::uint64_t sequence = record->sequence;
+  headers_[slot] = CachedHeader{sequence, bytes, std::move(record)};
+  header_order_.emplace_back(slot, sequence);
+  stats_.header_cache_bytes += bytes;
+  ++stats_.headers_cached;
+  if (header_order_.size() > 2 * headers_.size() + 64) {  // drop the entries forgotten since
+    std::erase_if(header_order_, [this](const std::pair<std::uint32_t, std::uint64_t>& e) {
+      auto it = headers_.find(e.first);
+      return it == headers_.end() || it->second.sequence != e.second;
+    });
+  }
+}
+
+void DiskTier::forget_header_locked(std::uint32_t slot) {
+  auto it = headers_.find(slot);
+  if (it == headers_.end()) return;
+  stats_.header_cache_bytes -= it->second.bytes;
+  --stats_.headers_cached;
+  headers_.erase(it);
+}
+
+std::shared_ptr<const SlotRecord> DiskTier::cached_header_locked(std::uint32_t slot,
+                                                                 std::uint64_t sequence) const {
+  auto it = headers_.find(slot);
+  if (it == headers_.end() || it->second.sequence != sequence) return nullptr;
+  return it->second.record;
 }
 
 void DiskTier::release_reader_locked(std::uint32_t slot) {

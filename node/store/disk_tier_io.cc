@@ -52,6 +52,8 @@ struct DiskTier::ReadJob {
   std::uint64_t end_block = 0;
   RangeHandler done;
   PayloadSink sink;
+  // The slot's header from the header cache (then the header block is not read), or null.
+  std::shared_ptr<const SlotRecord> header;
 
   // Payload offset of the first byte read, and payload bytes read (to the last block's end).
   std::uint64_t data_offset() const { return first_block * block_bytes; }
@@ -64,9 +66,9 @@ struct DiskTier::ReadJob {
 struct DiskTier::ReadCheck {
   Result result = Result::kChecksumError;
   bool header_ok = false;
-  SlotRecord record;               // the decoded header, when header_ok
-  std::string_view bytes;          // kOk: the bytes handed out
-  std::vector<std::uint32_t> bad;  // payload blocks that failed their checksum
+  std::shared_ptr<const SlotRecord> record;  // the header (read or cached), when header_ok
+  std::string_view bytes;                    // kOk: the bytes handed out
+  std::vector<std::uint32_t> bad;            // payload blocks that failed their checksum
 };
 
 // ---- reads ----
@@ -108,6 +110,7 @@ Result DiskTier::start_read(const base::PageKey& key, std::uint64_t offset, std:
     }
     ++s.readers;
     s.referenced = true;
+    job->header = cached_header_locked(job->slot, job->sequence);
   }
   job->key = key;
   job->done = std::move(done);
@@ -145,7 +148,7 @@ void DiskTier::run_read(ReadJob& job) {
   RangeRead out;
   out.result = check.result;
   if (check.result == Result::kOk) {
-    out.meta = std::move(check.record.meta);
+    out.meta = check.record->meta;
     out.offset = job.offset;
     out.page_length = job.payload_length;
     out.bytes = check.bytes;
@@ -158,39 +161,46 @@ void DiskTier::run_read(ReadJob& job) {
   job.done(out);
 }
 
-// Reads the slot's header block into this thread's header buffer and the payload blocks of `job`
-// into a new BufferPool buffer, *payload (none when the job reads no block), in one submission
-// (Device::read_all). Returns 0 or the device's errno; *device_bytes is what was read.
+// Reads the payload blocks of `job` into a new BufferPool buffer, *payload (none when the job
+// reads no block), and, unless the job has a cached header, the slot's header block into this
+// thread's header buffer, in one submission (Device::read_all). Returns 0 or the device's errno;
+// *device_bytes is what was read.
 int DiskTier::read_blocks(const ReadJob& job, base::Bytes* payload,
                           std::uint64_t* device_bytes) const {
   const std::uint64_t at = slot_offset(job.slot);
   const std::uint64_t data = job.end_block > job.first_block ? round_up_block(job.data_bytes()) : 0;
-  *device_bytes = kHeaderBytes + data;
-  if (data == 0) return device_->read(header_buffer(), kHeaderBytes, at);
+  const std::uint64_t header = job.header ? 0 : kHeaderBytes;
+  *device_bytes = header + data;
+  if (data == 0) return header == 0 ? 0 : device_->read(header_buffer(), kHeaderBytes, at);
   // Reads of a huge page's worth or more pin one huge page, not hundreds of small ones.
   auto& pool = base::BufferPool::instance();
   *payload = data >= kHugeReadBytes ? pool.take_huge(data) : pool.take(data);
-  const Device::ReadOp ops[] = {{header_buffer(), kHeaderBytes, at},
-                                {payload->data.get(), data, at + kHeaderBytes + job.data_offset()}};
+  const Device::ReadOp data_op{payload->data.get(), data, at + kHeaderBytes + job.data_offset()};
+  if (header == 0) return device_->read(data_op.buf, data_op.n, data_op.offset);
+  const Device::ReadOp ops[] = {{header_buffer(), kHeaderBytes, at}, data_op};
   return device_->read_all(ops);
 }
 
-// Checks the header read for `job` (this thread's header buffer) and every payload block read
-// (`data`: payload byte job.data_offset() on).
+// Checks the header read for `job` (this thread's header buffer; none with a cached header) and
+// every payload block read (`data`: payload byte job.data_offset() on).
 DiskTier::ReadCheck DiskTier::verify_read(const ReadJob& job, const char* data) const {
   ReadCheck check;
-  auto decoded = decode_header(header_buffer(), job.slot, config_.page_size);
-  if (!decoded || decoded->key != job.key || decoded->sequence != job.sequence ||
-      decoded->payload_length != job.payload_length) {
-    return check;
+  if (job.header) {
+    check.record = job.header;
+  } else {
+    auto decoded = decode_header(header_buffer(), job.slot, config_.page_size);
+    if (!decoded || decoded->key != job.key || decoded->sequence != job.sequence ||
+        decoded->payload_length != job.payload_length) {
+      return check;
+    }
+    check.record = std::make_shared<const SlotRecord>(std::move(*decoded));
   }
   check.header_ok = true;
-  check.record = std::move(*decoded);
   for (std::uint64_t b = job.first_block; b < job.end_block; ++b) {
     const std::uint64_t start = b * job.block_bytes;
     const std::uint64_t n = std::min(job.block_bytes, job.payload_length - start);
     const char* block = data + (start - job.data_offset());
-    if (XXH3_64bits(block, n) != check.record.block_checksums[b]) {
+    if (XXH3_64bits(block, n) != check.record->block_checksums[b]) {
       check.bad.push_back(static_cast<std::uint32_t>(b));
     }
   }
@@ -211,6 +221,8 @@ void DiskTier::finish_read(const ReadJob& job, const ReadCheck& check, int err,
   const bool current = s.key != nullptr && s.sequence == job.sequence;
   if (err == 0) stats_.bytes_read += device_bytes;
   if (check.result == Result::kOk) ++stats_.hits;
+  if (job.header) ++stats_.header_cache_hits;
+  if (current && check.header_ok && !job.header) cache_header_locked(job.slot, check.record);
   if (check.result == Result::kChecksumError) {
     ++stats_.checksum_failures;
     if (current && !check.header_ok) drop_locked(job.slot);
@@ -317,6 +329,10 @@ void DiskTier::run_write(const std::shared_ptr<WriteJob>& job) {
 
 void DiskTier::finish_write(const WriteJob& job, int err, std::uint64_t device_bytes) {
   Result result = Result::kOk;
+  // The header just written, for the header cache (copied outside the lock).
+  auto header = err == 0 && config_.header_cache_bytes > 0
+                    ? std::make_shared<const SlotRecord>(job.record)
+                    : nullptr;
   {
     std::lock_guard lock(mu_);
     --pending_writes_;
@@ -343,6 +359,7 @@ void DiskTier::finish_write(const WriteJob& job, int err, std::uint64_t device_b
       s.state = SlotState::kValid;
       order_.emplace_back(job.slot, job.sequence);
       ++stats_.writes;
+      if (header) cache_header_locked(job.slot, std::move(header));
     }
   }
   if (job.done) job.done(result);

@@ -317,8 +317,11 @@ TEST_F(DiskTier, AFlippedByteFailsOnlyItsBlocksSlicesWhichAreRefetched) {
   EXPECT_EQ(s["origin"]["requests"].get<std::uint64_t>(), 0u) << s.dump();
   EXPECT_EQ(s["pages"]["hit_disk"].get<std::uint64_t>(), 3u) << s.dump();
   EXPECT_EQ(s["disk"]["checksum_failures"].get<std::uint64_t>(), 0u) << s.dump();
-  // 3 headers and 4 payload blocks, not 3 pages.
-  EXPECT_EQ(s["disk"]["bytes_read"].get<std::uint64_t>(), 3 * 4096 + 4 * kBlock) << s.dump();
+  // 4 payload blocks, not 3 pages, and no header block: recovery verified the 3 headers and
+  // keeps them in memory (the header cache).
+  EXPECT_EQ(s["disk"]["bytes_read"].get<std::uint64_t>(), 4 * kBlock) << s.dump();
+  EXPECT_EQ(s["disk"]["headers_cached"].get<std::uint64_t>(), 3u) << s.dump();
+  EXPECT_EQ(s["disk"]["header_cache_hits"].get<std::uint64_t>(), 3u) << s.dump();
 
   // The slice of the bad block: detected, never served, refetched from the origin.
   expect_exact(p1 + bad_block * kBlock + 300, 100);

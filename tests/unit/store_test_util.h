@@ -103,7 +103,8 @@ inline void flip_byte(const std::string& path, std::uint64_t offset) {
 }
 
 // A store of `slots` slots of `page_size`-byte pages in `dir` (the file dir/shoal.slots), with
-// two I/O threads.
+// two I/O threads and no header cache: every read reads and verifies its slot's header block, as
+// the tests of on-disk damage expect (store_disk_tier_header_cache_test.cc turns the cache on).
 inline DiskConfig store_config(const std::string& dir, std::uint64_t page_size,
                                std::uint64_t slots) {
   DiskConfig c;
@@ -111,6 +112,7 @@ inline DiskConfig store_config(const std::string& dir, std::uint64_t page_size,
   c.capacity_bytes = slots * slot_bytes(page_size);
   c.page_size = page_size;
   c.io_threads = 2;
+  c.header_cache_bytes = 0;
   return c;
 }
 
