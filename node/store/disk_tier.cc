@@ -310,6 +310,7 @@ DiskStats DiskTier::stats() const {
   s.capacity_bytes = s.slots * slot_bytes_;
   s.slots_used = index_.size();
   s.used_bytes = s.slots_used * slot_bytes_;
+  s.headers_cached = headers_.size();
   s.direct_io = device_->direct_io();
   s.direct_fallbacks = device_->direct_fallbacks();
   return s;

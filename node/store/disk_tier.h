@@ -265,8 +265,7 @@ class DiskTier {
   struct ReadJob;
   struct ReadCheck;
   struct CachedHeader {
-    std::uint64_t sequence = 0;
-    std::uint64_t bytes = 0;  // charged to header_cache_bytes
+    std::uint64_t bytes = 0;  // charged to stats_.header_cache_bytes
     std::shared_ptr<const SlotRecord> record;
   };
 

@@ -124,19 +124,15 @@ void DiskTier::cache_header_locked(std::uint32_t slot, std::shared_ptr<const Slo
   while (!header_order_.empty() && stats_.header_cache_bytes + bytes > config_.header_cache_bytes) {
     auto [oldest, sequence] = header_order_.front();
     header_order_.pop_front();
-    if (auto it = headers_.find(oldest); it != headers_.end() && it->second.sequence == sequence) {
-      forget_header_locked(oldest);
-    }
+    if (cached_header_locked(oldest, sequence)) forget_header_locked(oldest);
   }
   const std::uint64_t sequence = record->sequence;
-  headers_[slot] = CachedHeader{sequence, bytes, std::move(record)};
+  headers_[slot] = CachedHeader{bytes, std::move(record)};
   header_order_.emplace_back(slot, sequence);
   stats_.header_cache_bytes += bytes;
-  ++stats_.headers_cached;
   if (header_order_.size() > 2 * headers_.size() + 64) {  // drop the entries forgotten since
     std::erase_if(header_order_, [this](const std::pair<std::uint32_t, std::uint64_t>& e) {
-      auto it = headers_.find(e.first);
-      return it == headers_.end() || it->second.sequence != e.second;
+      return cached_header_locked(e.first, e.second) == nullptr;
     });
   }
 }
@@ -145,14 +141,13 @@ void DiskTier::forget_header_locked(std::uint32_t slot) {
   auto it = headers_.find(slot);
   if (it == headers_.end()) return;
   stats_.header_cache_bytes -= it->second.bytes;
-  --stats_.headers_cached;
   headers_.erase(it);
 }
 
 std::shared_ptr<const SlotRecord> DiskTier::cached_header_locked(std::uint32_t slot,
                                                                  std::uint64_t sequence) const {
   auto it = headers_.find(slot);
-  if (it == headers_.end() || it->second.sequence != sequence) return nullptr;
+  if (it == headers_.end() || it->second.record->sequence != sequence) return nullptr;
   return it->second.record;
 }
 
