@@ -13,6 +13,10 @@
 // drift hits them alike:
 //   raw        pread(2) of --range bytes at a random 4 KiB-aligned offset of the written slots,
 //              on the store file opened with O_DIRECT (each thread its own aligned buffer);
+//   raw-slots  the same reads at the offsets the disk tier reads for an aligned hit: a random
+//              --range-aligned slice of the payload of a random one of the first --pages slots
+//              (slot i's payload starts at i * slot_bytes + kHeaderBytes), to tell the device's
+//              answer to the placement of the reads from the disk tier's own costs;
 //   aligned    DiskTier::read_range of --range bytes at a random --range-aligned offset of a
 //              random page, its bytes kept by the caller (a PayloadSink, as shoald does);
 //   unaligned  the same at a random byte offset (a --range slice that ends inside the page);
@@ -198,7 +202,7 @@ class Bench {
       throw std::runtime_error(name + ": " + std::to_string(tally.failures.load()) +
                                " reads failed");
     const double useful = static_cast<double>(tally.requests.load() * o_.range);
-    const double device = tier_ && name != "raw"
+    const double device = tier_ && name.rfind("raw", 0) != 0
                               ? static_cast<double>(tier_->stats().bytes_read - read_before)
                               : useful;
     return {useful / secs / 1e9, useful > 0 ? device / useful : 0};
@@ -215,9 +219,11 @@ class Bench {
     while (go.load(std::memory_order_relaxed)) {
       bool ok = true;
       const base::PageKey key{o_.kind, o_.object, rng() % o_.pages};
-      if (name == "raw") {
+      if (name == "raw" || name == "raw-slots") {
         const std::uint64_t blocks = (raw_span_ - o_.range) / kBlockBytes;
-        const std::uint64_t at = rng() % blocks * kBlockBytes;
+        const std::uint64_t at = name == "raw" ? rng() % blocks * kBlockBytes
+                                               : rng() % o_.pages * slot_bytes(kPageSize) +
+                                                     kHeaderBytes + rng() % slices * o_.range;
         ok = ::pread(raw_fd_, buffer.data(), o_.range, static_cast<off_t>(at)) ==
              static_cast<ssize_t>(o_.range);
       } else if (name == "aligned") {
@@ -248,7 +254,7 @@ double median(std::vector<double> v) {
 int run(Options o) {
   Bench bench(o);
   bench.open();
-  std::vector<std::string> cases{"raw"};
+  std::vector<std::string> cases{"raw", "raw-slots"};
   if (!o.raw_only) cases.insert(cases.end(), {"aligned", "unaligned", "page"});
   std::map<std::pair<std::string, int>, std::vector<double>> gbps, amplification;
   for (int round = 0; round < o.rounds; ++round) {

@@ -228,9 +228,10 @@ print(d["end"]["sum_received"]["bits_per_second"] / 8 / 1e9)' "$work/iperf3.json
 # report: the plain table and the Markdown table from results.tsv, iperf3 and the load averages.
 report() {
   "$python" - "$work/results.tsv" "$work/iperf3" "$load_before" "$(load_average)" "$duration" \
-    "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$rounds" <<'EOF'
+    "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$rounds" \
+    "${targets[*]}" <<'EOF'
 import sys, datetime, statistics
-results_path, iperf_path, load_before, load_after, duration, commit, rounds = sys.argv[1:]
+results_path, iperf_path, load_before, load_after, duration, commit, rounds, targets = sys.argv[1:]
 runs = {}  # (target, mib, c) -> {round: figures}
 for line in open(results_path):
     target, mib, c, rnd, requests, nbytes, dur_us, p50, p99 = line.split()
@@ -249,7 +250,9 @@ def med(target, mib, c, field):
 
 def gb(target, mib, c):
     v = med(target, mib, c, "gbps")
-    return f"{v:.2f}" if v is not None else "failed"
+    if v is None:
+        return "failed" if target in targets.split() else "not run"
+    return f"{v:.2f}"
 
 def lat(target, mib, c):
     a, b = med(target, mib, c, "p50"), med(target, mib, c, "p99")
