@@ -67,9 +67,9 @@ std::optional<std::string> NodeConfig::validate() const {
            " bytes)";
   }
   if (write_timeout_ms < 100) return "--write-timeout-ms: must be >= 100";
-  if (client_send_buffer != 0 &&
+  if (client_send_buffer_mode == SendBufferMode::kFixed &&
       (client_send_buffer < (4u << 10) || client_send_buffer > (64u << 20))) {
-    return "--client-send-buffer: must be auto or in [4KiB, 64MiB]";
+    return "--client-send-buffer: must be auto, kernel or a size in [4KiB, 64MiB]";
   }
   if (drain_timeout_ms < 0) return "--drain-timeout-ms: must be >= 0";
   if (drain_notice_ms < 0 || drain_notice_ms > 600'000) {
@@ -190,6 +190,18 @@ std::optional<std::string> NodeConfig::check_secret_files() const {
     return "--s3-api-credentials-file: " + error;
   }
   return std::nullopt;
+}
+
+std::uint64_t NodeConfig::client_send_buffer_for(bool local) const {
+  switch (client_send_buffer_mode) {
+    case SendBufferMode::kAuto:
+      return local ? kLocalClientSendBuffer : 0;
+    case SendBufferMode::kKernel:
+      return 0;
+    case SendBufferMode::kFixed:
+      return client_send_buffer;
+  }
+  return 0;
 }
 
 std::uint64_t NodeConfig::hot_copy_bytes() const {

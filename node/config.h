@@ -44,9 +44,22 @@ struct NodeConfig {
   std::uint64_t hot_copy_bytes() const;
   int idle_timeout_ms = 60000;   // --idle-timeout-ms: keep-alive idle / header read
   int write_timeout_ms = 60000;  // --write-timeout-ms: a client must accept bytes this often
-  // --client-send-buffer: SO_SNDBUF of each client connection in bytes; 0 ("auto"): the kernel's
-  // autotuning (net.ipv4.tcp_wmem). The kernel doubles it and caps it at net.core.wmem_max.
-  std::uint64_t client_send_buffer = 0;
+  // --client-send-buffer: the send buffer (SO_SNDBUF) of each client connection, by mode:
+  //   kAuto ("auto", the default): kLocalClientSendBuffer for a client on this host (a loopback
+  //     address, or the address it connected to: node/client_socket.h), where the reader shares
+  //     the sender's caches and a fixed buffer measured faster (docs/benchmarks.md); the kernel's
+  //     autotuning (net.ipv4.tcp_wmem) for every other client, which a fixed buffer would cap at
+  //     about size/RTT;
+  //   kKernel ("kernel"): the kernel's autotuning for every client;
+  //   kFixed (a size): client_send_buffer bytes for every client.
+  // The kernel doubles a size it is given and caps it at net.core.wmem_max.
+  enum class SendBufferMode { kAuto, kKernel, kFixed };
+  static constexpr std::uint64_t kLocalClientSendBuffer = 256 << 10;
+  SendBufferMode client_send_buffer_mode = SendBufferMode::kAuto;
+  std::uint64_t client_send_buffer = 0;  // bytes, with kFixed only
+  // The SO_SNDBUF to set on a connection from a client on this host (`local`) or not; 0: leave
+  // the kernel's autotuning on.
+  std::uint64_t client_send_buffer_for(bool local) const;
   int drain_notice_ms = 0;        // --drain-notice-ms: SIGTERM keeps serving this long at least
   int drain_timeout_ms = 30000;   // --drain-timeout-ms: then waits this long at most
   bool tls_self = false;          // --tls-self

@@ -106,9 +106,10 @@ struct ClientFlags {
                    "Close a connection whose client accepts no bytes this long")
         ->capture_default_str();
     app.add_option("--client-send-buffer", send_buffer,
-                   "Send buffer of each client connection (SO_SNDBUF); auto: the kernel's "
-                   "autotuning. A fixed size (e.g. 256KiB) suits clients on the same host only: "
-                   "over a network it caps a connection at size/RTT")
+                   "Send buffer of each client connection (SO_SNDBUF); auto: 256KiB for clients "
+                   "on this host, the kernel's autotuning for others; kernel: the kernel's "
+                   "autotuning for all; a size (e.g. 256KiB): that for all, which over a network "
+                   "caps a connection at size/RTT")
         ->capture_default_str();
     app.add_option("--drain-notice-ms", cfg.drain_notice_ms,
                    "On SIGTERM, keep serving (and /stats saying \"draining\": true) this long "
@@ -126,10 +127,17 @@ struct ClientFlags {
     cfg.listen_host = hp->host;
     cfg.listen_port = hp->port;
     if (cfg.node_id.empty()) cfg.node_id = default_node_id(cfg.listen_port);
-    if (send_buffer != "auto") {
+    using Mode = NodeConfig::SendBufferMode;
+    if (send_buffer == "auto") {
+      cfg.client_send_buffer_mode = Mode::kAuto;
+    } else if (send_buffer == "kernel") {
+      cfg.client_send_buffer_mode = Mode::kKernel;
+    } else {
       if (auto e = size_flag("--client-send-buffer", send_buffer, &cfg.client_send_buffer)) {
         return e;
       }
+      // 0 meant the kernel's autotuning before "kernel" existed.
+      cfg.client_send_buffer_mode = cfg.client_send_buffer == 0 ? Mode::kKernel : Mode::kFixed;
     }
     return std::nullopt;
   }

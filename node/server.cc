@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <ctime>
 
+#include "node/client_socket.h"
 #include "node/http_session.h"
 #include "node/tls.h"
 #include "ring/base/buffer_pool.h"
@@ -216,14 +217,7 @@ void Server::do_accept(tcp::acceptor& acceptor, bool s3_port) {
 
 // An accepted client connection: the socket options of the client ports, then a session.
 void Server::start_session(tcp::socket socket, bool s3_port) {
-  if (cfg_.client_send_buffer > 0) {
-    // Best effort: the kernel keeps its own size when it refuses (it cannot for the validated
-    // range, so this is logged, not fatal).
-    boost::system::error_code ec;
-    socket.set_option(net::socket_base::send_buffer_size(static_cast<int>(cfg_.client_send_buffer)),
-                      ec);
-    if (ec) SHOAL_LOG(kWarn, "--client-send-buffer: " << ec.message());
-  }
+  apply_client_socket_options(socket, cfg_);
   if (tls_) {
     start_tls_session(std::move(socket), *tls_, *this, s3_port);
   } else {

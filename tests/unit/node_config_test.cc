@@ -112,19 +112,32 @@ TEST(ClusterFlags, WithoutPeerListenEachIsNamed) {
   EXPECT_TRUE(defaults.config) << defaults.output;
 }
 
-// --client-send-buffer: auto (the kernel's autotuning, 0) by default; a size in [4KiB, 64MiB]
-// fixes SO_SNDBUF; anything else is refused, naming the flag.
-TEST(ClientFlags, ClientSendBufferIsAutoOrABoundedSize) {
+// --client-send-buffer: auto by default (a fixed 256 KiB for clients on this host, the kernel's
+// autotuning for others); kernel (or the old 0): autotuning for all; a size in [4KiB, 64MiB]:
+// that for all; anything else is refused, naming the flag.
+TEST(ClientFlags, ClientSendBufferIsAutoKernelOrABoundedSize) {
+  using Mode = NodeConfig::SendBufferMode;
   auto r = parse({});
   ASSERT_TRUE(r.config) << r.output;
-  EXPECT_EQ(r.config->client_send_buffer, 0u);
+  EXPECT_EQ(r.config->client_send_buffer_mode, Mode::kAuto);
+  EXPECT_EQ(r.config->client_send_buffer_for(true), 256u << 10);
+  EXPECT_EQ(r.config->client_send_buffer_for(false), 0u);
   r = parse({"--client-send-buffer", "auto"});
   ASSERT_TRUE(r.config) << r.output;
-  EXPECT_EQ(r.config->client_send_buffer, 0u);
-  r = parse({"--client-send-buffer", "256KiB"});
+  EXPECT_EQ(r.config->client_send_buffer_mode, Mode::kAuto);
+  for (const std::string kernel : {"kernel", "0"}) {
+    r = parse({"--client-send-buffer", kernel});
+    ASSERT_TRUE(r.config) << kernel << ": " << r.output;
+    EXPECT_EQ(r.config->client_send_buffer_mode, Mode::kKernel) << kernel;
+    EXPECT_EQ(r.config->client_send_buffer_for(true), 0u) << kernel;
+    EXPECT_EQ(r.config->client_send_buffer_for(false), 0u) << kernel;
+  }
+  r = parse({"--client-send-buffer", "64KiB"});
   ASSERT_TRUE(r.config) << r.output;
-  EXPECT_EQ(r.config->client_send_buffer, 256u << 10);
-  for (const std::string bad : {"lots", "", "-1", "1KiB", "65MiB", "1TiB"}) {
+  EXPECT_EQ(r.config->client_send_buffer_mode, Mode::kFixed);
+  EXPECT_EQ(r.config->client_send_buffer_for(true), 64u << 10);
+  EXPECT_EQ(r.config->client_send_buffer_for(false), 64u << 10);
+  for (const std::string bad : {"lots", "", "-1", "1KiB", "65MiB", "1TiB", "Kernel", "auto "}) {
     r = parse({"--client-send-buffer", bad});
     EXPECT_FALSE(r.config) << bad;
     EXPECT_EQ(r.exit_code, 2) << bad;
