@@ -140,9 +140,12 @@ std::optional<std::string> NodeConfig::validate() const {
   }
   if (disk_enabled()) {
     if (auto e = disk_config().validate()) return with_disk_flag(*e);
-  } else if (disk_capacity != 0 || disk_kind != store::DeviceKind::kFile) {
-    return disk_capacity != 0 ? "--disk-capacity: needs --disk-path"
-                              : "--disk-kind: needs --disk-path";
+  } else if (disk_capacity != 0) {
+    return "--disk-capacity: needs --disk-path";
+  } else if (disk_kind != store::DeviceKind::kFile) {
+    return "--disk-kind: needs --disk-path";
+  } else if (disk_header_cache != store::DiskConfig{}.header_cache_bytes) {
+    return "--disk-header-cache: needs --disk-path";
   }
   if (auto e = validate_s3_api()) return e;
   if (auto e = s3.validate()) return "--s3-endpoint: " + *e;
@@ -243,6 +246,7 @@ std::string with_disk_flag(const std::string& message) {
       {"path", "--disk-path"},
       {"kind", "--disk-kind"},
       {"capacity_bytes", "--disk-capacity"},
+      {"header_cache_bytes", "--disk-header-cache"},
       {"page_size", "--page-size"}};
   const std::string_view m = message;
   for (const auto& [field, flag] : kFlags) {
@@ -258,6 +262,7 @@ store::DiskConfig NodeConfig::disk_config() const {
   c.path = disk_path;
   c.kind = disk_kind;
   c.capacity_bytes = disk_capacity;
+  c.header_cache_bytes = disk_header_cache;
   c.page_size = page_size;
   // Writes waiting for an I/O thread pin their pages outside the memory budget: allow 64 MiB of
   // them (at least 16 pages), so small pages do not see spills refused while a burst of

@@ -113,6 +113,9 @@ struct NodeConfig {
   std::string disk_path;  // --disk-path: directory, file or block device
   store::DeviceKind disk_kind = store::DeviceKind::kFile;  // --disk-kind fs|block
   std::uint64_t disk_capacity = 0;  // --disk-capacity; 0: 80% of the free space at the path
+  // --disk-header-cache: RAM for verified slot headers kept in memory (DiskConfig::
+  // header_cache_bytes, about 2.4 KiB per 16 MiB page on disk); 0 turns the cache off.
+  std::uint64_t disk_header_cache = store::DiskConfig{}.header_cache_bytes;
   bool disk_enabled() const { return !disk_path.empty(); }
   // Page bytes of disk writes allowed to wait for an I/O thread (at least 16 pages); they are
   // held outside --memory until written (docs/configuration.md, "Disk tier").

@@ -106,6 +106,9 @@ std::optional<std::string> DiskConfig::validate() const {
            " bytes with this page size)";
   }
   if (io_threads < 1 || io_threads > 64) return "io_threads: must be in [1, 64]";
+  if (header_cache_bytes > kMaxHeaderCacheBytes) {
+    return "header_cache_bytes: must be at most 4GiB, got " + std::to_string(header_cache_bytes);
+  }
   if (max_queued_reads == 0 || max_queued_writes == 0)
     return "max_queued_reads, max_queued_writes: must be >= 1";
   return std::nullopt;

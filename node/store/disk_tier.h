@@ -105,7 +105,8 @@ struct DiskConfig {
   std::size_t max_queued_writes = 16;     // writes waiting; more are rejected
   EvictionPolicy eviction = EvictionPolicy::kClock;
   // RAM for verified headers kept in memory (the header cache above); 0 turns it off (every read
-  // also reads its header block). Outside --memory, like the index.
+  // also reads its header block). Outside --memory, like the index. At most kMaxHeaderCacheBytes.
+  static constexpr std::uint64_t kMaxHeaderCacheBytes = 4ull << 30;
   std::uint64_t header_cache_bytes = 16ull << 20;
 
   // Returns "field: reason" for the first invalid setting, naming the field of this struct

@@ -338,6 +338,44 @@ TEST_F(DiskTier, AFlippedByteFailsOnlyItsBlocksSlicesWhichAreRefetched) {
   EXPECT_EQ(s["disk"]["checksum_failures"].get<std::uint64_t>(), 1u) << s.dump();
 }
 
+// --disk-header-cache 0: a restarted node keeps no header in memory, so each disk hit reads its
+// slot's header block beside its payload blocks (with the default, the test above reads none).
+TEST_F(DiskTier, WithTheHeaderCacheOffEachDiskHitAlsoReadsItsHeaderBlock) {
+  constexpr std::uint64_t kBigPage = 1 << 20, kBlock = 64 << 10, kHeaderBlock = 4096;
+  const std::string data = put("h.bin", 2 * kBigPage, 11);
+  auto start_big = [&](std::vector<std::string> more) {
+    std::vector<std::string> flags{"--page-size", "1MiB",       "--memory",        "4MiB",
+                                   "--disk-path", disk_.path(), "--disk-capacity", "32MiB"};
+    flags.insert(flags.end(), more.begin(), more.end());
+    return std::make_unique<Shoald>(s3_.endpoint(), flags);
+  };
+  {
+    auto node = start_big({});
+    for (std::uint64_t p = 0; p < 2; ++p) {
+      auto r = node->fetch(
+          kBucket, "h.bin",
+          "bytes=" + std::to_string(p * kBigPage) + "-" + std::to_string((p + 1) * kBigPage - 1));
+      ASSERT_EQ(r.status, 206) << r.error;
+    }
+    stop(*node);  // both pages are written to disk
+  }
+  auto node = start_big({"--disk-header-cache", "0"});
+  for (std::uint64_t p = 0; p < 2; ++p) {
+    const std::uint64_t first = p * kBigPage + 3 * kBlock + 10;  // inside payload block 3
+    auto r = node->fetch(kBucket, "h.bin",
+                         "bytes=" + std::to_string(first) + "-" + std::to_string(first + 99));
+    ASSERT_EQ(r.status, 206) << r.error;
+    EXPECT_TRUE(r.body == data.substr(first, 100)) << "page " << p;
+  }
+  auto s = stats_json(node->port());
+  EXPECT_EQ(s["pages"]["hit_disk"].get<std::uint64_t>(), 2u) << s.dump();
+  EXPECT_EQ(s["origin"]["requests"].get<std::uint64_t>(), 0u) << s.dump();
+  EXPECT_EQ(s["disk"]["bytes_read"].get<std::uint64_t>(), 2 * (kHeaderBlock + kBlock)) << s.dump();
+  EXPECT_EQ(s["disk"]["headers_cached"].get<std::uint64_t>(), 0u) << s.dump();
+  EXPECT_EQ(s["disk"]["header_cache_bytes"].get<std::uint64_t>(), 0u) << s.dump();
+  EXPECT_EQ(s["disk"]["header_cache_hits"].get<std::uint64_t>(), 0u) << s.dump();
+}
+
 // Ranged disk hits are not promoted to memory, except for a page whose parts are read again and
 // again (node/part_reads.h: twice the page's bytes within the window): that one is read whole
 // into memory, and its later parts are memory hits. One pass over a page in parts is not.

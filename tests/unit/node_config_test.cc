@@ -58,6 +58,21 @@ TEST(DiskFlags, CapacityAndKindAreParsed) {
   EXPECT_EQ(r.config->disk_capacity, 3ull << 29);
 }
 
+// --disk-header-cache: 16 MiB by default, any size up to 4 GiB, 0 turns the cache off.
+TEST(DiskFlags, HeaderCacheIsASizeUpTo4GiB) {
+  store::test::ScratchDir dir;
+  auto r = parse({"--disk-path", dir.path()});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->disk_config().header_cache_bytes, 16u << 20);
+  for (const auto& [text, bytes] : {std::pair<std::string, std::uint64_t>{"0", 0},
+                                    {"64MiB", 64ull << 20},
+                                    {"4GiB", 4ull << 30}}) {
+    r = parse({"--disk-path", dir.path(), "--disk-header-cache", text});
+    ASSERT_TRUE(r.config) << text << ": " << r.output;
+    EXPECT_EQ(r.config->disk_config().header_cache_bytes, bytes) << text;
+  }
+}
+
 TEST(DiskFlags, ErrorsNameTheFlag) {
   store::test::ScratchDir dir;
   auto expect_error = [](const ParseResult& r, const std::string& prefix) {
@@ -71,6 +86,13 @@ TEST(DiskFlags, ErrorsNameTheFlag) {
   expect_error(parse({"--disk-path", dir.path(), "--disk-capacity", "1MiB"}), "--disk-capacity:");
   expect_error(parse({"--disk-capacity", "1GiB"}), "--disk-capacity: needs --disk-path");
   expect_error(parse({"--disk-kind", "block"}), "--disk-kind: needs --disk-path");
+  expect_error(parse({"--disk-header-cache", "0"}), "--disk-header-cache: needs --disk-path");
+  expect_error(parse({"--disk-path", dir.path(), "--disk-header-cache", "lots"}),
+               "--disk-header-cache:");
+  expect_error(parse({"--disk-path", dir.path(), "--disk-header-cache", "-1"}),
+               "--disk-header-cache:");
+  expect_error(parse({"--disk-path", dir.path(), "--disk-header-cache", "5GiB"}),
+               "--disk-header-cache: must be at most 4GiB");
   expect_error(parse({"--disk-path", dir.path(), "--disk-kind", "block"}),
                "--disk-kind: block, but " + dir.path() + " is not a block device");
   expect_error(parse({"--disk-path", dir.path() + "/no/such/dir/file"}), "--disk-path:");
