@@ -355,7 +355,8 @@ struct ClusterFlags {
 
 // The disk tier: path, kind, capacity and the header cache.
 struct DiskFlags {
-  std::string kind = "fs", capacity, header_cache = "16MiB";
+  std::string kind = "fs", capacity,
+              header_cache = base::format_size(store::DiskConfig{}.header_cache_bytes);
 
   void add(CLI::App& app, NodeConfig& cfg) {
     app.add_option("--disk-path", cfg.disk_path,
