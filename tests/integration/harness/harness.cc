@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <vector>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -378,6 +380,30 @@ std::string bin_dir() {
   return env != nullptr && *env != '\0' ? env : SHOAL_BIN_DIR;
 }
 
+namespace {
+
+// Claims `port` among the test processes running at once (ctest -j runs several, and each one's
+// bind(0) may be handed a port another has just closed and given to its shoald): an exclusive
+// flock on a file named after the port, held until this process exits (the kernel drops it even
+// on a crash). Returns false when another live process holds it.
+bool claim_port_across_processes(std::uint16_t port) {
+  static std::vector<int> held;  // the lock files' descriptors, open until exit
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-test-ports";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string path = (dir / std::to_string(port)).string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return true;  // no lock directory: fall back to bind(0)'s own odds
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  held.push_back(fd);
+  return true;
+}
+
+}  // namespace
+
 std::uint16_t free_port() {
   static std::mutex mutex;
   static std::set<std::uint16_t> given;
@@ -396,7 +422,7 @@ std::uint16_t free_port() {
     }
     ::close(fd);
     std::uint16_t port = ntohs(addr.sin_port);
-    if (given.insert(port).second) return port;
+    if (given.insert(port).second && claim_port_across_processes(port)) return port;
   }
   throw std::runtime_error("free_port: no unused port after 100 attempts");
 }

@@ -48,9 +48,11 @@ std::string source_dir();
 std::string bin_dir();
 
 // A TCP port on 127.0.0.1 that was free a moment ago: binds port 0, reads the port, closes.
-// Never returns the same port twice within one process. The caller binds it soon (another
-// process may take it meanwhile; Linux prefers odd ports for bind(0) and even ones for
-// connect(), which keeps outgoing connections off it). Throws if no port can be had.
+// Never returns the same port twice within one process, nor one that another test process
+// running at once has been given (a flock on $TMPDIR/shoal-test-ports/<port>, held until exit).
+// The caller binds it soon (another process may take it meanwhile; Linux prefers odd ports for
+// bind(0) and even ones for connect(), which keeps outgoing connections off it). Throws if no
+// port can be had.
 std::uint16_t free_port();
 
 // True once a TCP connect to 127.0.0.1:port succeeds; false if none did within `timeout`
