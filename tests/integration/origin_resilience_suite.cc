@@ -257,6 +257,9 @@ TEST_F(OriginResilience, BucketDownServesFromTheOtherThenRecoversThroughTheProbe
   ASSERT_EQ(r.status, 206);
   EXPECT_EQ(status_bucket(r), kB);
   EXPECT_EQ(proxy_->count("GET", "/alpha/dual.bin"), 0);
+  // A page's outcome is counted when its fetch ends, which may be just after the 100 bytes the
+  // client asked for reached it.
+  ASSERT_TRUE(wait_for_origin_fetches_to_end(node.port()));
   const std::string m = metrics(node.port());
   EXPECT_EQ(metric_value(m, "shoal_origin_pages_total{bucket=\"beta\",outcome=\"fallback\"}"), 6);
   EXPECT_EQ(metric_value(m, "shoal_origin_bucket_breaker_state{bucket=\"alpha\"}"), 2);
@@ -297,6 +300,7 @@ TEST_F(OriginResilience, NoSuchKeyInTheFirstBucketLeavesItsHealthUntouched) {
   EXPECT_EQ(proxy_->count("GET", "/alpha/b-only-"), 6);  // alpha was asked each time
   // One bucket listed: NoSuchKey is the answer (404), still not the bucket's fault.
   EXPECT_EQ(node.fetch(kA, "nowhere.bin", "bytes=0-9").status, 404);
+  ASSERT_TRUE(wait_for_origin_fetches_to_end(node.port()));  // outcomes count as fetches end
   const auto after = bucket_stats(node, kA);
   EXPECT_EQ(after["error_rate"], before["error_rate"]);
   EXPECT_EQ(after["consecutive_failures"], 0);
