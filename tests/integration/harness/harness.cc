@@ -35,10 +35,10 @@
 #include <mutex>
 #include <random>
 #include <set>
-#include <vector>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 extern char** environ;
 
