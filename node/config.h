@@ -54,11 +54,11 @@ struct NodeConfig {
   //   kFixed (a size): client_send_buffer bytes for every client.
   // The kernel doubles a size it is given and caps it at net.core.wmem_max.
   enum class SendBufferMode { kAuto, kKernel, kFixed };
-  static constexpr std::uint64_t kLocalClientSendBuffer = 256 << 10;
+  static constexpr std::uint64_t kLocalClientSendBuffer = 256 << 10;  // bytes
   SendBufferMode client_send_buffer_mode = SendBufferMode::kAuto;
   std::uint64_t client_send_buffer = 0;  // bytes, with kFixed only
-  // The SO_SNDBUF to set on a connection from a client on this host (`local`) or not; 0: leave
-  // the kernel's autotuning on.
+  // The SO_SNDBUF in bytes to set on a connection from a client on this host (`local`) or not;
+  // 0: leave the kernel's autotuning on. Pure; any thread.
   std::uint64_t client_send_buffer_for(bool local) const;
   int drain_notice_ms = 0;        // --drain-notice-ms: SIGTERM keeps serving this long at least
   int drain_timeout_ms = 30000;   // --drain-timeout-ms: then waits this long at most
