@@ -16,7 +16,9 @@
 #      memory") for 1 MiB ranges at random 1 MiB-aligned offsets at C = 16 (each a ranged disk
 #      read of the 16 blocks it covers, not promoted); neither may ask the origin anything;
 #      the filling shoald, which holds everything in memory, first serves the same 1 MiB load
-#      (memory hits: the HTTP path's ceiling in this run, no raw reference);
+#      (memory hits: the HTTP path's ceiling in this run, no raw reference); after shoald #2b,
+#      nginx (bench/nginx-directio.conf.in) serves the same 1 MiB load from the same store file
+#      with O_DIRECT: the peer, an HTTP server reading the same device in the same run;
 #   4. raw device, measured right before and right after every wrk cell (the virtual disk's speed
 #      drifts with the machine's other work), on the written part of the same store file: for
 #      16 MiB cells `dd if=<the store file> bs=16M count=<working set> iflag=direct of=/dev/null`
@@ -34,8 +36,11 @@
 #      object (16,384 pages), SIGTERM writes them to disk; shoald #4 starts on that disk; its
 #      /stats disk.recovery_seconds and the time until its port accepts are reported;
 #   6. prints a plain table and the same as Markdown (for docs/benchmarks.md) on stdout: GB/s of
-#      every wrk cell, the raw reference's GB/s, the ratio shoald/raw (target: at least 0.8),
-#      disk_range_bench's table, recovery figures, the load average before and after.
+#      every wrk cell, the raw reference's GB/s, the ratio server/raw (target for shoald: at
+#      least 0.8), shoald/nginx for the 1 MiB cell, the CPU seconds per GB served of wrk and of
+#      the server (user + system, all threads) and, for the 1 MiB cell, the cores that 0.8x raw
+#      would take at those costs; disk_range_bench's table, recovery figures, the load average
+#      before and after.
 # Speed targets are reported, not asserted. Exit status: 0 when every tool and check worked; 1
 # otherwise (wrong bytes, an origin request during the disk runs, missing pages after restart,
 # a failed wrk run). Environment knobs: BENCH_DURATION (10), BENCH_WORKING_SET_MIB,
@@ -132,19 +137,51 @@ check_bytes() {
   done
 }
 
+# cpu_ticks PID...: user + system CPU time of the processes PID... (every thread), in clock ticks.
+cpu_ticks() {
+  local pid total=0 fields
+  for pid in "$@"; do
+    read -r -a fields <"/proc/$pid/stat" || continue
+    total=$((total + fields[13] + fields[14]))
+  done
+  echo "$total"
+}
+
+# server_pids TIER: the processes that serve TIER (shoald, or nginx's master and workers), one
+# per line.
+server_pids() {
+  if [[ "$1" == nginx ]]; then
+    echo "$nginx_pid"
+    pgrep -P "$nginx_pid" || true
+  else
+    echo "$shoald_pid"
+  fi
+}
+
 # measure MIB C RAW [TIER]: one wrk run between two runs of the raw reference RAW (raw_dd,
 # raw_random, or raw_none: no reference); appends "MIB C requests bytes duration_us p50_us p99_us
-# raw_before raw_after RAW TIER" (TIER: disk, the default, or memory) to $work/results.tsv, or
-# fails when wrk failed or any answer looked wrong.
+# raw_before raw_after RAW TIER wrk_cpu_s server_cpu_s" (TIER: disk, the default, or memory:
+# shoald's disk or memory hits; nginx: the running nginx_directio, ranges of the store file; the
+# CPU seconds wrk and the server used during the wrk run) to $work/results.tsv, or fails when wrk
+# failed or any answer looked wrong.
 measure() {
   local mib="$1" c="$2" raw="$3" tier="${4:-disk}" range_bytes=$(($1 << 20))
   local out="$work/wrk-$1-$2-$tier.txt"
-  local dd_before dd_after
+  local dd_before dd_after port="$shoald_port" path="/fetch/$bucket/$key"
+  if [[ "$tier" == nginx ]]; then
+    port="$nginx_port"
+    path="/disk/shoal.slots"
+  fi
   dd_before="$("$raw")"
-  bench_log "wrk ${mib} MiB ranges c=$c (${duration} s)"
-  if ! BENCH_PATH="/fetch/$bucket/$key" BENCH_OBJECT_BYTES="$object_bytes" \
-    BENCH_RANGE_BYTES="$range_bytes" wrk -t2 -c"$c" -d"${duration}s" --timeout 20s --latency \
-    -s "$root/bench/range.lua" "http://127.0.0.1:$shoald_port" >"$out" 2>&1; then
+  bench_log "wrk ${mib} MiB ranges c=$c (${duration} s) on $tier"
+  local -a serving
+  mapfile -t serving < <(server_pids "$tier")
+  local server_before server_after
+  server_before="$(cpu_ticks "${serving[@]}")"
+  if ! BENCH_PATH="$path" BENCH_OBJECT_BYTES="$object_bytes" \
+    BENCH_RANGE_BYTES="$range_bytes" /usr/bin/time -f "CPU %U %S" -o "$out.cpu" \
+    wrk -t2 -c"$c" -d"${duration}s" --timeout 20s --latency \
+    -s "$root/bench/range.lua" "http://127.0.0.1:$port" >"$out" 2>&1; then
     cat "$out" >&2
     return 1
   fi
@@ -157,9 +194,13 @@ measure() {
     bench_log "${mib} MiB c=$c: $line"
     return 1
   fi
+  server_after="$(cpu_ticks "${serving[@]}")"
+  local wrk_cpu server_cpu
+  wrk_cpu="$(awk '$1 == "CPU" { print $2 + $3 }' "$out.cpu")"
+  server_cpu="$("$python" -c "print(($server_after - $server_before) / $(getconf CLK_TCK))")"
   dd_after="$("$raw")"
   echo "$mib $c $requests $bytes $duration_us $p50_us $p99_us $dd_before $dd_after $raw $tier" \
-    >>"$work/results.tsv"
+    "$wrk_cpu $server_cpu" >>"$work/results.tsv"
 }
 
 # raw_none: no raw reference (memory hits); prints 0.
@@ -201,36 +242,85 @@ raw_dd_parallel() {
   "$python" -c "print($quarter * 4 * $page_bytes / ($t1 - $t0) / 1e9)"
 }
 
+# start_nginx_directio: nginx (bench/nginx-directio.conf.in) serving $work/d16/shoal.slots with
+# O_DIRECT, prefix under $work/nginx; checks one 1 MiB range against the file; sets nginx_port and
+# nginx_pid.
+start_nginx_directio() {
+  local prefix="$work/nginx"
+  nginx_port="$(free_port)"
+  mkdir -p "$prefix/tmp"
+  sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$nginx_port|g" -e "s|@STORE_DIR@|$work/d16|g" \
+    -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" \
+    "$root/bench/nginx-directio.conf.in" >"$prefix/nginx.conf"
+  nginx -t -q -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" || return 1
+  bench_spawn "$work/nginx.log" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"
+  nginx_pid=$spawned_pid
+  wait_for_port "$nginx_port" "$nginx_pid" nginx "$prefix/error.log" || return 1
+  local first=$((5 << 20))
+  curl -sS -H "Range: bytes=$first-$((first + (1 << 20) - 1))" \
+    "http://127.0.0.1:$nginx_port/disk/shoal.slots" >"$work/range.bin"
+  cmp -s "$work/range.bin" <(tail -c +$((first + 1)) "$store16" | head -c $((1 << 20))) || {
+    bench_log "nginx's bytes $first+1MiB differ from the store file"
+    return 1
+  }
+  bench_log "nginx (O_DIRECT) on 127.0.0.1:$nginx_port"
+}
+
+# stop_nginx: SIGQUIT (graceful), then waits for it to exit.
+stop_nginx() {
+  kill -QUIT "$nginx_pid"
+  wait "$nginx_pid" || true
+}
+
 # check_no_origin_and_stop: fails unless the running shoald never asked the origin; logs its disk
-# figures and stops it.
+# figures and its slice-buffer reuse, and stops it.
 check_no_origin_and_stop() {
   local origin_requests
   origin_requests="$(shoald_stat origin requests)"
   ((origin_requests == 0)) || fail "shoald asked the origin $origin_requests times"
   bench_log "disk stats: $(curl -sS "http://127.0.0.1:$shoald_port/stats" |
     "$python" -c 'import json, sys; print(json.load(sys.stdin)["disk"])')"
+  bench_log "slice buffers: $(curl -sS "http://127.0.0.1:$shoald_port/stats" | "$python" -c '
+import json, sys
+m = json.load(sys.stdin)["memory"]
+print({k: v for k, v in m.items() if k.startswith("slice_buffers")})')"
   stop_shoald || fail "stopping the disk shoald"
 }
 
 report() {
   "$python" - "$work/results.tsv" "$work/recovery" "$load_before" "$(load_average)" \
     "$duration" "$working_mib" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF'
-import sys, datetime
+import os, sys, datetime
 results, rec_path, load_before, load_after, duration, working, commit = sys.argv[1:]
 rec = dict(line.split("=", 1) for line in open(rec_path).read().split())
 rows = []
+need = ""
 for line in open(results):
-    mib, c, requests, nbytes, dur_us, p50, p99, dd_before, dd_after, raw, tier = line.split()
+    (mib, c, requests, nbytes, dur_us, p50, p99, dd_before, dd_after, raw, tier, wrk_cpu,
+     server_cpu) = line.split()
     gbps = int(nbytes) / (int(dur_us) / 1e6) / 1e9
+    wrk_per_gb = float(wrk_cpu) / (int(nbytes) / 1e9)
+    server_per_gb = float(server_cpu) / (int(nbytes) / 1e9)
     dd = (float(dd_before) + float(dd_after)) / 2
     what = {"raw_dd": "dd 16 MiB sequential, QD 1", "raw_random": "1 MiB random pread, QD 4",
             "raw_none": "none (the HTTP path's ceiling)"}[raw]
-    label = f"{mib} MiB" + (" memory hits" if tier == "memory" else "")
+    label = f"{mib} MiB" + {"memory": " memory hits", "nginx": " nginx O_DIRECT"}.get(tier, "")
     rows.append([label, c, f"{gbps:.2f}", f"{int(p50) / 1e3:.1f} / {int(p99) / 1e3:.1f}",
                  what, f"{dd:.2f} ({float(dd_before):.2f}/{float(dd_after):.2f})" if dd else "-",
-                 f"{gbps / dd:.2f}x" if dd else "-"])
-header = ["range", "conc", "shoald GB/s", "p50/p99 ms", "raw O_DIRECT reference",
-          "raw GB/s (before/after)", "shoald/raw"]
+                 f"{gbps / dd:.2f}x" if dd else "-",
+                 f"{wrk_per_gb:.3f} / {server_per_gb:.3f}"])
+    if label == "1 MiB":
+        target = 0.8 * dd
+        need = (f"0.8x raw in the 1 MiB cell is {target:.2f} GB/s: at this cell's CPU per GB wrk "
+                f"alone would need {target * wrk_per_gb:.1f} cores, wrk and shoald "
+                f"{target * (wrk_per_gb + server_per_gb):.1f}; this machine has {os.cpu_count()}")
+header = ["range", "conc", "GB/s", "p50/p99 ms", "raw O_DIRECT reference",
+          "raw GB/s (before/after)", "server/raw", "CPU s per GB: wrk / server"]
+by_label = {r[0]: float(r[2]) for r in rows}
+peer = ""
+if "1 MiB" in by_label and "1 MiB nginx O_DIRECT" in by_label:
+    peer = (f"1 MiB disk hits, shoald/nginx O_DIRECT in the same run: "
+            f"{by_label['1 MiB'] / by_label['1 MiB nginx O_DIRECT']:.2f}x")
 when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
 widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
 parallel = f"raw device at queue depth 4 (4 dd iflag=direct at once): {float(rec['dd4']):.2f} GB/s"
@@ -244,6 +334,10 @@ print(f"disk hits, {working} MiB working set, 16 MiB pages, memory tier 64 MiB (
 for r in [header] + rows:
     print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
 print(parallel)
+if peer:
+    print(peer)
+if need:
+    print(need)
 print(recovery)
 print(f"load average before: {load_before}; after: {load_after}")
 print()
@@ -260,6 +354,12 @@ for r in rows:
 print()
 print(parallel[0].upper() + parallel[1:] + ".")
 print()
+if peer:
+    print(peer + ".")
+    print()
+if need:
+    print(need + ".")
+    print()
 print(recovery[0].upper() + recovery[1:] + ".")
 EOF
   echo
@@ -311,6 +411,14 @@ main() {
     --disk-capacity "${capacity_mib}MiB"
   measure 1 16 raw_random || fail "wrk 1 MiB c=16"
   check_no_origin_and_stop
+  # The same cell served by nginx from the same store file: what a plain HTTP server reaching
+  # the device with O_DIRECT gets on this machine in this run.
+  if start_nginx_directio; then
+    measure 1 16 raw_random nginx || fail "wrk 1 MiB c=16 (nginx)"
+    stop_nginx
+  else
+    fail "starting nginx (O_DIRECT)"
+  fi
   local dd4
   dd4="$(raw_dd_parallel)"
   bench_log "the disk tier alone: disk_range_bench on $store16"
