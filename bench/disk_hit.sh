@@ -66,6 +66,8 @@ key=disk.bin
 object_bytes=$((working_mib << 20))
 page_bytes=$((16 << 20))
 failures=0
+nginx_port=""
+nginx_pid=""
 
 fail() {
   bench_log "FAILED: $*"
@@ -266,10 +268,13 @@ start_nginx_directio() {
   bench_log "nginx (O_DIRECT) on 127.0.0.1:$nginx_port"
 }
 
-# stop_nginx: SIGQUIT (graceful), then waits for it to exit.
+# stop_nginx: SIGQUIT (graceful) to the nginx started by start_nginx_directio, if any, then waits
+# for it to exit.
 stop_nginx() {
-  kill -QUIT "$nginx_pid"
+  [[ -n "$nginx_pid" ]] || return 0
+  kill -QUIT "$nginx_pid" 2>/dev/null || true
   wait "$nginx_pid" || true
+  nginx_pid=""
 }
 
 # check_no_origin_and_stop: fails unless the running shoald never asked the origin; logs its disk
@@ -415,10 +420,10 @@ main() {
   # the device with O_DIRECT gets on this machine in this run.
   if start_nginx_directio; then
     measure 1 16 raw_random nginx || fail "wrk 1 MiB c=16 (nginx)"
-    stop_nginx
   else
     fail "starting nginx (O_DIRECT)"
   fi
+  stop_nginx
   local dd4
   dd4="$(raw_dd_parallel)"
   bench_log "the disk tier alone: disk_range_bench on $store16"

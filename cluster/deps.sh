@@ -14,7 +14,7 @@ apt_packages=(
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libsystemd-dev libxxhash-dev liburing-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-boto3 awscli rclone curl prometheus wrk iperf3 nginx varnish haproxy
+  python3 python3-boto3 awscli rclone curl prometheus wrk iperf3 nginx varnish haproxy time
   clang-14 libclang-rt-14-dev
 )
 
