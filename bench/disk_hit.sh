@@ -139,16 +139,6 @@ check_bytes() {
   done
 }
 
-# cpu_ticks PID...: user + system CPU time of the processes PID... (every thread), in clock ticks.
-cpu_ticks() {
-  local pid total=0 fields
-  for pid in "$@"; do
-    read -r -a fields <"/proc/$pid/stat" || continue
-    total=$((total + fields[13] + fields[14]))
-  done
-  echo "$total"
-}
-
 # server_pids TIER: the processes that serve TIER (shoald, or nginx's master and workers), one
 # per line.
 server_pids() {
@@ -169,9 +159,9 @@ server_pids() {
 measure() {
   local mib="$1" c="$2" raw="$3" tier="${4:-disk}" range_bytes=$(($1 << 20))
   local out="$work/wrk-$1-$2-$tier.txt"
-  local dd_before dd_after port="$shoald_port" path="/fetch/$bucket/$key"
+  local dd_before dd_after target_port="$shoald_port" path="/fetch/$bucket/$key"
   if [[ "$tier" == nginx ]]; then
-    port="$nginx_port"
+    target_port="$nginx_port"
     path="/disk/shoal.slots"
   fi
   dd_before="$("$raw")"
@@ -183,7 +173,7 @@ measure() {
   if ! BENCH_PATH="$path" BENCH_OBJECT_BYTES="$object_bytes" \
     BENCH_RANGE_BYTES="$range_bytes" /usr/bin/time -f "CPU %U %S" -o "$out.cpu" \
     wrk -t2 -c"$c" -d"${duration}s" --timeout 20s --latency \
-    -s "$root/bench/range.lua" "http://127.0.0.1:$port" >"$out" 2>&1; then
+    -s "$root/bench/range.lua" "http://127.0.0.1:$target_port" >"$out" 2>&1; then
     cat "$out" >&2
     return 1
   fi
@@ -245,19 +235,9 @@ raw_dd_parallel() {
 }
 
 # start_nginx_directio: nginx (bench/nginx-directio.conf.in) serving $work/d16/shoal.slots with
-# O_DIRECT, prefix under $work/nginx; checks one 1 MiB range against the file; sets nginx_port and
-# nginx_pid.
+# O_DIRECT; checks one 1 MiB range against the file; sets nginx_port and nginx_pid.
 start_nginx_directio() {
-  local prefix="$work/nginx"
-  nginx_port="$(free_port)"
-  mkdir -p "$prefix/tmp"
-  sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$nginx_port|g" -e "s|@STORE_DIR@|$work/d16|g" \
-    -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" \
-    "$root/bench/nginx-directio.conf.in" >"$prefix/nginx.conf"
-  nginx -t -q -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" || return 1
-  bench_spawn "$work/nginx.log" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"
-  nginx_pid=$spawned_pid
-  wait_for_port "$nginx_port" "$nginx_pid" nginx "$prefix/error.log" || return 1
+  start_nginx_from nginx-directio.conf.in "s|@STORE_DIR@|$work/d16|g" || return 1
   local first=$((5 << 20))
   curl -sS -H "Range: bytes=$first-$((first + (1 << 20) - 1))" \
     "http://127.0.0.1:$nginx_port/disk/shoal.slots" >"$work/range.bin"
@@ -265,7 +245,6 @@ start_nginx_directio() {
     bench_log "nginx's bytes $first+1MiB differ from the store file"
     return 1
   }
-  bench_log "nginx (O_DIRECT) on 127.0.0.1:$nginx_port"
 }
 
 # stop_nginx: SIGQUIT (graceful) to the nginx started by start_nginx_directio, if any, then waits
@@ -283,12 +262,12 @@ check_no_origin_and_stop() {
   local origin_requests
   origin_requests="$(shoald_stat origin requests)"
   ((origin_requests == 0)) || fail "shoald asked the origin $origin_requests times"
-  bench_log "disk stats: $(curl -sS "http://127.0.0.1:$shoald_port/stats" |
-    "$python" -c 'import json, sys; print(json.load(sys.stdin)["disk"])')"
-  bench_log "slice buffers: $(curl -sS "http://127.0.0.1:$shoald_port/stats" | "$python" -c '
+  bench_log "$(curl -sS "http://127.0.0.1:$shoald_port/stats" | "$python" -c '
 import json, sys
-m = json.load(sys.stdin)["memory"]
-print({k: v for k, v in m.items() if k.startswith("slice_buffers")})')"
+s = json.load(sys.stdin)
+buffers = {k: v for k, v in s["memory"].items() if k.startswith("slice_buffers")}
+disk = s["disk"]
+print(f"disk stats: {disk}; slice buffers: {buffers}")')"
   stop_shoald || fail "stopping the disk shoald"
 }
 

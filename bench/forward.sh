@@ -44,11 +44,10 @@ busy_jiffies() {
 # node_jiffies: CPU time (user + system, USER_HZ ticks) the shoald processes have used so far:
 # the cost of the cache itself, whatever else the machine runs meanwhile (wrk, other jobs).
 node_jiffies() {
-  local n total=0
-  for n in "${names[@]}"; do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/${pid[$n]}/stat")))
-  done
-  echo "$total"
+  local n
+  local -a pids=()
+  for n in "${names[@]}"; do pids+=("${pid[$n]}"); done
+  cpu_ticks "${pids[@]}"
 }
 hz="$(getconf CLK_TCK)"
 cores="$(nproc)"

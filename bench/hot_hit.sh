@@ -54,16 +54,7 @@ fail() {
 
 # start_nginx: nginx from bench/nginx-slice.conf.in with its prefix under $work/nginx.
 start_nginx() {
-  local prefix="$work/nginx"
-  nginx_port="$(free_port)"
-  mkdir -p "$prefix/tmp" "$prefix/cache"
-  sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$nginx_port|g" -e "s|@S3_PORT@|$s3_port|g" \
-    -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" \
-    "$root/bench/nginx-slice.conf.in" >"$prefix/nginx.conf"
-  nginx -t -q -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"
-  bench_spawn "$work/nginx.log" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"
-  wait_for_port "$nginx_port" "$spawned_pid" nginx "$prefix/error.log"
-  bench_log "nginx on 127.0.0.1:$nginx_port"
+  start_nginx_from nginx-slice.conf.in "s|@S3_PORT@|$s3_port|g"
 }
 
 # port_of TARGET: the client port of shoald, nginx or varnish.

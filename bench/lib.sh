@@ -144,6 +144,39 @@ start_varnish() {
   bench_log "varnish on 127.0.0.1:$varnish_port"
 }
 
+# start_nginx_from TEMPLATE [SED_EXPR...]: nginx from bench/TEMPLATE in the foreground, its prefix
+# $work/nginx (with tmp/ and cache/ in it). The template's @PREFIX@, @PORT@ (a free port), @USER@
+# and @GROUP@ (the user running the benchmark) are filled in, then each extra `sed -e` SED_EXPR.
+# Sets nginx_port and nginx_pid; fails when nginx refuses the configuration or does not listen.
+start_nginx_from() {
+  local template="$1" prefix="$work/nginx"
+  shift
+  local -a exprs=()
+  local e
+  for e in "$@"; do exprs+=(-e "$e"); done
+  nginx_port="$(free_port)"
+  mkdir -p "$prefix/tmp" "$prefix/cache"
+  sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$nginx_port|g" \
+    -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" "${exprs[@]}" \
+    "$root/bench/$template" >"$prefix/nginx.conf"
+  nginx -t -q -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" || return 1
+  bench_spawn "$work/nginx.log" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"
+  nginx_pid=$spawned_pid
+  wait_for_port "$nginx_port" "$nginx_pid" nginx "$prefix/error.log" || return 1
+  bench_log "nginx ($template) on 127.0.0.1:$nginx_port"
+}
+
+# cpu_ticks PID...: user + system CPU time the processes PID... (all their threads) have used so
+# far, in USER_HZ ticks (getconf CLK_TCK per second); a process that is gone counts 0.
+cpu_ticks() {
+  local p total=0 fields
+  for p in "$@"; do
+    read -r -a fields <"/proc/$p/stat" 2>/dev/null || continue
+    total=$((total + fields[13] + fields[14]))
+  done
+  echo "$total"
+}
+
 # start_shaped_origin: tests/tools/fault_proxy.py in front of s3rver, shaped like S3 Standard
 # (Durner et al., VLDB 2023: tens of ms to the first byte, 25-95 MiB/s per connection, median
 # 55-60): BENCH_FIRST_BYTE_MS (default 30) before every answer and BENCH_ORIGIN_BPS bytes/s
